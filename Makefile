@@ -1,0 +1,38 @@
+# Guise: `make run` serves the demo on http://127.0.0.1:3000, `make test` runs every test.
+SHELL := /bin/bash
+# wasm-opt 132 from npm must come before any other (Debian's 108 breaks hydration).
+export PATH := $(CURDIR)/end2end/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
+
+.PHONY: run dev test install install-test lint unit integration e2e release
+
+run: install
+	cargo leptos serve --release
+
+dev: install
+	cargo leptos watch
+
+test: install-test lint unit integration e2e
+
+install:
+	scripts/install.sh
+
+install-test:
+	scripts/install.sh --browser
+
+lint:
+	cargo clippy -p app --features ssr --all-targets -- -D warnings
+	cargo clippy -p server --all-targets -- -D warnings
+	cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
+
+unit:
+	cargo test -p app --features ssr
+
+integration:
+	cargo test -p server
+
+release:
+	cargo leptos build --release
+
+e2e: release
+	cd end2end && npx playwright test
+

@@ -1,0 +1,90 @@
+use crate::error::AppError;
+use crate::model::SessionView;
+use leptos::prelude::*;
+
+pub const MAX_EMAIL: usize = 254;
+pub const MAX_PASSWORD: usize = 1024;
+
+/// Where to go after logging in: only paths of this site, never another origin, and only
+/// characters a `Location` header can carry.
+pub fn safe_next(next: Option<&str>) -> &str {
+    match next {
+        Some(p)
+            if p.starts_with('/')
+                && !p.starts_with("//")
+                && p.len() <= 2048
+                && p.bytes().all(|b| b.is_ascii_graphic() && b != b'\\') =>
+        {
+            p
+        }
+        _ => "/",
+    }
+}
+
+#[server(endpoint = "login")]
+pub async fn login(email: String, password: String, next: Option<String>) -> Result<(), AppError> {
+    use crate::backend::auth::{AuthSession, Credentials};
+    if email.trim().is_empty() || password.is_empty() {
+        return Err(AppError::BadRequest("enter your email and password".into()));
+    }
+    if email.len() > MAX_EMAIL || password.len() > MAX_PASSWORD {
+        return Err(AppError::BadRequest("email or password is too long".into()));
+    }
+    let mut session: AuthSession = leptos_axum::extract()
+        .await
+        .map_err(|e| AppError::internal(format!("auth session unavailable: {e}")))?;
+    let user = session
+        .authenticate(Credentials { email, password })
+        .await
+        .map_err(AppError::internal)?
+        .ok_or_else(|| AppError::Unauthorized("wrong email or password".into()))?;
+    // Logging in always gives the session a new id (no session fixation), also when someone
+    // was already signed in on it (axum-login only cycles it for anonymous sessions).
+    if session.user.is_some() {
+        session.session.cycle_id().await.map_err(AppError::internal)?;
+    }
+    session.login(&user).await.map_err(AppError::internal)?;
+    leptos_axum::redirect(safe_next(next.as_deref()));
+    Ok(())
+}
+
+#[server(endpoint = "logout")]
+pub async fn logout() -> Result<(), AppError> {
+    use crate::backend::auth::AuthSession;
+    let mut session: AuthSession = leptos_axum::extract()
+        .await
+        .map_err(|e| AppError::internal(format!("auth session unavailable: {e}")))?;
+    session.logout().await.map_err(AppError::internal)?;
+    leptos_axum::redirect("/login");
+    Ok(())
+}
+
+/// Who is signed in, or nothing.
+#[server(endpoint = "me")]
+pub async fn current_user() -> Result<Option<SessionView>, AppError> {
+    use crate::backend::{principal, state::AppState, store};
+    let principal = match principal::current().await {
+        Ok(p) => p,
+        Err(AppError::Unauthorized(_)) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let state = AppState::current()?;
+    let tenant_name = store::tenants::name_of(&state.db, principal.tenant_id()).await?;
+    Ok(Some(SessionView { user: principal.subject_view(), is_admin: principal.subject.is_admin, tenant_name }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn next_stays_on_this_site() {
+        assert_eq!(safe_next(Some("/jobs")), "/jobs");
+        assert_eq!(safe_next(Some("//evil.example")), "/");
+        assert_eq!(safe_next(Some("https://evil.example")), "/");
+        assert_eq!(safe_next(Some("/\\evil.example")), "/");
+        assert_eq!(safe_next(None), "/");
+        assert_eq!(safe_next(Some("/jobs\r\nSet-Cookie: x=y")), "/");
+        assert_eq!(safe_next(Some("/é")), "/");
+    }
+}

@@ -1,0 +1,7 @@
+//! Server functions, one file per area. Each validates its input and takes identity only from
+//! the session.
+
+pub mod auth;
+pub mod jobs;
+pub mod projects;
+pub mod webapp;

@@ -1,0 +1,70 @@
+use crate::error::AppError;
+use crate::model::{DatasetPreview, ProjectSummary, ProjectView};
+use leptos::prelude::*;
+
+pub const PREVIEW_ROWS: i64 = 20;
+
+#[server(endpoint = "projects")]
+pub async fn list_projects() -> Result<Vec<ProjectSummary>, AppError> {
+    use crate::backend::{principal, state::AppState, store};
+    let principal = principal::current().await?;
+    let state = AppState::current()?;
+    let projects = store::projects::list(&state.db, principal.tenant_id()).await?;
+    Ok(projects.into_iter().map(|p| ProjectSummary { key: p.key, name: p.name }).collect())
+}
+
+#[server(endpoint = "project")]
+pub async fn project_page(key: String) -> Result<ProjectView, AppError> {
+    use crate::backend::{permissions, principal, state::AppState, store, webapp_backend};
+    use crate::model::{DatasetView, WebappLink};
+    let principal = principal::current().await?;
+    let state = AppState::current()?;
+    let project = webapp_backend::readable_project(&state, &principal, &key).await?;
+    let grants = store::projects::grants_of(&state.db, project.id, principal.subject.id).await?;
+    let can_build = permissions::may_build(&principal.subject, project.tenant_id, grants).is_ok();
+    let datasets = store::datasets::list(&state.db, project.id)
+        .await?
+        .into_iter()
+        .map(|d| DatasetView {
+            name: d.name,
+            kind: d.kind,
+            description: d.description,
+            recipe: d.recipe,
+            row_count: d.row_count,
+            built_at: d.built_at,
+        })
+        .collect();
+    let webapps = store::webapps::list(&state.db, project.id)
+        .await?
+        .into_iter()
+        .map(|w| WebappLink { slug: w.slug, name: w.name })
+        .collect();
+    Ok(ProjectView { key: project.key, name: project.name, can_build, datasets, webapps })
+}
+
+#[server(endpoint = "dataset_preview")]
+pub async fn preview_dataset(project: String, dataset: String) -> Result<DatasetPreview, AppError> {
+    use crate::backend::{jobs::queue::validate_dataset_name, principal, state::AppState, store, webapp_backend};
+    let principal = principal::current().await?;
+    let state = AppState::current()?;
+    let project = webapp_backend::readable_project(&state, &principal, &project).await?;
+    let name = validate_dataset_name(&dataset)?;
+    let ds = store::datasets::by_name(&state.db, project.id, name)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("project {} has no dataset named {name}", project.key)))?;
+    let rows = store::datasets::first_rows(&state.db, &ds, PREVIEW_ROWS)
+        .await?
+        .iter()
+        .map(|text| match serde_json::from_str::<serde_json::Value>(text) {
+            Ok(serde_json::Value::Array(cells)) => cells
+                .into_iter()
+                .map(|c| match c {
+                    serde_json::Value::String(s) => s,
+                    other => other.to_string(),
+                })
+                .collect(),
+            _ => vec!["(unreadable row)".to_string()],
+        })
+        .collect();
+    Ok(DatasetPreview { name: ds.name.clone(), columns: ds.column_names(), rows, total_rows: ds.row_count })
+}

@@ -1,0 +1,47 @@
+//! The execution context: whose permissions work runs with, and who asked for it.
+//!
+//! A webapp backend runs as its "Run backend as" identity. Inside an impersonation context it
+//! runs as the browser user instead. The context is task-local: it follows one request or one
+//! job through its awaits and never leaks to other tasks.
+
+use super::principal::Principal;
+use super::store::users::UserRow;
+use crate::error::AppError;
+use crate::model::Via;
+use std::future::Future;
+
+#[derive(Clone, Debug)]
+pub struct Execution {
+    /// Whose permissions the work uses.
+    pub run_as: UserRow,
+    /// Who asked for the work: the browser user and, when impersonating, the impersonator.
+    pub caller: Principal,
+    pub via: Via,
+    pub webapp_id: Option<i64>,
+}
+
+tokio::task_local! {
+    static CURRENT: Execution;
+}
+
+/// Runs `work` with `execution` as the current context.
+pub async fn run_as<F: Future>(execution: Execution, work: F) -> F::Output {
+    CURRENT.scope(execution, work).await
+}
+
+/// Runs `work` as the calling browser user (the impersonation context). Only meaningful inside
+/// a webapp backend's context.
+pub async fn impersonation_context<T, F>(work: F) -> Result<T, AppError>
+where
+    F: Future<Output = Result<T, AppError>>,
+{
+    let mut execution = current()
+        .ok_or_else(|| AppError::internal("impersonation context entered outside a backend"))?;
+    execution.run_as = execution.caller.subject.clone();
+    run_as(execution, work).await
+}
+
+/// The context the current task runs in, if any.
+pub fn current() -> Option<Execution> {
+    CURRENT.try_with(Clone::clone).ok()
+}

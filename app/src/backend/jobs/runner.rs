@@ -1,0 +1,184 @@
+//! Workers: claim queued jobs, enter the job's execution context from its row, check the
+//! run-as identity again, run the recipe, publish its output atomically.
+
+use super::build::Build;
+use super::queue::refusal_message;
+use super::recipes::Recipe;
+use crate::backend::context::{self, Execution};
+use crate::backend::permissions;
+use crate::backend::principal::Principal;
+use crate::backend::state::AppState;
+use crate::backend::store::{self, jobs::JobRow, job_log::Level, now_ms, users::UserRow};
+use crate::model::{format_duration, JobEvent, JobStatus};
+use futures::FutureExt;
+use std::panic::AssertUnwindSafe;
+use std::time::Duration;
+use tokio::task::JoinHandle;
+
+/// How often an idle worker looks at the queue when nobody woke it.
+const IDLE_POLL: Duration = Duration::from_secs(2);
+
+/// Starts the configured number of workers.
+pub fn spawn_workers(state: &AppState) -> Vec<JoinHandle<()>> {
+    (0..state.settings.job_workers.max(1))
+        .map(|n| tokio::spawn(worker_loop(state.clone(), n)))
+        .collect()
+}
+
+/// Re-queues jobs a previous process left running and drops the rows they had half-written.
+/// Runs once at start-up, before any worker.
+pub async fn recover_interrupted(state: &AppState) -> Result<Vec<i64>, sqlx::Error> {
+    let ids = store::jobs::requeue_interrupted(&state.db).await?;
+    store::datasets::discard_orphan_generations(&state.db).await?;
+    if !ids.is_empty() {
+        tracing::warn!(?ids, "re-queued jobs interrupted by a restart");
+    }
+    Ok(ids)
+}
+
+async fn worker_loop(state: AppState, worker: usize) {
+    loop {
+        match store::jobs::claim_next(&state.db).await {
+            Ok(Some(job)) => run_claimed(&state, job).await,
+            Ok(None) => {
+                tokio::select! {
+                    _ = state.jobs.wait_for_work() => {}
+                    _ = tokio::time::sleep(IDLE_POLL) => {}
+                }
+            }
+            Err(e) => {
+                tracing::error!(worker, "cannot claim a job: {e}");
+                tokio::time::sleep(IDLE_POLL).await;
+            }
+        }
+    }
+}
+
+enum JobEnd {
+    Refused(String),
+    Failed(String),
+}
+
+struct Counts {
+    rows_in: i64,
+    rows_out: i64,
+}
+
+/// Runs one claimed job to its end and records the outcome.
+pub async fn run_claimed(state: &AppState, job: JobRow) {
+    let started = now_ms();
+    state.jobs.publish(
+        job.tenant_id,
+        JobEvent { job_id: job.id, status: JobStatus::Running, progress: 0.0, rows_in: None, rows_out: None },
+    );
+    let outcome = AssertUnwindSafe(execute(state, &job)).catch_unwind().await;
+    let (status, counts, error) = match outcome {
+        Ok(Ok(counts)) => (JobStatus::Succeeded, Some(counts), None),
+        Ok(Err(JobEnd::Refused(msg))) => (JobStatus::Refused, None, Some(msg)),
+        Ok(Err(JobEnd::Failed(msg))) => (JobStatus::Failed, None, Some(msg)),
+        Err(_) => (JobStatus::Failed, None, Some("the build crashed; see the server log".to_string())),
+    };
+    if status != JobStatus::Succeeded {
+        if let Err(e) = store::datasets::discard_generation(&state.db, job.dataset_id, job.id).await {
+            tracing::warn!(job = job.id, "cannot discard unpublished rows: {e}");
+        }
+    }
+    let (rows_in, rows_out) = match &counts {
+        Some(c) => (Some(c.rows_in), Some(c.rows_out)),
+        None => (None, None),
+    };
+    let line = match (&error, &counts) {
+        (Some(msg), _) => format!("{}: {msg}", status.label()),
+        (None, Some(c)) => format!(
+            "Succeeded: {} rows in, {} rows out, in {}",
+            c.rows_in,
+            c.rows_out,
+            format_duration(now_ms() - started)
+        ),
+        (None, None) => status.label().to_string(),
+    };
+    let level = if error.is_some() { Level::Error } else { Level::Info };
+    let db = &state.db;
+    if let Err(e) = store::job_log::append(db, job.id, level, &line).await {
+        tracing::error!(job = job.id, "cannot log the end of a job: {e}");
+    }
+    if let Err(e) = store::jobs::finish(db, job.id, status, rows_in, rows_out, error.as_deref()).await {
+        tracing::error!(job = job.id, "cannot record the end of a job: {e}");
+    }
+    state.jobs.publish(
+        job.tenant_id,
+        JobEvent { job_id: job.id, status, progress: if counts.is_some() { 1.0 } else { 0.0 }, rows_in, rows_out },
+    );
+}
+
+async fn load_user(state: &AppState, id: i64) -> Result<UserRow, JobEnd> {
+    store::users::by_id(&state.db, id)
+        .await
+        .map_err(|e| JobEnd::Failed(format!("cannot load user {id}: {e}")))?
+        .ok_or_else(|| JobEnd::Failed(format!("user {id} no longer exists")))
+}
+
+/// Rebuilds the job's execution context from its row and runs the build inside it.
+async fn execute(state: &AppState, job: &JobRow) -> Result<Counts, JobEnd> {
+    let run_as = load_user(state, job.run_as_user_id).await?;
+    let triggered_by = load_user(state, job.triggered_by_user_id).await?;
+    let impersonated_by = match job.impersonated_by_user_id {
+        Some(id) => Some(load_user(state, id).await?),
+        None => None,
+    };
+    let via = job.via();
+    let execution = Execution {
+        run_as,
+        caller: Principal { actor: impersonated_by, via: via.clone(), ..Principal::signed_in(triggered_by) },
+        via,
+        webapp_id: None,
+    };
+    context::run_as(execution, build_in_context(state, job)).await
+}
+
+async fn build_in_context(state: &AppState, job: &JobRow) -> Result<Counts, JobEnd> {
+    let execution = context::current().ok_or_else(|| JobEnd::Failed("no execution context".into()))?;
+    let run_as = &execution.run_as;
+    let db = &state.db;
+    let failed = |e: sqlx::Error| JobEnd::Failed(format!("database: {e}"));
+    let dataset = store::datasets::by_id(db, job.dataset_id)
+        .await
+        .map_err(failed)?
+        .ok_or_else(|| JobEnd::Failed("the dataset no longer exists".into()))?;
+    let project_tenant = job.tenant_id;
+    let grants = store::projects::grants_of(db, dataset.project_id, run_as.id).await.map_err(failed)?;
+    if let Err(refusal) = permissions::may_build(run_as, project_tenant, grants) {
+        return Err(JobEnd::Refused(refusal_message(run_as, &dataset.name, refusal)));
+    }
+    let recipe = dataset
+        .recipe
+        .as_deref()
+        .and_then(Recipe::find)
+        .ok_or_else(|| JobEnd::Failed(format!("{} has no known recipe", dataset.name)))?;
+
+    let mut build = Build::new(state, job.id, job.tenant_id, dataset);
+    let mut who = format!("as {} ({})", run_as.display_name, run_as.email);
+    if execution.caller.subject.id != run_as.id {
+        who.push_str(&format!(", triggered by {}", execution.caller.subject.display_name));
+    }
+    if let Some(actor) = &execution.caller.actor {
+        who.push_str(&format!(", impersonated by {}", actor.display_name));
+    }
+    let start_line = format!(
+        "Building {} with recipe {} {who}, via {}{}",
+        build.target.name,
+        recipe.name(),
+        execution.via.label(),
+        if job.attempts > 1 { format!(" (attempt {})", job.attempts) } else { String::new() }
+    );
+    build.log(Level::Info, &start_line).await;
+
+    recipe.run(&mut build).await.map_err(JobEnd::Failed)?;
+
+    let counts = Counts { rows_in: build.rows_in, rows_out: build.rows_out };
+    store::datasets::publish_generation(db, build.target.id, build.generation, counts.rows_out, now_ms())
+        .await
+        .map_err(failed)?;
+    build.log(Level::Info, &format!("Published {} rows as {}", counts.rows_out, build.target.name)).await;
+    Ok(counts)
+}

@@ -1,0 +1,11 @@
+//! Everything only the server may run.
+
+pub mod auth;
+pub mod context;
+pub mod jobs;
+pub mod permissions;
+pub mod principal;
+pub mod seed;
+pub mod state;
+pub mod store;
+pub mod webapp_backend;

@@ -1,0 +1,159 @@
+//! Who may do what with projects, datasets, webapps and logins. Pure: no I/O, so every rule is
+//! unit-tested for both outcomes and every caller asks the same functions.
+
+use super::store::users::UserRow;
+
+/// What an account holds on a project, directly or through a group.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ProjectGrants {
+    pub can_read: bool,
+    pub can_build: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    Disabled,
+    OtherTenant,
+    ServiceAccount,
+    NoReadPermission,
+    NoBuildPermission,
+    NotAdmin,
+}
+
+impl Refusal {
+    pub fn reason(self) -> &'static str {
+        match self {
+            Refusal::Disabled => "the account is disabled",
+            Refusal::OtherTenant => "it belongs to another tenant",
+            Refusal::ServiceAccount => "service accounts cannot log in",
+            Refusal::NoReadPermission => "no read permission on the project",
+            Refusal::NoBuildPermission => "no build permission on the project",
+            Refusal::NotAdmin => "only administrators may do this",
+        }
+    }
+}
+
+fn member_of(account: &UserRow, tenant_id: i64) -> Result<(), Refusal> {
+    if account.disabled {
+        Err(Refusal::Disabled)
+    } else if account.tenant_id != tenant_id {
+        Err(Refusal::OtherTenant)
+    } else {
+        Ok(())
+    }
+}
+
+/// Interactive login: people only, and only while enabled.
+pub fn may_log_in(account: &UserRow) -> Result<(), Refusal> {
+    if account.disabled {
+        Err(Refusal::Disabled)
+    } else if account.is_service_account() {
+        Err(Refusal::ServiceAccount)
+    } else {
+        Ok(())
+    }
+}
+
+pub fn may_read(account: &UserRow, project_tenant: i64, grants: ProjectGrants) -> Result<(), Refusal> {
+    member_of(account, project_tenant)?;
+    if account.is_admin || grants.can_read || grants.can_build {
+        Ok(())
+    } else {
+        Err(Refusal::NoReadPermission)
+    }
+}
+
+pub fn may_build(account: &UserRow, project_tenant: i64, grants: ProjectGrants) -> Result<(), Refusal> {
+    member_of(account, project_tenant)?;
+    if account.is_admin || grants.can_build {
+        Ok(())
+    } else {
+        Err(Refusal::NoBuildPermission)
+    }
+}
+
+/// Changing a webapp's settings (such as "Run backend as") is for the tenant's admins.
+pub fn may_edit_webapp(account: &UserRow, project_tenant: i64) -> Result<(), Refusal> {
+    member_of(account, project_tenant)?;
+    if account.is_admin {
+        Ok(())
+    } else {
+        Err(Refusal::NotAdmin)
+    }
+}
+
+/// The identity a webapp backend runs as: any enabled account of the webapp's tenant.
+pub fn may_be_webapp_identity(candidate: &UserRow, project_tenant: i64) -> Result<(), Refusal> {
+    member_of(candidate, project_tenant)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn account(tenant_id: i64) -> UserRow {
+        UserRow {
+            id: 7,
+            tenant_id,
+            email: "u@t.example".into(),
+            display_name: "U".into(),
+            password_hash: Some("x".into()),
+            is_admin: false,
+            account_type: "user".into(),
+            disabled: false,
+        }
+    }
+
+    const NONE: ProjectGrants = ProjectGrants { can_read: false, can_build: false };
+    const READ: ProjectGrants = ProjectGrants { can_read: true, can_build: false };
+    const BUILD: ProjectGrants = ProjectGrants { can_read: true, can_build: true };
+
+    #[test]
+    fn build_needs_build_grant_or_admin() {
+        assert_eq!(may_build(&account(1), 1, BUILD), Ok(()));
+        assert_eq!(may_build(&account(1), 1, READ), Err(Refusal::NoBuildPermission));
+        assert_eq!(may_build(&account(1), 1, NONE), Err(Refusal::NoBuildPermission));
+        let admin = UserRow { is_admin: true, ..account(1) };
+        assert_eq!(may_build(&admin, 1, NONE), Ok(()));
+    }
+
+    #[test]
+    fn nothing_crosses_tenants_or_works_when_disabled() {
+        let admin = UserRow { is_admin: true, ..account(1) };
+        assert_eq!(may_build(&admin, 2, BUILD), Err(Refusal::OtherTenant));
+        assert_eq!(may_read(&account(1), 2, BUILD), Err(Refusal::OtherTenant));
+        assert_eq!(may_edit_webapp(&admin, 2), Err(Refusal::OtherTenant));
+        let disabled = UserRow { disabled: true, ..account(1) };
+        assert_eq!(may_build(&disabled, 1, BUILD), Err(Refusal::Disabled));
+        assert_eq!(may_read(&disabled, 1, BUILD), Err(Refusal::Disabled));
+        assert_eq!(may_be_webapp_identity(&disabled, 1), Err(Refusal::Disabled));
+    }
+
+    #[test]
+    fn read_needs_a_grant_or_admin() {
+        assert_eq!(may_read(&account(1), 1, READ), Ok(()));
+        assert_eq!(may_read(&account(1), 1, BUILD), Ok(()));
+        assert_eq!(may_read(&account(1), 1, NONE), Err(Refusal::NoReadPermission));
+        let admin = UserRow { is_admin: true, ..account(1) };
+        assert_eq!(may_read(&admin, 1, NONE), Ok(()));
+    }
+
+    #[test]
+    fn webapp_settings_are_for_admins() {
+        assert_eq!(may_edit_webapp(&account(1), 1), Err(Refusal::NotAdmin));
+        let admin = UserRow { is_admin: true, ..account(1) };
+        assert_eq!(may_edit_webapp(&admin, 1), Ok(()));
+        let service = UserRow { account_type: "service".into(), ..account(1) };
+        assert_eq!(may_be_webapp_identity(&service, 1), Ok(()));
+        assert_eq!(may_be_webapp_identity(&service, 2), Err(Refusal::OtherTenant));
+    }
+
+    #[test]
+    fn only_enabled_people_log_in() {
+        assert_eq!(may_log_in(&account(1)), Ok(()));
+        let service = UserRow { account_type: "service".into(), ..account(1) };
+        assert_eq!(may_log_in(&service), Err(Refusal::ServiceAccount));
+        let disabled = UserRow { disabled: true, ..account(1) };
+        assert_eq!(may_log_in(&disabled), Err(Refusal::Disabled));
+    }
+}

@@ -1,0 +1,87 @@
+//! What every request and worker shares.
+
+use super::store::Db;
+use crate::model::JobEvent;
+use std::sync::Arc;
+use tokio::sync::{broadcast, Notify, Semaphore};
+
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub job_workers: usize,
+    pub impersonation_minutes: i64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings { job_workers: 2, impersonation_minutes: 60 }
+    }
+}
+
+/// Wakes workers when work is queued and tells browsers how jobs move.
+#[derive(Clone)]
+pub struct JobHub {
+    wake: Arc<Notify>,
+    events: broadcast::Sender<TenantJobEvent>,
+}
+
+/// A job event and the tenant allowed to see it.
+#[derive(Clone, Debug)]
+pub struct TenantJobEvent {
+    pub tenant_id: i64,
+    pub event: JobEvent,
+}
+
+impl JobHub {
+    pub fn new() -> Self {
+        let (events, _) = broadcast::channel(1024);
+        JobHub { wake: Arc::new(Notify::new()), events }
+    }
+
+    pub fn wake_worker(&self) {
+        self.wake.notify_one();
+    }
+
+    pub async fn wait_for_work(&self) {
+        self.wake.notified().await
+    }
+
+    pub fn publish(&self, tenant_id: i64, event: JobEvent) {
+        // Nobody listening is fine: events are only a live view of the jobs table.
+        let _ = self.events.send(TenantJobEvent { tenant_id, event });
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<TenantJobEvent> {
+        self.events.subscribe()
+    }
+}
+
+impl Default for JobHub {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub jobs: JobHub,
+    pub settings: Arc<Settings>,
+    pub hashing: Arc<Semaphore>,
+}
+
+impl AppState {
+    pub fn new(db: Db, settings: Settings) -> Self {
+        AppState {
+            db,
+            jobs: JobHub::new(),
+            settings: Arc::new(settings),
+            hashing: Arc::new(Semaphore::new(4)),
+        }
+    }
+
+    /// The state of the current server-function request.
+    pub fn current() -> Result<AppState, crate::error::AppError> {
+        leptos::prelude::use_context::<AppState>()
+            .ok_or_else(|| crate::error::AppError::internal("AppState missing from context"))
+    }
+}

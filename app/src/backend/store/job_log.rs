@@ -1,0 +1,43 @@
+use super::{now_ms, Db};
+use crate::model::LogLineView;
+
+#[derive(Clone, Copy, Debug)]
+pub enum Level {
+    Info,
+    Warn,
+    Error,
+}
+
+impl Level {
+    fn as_db(self) -> &'static str {
+        match self {
+            Level::Info => "info",
+            Level::Warn => "warn",
+            Level::Error => "error",
+        }
+    }
+}
+
+pub async fn append(db: &Db, job_id: i64, level: Level, message: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO job_log_lines (job_id, at, level, message) VALUES (?, ?, ?, ?)")
+        .bind(job_id)
+        .bind(now_ms())
+        .bind(level.as_db())
+        .bind(message)
+        .execute(db)
+        .await
+        .map(|_| ())
+}
+
+pub async fn lines(db: &Db, job_id: i64) -> Result<Vec<LogLineView>, sqlx::Error> {
+    let rows: Vec<(i64, String, String)> = sqlx::query_as(
+        "SELECT at, level, message FROM job_log_lines WHERE job_id = ? ORDER BY id",
+    )
+    .bind(job_id)
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(at, level, message)| LogLineView { at, level, message })
+        .collect())
+}

@@ -1,0 +1,307 @@
+use super::{begin_write, now_ms, Db};
+use crate::model::{JobStatus, JobView, UserView, Via};
+
+/// The identities and origin a job is created with.
+#[derive(Clone, Debug)]
+pub struct NewJob {
+    pub tenant_id: i64,
+    pub dataset_id: i64,
+    pub run_as_user_id: i64,
+    pub triggered_by_user_id: i64,
+    pub impersonated_by_user_id: Option<i64>,
+    pub via: Via,
+    pub webapp_id: Option<i64>,
+}
+
+/// What a worker needs to run a job.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct JobRow {
+    pub id: i64,
+    pub tenant_id: i64,
+    pub dataset_id: i64,
+    pub run_as_user_id: i64,
+    pub triggered_by_user_id: i64,
+    pub impersonated_by_user_id: Option<i64>,
+    pub via_kind: String,
+    pub via_label: String,
+    pub attempts: i64,
+}
+
+impl JobRow {
+    pub fn via(&self) -> Via {
+        via_from_db(&self.via_kind, &self.via_label)
+    }
+}
+
+fn via_to_db(via: &Via) -> (&'static str, String) {
+    match via {
+        Via::Webapp { name } => ("webapp", name.clone()),
+        Via::Ui => ("ui", String::new()),
+        Via::ApiClient { client_id } => ("api", client_id.clone()),
+    }
+}
+
+fn via_from_db(kind: &str, label: &str) -> Via {
+    match kind {
+        "webapp" => Via::Webapp { name: label.to_string() },
+        "api" => Via::ApiClient { client_id: label.to_string() },
+        _ => Via::Ui,
+    }
+}
+
+/// Records a job: queued, or refused with its reason. The job and its first log line are
+/// written together.
+pub async fn insert(
+    db: &Db,
+    job: &NewJob,
+    refused: Option<&str>,
+) -> Result<i64, sqlx::Error> {
+    let (via_kind, via_label) = via_to_db(&job.via);
+    let now = now_ms();
+    let status = if refused.is_some() { JobStatus::Refused } else { JobStatus::Queued };
+    let mut tx = begin_write(db).await?;
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO jobs (tenant_id, dataset_id, status, run_as_user_id, triggered_by_user_id,
+                           impersonated_by_user_id, via_kind, via_label, webapp_id, created_at,
+                           finished_at, error)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+    )
+    .bind(job.tenant_id)
+    .bind(job.dataset_id)
+    .bind(status.as_db())
+    .bind(job.run_as_user_id)
+    .bind(job.triggered_by_user_id)
+    .bind(job.impersonated_by_user_id)
+    .bind(via_kind)
+    .bind(via_label)
+    .bind(job.webapp_id)
+    .bind(now)
+    .bind(refused.map(|_| now))
+    .bind(refused)
+    .fetch_one(&mut *tx)
+    .await?;
+    let (level, message) = match refused {
+        Some(reason) => ("error", format!("Refused: {reason}")),
+        None => ("info", "Queued".to_string()),
+    };
+    sqlx::query("INSERT INTO job_log_lines (job_id, at, level, message) VALUES (?, ?, ?, ?)")
+        .bind(id)
+        .bind(now)
+        .bind(level)
+        .bind(message)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// Takes the oldest queued job and marks it running; each job is claimed by one worker only.
+pub async fn claim_next(db: &Db) -> Result<Option<JobRow>, sqlx::Error> {
+    sqlx::query_as(
+        "UPDATE jobs SET status = 'running', started_at = ?, progress = 0, attempts = attempts + 1
+         WHERE id = (SELECT id FROM jobs WHERE status = 'queued' ORDER BY id LIMIT 1)
+           AND status = 'queued'
+         RETURNING id, tenant_id, dataset_id, run_as_user_id, triggered_by_user_id,
+                   impersonated_by_user_id, via_kind, via_label, attempts",
+    )
+    .bind(now_ms())
+    .fetch_optional(db)
+    .await
+}
+
+pub async fn set_progress(
+    db: &Db,
+    id: i64,
+    progress: f64,
+    rows_in: Option<i64>,
+    rows_out: Option<i64>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE jobs SET progress = ?, rows_in = ?, rows_out = ? WHERE id = ? AND status = 'running'")
+        .bind(progress)
+        .bind(rows_in)
+        .bind(rows_out)
+        .bind(id)
+        .execute(db)
+        .await
+        .map(|_| ())
+}
+
+/// Ends a running job with its final status, counts and error.
+pub async fn finish(
+    db: &Db,
+    id: i64,
+    status: JobStatus,
+    rows_in: Option<i64>,
+    rows_out: Option<i64>,
+    error: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    let progress = if status == JobStatus::Succeeded { 1.0 } else { 0.0 };
+    sqlx::query(
+        "UPDATE jobs SET status = ?, finished_at = ?, rows_in = ?, rows_out = ?, error = ?,
+                         progress = CASE WHEN ? > 0 THEN ? ELSE progress END
+         WHERE id = ?",
+    )
+    .bind(status.as_db())
+    .bind(now_ms())
+    .bind(rows_in)
+    .bind(rows_out)
+    .bind(error)
+    .bind(progress)
+    .bind(progress)
+    .bind(id)
+    .execute(db)
+    .await
+    .map(|_| ())
+}
+
+/// Puts jobs left `running` by a stopped server back in the queue, with a log line saying so.
+/// Returns their ids.
+pub async fn requeue_interrupted(db: &Db) -> Result<Vec<i64>, sqlx::Error> {
+    let mut tx = begin_write(db).await?;
+    let ids: Vec<i64> = sqlx::query_scalar(
+        "UPDATE jobs SET status = 'queued', started_at = NULL, progress = 0,
+                         rows_in = NULL, rows_out = NULL
+         WHERE status = 'running' RETURNING id",
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    for id in &ids {
+        sqlx::query("INSERT INTO job_log_lines (job_id, at, level, message) VALUES (?, ?, 'warn', ?)")
+            .bind(id)
+            .bind(now_ms())
+            .bind("The server stopped while this job was running; it was queued again")
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(ids)
+}
+
+#[derive(sqlx::FromRow)]
+struct JobViewRow {
+    id: i64,
+    project_key: String,
+    dataset: String,
+    status: String,
+    run_as_id: i64,
+    run_as_email: String,
+    run_as_name: String,
+    triggered_by_id: i64,
+    triggered_by_email: String,
+    triggered_by_name: String,
+    impersonated_by_id: Option<i64>,
+    impersonated_by_email: Option<String>,
+    impersonated_by_name: Option<String>,
+    via_kind: String,
+    via_label: String,
+    created_at: i64,
+    started_at: Option<i64>,
+    finished_at: Option<i64>,
+    progress: f64,
+    rows_in: Option<i64>,
+    rows_out: Option<i64>,
+    error: Option<String>,
+}
+
+impl From<JobViewRow> for JobView {
+    fn from(r: JobViewRow) -> Self {
+        let impersonated_by = match (r.impersonated_by_id, r.impersonated_by_email, r.impersonated_by_name) {
+            (Some(id), Some(email), Some(display_name)) => Some(UserView { id, email, display_name }),
+            _ => None,
+        };
+        JobView {
+            id: r.id,
+            project_key: r.project_key,
+            dataset: r.dataset,
+            status: JobStatus::from_db(&r.status).unwrap_or(JobStatus::Failed),
+            run_as: UserView { id: r.run_as_id, email: r.run_as_email, display_name: r.run_as_name },
+            triggered_by: UserView {
+                id: r.triggered_by_id,
+                email: r.triggered_by_email,
+                display_name: r.triggered_by_name,
+            },
+            impersonated_by,
+            via: via_from_db(&r.via_kind, &r.via_label),
+            created_at: r.created_at,
+            started_at: r.started_at,
+            finished_at: r.finished_at,
+            progress: r.progress,
+            rows_in: r.rows_in,
+            rows_out: r.rows_out,
+            error: r.error,
+        }
+    }
+}
+
+const VIEW_SELECT: &str = "
+    SELECT j.id, p.key AS project_key, d.name AS dataset, j.status,
+           ra.id AS run_as_id, ra.email AS run_as_email, ra.display_name AS run_as_name,
+           tb.id AS triggered_by_id, tb.email AS triggered_by_email,
+           tb.display_name AS triggered_by_name,
+           ib.id AS impersonated_by_id, ib.email AS impersonated_by_email,
+           ib.display_name AS impersonated_by_name,
+           j.via_kind, j.via_label, j.created_at, j.started_at, j.finished_at, j.progress,
+           j.rows_in, j.rows_out, j.error
+    FROM jobs j
+    JOIN datasets d ON d.id = j.dataset_id
+    JOIN projects p ON p.id = d.project_id
+    JOIN users ra ON ra.id = j.run_as_user_id
+    JOIN users tb ON tb.id = j.triggered_by_user_id
+    LEFT JOIN users ib ON ib.id = j.impersonated_by_user_id";
+
+/// Which jobs of a tenant to list.
+#[derive(Clone, Debug, Default)]
+pub struct JobFilter {
+    /// Only jobs this user triggered or that ran as them.
+    pub user_id: Option<i64>,
+    pub webapp_id: Option<i64>,
+    pub limit: i64,
+}
+
+/// Jobs of a tenant, newest first.
+pub async fn list(db: &Db, tenant_id: i64, filter: &JobFilter) -> Result<Vec<JobView>, sqlx::Error> {
+    let rows: Vec<JobViewRow> = sqlx::query_as(&format!(
+        "{VIEW_SELECT}
+         WHERE j.tenant_id = ?1
+           AND (?2 IS NULL OR j.triggered_by_user_id = ?2 OR j.run_as_user_id = ?2)
+           AND (?3 IS NULL OR j.webapp_id = ?3)
+         ORDER BY j.id DESC LIMIT ?4"
+    ))
+    .bind(tenant_id)
+    .bind(filter.user_id)
+    .bind(filter.webapp_id)
+    .bind(filter.limit)
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(JobView::from).collect())
+}
+
+/// One job, only if it belongs to the tenant.
+pub async fn view(db: &Db, tenant_id: i64, id: i64) -> Result<Option<JobView>, sqlx::Error> {
+    let row: Option<JobViewRow> =
+        sqlx::query_as(&format!("{VIEW_SELECT} WHERE j.tenant_id = ? AND j.id = ?"))
+            .bind(tenant_id)
+            .bind(id)
+            .fetch_optional(db)
+            .await?;
+    Ok(row.map(JobView::from))
+}
+
+/// Every job's identities, for checks that each job names its own user.
+pub async fn all_identities(db: &Db) -> Result<Vec<JobRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, tenant_id, dataset_id, run_as_user_id, triggered_by_user_id,
+                impersonated_by_user_id, via_kind, via_label, attempts
+         FROM jobs ORDER BY id",
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// How many jobs are in each state (for tests, the CLI and waiting in scripts).
+pub async fn count_with_status(db: &Db, status: JobStatus) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE status = ?")
+        .bind(status.as_db())
+        .fetch_one(db)
+        .await
+}

@@ -1,0 +1,79 @@
+use super::{Db, Tx};
+use crate::backend::permissions::ProjectGrants;
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct ProjectRow {
+    pub id: i64,
+    pub tenant_id: i64,
+    pub key: String,
+    pub name: String,
+}
+
+pub async fn insert(tx: &mut Tx<'_>, tenant_id: i64, key: &str, name: &str) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("INSERT INTO projects (tenant_id, key, name) VALUES (?, ?, ?) RETURNING id")
+        .bind(tenant_id)
+        .bind(key)
+        .bind(name)
+        .fetch_one(&mut **tx)
+        .await
+}
+
+/// A project of the given tenant; projects of other tenants are never found.
+pub async fn by_key(db: &Db, tenant_id: i64, key: &str) -> Result<Option<ProjectRow>, sqlx::Error> {
+    sqlx::query_as("SELECT id, tenant_id, key, name FROM projects WHERE tenant_id = ? AND key = ?")
+        .bind(tenant_id)
+        .bind(key)
+        .fetch_optional(db)
+        .await
+}
+
+pub async fn list(db: &Db, tenant_id: i64) -> Result<Vec<ProjectRow>, sqlx::Error> {
+    sqlx::query_as("SELECT id, tenant_id, key, name FROM projects WHERE tenant_id = ? ORDER BY key")
+        .bind(tenant_id)
+        .fetch_all(db)
+        .await
+}
+
+pub enum Grantee {
+    User(i64),
+    Group(i64),
+}
+
+pub async fn grant(
+    tx: &mut Tx<'_>,
+    project_id: i64,
+    grantee: Grantee,
+    can_build: bool,
+) -> Result<(), sqlx::Error> {
+    let (user_id, group_id) = match grantee {
+        Grantee::User(id) => (Some(id), None),
+        Grantee::Group(id) => (None, Some(id)),
+    };
+    sqlx::query(
+        "INSERT INTO project_permissions (project_id, user_id, group_id, can_read, can_build)
+         VALUES (?, ?, ?, 1, ?)",
+    )
+    .bind(project_id)
+    .bind(user_id)
+    .bind(group_id)
+    .bind(can_build)
+    .execute(&mut **tx)
+    .await
+    .map(|_| ())
+}
+
+/// What a user holds on a project, directly or through any of their groups.
+pub async fn grants_of(db: &Db, project_id: i64, user_id: i64) -> Result<ProjectGrants, sqlx::Error> {
+    let (can_read, can_build): (bool, bool) = sqlx::query_as(
+        "SELECT COALESCE(MAX(p.can_read), 0), COALESCE(MAX(p.can_build), 0)
+         FROM project_permissions p
+         WHERE p.project_id = ?1
+           AND (p.user_id = ?2
+                OR p.group_id IN (SELECT group_id FROM group_members WHERE user_id = ?2))",
+    )
+    .bind(project_id)
+    .bind(user_id)
+    .fetch_one(db)
+    .await?;
+    Ok(ProjectGrants { can_read, can_build })
+}

@@ -1,0 +1,146 @@
+use super::{now_ms, Db, Tx};
+use crate::model::UserView;
+
+/// A user or service account as stored.
+#[derive(Clone, sqlx::FromRow)]
+pub struct UserRow {
+    pub id: i64,
+    pub tenant_id: i64,
+    pub email: String,
+    pub display_name: String,
+    pub password_hash: Option<String>,
+    pub is_admin: bool,
+    pub account_type: String,
+    pub disabled: bool,
+}
+
+impl UserRow {
+    pub fn is_service_account(&self) -> bool {
+        self.account_type == "service"
+    }
+
+    pub fn view(&self) -> UserView {
+        UserView {
+            id: self.id,
+            email: self.email.clone(),
+            display_name: self.display_name.clone(),
+        }
+    }
+}
+
+// Never print the password hash, not even in debug logs.
+impl std::fmt::Debug for UserRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserRow")
+            .field("id", &self.id)
+            .field("tenant_id", &self.tenant_id)
+            .field("email", &self.email)
+            .field("is_admin", &self.is_admin)
+            .field("account_type", &self.account_type)
+            .field("disabled", &self.disabled)
+            .finish_non_exhaustive()
+    }
+}
+
+const COLUMNS: &str =
+    "id, tenant_id, email, display_name, password_hash, is_admin, account_type, disabled";
+
+pub struct NewUser<'a> {
+    pub tenant_id: i64,
+    pub email: &'a str,
+    pub display_name: &'a str,
+    pub password_hash: Option<&'a str>,
+    pub is_admin: bool,
+    pub service_account: bool,
+    pub price_group: Option<&'a str>,
+    pub region: Option<&'a str>,
+}
+
+pub async fn insert(tx: &mut Tx<'_>, user: &NewUser<'_>) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "INSERT INTO users (tenant_id, email, display_name, password_hash, is_admin, account_type,
+                            price_group, region, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+    )
+    .bind(user.tenant_id)
+    .bind(user.email)
+    .bind(user.display_name)
+    .bind(user.password_hash)
+    .bind(user.is_admin)
+    .bind(if user.service_account { "service" } else { "user" })
+    .bind(user.price_group)
+    .bind(user.region)
+    .bind(now_ms())
+    .fetch_one(&mut **tx)
+    .await
+}
+
+pub async fn by_id(db: &Db, id: i64) -> Result<Option<UserRow>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE id = ?"))
+        .bind(id)
+        .fetch_optional(db)
+        .await
+}
+
+pub async fn by_email(db: &Db, email: &str) -> Result<Option<UserRow>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE email = ?"))
+        .bind(email)
+        .fetch_optional(db)
+        .await
+}
+
+/// Enabled accounts of a tenant, by display name.
+pub async fn list_enabled(db: &Db, tenant_id: i64) -> Result<Vec<UserRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM users WHERE tenant_id = ? AND disabled = 0 ORDER BY display_name"
+    ))
+    .bind(tenant_id)
+    .fetch_all(db)
+    .await
+}
+
+pub async fn set_admin(db: &Db, id: i64, is_admin: bool) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE users SET is_admin = ? WHERE id = ?")
+        .bind(is_admin)
+        .bind(id)
+        .execute(db)
+        .await
+        .map(|_| ())
+}
+
+pub async fn set_disabled(db: &Db, id: i64, disabled: bool) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE users SET disabled = ? WHERE id = ?")
+        .bind(disabled)
+        .bind(id)
+        .execute(db)
+        .await
+        .map(|_| ())
+}
+
+/// Creates a user who can log in, creating their tenant when it does not exist (CLI).
+pub async fn create_with_tenant(
+    db: &Db,
+    tenant: &str,
+    email: &str,
+    display_name: &str,
+    password_hash: &str,
+    is_admin: bool,
+) -> Result<i64, sqlx::Error> {
+    let mut tx = super::begin_write(db).await?;
+    sqlx::query("INSERT OR IGNORE INTO tenants (name) VALUES (?)").bind(tenant).execute(&mut *tx).await?;
+    let tenant_id: i64 =
+        sqlx::query_scalar("SELECT id FROM tenants WHERE name = ?").bind(tenant).fetch_one(&mut *tx).await?;
+    let user = NewUser {
+        tenant_id,
+        email,
+        display_name,
+        password_hash: Some(password_hash),
+        is_admin,
+        service_account: false,
+        price_group: None,
+        region: None,
+    };
+    let id = insert(&mut tx, &user).await?;
+    tx.commit().await?;
+    Ok(id)
+}

@@ -1,0 +1,54 @@
+use super::{Db, Tx};
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct WebappRow {
+    pub id: i64,
+    pub project_id: i64,
+    pub slug: String,
+    pub name: String,
+    pub run_as_user_id: i64,
+}
+
+const COLUMNS: &str = "id, project_id, slug, name, run_as_user_id";
+
+pub async fn insert(
+    tx: &mut Tx<'_>,
+    project_id: i64,
+    slug: &str,
+    name: &str,
+    run_as_user_id: i64,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "INSERT INTO webapps (project_id, slug, name, run_as_user_id) VALUES (?, ?, ?, ?) RETURNING id",
+    )
+    .bind(project_id)
+    .bind(slug)
+    .bind(name)
+    .bind(run_as_user_id)
+    .fetch_one(&mut **tx)
+    .await
+}
+
+pub async fn by_slug(db: &Db, project_id: i64, slug: &str) -> Result<Option<WebappRow>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM webapps WHERE project_id = ? AND slug = ?"))
+        .bind(project_id)
+        .bind(slug)
+        .fetch_optional(db)
+        .await
+}
+
+pub async fn list(db: &Db, project_id: i64) -> Result<Vec<WebappRow>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM webapps WHERE project_id = ? ORDER BY name"))
+        .bind(project_id)
+        .fetch_all(db)
+        .await
+}
+
+pub async fn set_run_as(db: &Db, webapp_id: i64, user_id: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE webapps SET run_as_user_id = ? WHERE id = ?")
+        .bind(user_id)
+        .bind(webapp_id)
+        .execute(db)
+        .await
+        .map(|_| ())
+}

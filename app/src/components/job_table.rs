@@ -1,0 +1,85 @@
+use super::person::Person;
+use crate::model::{format_duration, format_time, JobEvent, JobStatus, JobView};
+use leptos::prelude::*;
+use std::collections::HashMap;
+
+/// The status word, with a progress bar while running.
+#[component]
+pub fn JobStatusCell(status: JobStatus, progress: f64) -> impl IntoView {
+    view! {
+        <span class=format!("status status-{}", status.as_db())>{status.label()}</span>
+        {(status == JobStatus::Running).then(|| view! {
+            <span class="progress">
+                <progress max="100" value=format!("{:.0}", progress * 100.0)></progress>
+                <span class="pct">{format!("{:.0}%", progress * 100.0)}</span>
+            </span>
+        })}
+    }
+}
+
+/// The job's status and progress: pushed live while it runs, else as loaded.
+pub fn live_status(job: &JobView, live: RwSignal<HashMap<i64, JobEvent>>) -> impl IntoView {
+    let (id, status, progress) = (job.id, job.status, job.progress);
+    move || {
+        let pushed = live.with(|m| m.get(&id).cloned()).filter(|_| !status.is_finished());
+        let (status, progress) = pushed.map(|e| (e.status, e.progress)).unwrap_or((status, progress));
+        view! { <JobStatusCell status progress/> }
+    }
+}
+
+fn rows_text(job: &JobView) -> String {
+    match (job.rows_in, job.rows_out) {
+        (Some(i), Some(o)) => format!("{i} → {o}"),
+        _ => String::new(),
+    }
+}
+
+#[component]
+pub fn JobTable(jobs: Vec<JobView>, live: RwSignal<HashMap<i64, JobEvent>>) -> impl IntoView {
+    if jobs.is_empty() {
+        return view! { <p class="empty">"No jobs yet."</p> }.into_any();
+    }
+    let rows = jobs
+        .into_iter()
+        .map(|job| {
+            let status = live_status(&job, live);
+            view! {
+                <tr data-job-id=job.id>
+                    <td><a href=format!("/jobs/{}", job.id)>{format!("#{}", job.id)}</a></td>
+                    <td>{job.dataset.clone()}</td>
+                    <td class="status-cell">{status}</td>
+                    <td><Person user=job.run_as.clone()/></td>
+                    <td><Person user=job.triggered_by.clone()/></td>
+                    <td>{job.impersonated_by.clone().map(|u| view! { <Person user=u/> })}</td>
+                    <td>{job.via.label()}</td>
+                    <td class="time">{job.started_at.map(format_time)}</td>
+                    <td class="num">{job.duration_ms().map(format_duration)}</td>
+                    <td class="num">{rows_text(&job)}</td>
+                </tr>
+                {job.error.clone().map(|e| view! {
+                    <tr class="job-error"><td></td><td colspan="9">{e}</td></tr>
+                })}
+            }
+        })
+        .collect_view();
+    view! {
+        <table class="jobs">
+            <thead>
+                <tr>
+                    <th>"Job"</th>
+                    <th>"Dataset"</th>
+                    <th>"Status"</th>
+                    <th>"Run as"</th>
+                    <th>"Triggered by"</th>
+                    <th>"Impersonated by"</th>
+                    <th>"Via"</th>
+                    <th>"Started (UTC)"</th>
+                    <th>"Duration"</th>
+                    <th>"Rows in → out"</th>
+                </tr>
+            </thead>
+            <tbody>{rows}</tbody>
+        </table>
+    }
+    .into_any()
+}

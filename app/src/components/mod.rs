@@ -1,0 +1,5 @@
+pub mod errors;
+pub mod header;
+pub mod job_table;
+pub mod live_jobs;
+pub mod person;

@@ -1,0 +1,108 @@
+//! The one error type of Guise, shared by server functions and pages.
+
+use serde::{Deserialize, Serialize};
+use server_fn::codec::JsonEncoding;
+use server_fn::error::{FromServerFnError, ServerFnErrorErr};
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+pub enum AppError {
+    /// The request itself is wrong; the message says how.
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    /// The server or the network could not be reached from the browser.
+    #[error("could not reach the server: {0}")]
+    Network(String),
+    /// Something broke on the server; the detail is in the server log, never in the response.
+    #[error("something went wrong on the server; it has been logged")]
+    Internal,
+}
+
+impl AppError {
+    pub fn not_logged_in() -> Self {
+        AppError::Unauthorized("you are not logged in".into())
+    }
+
+    /// The HTTP status the error is sent with.
+    pub fn status(&self) -> u16 {
+        match self {
+            AppError::BadRequest(_) => 400,
+            AppError::Unauthorized(_) => 401,
+            AppError::Forbidden(_) => 403,
+            AppError::NotFound(_) => 404,
+            AppError::Conflict(_) => 409,
+            AppError::PayloadTooLarge(_) => 413,
+            AppError::Network(_) => 503,
+            AppError::Internal => 500,
+        }
+    }
+
+    /// Logs the detail of an unexpected failure and returns the generic error users see.
+    #[cfg(feature = "ssr")]
+    pub fn internal(detail: impl std::fmt::Display) -> Self {
+        tracing::error!("internal error: {detail}");
+        AppError::Internal
+    }
+}
+
+impl FromServerFnError for AppError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        match value {
+            ServerFnErrorErr::Args(msg) => AppError::BadRequest(format!("malformed input: {msg}")),
+            ServerFnErrorErr::MissingArg(name) => {
+                AppError::BadRequest(format!("missing field: {name}"))
+            }
+            ServerFnErrorErr::Request(msg) => AppError::Network(msg),
+            ServerFnErrorErr::UnsupportedRequestMethod(msg) => AppError::BadRequest(msg),
+            other => {
+                #[cfg(feature = "ssr")]
+                tracing::error!("server function failure: {other}");
+                #[cfg(not(feature = "ssr"))]
+                let _ = other;
+                AppError::Internal
+            }
+        }
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl From<sqlx::Error> for AppError {
+    fn from(e: sqlx::Error) -> Self {
+        AppError::internal(format!("database: {e}"))
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl axum::response::IntoResponse for AppError {
+    fn into_response(self) -> axum::response::Response {
+        let status = axum::http::StatusCode::from_u16(self.status())
+            .unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR);
+        (status, axum::Json(self)).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_and_messages() {
+        assert_eq!(AppError::not_logged_in().status(), 401);
+        assert_eq!(AppError::not_logged_in().to_string(), "you are not logged in");
+        assert_eq!(AppError::Internal.status(), 500);
+        let e = AppError::from_server_fn_error(ServerFnErrorErr::Args("bad".into()));
+        assert_eq!(e.status(), 400);
+        assert!(e.to_string().contains("bad"));
+    }
+}

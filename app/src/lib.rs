@@ -1,0 +1,66 @@
+//! Guise: the shared crate, compiled for the server (`ssr`) and the browser (`hydrate`).
+
+pub mod api;
+pub mod components;
+pub mod error;
+pub mod model;
+pub mod pages;
+pub mod providers;
+
+#[cfg(feature = "ssr")]
+pub mod backend;
+
+use components::header::Header;
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::{path, SsrMode};
+use pages::{
+    home::HomePage, job_detail::JobDetailPage, jobs::JobsPage, login::LoginPage, not_found::NotFound,
+    project::ProjectPage, webapp::WebappPage, webapp_settings::WebappSettingsPage,
+};
+
+/// The HTML document around the app.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    providers::auth::provide_auth();
+    // Pages render completely on the server before they are sent, so they work without
+    // JavaScript and a redirect to the login page can still be an HTTP redirect.
+    view! {
+        <Stylesheet id="leptos" href="/pkg/guise.css"/>
+        <Title text="Guise"/>
+        <Router>
+            <Header/>
+            <main>
+                <Routes fallback=NotFound>
+                    <Route path=path!("/") view=HomePage ssr=SsrMode::Async/>
+                    <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async/>
+                    <Route path=path!("/projects/:key") view=ProjectPage ssr=SsrMode::Async/>
+                    <Route path=path!("/projects/:key/webapps/:slug") view=WebappPage ssr=SsrMode::Async/>
+                    <Route path=path!("/projects/:key/webapps/:slug/settings") view=WebappSettingsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/jobs") view=JobsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/jobs/:id") view=JobDetailPage ssr=SsrMode::Async/>
+                </Routes>
+            </main>
+        </Router>
+    }
+}

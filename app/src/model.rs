@@ -1,0 +1,278 @@
+//! Types both the server and the browser see.
+
+use serde::{Deserialize, Serialize};
+
+/// A person (or service account) as pages show them: display name, email on hover.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserView {
+    pub id: i64,
+    pub email: String,
+    pub display_name: String,
+}
+
+/// Who is signed in, for the header and the pages.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SessionView {
+    pub user: UserView,
+    pub is_admin: bool,
+    pub tenant_name: String,
+}
+
+/// How a piece of work reached Guise.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Via {
+    Webapp { name: String },
+    Ui,
+    ApiClient { client_id: String },
+}
+
+impl Via {
+    pub fn label(&self) -> String {
+        match self {
+            Via::Webapp { name } => format!("webapp \"{name}\""),
+            Via::Ui => "UI".to_string(),
+            Via::ApiClient { client_id } => format!("API client {client_id}"),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum JobStatus {
+    Queued,
+    Running,
+    Succeeded,
+    Failed,
+    Refused,
+}
+
+impl JobStatus {
+    pub const ALL: [JobStatus; 5] = [
+        JobStatus::Queued,
+        JobStatus::Running,
+        JobStatus::Succeeded,
+        JobStatus::Failed,
+        JobStatus::Refused,
+    ];
+
+    /// The word shown on screen.
+    pub fn label(self) -> &'static str {
+        match self {
+            JobStatus::Queued => "Queued",
+            JobStatus::Running => "Running",
+            JobStatus::Succeeded => "Succeeded",
+            JobStatus::Failed => "Failed",
+            JobStatus::Refused => "Refused",
+        }
+    }
+
+    /// The word stored in the database.
+    pub fn as_db(self) -> &'static str {
+        match self {
+            JobStatus::Queued => "queued",
+            JobStatus::Running => "running",
+            JobStatus::Succeeded => "succeeded",
+            JobStatus::Failed => "failed",
+            JobStatus::Refused => "refused",
+        }
+    }
+
+    pub fn from_db(word: &str) -> Option<JobStatus> {
+        JobStatus::ALL.into_iter().find(|s| s.as_db() == word)
+    }
+
+    pub fn is_finished(self) -> bool {
+        matches!(self, JobStatus::Succeeded | JobStatus::Failed | JobStatus::Refused)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct JobView {
+    pub id: i64,
+    pub project_key: String,
+    pub dataset: String,
+    pub status: JobStatus,
+    pub run_as: UserView,
+    pub triggered_by: UserView,
+    pub impersonated_by: Option<UserView>,
+    pub via: Via,
+    pub created_at: i64,
+    pub started_at: Option<i64>,
+    pub finished_at: Option<i64>,
+    pub progress: f64,
+    pub rows_in: Option<i64>,
+    pub rows_out: Option<i64>,
+    pub error: Option<String>,
+}
+
+impl JobView {
+    /// Milliseconds from start to finish, once both are known.
+    pub fn duration_ms(&self) -> Option<i64> {
+        Some(self.finished_at? - self.started_at?)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LogLineView {
+    pub at: i64,
+    pub level: String,
+    pub message: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct JobDetail {
+    pub job: JobView,
+    pub log: Vec<LogLineView>,
+}
+
+/// Pushed to browsers over Server-Sent Events while jobs move.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct JobEvent {
+    pub job_id: i64,
+    pub status: JobStatus,
+    pub progress: f64,
+    pub rows_in: Option<i64>,
+    pub rows_out: Option<i64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DatasetView {
+    pub name: String,
+    pub kind: String,
+    pub description: String,
+    pub recipe: Option<String>,
+    pub row_count: i64,
+    pub built_at: Option<i64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WebappLink {
+    pub slug: String,
+    pub name: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProjectSummary {
+    pub key: String,
+    pub name: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProjectView {
+    pub key: String,
+    pub name: String,
+    pub can_build: bool,
+    pub datasets: Vec<DatasetView>,
+    pub webapps: Vec<WebappLink>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DatasetPreview {
+    pub name: String,
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+    pub total_rows: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WebappView {
+    pub project_key: String,
+    pub slug: String,
+    pub name: String,
+    pub run_as: UserView,
+    pub browser_user: UserView,
+    pub can_edit_settings: bool,
+    /// The dataset the demo buttons build.
+    pub dataset: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WebappSettingsView {
+    pub webapp: WebappView,
+    /// Accounts of the tenant the backend may run as.
+    pub candidates: Vec<UserView>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BuildStarted {
+    pub job_id: i64,
+    pub dataset: String,
+    pub run_as: UserView,
+}
+
+/// Formats Unix milliseconds as `YYYY-MM-DD HH:MM:SS` UTC, identically on both sides.
+pub fn format_time(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60
+    )
+}
+
+/// Formats a duration in milliseconds the way people read it: `850 ms`, `4.2 s`, `3 min 05 s`.
+pub fn format_duration(ms: i64) -> String {
+    match ms {
+        ms if ms < 1000 => format!("{ms} ms"),
+        ms if ms < 60_000 => format!("{:.1} s", ms as f64 / 1000.0),
+        ms => format!("{} min {:02} s", ms / 60_000, (ms % 60_000) / 1000),
+    }
+}
+
+/// Days since 1970-01-01 to a (year, month, day) in the proleptic Gregorian calendar.
+pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+/// (year, month, day) to days since 1970-01-01.
+pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let m = i64::from(m);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_times_and_durations() {
+        assert_eq!(format_time(0), "1970-01-01 00:00:00");
+        assert_eq!(format_time(1_790_000_000_000), "2026-09-21 14:13:20");
+        assert_eq!(format_duration(850), "850 ms");
+        assert_eq!(format_duration(4_250), "4.2 s");
+        assert_eq!(format_duration(185_000), "3 min 05 s");
+    }
+
+    #[test]
+    fn civil_days_round_trip() {
+        for days in [-1000, 0, 59, 60, 11_016, 20_000, 20_757] {
+            let (y, m, d) = civil_from_days(days);
+            assert_eq!(days_from_civil(y, m, d), days);
+        }
+    }
+
+    #[test]
+    fn job_status_words_round_trip() {
+        for status in JobStatus::ALL {
+            assert_eq!(JobStatus::from_db(status.as_db()), Some(status));
+        }
+        assert_eq!(JobStatus::from_db("nonsense"), None);
+    }
+}

@@ -1,0 +1,20 @@
+pub mod home;
+pub mod job_detail;
+pub mod jobs;
+pub mod login;
+pub mod not_found;
+pub mod project;
+pub mod webapp;
+pub mod webapp_settings;
+
+use crate::components::errors::ErrorView;
+use crate::error::AppError;
+use leptos::prelude::*;
+
+/// Renders a loaded result: the page on success, the error (or a login redirect) otherwise.
+pub fn loaded<T, V: IntoView + 'static>(result: Result<T, AppError>, page: impl FnOnce(T) -> V) -> AnyView {
+    match result {
+        Ok(value) => page(value).into_any(),
+        Err(error) => view! { <ErrorView error/> }.into_any(),
+    }
+}

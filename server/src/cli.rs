@@ -1,0 +1,109 @@
+//! The commands of the `server` binary.
+
+use crate::config::{Cli, Command, UserCommand};
+use crate::{open_state, router};
+use app::backend::jobs::runner;
+use app::backend::{auth, seed, store};
+
+pub async fn run(cli: Cli) -> Result<(), String> {
+    match &cli.command {
+        None | Some(Command::Serve) => serve(&cli).await,
+        Some(Command::Migrate) => {
+            let db = store::connect(&cli.database_url).await?;
+            store::migrate(&db).await?;
+            println!("database is up to date");
+            Ok(())
+        }
+        Some(Command::SeedDemo) => {
+            let db = store::connect(&cli.database_url).await?;
+            store::migrate(&db).await?;
+            if seed::seed_demo(&db).await? {
+                println!("seeded the demo organisation");
+                print_demo_logins();
+            } else {
+                println!("the database already has data; the demo is only seeded into an empty one");
+            }
+            Ok(())
+        }
+        Some(Command::User { command: UserCommand::Create { email, name, admin, tenant, password } }) => {
+            let db = store::connect(&cli.database_url).await?;
+            store::migrate(&db).await?;
+            create_user(&db, email, name, *admin, tenant, password).await
+        }
+    }
+}
+
+fn print_demo_logins() {
+    println!("Demo logins (password: {}):", seed::DEMO_PASSWORD);
+    for line in seed::demo_logins() {
+        println!("{line}");
+    }
+}
+
+async fn create_user(db: &store::Db, email: &str, name: &str, admin: bool, tenant: &str, password: &str) -> Result<(), String> {
+    let email = email.trim();
+    if !email.contains('@') || email.len() > 254 {
+        return Err(format!("{email:?} is not an email address"));
+    }
+    if name.trim().is_empty() {
+        return Err("the name is empty".into());
+    }
+    if password.len() < 8 {
+        return Err("the password needs at least 8 characters".into());
+    }
+    let hash = auth::hash_password(password.to_string()).await.map_err(|e| e.to_string())?;
+    let id = store::users::create_with_tenant(db, tenant, email, name.trim(), &hash, admin)
+        .await
+        .map_err(|e| match e {
+            sqlx::Error::Database(d) if d.is_unique_violation() => format!("a user with email {email} already exists"),
+            other => format!("cannot create the user: {other}"),
+        })?;
+    println!("created user {id}: {name} <{email}>{}", if admin { " (admin)" } else { "" });
+    Ok(())
+}
+
+async fn serve(cli: &Cli) -> Result<(), String> {
+    let state = open_state(&cli.database_url, cli.settings(), cli.demo).await?;
+    if cli.demo {
+        print_demo_logins();
+    }
+    let requeued = runner::recover_interrupted(&state).await.map_err(|e| format!("cannot recover jobs: {e}"))?;
+    if !requeued.is_empty() {
+        println!("re-queued {} job(s) interrupted by the last stop", requeued.len());
+    }
+    let options = router::leptos_options(cli.site_addr)?;
+    let sessions = router::session_store(&state).await?;
+    let app = router::build(state.clone(), options, sessions);
+    runner::spawn_workers(&state);
+
+    let listener = tokio::net::TcpListener::bind(cli.site_addr)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", cli.site_addr))?;
+    println!("Guise is serving on http://{}", cli.site_addr);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|e| format!("server error: {e}"))
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = terminate => {}
+    }
+    tracing::info!("shutting down");
+}

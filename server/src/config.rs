@@ -1,0 +1,71 @@
+//! Configuration: flags, environment and `.env`, with the names and defaults of PRODUCT.md.
+
+use clap::builder::BoolishValueParser;
+use clap::{Parser, Subcommand};
+use std::net::SocketAddr;
+
+#[derive(Debug, Parser)]
+#[command(name = "server", version, about = "Guise: impersonation done right")]
+pub struct Cli {
+    /// Database URL (SQLite).
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://data/guise.db", global = true)]
+    pub database_url: String,
+    /// Address to serve on.
+    #[arg(long, env = "LEPTOS_SITE_ADDR", default_value = "127.0.0.1:3000", global = true)]
+    pub site_addr: SocketAddr,
+    /// Seed the demo organisation into an empty database.
+    #[arg(long, env = "GUISE_DEMO", default_value = "true", value_parser = BoolishValueParser::new(), global = true)]
+    pub demo: bool,
+    /// Number of job workers.
+    #[arg(long, env = "GUISE_JOB_WORKERS", default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64), global = true)]
+    pub job_workers: u16,
+    /// Longest an impersonation may last, in minutes.
+    #[arg(long, env = "GUISE_IMPERSONATION_MINUTES", default_value_t = 60, value_parser = clap::value_parser!(i64).range(1..=1440), global = true)]
+    pub impersonation_minutes: i64,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the web application (the default).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Seed the demo organisation into an empty database and exit.
+    SeedDemo,
+    /// Manage users.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user who can log in.
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        /// Make the user an admin of their tenant.
+        #[arg(long)]
+        admin: bool,
+        /// The tenant; created when it does not exist.
+        #[arg(long, default_value = "TShirts Co.")]
+        tenant: String,
+        /// The password (prefer the environment variable, which stays out of shell history).
+        #[arg(long, env = "GUISE_USER_PASSWORD", hide_env_values = true)]
+        password: String,
+    },
+}
+
+impl Cli {
+    pub fn settings(&self) -> app::backend::state::Settings {
+        app::backend::state::Settings {
+            job_workers: usize::from(self.job_workers),
+            impersonation_minutes: self.impersonation_minutes,
+        }
+    }
+}

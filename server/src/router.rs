@@ -1,0 +1,73 @@
+//! The HTTP application: Leptos pages and server functions, the event stream, sessions and
+//! the guards around them.
+
+use crate::{events, middleware};
+use app::backend::auth::Accounts;
+use app::backend::state::AppState;
+use app::{shell, App};
+use axum::routing::get;
+use axum::{Extension, Router};
+use axum_login::AuthManagerLayerBuilder;
+use leptos::prelude::*;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use tower_http::compression::CompressionLayer;
+use tower_http::trace::TraceLayer;
+use tower_sessions::cookie::{time::Duration, SameSite};
+use tower_sessions::{Expiry, SessionManagerLayer};
+use tower_sessions_sqlx_store::SqliteStore;
+
+pub const SESSION_COOKIE: &str = "guise_session";
+
+/// Leptos options for this process: cargo-leptos' settings when it built us, else defaults.
+pub fn leptos_options(site_addr: std::net::SocketAddr) -> Result<LeptosOptions, String> {
+    let mut options = get_configuration(None).map_err(|e| format!("leptos configuration: {e}"))?.leptos_options;
+    if options.output_name.is_empty() {
+        options.output_name = "guise".into();
+    }
+    options.site_addr = site_addr;
+    Ok(options)
+}
+
+/// Creates the session table when missing and returns the session store.
+pub async fn session_store(state: &AppState) -> Result<SqliteStore, String> {
+    let store = SqliteStore::new(state.db.clone());
+    store.migrate().await.map_err(|e| format!("cannot create the session table: {e}"))?;
+    Ok(store)
+}
+
+pub fn build(state: AppState, options: LeptosOptions, sessions: SqliteStore) -> Router {
+    let session_layer = SessionManagerLayer::new(sessions)
+        .with_name(SESSION_COOKIE)
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(false)
+        .with_expiry(Expiry::OnInactivity(Duration::hours(8)));
+    let auth_layer =
+        AuthManagerLayerBuilder::new(Accounts::new(state.db.clone(), state.hashing.clone()), session_layer).build();
+
+    let routes = generate_route_list(App);
+    let context_state = state.clone();
+    Router::new()
+        .leptos_routes_with_context(
+            &options,
+            routes,
+            move || provide_context(context_state.clone()),
+            {
+                let options = options.clone();
+                move || shell(options.clone())
+            },
+        )
+        .route("/events/jobs", get(events::job_events))
+        .route("/healthz", get(|| async { "ok" }))
+        .fallback(leptos_axum::file_and_error_handler(shell))
+        .with_state(options)
+        .layer(axum::middleware::from_fn(middleware::server_fn_error_status))
+        .layer(axum::middleware::from_fn(middleware::refuse_cross_site))
+        .layer(auth_layer)
+        .layer(Extension(state))
+        .layer(axum::middleware::from_fn(middleware::limit_body))
+        // Server-Sent Events are never compressed (tower-http's default predicate), so they
+        // reach the browser as they happen.
+        .layer(CompressionLayer::new())
+        .layer(TraceLayer::new_for_http())
+}

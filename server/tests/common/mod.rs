@@ -1,0 +1,179 @@
+//! A real Guise server for tests: the production router over a temporary SQLite database
+//! seeded with the demo organisation, driven through HTTP requests.
+#![allow(dead_code)]
+
+use app::backend::jobs::runner;
+use app::backend::state::{AppState, Settings};
+use app::model::JobStatus;
+use axum::body::Body;
+use axum::http::{header, Method, Request, StatusCode};
+use axum::Router;
+use http_body_util::BodyExt;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::Duration;
+use tower::ServiceExt;
+
+/// The demo database, seeded once per test binary and copied for every test.
+fn template() -> &'static Path {
+    static TEMPLATE: OnceLock<PathBuf> = OnceLock::new();
+    TEMPLATE.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("temp dir").keep();
+        let file = dir.join("template.db");
+        let url = format!("sqlite://{}", file.display());
+        // Its own runtime: each test has another, and the pool must not outlive this one.
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Runtime::new().expect("runtime");
+            rt.block_on(async {
+                let state = server::open_state(&url, Settings::default(), true).await.expect("seed");
+                sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&state.db).await.expect("checkpoint");
+                state.db.close().await;
+            });
+        })
+        .join()
+        .expect("seeding thread");
+        file
+    })
+}
+
+pub struct TestApp {
+    pub router: Router,
+    pub state: AppState,
+    pub dir: tempfile::TempDir,
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub set_cookie: Option<String>,
+    pub location: Option<String>,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|_| panic!("not JSON: {}", self.body))
+    }
+
+    /// The message of an `AppError` body, whatever its variant.
+    pub fn error_message(&self) -> String {
+        match self.json() {
+            serde_json::Value::Object(map) => map.values().next().and_then(|v| v.as_str()).unwrap_or("").to_string(),
+            serde_json::Value::String(s) => s,
+            other => other.to_string(),
+        }
+    }
+}
+
+impl TestApp {
+    /// A fresh copy of the demo database, without job workers.
+    pub async fn new() -> TestApp {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = dir.path().join("guise.db");
+        std::fs::copy(template(), &file).expect("copy template");
+        let url = format!("sqlite://{}", file.display());
+        let state = server::open_state(&url, Settings::default(), true).await.expect("open");
+        let options = server::router::leptos_options("127.0.0.1:0".parse().unwrap()).expect("options");
+        let sessions = server::router::session_store(&state).await.expect("sessions");
+        let router = server::router::build(state.clone(), options, sessions);
+        TestApp { router, state, dir }
+    }
+
+    /// A second server on the same database, as after a restart.
+    pub async fn new_on(other: &TestApp) -> TestApp {
+        let state = server::open_state(&other.database_url(), Settings::default(), true).await.expect("open");
+        let options = server::router::leptos_options("127.0.0.1:0".parse().unwrap()).expect("options");
+        let sessions = server::router::session_store(&state).await.expect("sessions");
+        let router = server::router::build(state.clone(), options, sessions);
+        TestApp { router, state, dir: tempfile::tempdir().expect("temp dir") }
+    }
+
+    /// The same, with job workers running.
+    pub async fn with_workers() -> TestApp {
+        let app = TestApp::new().await;
+        runner::spawn_workers(&app.state);
+        app
+    }
+
+    pub fn database_url(&self) -> String {
+        format!("sqlite://{}", self.dir.path().join("guise.db").display())
+    }
+
+    pub async fn request(&self, request: Request<Body>) -> Reply {
+        let response = self.router.clone().oneshot(request).await.expect("router");
+        let status = response.status();
+        let header_text = |name| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+        let set_cookie = header_text(header::SET_COOKIE);
+        let location = header_text(header::LOCATION);
+        let bytes = response.into_body().collect().await.expect("body").to_bytes();
+        Reply { status, set_cookie, location, body: String::from_utf8_lossy(&bytes).into_owned() }
+    }
+
+    /// POSTs a form to a server function, as the browser's fetch does.
+    pub async fn post(&self, path: &str, form: &[(&str, &str)], cookie: Option<&str>) -> Reply {
+        let body = form_body(form);
+        let mut req = Request::builder()
+            .method(Method::POST)
+            .uri(path)
+            .header(header::HOST, "127.0.0.1:3000")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::ACCEPT, "application/json");
+        if let Some(c) = cookie {
+            req = req.header(header::COOKIE, c);
+        }
+        self.request(req.body(Body::from(body)).unwrap()).await
+    }
+
+    /// Logs in and returns the session cookie (`name=value`).
+    pub async fn login(&self, email: &str) -> String {
+        let reply = self.post("/api/login", &[("email", email), ("password", "guise-demo")], None).await;
+        assert!(reply.status.is_success() || reply.status.is_redirection(), "login {email}: {} {}", reply.status, reply.body);
+        session_cookie(&reply).expect("session cookie")
+    }
+
+    pub async fn user_id(&self, email: &str) -> i64 {
+        app::backend::store::users::by_email(&self.state.db, email).await.unwrap().unwrap().id
+    }
+
+    /// Waits until the job reaches a final status and returns it.
+    pub async fn wait_for_job(&self, id: i64) -> JobStatus {
+        for _ in 0..600 {
+            let status: String = sqlx::query_scalar("SELECT status FROM jobs WHERE id = ?")
+                .bind(id)
+                .fetch_one(&self.state.db)
+                .await
+                .unwrap();
+            let status = JobStatus::from_db(&status).unwrap();
+            if status.is_finished() {
+                return status;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("job {id} did not finish in 60 s");
+    }
+}
+
+pub fn form_body(form: &[(&str, &str)]) -> String {
+    form.iter()
+        .map(|(k, v)| format!("{}={}", urlencode(k), urlencode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// `guise_session=…` from a reply's Set-Cookie header.
+pub fn session_cookie(reply: &Reply) -> Option<String> {
+    let header = reply.set_cookie.as_deref()?;
+    let pair = header.split(';').next()?.trim();
+    pair.starts_with(&format!("{}=", server::router::SESSION_COOKIE)).then(|| pair.to_string())
+}
+
+pub const DEMO_FORM: [(&str, &str); 3] =
+    [("project", "TSHIRTS"), ("webapp", "impersonation-demo"), ("dataset", "web_history_prepared")];

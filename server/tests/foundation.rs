@@ -1,0 +1,372 @@
+//! The foundation through the real router: login, the impersonation context, refusals, bad
+//! input, CSRF, failures and restart recovery.
+
+mod common;
+
+use app::backend::jobs::runner;
+use app::backend::store;
+use app::model::{JobStatus, JobView, Via};
+use axum::body::Body;
+use axum::http::{header, Method, Request, StatusCode};
+use common::{session_cookie, TestApp, DEMO_FORM};
+
+const TSHIRTS: i64 = 1;
+
+async fn job(app: &TestApp, id: i64) -> JobView {
+    store::jobs::view(&app.state.db, TSHIRTS, id).await.unwrap().expect("job exists")
+}
+
+fn job_id(reply: &common::Reply) -> i64 {
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    reply.json()["job_id"].as_i64().expect("job_id")
+}
+
+#[tokio::test]
+async fn login_sets_a_session_and_bad_credentials_get_one_message() {
+    let app = TestApp::new().await;
+    for (email, password) in [
+        ("u1@tshirts.example", "wrong"),
+        ("nobody@tshirts.example", "guise-demo"),
+        ("webapp-backend@tshirts.example", "guise-demo"),
+    ] {
+        let reply = app.post("/api/login", &[("email", email), ("password", password)], None).await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{email}");
+        assert_eq!(reply.error_message(), "wrong email or password", "{email}");
+        assert!(session_cookie(&reply).is_none());
+    }
+    let reply = app.post("/api/login", &[("email", "u1@tshirts.example"), ("password", "")], None).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+
+    let cookie = app.login("u1@tshirts.example").await;
+    let reply = app.request(
+        Request::post("/api/login")
+            .header(header::HOST, "127.0.0.1:3000")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from("email=u1%40tshirts.example&password=guise-demo"))
+            .unwrap(),
+    ).await;
+    let set_cookie = reply.set_cookie.clone().unwrap();
+    assert!(set_cookie.contains("HttpOnly"), "{set_cookie}");
+    assert!(set_cookie.contains("SameSite=Lax"), "{set_cookie}");
+
+    let me = app.post("/api/me", &[], Some(&cookie)).await;
+    assert_eq!(me.status, StatusCode::OK);
+    assert_eq!(me.json()["user"]["display_name"], "U1 Analyst");
+    assert_eq!(me.json()["tenant_name"], "TShirts Co.");
+
+    let anonymous = app.post("/api/me", &[], None).await;
+    assert_eq!(anonymous.json(), serde_json::Value::Null);
+}
+
+#[tokio::test]
+async fn logging_in_rotates_the_session_id_and_logout_ends_it() {
+    let app = TestApp::new().await;
+    let first = app.login("u1@tshirts.example").await;
+    let again = app.post("/api/login", &[("email", "u2@tshirts.example"), ("password", "guise-demo")], Some(&first)).await;
+    let second = session_cookie(&again).expect("new cookie");
+    assert_ne!(first, second, "the session id changes at login");
+    let me = app.post("/api/me", &[], Some(&first)).await;
+    assert_eq!(me.json(), serde_json::Value::Null, "the old id no longer works");
+    let me = app.post("/api/me", &[], Some(&second)).await;
+    assert_eq!(me.json()["user"]["display_name"], "U2 Analyst");
+
+    app.post("/api/logout", &[], Some(&second)).await;
+    let me = app.post("/api/me", &[], Some(&second)).await;
+    assert_eq!(me.json(), serde_json::Value::Null);
+}
+
+#[tokio::test]
+async fn builds_inside_the_context_run_as_the_browser_user_and_outside_as_the_backend() {
+    let app = TestApp::with_workers().await;
+    let cookie = app.login("u1@tshirts.example").await;
+
+    let inside = job_id(&app.post("/api/build_in_context", &DEMO_FORM, Some(&cookie)).await);
+    let outside = job_id(&app.post("/api/build_as_backend", &DEMO_FORM, Some(&cookie)).await);
+
+    let j = job(&app, inside).await;
+    assert_eq!(j.run_as.email, "u1@tshirts.example");
+    assert_eq!(j.triggered_by.email, "u1@tshirts.example");
+    assert_eq!(j.impersonated_by, None);
+    assert_eq!(j.via, Via::Webapp { name: "Impersonation Demo".into() });
+    let j = job(&app, outside).await;
+    assert_eq!(j.run_as.email, "webapp-backend@tshirts.example");
+    assert_eq!(j.triggered_by.email, "u1@tshirts.example");
+
+    assert_eq!(app.wait_for_job(inside).await, JobStatus::Succeeded);
+    assert_eq!(app.wait_for_job(outside).await, JobStatus::Succeeded);
+    let j = job(&app, inside).await;
+    assert_eq!(j.rows_in, Some(52_000));
+    let rows_out = j.rows_out.unwrap();
+    assert!(rows_out > 40_000 && rows_out < 52_000, "bots and duplicates dropped: {rows_out}");
+    assert!(j.started_at.is_some() && j.finished_at.is_some());
+
+    let log = store::job_log::lines(&app.state.db, inside).await.unwrap();
+    let text: Vec<&str> = log.iter().map(|l| l.message.as_str()).collect();
+    assert!(text.iter().any(|l| l.contains("as U1 Analyst (u1@tshirts.example)")), "{text:?}");
+    assert!(text.iter().any(|l| l.starts_with("Dropped ")), "{text:?}");
+    assert!(text.iter().any(|l| l.starts_with("Succeeded: 52000 rows in")), "{text:?}");
+
+    let project = store::projects::by_key(&app.state.db, TSHIRTS, "TSHIRTS").await.unwrap().unwrap();
+    let ds = store::datasets::by_name(&app.state.db, project.id, "web_history_prepared").await.unwrap().unwrap();
+    assert_eq!(ds.row_count, rows_out);
+    let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM dataset_rows WHERE dataset_id = ?")
+        .bind(ds.id)
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(stored, rows_out, "only the published generation remains");
+
+    let listed = app.post("/api/jobs", &[("only_mine", "true")], Some(&cookie)).await;
+    let ids: Vec<i64> = listed.json().as_array().unwrap().iter().map(|j| j["id"].as_i64().unwrap()).collect();
+    assert_eq!(ids, vec![outside, inside], "newest first");
+}
+
+#[tokio::test]
+async fn u2_is_refused_inside_the_context_but_the_backend_may_build() {
+    let app = TestApp::new().await;
+    let cookie = app.login("u2@tshirts.example").await;
+    let reply = app.post("/api/build_in_context", &DEMO_FORM, Some(&cookie)).await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        reply.error_message(),
+        "U2 Analyst (u2@tshirts.example) may not build web_history_prepared: no build permission on the project"
+    );
+    let listed = app.post("/api/jobs", &[("only_mine", "true")], Some(&cookie)).await;
+    let newest = &listed.json()[0];
+    assert_eq!(newest["status"], "Refused");
+    assert_eq!(newest["run_as"]["email"], "u2@tshirts.example");
+    assert!(newest["error"].as_str().unwrap().contains("may not build"));
+
+    let outside = job_id(&app.post("/api/build_as_backend", &DEMO_FORM, Some(&cookie)).await);
+    let j = job(&app, outside).await;
+    assert_eq!(j.status, JobStatus::Queued);
+    assert_eq!(j.run_as.email, "webapp-backend@tshirts.example");
+    assert_eq!(j.triggered_by.email, "u2@tshirts.example");
+}
+
+#[tokio::test]
+async fn a_permission_lost_after_queueing_refuses_the_job_at_start() {
+    let app = TestApp::new().await;
+    let cookie = app.login("u1@tshirts.example").await;
+    let id = job_id(&app.post("/api/build_in_context", &DEMO_FORM, Some(&cookie)).await);
+    sqlx::query("UPDATE project_permissions SET can_build = 0").execute(&app.state.db).await.unwrap();
+    let claimed = store::jobs::claim_next(&app.state.db).await.unwrap().unwrap();
+    assert_eq!(claimed.id, id);
+    runner::run_claimed(&app.state, claimed).await;
+    let j = job(&app, id).await;
+    assert_eq!(j.status, JobStatus::Refused);
+    assert!(j.error.unwrap().contains("U1 Analyst (u1@tshirts.example) may not build"));
+}
+
+#[tokio::test]
+async fn requests_without_a_session_are_refused() {
+    let app = TestApp::new().await;
+    for path in ["/api/build_in_context", "/api/build_as_backend"] {
+        let reply = app.post(path, &DEMO_FORM, None).await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{path}");
+        assert_eq!(reply.error_message(), "you are not logged in");
+    }
+    let reply = app.post("/api/jobs", &[("only_mine", "false")], None).await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    let reply = app.request(Request::get("/events/jobs").body(Body::empty()).unwrap()).await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    let count = store::jobs::all_identities(&app.state.db).await.unwrap().len();
+    assert_eq!(count, 0);
+}
+
+#[tokio::test]
+async fn bad_input_gets_a_clear_4xx_and_changes_nothing() {
+    let app = TestApp::new().await;
+    let cookie = app.login("u1@tshirts.example").await;
+    let long = "x".repeat(101);
+    let cases: Vec<(Vec<(&str, &str)>, StatusCode, &str)> = vec![
+        (vec![("project", "TSHIRTS"), ("webapp", "impersonation-demo"), ("dataset", "nope")], StatusCode::NOT_FOUND, "project TSHIRTS has no dataset named nope"),
+        (vec![("project", "TSHIRTS"), ("webapp", "impersonation-demo"), ("dataset", "")], StatusCode::BAD_REQUEST, "dataset name is empty"),
+        (vec![("project", "TSHIRTS"), ("webapp", "impersonation-demo"), ("dataset", &long)], StatusCode::BAD_REQUEST, "dataset name is too long"),
+        (vec![("project", "TSHIRTS"), ("webapp", "impersonation-demo"), ("dataset", "web_history")], StatusCode::BAD_REQUEST, "web_history is a raw dataset"),
+        (vec![("project", "TSHIRTS"), ("webapp", "impersonation-demo"), ("dataset", "a b")], StatusCode::BAD_REQUEST, "may only contain"),
+        (vec![("project", "NOPE"), ("webapp", "impersonation-demo"), ("dataset", "web_history_prepared")], StatusCode::NOT_FOUND, "no project named NOPE"),
+        (vec![("project", "TSHIRTS"), ("webapp", "nope"), ("dataset", "web_history_prepared")], StatusCode::NOT_FOUND, "project TSHIRTS has no webapp nope"),
+        (vec![("project", "TSHIRTS"), ("webapp", "impersonation-demo")], StatusCode::BAD_REQUEST, "malformed input"),
+    ];
+    for (form, status, message) in cases {
+        let reply = app.post("/api/build_in_context", &form, Some(&cookie)).await;
+        assert_eq!(reply.status, status, "{form:?}: {}", reply.body);
+        assert!(reply.error_message().contains(message), "{form:?}: {}", reply.body);
+    }
+    let reply = app.post("/api/job", &[("id", "abc")], Some(&cookie)).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.body);
+    let reply = app.post("/api/job", &[("id", "999999")], Some(&cookie)).await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND);
+    assert_eq!(reply.error_message(), "no job #999999");
+    assert!(store::jobs::all_identities(&app.state.db).await.unwrap().is_empty(), "no job was written");
+
+    let huge = "a".repeat(200 * 1024);
+    let reply = app.post("/api/build_in_context", &[("project", &huge)], Some(&cookie)).await;
+    assert_eq!(reply.status, StatusCode::PAYLOAD_TOO_LARGE);
+}
+
+#[tokio::test]
+async fn state_changes_need_a_same_origin_post() {
+    let app = TestApp::new().await;
+    let cookie = app.login("u1@tshirts.example").await;
+    let body = common::form_body(&DEMO_FORM);
+    let get = app
+        .request(
+            Request::get(format!("/api/build_in_context?{body}"))
+                .header(header::COOKIE, &cookie)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(get.status, StatusCode::METHOD_NOT_ALLOWED);
+
+    for (name, value) in [("origin", "http://evil.example"), ("sec-fetch-site", "cross-site")] {
+        let reply = app
+            .request(
+                Request::builder()
+                    .method(Method::POST)
+                    .uri("/api/build_in_context")
+                    .header(header::HOST, "127.0.0.1:3000")
+                    .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                    .header(header::COOKIE, &cookie)
+                    .header(name, value)
+                    .body(Body::from(body.clone()))
+                    .unwrap(),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN, "{name}");
+        assert_eq!(reply.error_message(), "cross-site request refused");
+    }
+    assert!(store::jobs::all_identities(&app.state.db).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn admins_change_run_backend_as_and_members_cannot() {
+    let app = TestApp::new().await;
+    let bob = app.user_id("bob@tshirts.example").await;
+    let eve = app.user_id("eve@other.example").await;
+    let member = app.login("u1@tshirts.example").await;
+    let bob_id = bob.to_string();
+    let f = [("project", "TSHIRTS"), ("webapp", "impersonation-demo"), ("user_id", bob_id.as_str())];
+    let reply = app.post("/api/set_run_as", &f, Some(&member)).await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    assert!(reply.error_message().contains("only administrators may do this"));
+
+    let admin = app.login("alice@tshirts.example").await;
+    let reply = app.post("/api/set_run_as", &f, Some(&admin)).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    let started = job_id(&app.post("/api/build_as_backend", &DEMO_FORM, Some(&member)).await);
+    assert_eq!(job(&app, started).await.run_as.email, "bob@tshirts.example");
+
+    let eve_id = eve.to_string();
+    let reply = app
+        .post("/api/set_run_as", &[("project", "TSHIRTS"), ("webapp", "impersonation-demo"), ("user_id", &eve_id)], Some(&admin))
+        .await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND, "another tenant's user is not found");
+    let reply = app
+        .post("/api/set_run_as", &[("project", "TSHIRTS"), ("webapp", "impersonation-demo"), ("user_id", "bob")], Some(&admin))
+        .await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn tenants_never_mix() {
+    let app = TestApp::new().await;
+    let eve = app.login("eve@other.example").await;
+    let reply = app.post("/api/project", &[("key", "TSHIRTS")], Some(&eve)).await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND);
+    let reply = app.post("/api/build_as_backend", &DEMO_FORM, Some(&eve)).await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND);
+    let u1 = app.login("u1@tshirts.example").await;
+    let id = job_id(&app.post("/api/build_as_backend", &DEMO_FORM, Some(&u1)).await);
+    let reply = app.post("/api/job", &[("id", &id.to_string())], Some(&eve)).await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND, "another tenant's job is invisible");
+    let listed = app.post("/api/jobs", &[("only_mine", "false")], Some(&eve)).await;
+    assert_eq!(listed.json().as_array().unwrap().len(), 0);
+}
+
+#[tokio::test]
+async fn a_recipe_failing_midway_leaves_no_partial_output() {
+    let app = TestApp::with_workers().await;
+    let project = store::projects::by_key(&app.state.db, TSHIRTS, "TSHIRTS").await.unwrap().unwrap();
+    let source = store::datasets::by_name(&app.state.db, project.id, "web_history").await.unwrap().unwrap();
+    let target = store::datasets::by_name(&app.state.db, project.id, "web_history_prepared").await.unwrap().unwrap();
+    sqlx::query("UPDATE dataset_rows SET data = '[\"yesterday\",\"1.2.3.4\",\"x\",\"/\",\"\",\"v1\"]' WHERE dataset_id = ? AND row_no = 30000")
+        .bind(source.id)
+        .execute(&app.state.db)
+        .await
+        .unwrap();
+    let cookie = app.login("u1@tshirts.example").await;
+    let id = job_id(&app.post("/api/build_in_context", &DEMO_FORM, Some(&cookie)).await);
+    assert_eq!(app.wait_for_job(id).await, JobStatus::Failed);
+    let j = job(&app, id).await;
+    let error = j.error.unwrap();
+    assert!(error.contains("web_history row 30001: timestamp \"yesterday\""), "{error}");
+    let log = store::job_log::lines(&app.state.db, id).await.unwrap();
+    assert!(log.iter().any(|l| l.level == "error" && l.message.contains("row 30001")));
+
+    let after = store::datasets::by_name(&app.state.db, project.id, "web_history_prepared").await.unwrap().unwrap();
+    assert_eq!((after.generation, after.row_count), (target.generation, target.row_count), "nothing published");
+    let leftovers: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM dataset_rows WHERE dataset_id = ?")
+        .bind(target.id)
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(leftovers, 0, "the half-written generation was discarded");
+}
+
+#[tokio::test]
+async fn a_job_left_running_by_a_crash_is_queued_again_at_restart() {
+    let app = TestApp::new().await;
+    let cookie = app.login("u1@tshirts.example").await;
+    let id = job_id(&app.post("/api/build_in_context", &DEMO_FORM, Some(&cookie)).await);
+    let claimed = store::jobs::claim_next(&app.state.db).await.unwrap().unwrap();
+    assert_eq!(claimed.id, id);
+    let project = store::projects::by_key(&app.state.db, TSHIRTS, "TSHIRTS").await.unwrap().unwrap();
+    let target = store::datasets::by_name(&app.state.db, project.id, "web_history_prepared").await.unwrap().unwrap();
+    // Half of a build, as a crash would leave it.
+    store::datasets::append_rows(&app.state.db, target.id, id, 0, &[vec![serde_json::json!("partial")]]).await.unwrap();
+    assert_eq!(job(&app, id).await.status, JobStatus::Running);
+
+    // "Restart": a new process opens the same database.
+    let restarted = TestApp::new_on(&app).await;
+    let requeued = runner::recover_interrupted(&restarted.state).await.unwrap();
+    assert_eq!(requeued, vec![id]);
+    assert_eq!(job(&restarted, id).await.status, JobStatus::Queued);
+    let leftovers: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM dataset_rows WHERE dataset_id = ?")
+        .bind(target.id)
+        .fetch_one(&restarted.state.db)
+        .await
+        .unwrap();
+    assert_eq!(leftovers, 0);
+    let log = store::job_log::lines(&restarted.state.db, id).await.unwrap();
+    assert!(log.iter().any(|l| l.message.contains("queued again")));
+
+    runner::spawn_workers(&restarted.state);
+    assert_eq!(restarted.wait_for_job(id).await, JobStatus::Succeeded);
+    let log = store::job_log::lines(&restarted.state.db, id).await.unwrap();
+    assert!(log.iter().any(|l| l.message.contains("(attempt 2)")));
+}
+
+#[tokio::test]
+async fn pages_render_on_the_server() {
+    let app = TestApp::new().await;
+    let cookie = app.login("u1@tshirts.example").await;
+    let reply = app
+        .request(
+            Request::get("/projects/TSHIRTS/webapps/impersonation-demo")
+                .header(header::COOKIE, &cookie)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert!(reply.body.contains("Welcome: <!>U1 Analyst") || reply.body.contains("Welcome: U1 Analyst"), "{}", reply.body);
+    assert!(reply.body.contains("A1 Webapp Backend"));
+
+    let anonymous =
+        app.request(Request::get("/jobs").header(header::ACCEPT, "text/html").body(Body::empty()).unwrap()).await;
+    assert_eq!(anonymous.status, StatusCode::FOUND, "{}", anonymous.body);
+    assert_eq!(anonymous.location.as_deref(), Some("/login?next=/jobs"));
+}
