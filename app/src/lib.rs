@@ -1,5 +1,8 @@
 //! Guise: the shared crate, compiled for the server (`ssr`) and the browser (`hydrate`).
 
+// Deeply nested view types need more room than the default when hydrating.
+#![recursion_limit = "256"]
+
 pub mod api;
 pub mod components;
 pub mod error;

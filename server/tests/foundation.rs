@@ -174,12 +174,15 @@ async fn requests_without_a_session_are_refused() {
     assert_eq!(count, 0);
 }
 
+/// A form, the status it must get, and words its message must contain.
+type BadInput<'a> = (Vec<(&'a str, &'a str)>, StatusCode, &'a str);
+
 #[tokio::test]
 async fn bad_input_gets_a_clear_4xx_and_changes_nothing() {
     let app = TestApp::new().await;
     let cookie = app.login("u1@tshirts.example").await;
     let long = "x".repeat(101);
-    let cases: Vec<(Vec<(&str, &str)>, StatusCode, &str)> = vec![
+    let cases: Vec<BadInput> = vec![
         (vec![("project", "TSHIRTS"), ("webapp", "impersonation-demo"), ("dataset", "nope")], StatusCode::NOT_FOUND, "project TSHIRTS has no dataset named nope"),
         (vec![("project", "TSHIRTS"), ("webapp", "impersonation-demo"), ("dataset", "")], StatusCode::BAD_REQUEST, "dataset name is empty"),
         (vec![("project", "TSHIRTS"), ("webapp", "impersonation-demo"), ("dataset", &long)], StatusCode::BAD_REQUEST, "dataset name is too long"),
@@ -369,4 +372,41 @@ async fn pages_render_on_the_server() {
         app.request(Request::get("/jobs").header(header::ACCEPT, "text/html").body(Body::empty()).unwrap()).await;
     assert_eq!(anonymous.status, StatusCode::FOUND, "{}", anonymous.body);
     assert_eq!(anonymous.location.as_deref(), Some("/login?next=/jobs"));
+}
+
+#[tokio::test]
+async fn the_cli_creates_users_who_can_log_in() {
+    use clap::Parser;
+    let app = TestApp::new().await;
+    let url = app.database_url();
+    let cli = server::config::Cli::parse_from([
+        "server", "--database-url", &url, "user", "create", "--email", "zoe@tshirts.example", "--name", "Zoe Admin",
+        "--admin", "--password", "zoe-secret-1",
+    ]);
+    server::cli::run(cli).await.expect("user create");
+    let reply = app.post("/api/login", &[("email", "zoe@tshirts.example"), ("password", "zoe-secret-1")], None).await;
+    let cookie = session_cookie(&reply).expect("zoe logs in");
+    let me = app.post("/api/me", &[], Some(&cookie)).await;
+    assert_eq!(me.json()["is_admin"], true);
+    assert_eq!(me.json()["tenant_name"], "TShirts Co.");
+
+    let again = server::config::Cli::parse_from([
+        "server", "--database-url", &url, "user", "create", "--email", "zoe@tshirts.example", "--name", "Zoe",
+        "--password", "zoe-secret-1",
+    ]);
+    let error = server::cli::run(again).await.unwrap_err();
+    assert_eq!(error, "a user with email zoe@tshirts.example already exists");
+}
+
+#[test]
+fn an_unwritable_database_path_is_a_clear_error_and_a_failed_exit() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_server"))
+        .arg("migrate")
+        .env("DATABASE_URL", "sqlite:///proc/guise-test/guise.db")
+        .output()
+        .expect("run the server binary");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("error: cannot create the database folder /proc/guise-test"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
 }

@@ -238,7 +238,7 @@ pub async fn seed_demo(db: &Db) -> Result<bool, String> {
     for (name, description, columns, rows) in raw {
         let ds = NewDataset { project_id: project, name, recipe: None, description, columns };
         let ds_id = store::datasets::insert(&mut tx, &ds).await.map_err(fail)?;
-        store::datasets::append_rows_on(&mut *tx, ds_id, 0, 0, rows).await.map_err(fail)?;
+        store::datasets::append_rows_on(&mut tx, ds_id, 0, 0, rows).await.map_err(fail)?;
         store::datasets::set_row_count(&mut tx, ds_id, rows.len() as i64, now).await.map_err(fail)?;
     }
     let derived = [
@@ -263,7 +263,7 @@ pub async fn seed_demo(db: &Db) -> Result<bool, String> {
     };
     let other_customers = customer_rows(50);
     let ds_id = store::datasets::insert(&mut tx, &ds).await.map_err(fail)?;
-    store::datasets::append_rows_on(&mut *tx, ds_id, 0, 0, &other_customers).await.map_err(fail)?;
+    store::datasets::append_rows_on(&mut tx, ds_id, 0, 0, &other_customers).await.map_err(fail)?;
     store::datasets::set_row_count(&mut tx, ds_id, other_customers.len() as i64, now).await.map_err(fail)?;
 
     tx.commit().await.map_err(fail)?;

@@ -50,8 +50,11 @@ pub fn JobTable(jobs: Vec<JobView>, live: RwSignal<HashMap<i64, JobEvent>>) -> i
                     <td class="status-cell">{status}</td>
                     <td><Person user=job.run_as.clone()/></td>
                     <td><Person user=job.triggered_by.clone()/></td>
-                    <td>{job.impersonated_by.clone().map(|u| view! { <Person user=u/> })}</td>
-                    <td>{job.via.label()}</td>
+                    <td>{match job.impersonated_by.clone() {
+                        Some(u) => view! { <Person user=u/> }.into_any(),
+                        None => view! { <span class="none">"—"</span> }.into_any(),
+                    }}</td>
+                    <td class="via">{job.via.label()}</td>
                     <td class="time">{job.started_at.map(format_time)}</td>
                     <td class="num">{job.duration_ms().map(format_duration)}</td>
                     <td class="num">{rows_text(&job)}</td>
@@ -60,6 +63,7 @@ pub fn JobTable(jobs: Vec<JobView>, live: RwSignal<HashMap<i64, JobEvent>>) -> i
                     <tr class="job-error"><td></td><td colspan="9">{e}</td></tr>
                 })}
             }
+            .into_any()
         })
         .collect_view();
     view! {

@@ -27,7 +27,7 @@ pub struct Hit<'a> {
     pub visitor_id: &'a str,
 }
 
-fn text<'a>(row: &'a Row, i: usize) -> Result<&'a str, String> {
+fn text(row: &Row, i: usize) -> Result<&str, String> {
     row.get(i)
         .and_then(Value::as_str)
         .ok_or_else(|| format!("column {} is missing or not text", RAW_COLUMNS[i]))
