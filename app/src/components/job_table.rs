@@ -54,7 +54,7 @@ pub fn JobTable(jobs: Vec<JobView>, live: RwSignal<HashMap<i64, JobEvent>>) -> i
                         Some(u) => view! { <Person user=u/> }.into_any(),
                         None => view! { <span class="none">"—"</span> }.into_any(),
                     }}</td>
-                    <td class="via">{job.via.label()}</td>
+                    <td>{job.via.label()}</td>
                     <td class="time">{job.started_at.map(format_time)}</td>
                     <td class="num">{job.duration_ms().map(format_duration)}</td>
                     <td class="num">{rows_text(&job)}</td>
@@ -67,6 +67,7 @@ pub fn JobTable(jobs: Vec<JobView>, live: RwSignal<HashMap<i64, JobEvent>>) -> i
         })
         .collect_view();
     view! {
+        <div class="scroll">
         <table class="jobs">
             <thead>
                 <tr>
@@ -84,6 +85,7 @@ pub fn JobTable(jobs: Vec<JobView>, live: RwSignal<HashMap<i64, JobEvent>>) -> i
             </thead>
             <tbody>{rows}</tbody>
         </table>
+        </div>
     }
     .into_any()
 }

@@ -76,7 +76,7 @@ fn preview_view(p: DatasetPreview) -> impl IntoView {
     let rows = p
         .rows
         .into_iter()
-        .map(|r| view! { <tr>{r.into_iter().map(|c| view! { <td>{c}</td> }).collect_view()}</tr> })
+        .map(|r| view! { <tr>{r.into_iter().map(|c| view! { <td title=c.clone()>{c.clone()}</td> }).collect_view()}</tr> })
         .collect_view();
     view! {
         <section class="preview">
