@@ -13,12 +13,14 @@ pub mod providers;
 #[cfg(feature = "ssr")]
 pub mod backend;
 
+use components::banner::ImpersonationBanner;
 use components::header::Header;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 use pages::{
+    activity::ActivityPage, admin_users::AdminUsersPage, profile::ProfilePage,
     home::HomePage, job_detail::JobDetailPage, jobs::JobsPage, login::LoginPage, not_found::NotFound,
     project::ProjectPage, webapp::WebappPage, webapp_settings::WebappSettingsPage,
 };
@@ -52,6 +54,7 @@ pub fn App() -> impl IntoView {
         <Stylesheet id="leptos" href="/pkg/guise.css"/>
         <Title text="Guise"/>
         <Router>
+            <ImpersonationBanner/>
             <Header/>
             <main>
                 <Routes fallback=NotFound>
@@ -62,6 +65,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/projects/:key/webapps/:slug/settings") view=WebappSettingsPage ssr=SsrMode::Async/>
                     <Route path=path!("/jobs") view=JobsPage ssr=SsrMode::Async/>
                     <Route path=path!("/jobs/:id") view=JobDetailPage ssr=SsrMode::Async/>
+                    <Route path=path!("/users/:id") view=ProfilePage ssr=SsrMode::Async/>
+                    <Route path=path!("/admin/users") view=AdminUsersPage ssr=SsrMode::Async/>
+                    <Route path=path!("/account/activity") view=ActivityPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>

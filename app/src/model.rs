@@ -10,12 +10,75 @@ pub struct UserView {
     pub display_name: String,
 }
 
-/// Who is signed in, for the header and the pages.
+/// Who is signed in, for the header and the pages. While impersonating, `user` is the
+/// impersonated user and `impersonation` names the impersonator.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SessionView {
     pub user: UserView,
     pub is_admin: bool,
     pub tenant_name: String,
+    pub impersonation: Option<ImpersonationView>,
+    /// The server's clock when this was made, so the browser can count down without
+    /// trusting its own clock.
+    pub server_now: i64,
+}
+
+/// An ongoing impersonation, as the banner shows it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ImpersonationView {
+    pub actor: UserView,
+    pub subject: UserView,
+    pub reason: String,
+    pub read_only: bool,
+    pub started_at: i64,
+    pub expires_at: i64,
+}
+
+/// One impersonation of an account, with what was done during it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ImpersonationRecordView {
+    pub id: i64,
+    pub actor: UserView,
+    pub subject: UserView,
+    pub reason: String,
+    pub read_only: bool,
+    pub started_at: i64,
+    pub expires_at: i64,
+    pub ended_at: Option<i64>,
+    pub end_reason: Option<String>,
+    pub actions: Vec<AuditView>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AuditView {
+    pub id: i64,
+    pub at: i64,
+    pub actor: UserView,
+    pub subject: Option<UserView>,
+    pub impersonation_id: Option<i64>,
+    pub action: String,
+    pub target: String,
+    pub outcome: String,
+    pub reason: String,
+    pub via: String,
+}
+
+/// A user as the administration pages list them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DirectoryEntry {
+    pub user: UserView,
+    pub role: String,
+    pub groups: Vec<String>,
+    pub disabled: bool,
+    /// Why the viewer may not impersonate this user, if they may not.
+    pub impersonation_refusal: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProfileView {
+    pub entry: DirectoryEntry,
+    pub tenant_name: String,
+    pub viewer_is_admin: bool,
 }
 
 /// How a piece of work reached Guise.
@@ -213,6 +276,12 @@ pub fn format_time(ms: i64) -> String {
     )
 }
 
+/// Minutes and seconds left, for the impersonation countdown: `59:07`, `0:05`.
+pub fn format_countdown(ms: i64) -> String {
+    let secs = ms.max(0) / 1000;
+    format!("{}:{:02}", secs / 60, secs % 60)
+}
+
 /// Formats a duration in milliseconds the way people read it: `850 ms`, `4.2 s`, `3 min 05 s`.
 pub fn format_duration(ms: i64) -> String {
     match ms {
@@ -258,6 +327,8 @@ mod tests {
         assert_eq!(format_duration(850), "850 ms");
         assert_eq!(format_duration(4_250), "4.2 s");
         assert_eq!(format_duration(185_000), "3 min 05 s");
+        assert_eq!(format_countdown(3_547_000), "59:07");
+        assert_eq!(format_countdown(-5), "0:00");
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The commands of the `server` binary.
 
-use crate::config::{Cli, Command, UserCommand};
+use crate::config::{AuditCommand, Cli, Command, UserCommand};
 use crate::{open_state, router};
 use app::backend::jobs::runner;
 use app::backend::{auth, seed, store};
@@ -23,6 +23,22 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             } else {
                 println!("the database already has data; the demo is only seeded into an empty one");
             }
+            Ok(())
+        }
+        Some(Command::Audit { command: AuditCommand::Verify }) => {
+            let db = store::connect(&cli.database_url).await?;
+            store::migrate(&db).await?;
+            let records = store::audit::all_records(&db).await.map_err(|e| format!("cannot read the audit log: {e}"))?;
+            let checked = app::backend::audit::verify_chain(&records).map_err(|b| format!("the audit chain is broken at {b}"))?;
+            println!("audit chain intact: {checked} rows verified");
+            Ok(())
+        }
+        Some(Command::Impersonation { state }) => {
+            let db = store::connect(&cli.database_url).await?;
+            store::migrate(&db).await?;
+            let on = state == "on";
+            store::settings::set_impersonation_enabled(&db, on).await.map_err(|e| format!("cannot change the setting: {e}"))?;
+            println!("impersonation is now {}", if on { "on" } else { "off" });
             Ok(())
         }
         Some(Command::User { command: UserCommand::Create { email, name, admin, tenant, password } }) => {

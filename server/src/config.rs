@@ -39,6 +39,22 @@ pub enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// The audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Turn impersonation on or off for the whole server.
+    Impersonation {
+        #[arg(value_parser = ["on", "off"])]
+        state: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check the whole hash chain and name the first broken row.
+    Verify,
 }
 
 #[derive(Debug, Subcommand)]

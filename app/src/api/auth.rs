@@ -50,10 +50,12 @@ pub async fn login(email: String, password: String, next: Option<String>) -> Res
 
 #[server(endpoint = "logout")]
 pub async fn logout() -> Result<(), AppError> {
-    use crate::backend::auth::AuthSession;
+    use crate::backend::{auth::AuthSession, impersonating, state::AppState};
     let mut session: AuthSession = leptos_axum::extract()
         .await
         .map_err(|e| AppError::internal(format!("auth session unavailable: {e}")))?;
+    // Logging out while impersonating ends both.
+    impersonating::end_at_logout(&AppState::current()?, &session).await?;
     session.logout().await.map_err(AppError::internal)?;
     leptos_axum::redirect("/login");
     Ok(())
@@ -63,6 +65,7 @@ pub async fn logout() -> Result<(), AppError> {
 #[server(endpoint = "me")]
 pub async fn current_user() -> Result<Option<SessionView>, AppError> {
     use crate::backend::{principal, state::AppState, store};
+    use crate::model::ImpersonationView;
     let principal = match principal::current().await {
         Ok(p) => p,
         Err(AppError::Unauthorized(_)) => return Ok(None),
@@ -70,7 +73,29 @@ pub async fn current_user() -> Result<Option<SessionView>, AppError> {
     };
     let state = AppState::current()?;
     let tenant_name = store::tenants::name_of(&state.db, principal.tenant_id()).await?;
-    Ok(Some(SessionView { user: principal.subject_view(), is_admin: principal.subject.is_admin, tenant_name }))
+    let impersonation = match (&principal.actor, principal.impersonation_id) {
+        (Some(actor), Some(id)) => {
+            let row = store::impersonations::by_id(&state.db, id)
+                .await?
+                .ok_or_else(|| AppError::internal(format!("impersonation {id} vanished")))?;
+            Some(ImpersonationView {
+                actor: actor.view(),
+                subject: principal.subject_view(),
+                reason: row.reason,
+                read_only: row.read_only,
+                started_at: row.started_at,
+                expires_at: row.expires_at,
+            })
+        }
+        _ => None,
+    };
+    Ok(Some(SessionView {
+        user: principal.subject_view(),
+        is_admin: principal.subject.is_admin,
+        tenant_name,
+        impersonation,
+        server_now: store::now_ms(),
+    }))
 }
 
 #[cfg(test)]

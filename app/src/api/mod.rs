@@ -2,6 +2,7 @@
 //! the session.
 
 pub mod auth;
+pub mod impersonation;
 pub mod jobs;
 pub mod projects;
 pub mod webapp;

@@ -87,8 +87,8 @@ pub async fn webapp_settings(project: String, webapp: String) -> Result<WebappSe
 /// Changes "Run backend as" (admins of the webapp's tenant only).
 #[server(endpoint = "set_run_as")]
 pub async fn set_run_as(project: String, webapp: String, user_id: i64) -> Result<(), AppError> {
-    use crate::backend::{permissions, store};
-    let (state, _principal, loaded) = load_for_admin(&project, &webapp).await?;
+    use crate::backend::{audit::Outcome, impersonation, permissions, store};
+    let (state, principal, loaded) = load_for_admin(&project, &webapp).await?;
     let candidate = store::users::by_id(&state.db, user_id)
         .await?
         .filter(|u| u.tenant_id == loaded.project.tenant_id)
@@ -96,6 +96,16 @@ pub async fn set_run_as(project: String, webapp: String, user_id: i64) -> Result
     permissions::may_be_webapp_identity(&candidate, loaded.project.tenant_id).map_err(|r| {
         AppError::BadRequest(format!("{} cannot run this backend: {}", candidate.display_name, r.reason()))
     })?;
-    store::webapps::set_run_as(&state.db, loaded.webapp.id, candidate.id).await?;
+    let target = format!("webapp {}/{} run as", loaded.project.key, loaded.webapp.slug);
+    if let Err(denial) = impersonation::may_change(principal.read_only) {
+        let entry = principal.audit("webapp.settings", target, Outcome::Denied, denial.message().into());
+        store::audit::append_alone(&state.db, &entry).await?;
+        return Err(AppError::Forbidden(denial.message().into()));
+    }
+    let entry = principal
+        .actor
+        .as_ref()
+        .map(|_| principal.audit("webapp.settings", target, Outcome::Allowed, format!("now {}", candidate.email)));
+    store::webapps::set_run_as(&state.db, loaded.webapp.id, candidate.id, entry.as_ref()).await?;
     Ok(())
 }

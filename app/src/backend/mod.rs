@@ -1,7 +1,10 @@
 //! Everything only the server may run.
 
+pub mod audit;
 pub mod auth;
 pub mod context;
+pub mod impersonating;
+pub mod impersonation;
 pub mod jobs;
 pub mod permissions;
 pub mod principal;

@@ -3,7 +3,7 @@
 
 use super::auth::hash_password;
 use super::jobs::recipes::{geo, orders_by_country, user_agent, web_history, Recipe};
-use super::store::{self, datasets::NewDataset, projects::Grantee, users::NewUser, Db};
+use super::store::{self, datasets::NewDataset, grants::Party, projects::Grantee, users::NewUser, Db};
 use crate::model::{civil_from_days, days_from_civil};
 use serde_json::{json, Value};
 
@@ -222,9 +222,15 @@ pub async fn seed_demo(db: &Db) -> Result<bool, String> {
         groups.insert(name, group);
     }
 
+    // Sam (sales) may impersonate the customers, to place orders on their behalf.
+    store::grants::insert(&mut tx, tshirts, Party::User(id("sam@tshirts.example")), Party::Group(groups["Customers"]), id("alice@tshirts.example"), now)
+        .await
+        .map_err(fail)?;
+
     let project = store::projects::insert(&mut tx, tshirts, DEMO_PROJECT, "TShirts Co. analytics").await.map_err(fail)?;
     store::projects::grant(&mut tx, project, Grantee::Group(groups["Analysts"]), false).await.map_err(fail)?;
     store::projects::grant(&mut tx, project, Grantee::Group(groups["Sales"]), false).await.map_err(fail)?;
+    store::projects::grant(&mut tx, project, Grantee::Group(groups["Customers"]), false).await.map_err(fail)?;
     store::projects::grant(&mut tx, project, Grantee::User(id("u1@tshirts.example")), true).await.map_err(fail)?;
     store::projects::grant(&mut tx, project, Grantee::User(id("webapp-backend@tshirts.example")), true)
         .await

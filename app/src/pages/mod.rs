@@ -1,8 +1,11 @@
+pub mod activity;
+pub mod admin_users;
 pub mod home;
 pub mod job_detail;
 pub mod jobs;
 pub mod login;
 pub mod not_found;
+pub mod profile;
 pub mod project;
 pub mod webapp;
 pub mod webapp_settings;

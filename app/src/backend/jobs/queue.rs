@@ -1,6 +1,8 @@
 //! Enqueueing builds. The identities come from the current execution context only.
 
+use crate::backend::audit::{AuditEntry, Outcome};
 use crate::backend::context;
+use crate::backend::impersonation;
 use crate::backend::permissions::{self, Refusal};
 use crate::backend::state::AppState;
 use crate::backend::store::{self, datasets::DatasetRow, jobs::NewJob, projects::ProjectRow, users::UserRow};
@@ -8,6 +10,7 @@ use crate::error::AppError;
 use crate::model::{BuildStarted, JobEvent, JobStatus};
 
 pub const MAX_DATASET_NAME: usize = 100;
+pub const BUILD_ACTION: &str = "dataset.build";
 
 /// Checks a dataset name a client sent before it reaches the database.
 pub fn validate_dataset_name(name: &str) -> Result<&str, AppError> {
@@ -50,6 +53,21 @@ pub async fn enqueue_build(
         .ok_or_else(|| AppError::internal("build requested outside an execution context"))?;
     let name = validate_dataset_name(dataset_name)?;
     let dataset = find_buildable(state, project, name).await?;
+    let caller = &execution.caller;
+    // Work done while impersonating is audited with both people, in the job's transaction.
+    let audit_entry = |outcome: Outcome, reason: String| {
+        caller.actor.as_ref().map(|_| AuditEntry {
+            via: execution.via.label(),
+            ..caller.audit(BUILD_ACTION, format!("{}/{}", project.key, dataset.name), outcome, reason)
+        })
+    };
+    if let Err(denial) = impersonation::may_change(caller.read_only) {
+        let message = format!("{} (building {})", denial.message(), dataset.name);
+        if let Some(entry) = audit_entry(Outcome::Denied, message.clone()) {
+            store::audit::append_alone(&state.db, &entry).await?;
+        }
+        return Err(AppError::Forbidden(message));
+    }
     let run_as = &execution.run_as;
     let job = NewJob {
         tenant_id: project.tenant_id,
@@ -64,7 +82,11 @@ pub async fn enqueue_build(
     let refusal = permissions::may_build(run_as, project.tenant_id, grants)
         .err()
         .map(|r| refusal_message(run_as, &dataset.name, r));
-    let job_id = store::jobs::insert(&state.db, &job, refusal.as_deref()).await?;
+    let entry = match &refusal {
+        Some(message) => audit_entry(Outcome::Denied, message.clone()),
+        None => audit_entry(Outcome::Allowed, format!("as {}", run_as.email)),
+    };
+    let job_id = store::jobs::insert(&state.db, &job, refusal.as_deref(), entry.as_ref()).await?;
     let status = if refusal.is_some() { JobStatus::Refused } else { JobStatus::Queued };
     state.jobs.publish(
         project.tenant_id,

@@ -16,3 +16,13 @@ pub async fn add_member(tx: &mut Tx<'_>, group_id: i64, user_id: i64) -> Result<
         .await
         .map(|_| ())
 }
+
+/// The names of a user's groups.
+pub async fn names_of(db: &super::Db, user_id: i64) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT g.name FROM groups g JOIN group_members m ON m.group_id = g.id WHERE m.user_id = ? ORDER BY g.name",
+    )
+    .bind(user_id)
+    .fetch_all(db)
+    .await
+}

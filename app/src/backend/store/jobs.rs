@@ -1,4 +1,5 @@
-use super::{begin_write, now_ms, Db};
+use super::{audit, begin_write, now_ms, Db};
+use crate::backend::audit::AuditEntry;
 use crate::model::{JobStatus, JobView, UserView, Via};
 
 /// The identities and origin a job is created with.
@@ -49,12 +50,13 @@ fn via_from_db(kind: &str, label: &str) -> Via {
     }
 }
 
-/// Records a job: queued, or refused with its reason. The job and its first log line are
-/// written together.
+/// Records a job: queued, or refused with its reason. The job, its first log line and its
+/// audit row (when the work is audited) commit together.
 pub async fn insert(
     db: &Db,
     job: &NewJob,
     refused: Option<&str>,
+    audit_entry: Option<&AuditEntry>,
 ) -> Result<i64, sqlx::Error> {
     let (via_kind, via_label) = via_to_db(&job.via);
     let now = now_ms();
@@ -91,6 +93,10 @@ pub async fn insert(
         .bind(message)
         .execute(&mut *tx)
         .await?;
+    if let Some(entry) = audit_entry {
+        let entry = AuditEntry { target: format!("{} (job #{id})", entry.target), ..entry.clone() };
+        audit::append(&mut tx, &entry).await?;
+    }
     tx.commit().await?;
     Ok(id)
 }

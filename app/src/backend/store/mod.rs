@@ -1,11 +1,15 @@
 //! All SQL of Guise lives under this module, one file per table. Nothing else touches sqlx,
 //! so another database engine can be added behind the same functions.
 
+pub mod audit;
 pub mod datasets;
+pub mod grants;
 pub mod groups;
+pub mod impersonations;
 pub mod job_log;
 pub mod jobs;
 pub mod projects;
+pub mod settings;
 pub mod tenants;
 pub mod users;
 pub mod webapps;

@@ -144,3 +144,11 @@ pub async fn create_with_tenant(
     tx.commit().await?;
     Ok(id)
 }
+
+/// Every account of a tenant, by display name.
+pub async fn list_all(db: &Db, tenant_id: i64) -> Result<Vec<UserRow>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE tenant_id = ? ORDER BY display_name"))
+        .bind(tenant_id)
+        .fetch_all(db)
+        .await
+}

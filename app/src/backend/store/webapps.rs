@@ -1,4 +1,5 @@
 use super::{Db, Tx};
+use crate::backend::audit::AuditEntry;
 
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct WebappRow {
@@ -44,11 +45,16 @@ pub async fn list(db: &Db, project_id: i64) -> Result<Vec<WebappRow>, sqlx::Erro
         .await
 }
 
-pub async fn set_run_as(db: &Db, webapp_id: i64, user_id: i64) -> Result<(), sqlx::Error> {
+/// Changes "Run backend as", with its audit row (when audited) in the same transaction.
+pub async fn set_run_as(db: &Db, webapp_id: i64, user_id: i64, audit_entry: Option<&AuditEntry>) -> Result<(), sqlx::Error> {
+    let mut tx = super::begin_write(db).await?;
     sqlx::query("UPDATE webapps SET run_as_user_id = ? WHERE id = ?")
         .bind(user_id)
         .bind(webapp_id)
-        .execute(db)
-        .await
-        .map(|_| ())
+        .execute(&mut *tx)
+        .await?;
+    if let Some(entry) = audit_entry {
+        super::audit::append(&mut tx, entry).await?;
+    }
+    tx.commit().await
 }

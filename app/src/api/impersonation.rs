@@ -1,0 +1,117 @@
+//! Acting as another user: start and stop, who I may impersonate, the user directory and
+//! profiles, and the impersonations of my own account.
+
+use crate::error::AppError;
+use crate::model::{DirectoryEntry, ImpersonationRecordView, ProfileView, UserView};
+use leptos::prelude::*;
+
+/// Starts impersonating `user_id`. The impersonator is whoever is signed in; a reason is
+/// required. `read_only` is a checkbox: present means yes.
+#[server(endpoint = "impersonation/start")]
+pub async fn start_impersonation(user_id: i64, reason: String, read_only: Option<String>) -> Result<(), AppError> {
+    use crate::backend::{auth::AuthSession, impersonating, state::AppState};
+    let session: AuthSession = leptos_axum::extract()
+        .await
+        .map_err(|e| AppError::internal(format!("auth session unavailable: {e}")))?;
+    let state = AppState::current()?;
+    impersonating::start(&state, &session, user_id, &reason, read_only.is_some()).await?;
+    leptos_axum::redirect("/");
+    Ok(())
+}
+
+/// Stops impersonating and returns to the impersonated user's profile as oneself.
+#[server(endpoint = "impersonation/stop")]
+pub async fn stop_impersonation() -> Result<(), AppError> {
+    use crate::backend::{auth::AuthSession, impersonating, state::AppState};
+    let session: AuthSession = leptos_axum::extract()
+        .await
+        .map_err(|e| AppError::internal(format!("auth session unavailable: {e}")))?;
+    let state = AppState::current()?;
+    let subject = impersonating::stop(&state, &session).await?;
+    leptos_axum::redirect(&format!("/users/{}", subject.id));
+    Ok(())
+}
+
+/// Exactly the users I may impersonate now.
+#[server(endpoint = "impersonation/candidates")]
+pub async fn impersonation_candidates() -> Result<Vec<UserView>, AppError> {
+    use crate::backend::{impersonating, principal, state::AppState};
+    let principal = principal::current().await?;
+    let state = AppState::current()?;
+    Ok(impersonating::candidates(&state, &principal).await?.iter().map(|u| u.view()).collect())
+}
+
+#[cfg(feature = "ssr")]
+async fn entry_for(
+    state: &crate::backend::state::AppState,
+    viewer: &crate::backend::principal::Principal,
+    user: &crate::backend::store::users::UserRow,
+) -> Result<DirectoryEntry, AppError> {
+    use crate::backend::{impersonating, store};
+    let role = if user.is_service_account() {
+        "Service account"
+    } else if user.is_admin {
+        "Admin"
+    } else {
+        "Member"
+    };
+    // While impersonating, nobody may be impersonated (no nesting).
+    let refusal = match viewer.actor {
+        Some(_) => Some(crate::backend::impersonation::Denial::AlreadyImpersonating.message().to_string()),
+        None => impersonating::refusal(state, &viewer.subject, user).await?,
+    };
+    Ok(DirectoryEntry {
+        user: user.view(),
+        role: role.to_string(),
+        groups: store::groups::names_of(&state.db, user.id).await?,
+        disabled: user.disabled,
+        impersonation_refusal: refusal,
+    })
+}
+
+/// Administration → Users: everyone of my tenant, and whether I may impersonate them.
+#[server(endpoint = "admin/users")]
+pub async fn directory() -> Result<Vec<DirectoryEntry>, AppError> {
+    use crate::backend::{principal, state::AppState, store};
+    let principal = principal::current().await?;
+    if !principal.subject.is_admin {
+        return Err(AppError::Forbidden("only administrators may open Administration".into()));
+    }
+    let state = AppState::current()?;
+    let mut entries = Vec::new();
+    for user in store::users::list_all(&state.db, principal.tenant_id()).await? {
+        entries.push(entry_for(&state, &principal, &user).await?);
+    }
+    Ok(entries)
+}
+
+/// A user's profile, for anyone of the same tenant.
+#[server(endpoint = "users/profile")]
+pub async fn profile(id: i64) -> Result<ProfileView, AppError> {
+    use crate::backend::{principal, state::AppState, store};
+    let principal = principal::current().await?;
+    let state = AppState::current()?;
+    let user = store::users::by_id(&state.db, id)
+        .await?
+        .filter(|u| u.tenant_id == principal.tenant_id())
+        .ok_or_else(|| AppError::NotFound(format!("no user with id {id}")))?;
+    Ok(ProfileView {
+        entry: entry_for(&state, &principal, &user).await?,
+        tenant_name: store::tenants::name_of(&state.db, user.tenant_id).await?,
+        viewer_is_admin: principal.subject.is_admin,
+    })
+}
+
+/// My account → Activity: every impersonation of my account and what was done in it.
+#[server(endpoint = "account/activity")]
+pub async fn my_activity() -> Result<Vec<ImpersonationRecordView>, AppError> {
+    use crate::backend::{principal, state::AppState, store};
+    let principal = principal::current().await?;
+    let state = AppState::current()?;
+    let mut records = store::impersonations::of_subject(&state.db, principal.subject.id).await?;
+    for record in &mut records {
+        let filter = store::audit::AuditFilter { impersonation_id: Some(record.id), limit: 500, ..Default::default() };
+        record.actions = store::audit::list(&state.db, principal.tenant_id(), &filter).await?;
+    }
+    Ok(records)
+}

@@ -1,0 +1,247 @@
+//! Starting, keeping and ending impersonations: the session holds the id of an ongoing
+//! impersonation, the `impersonations` table holds its facts, and every step is decided by
+//! `impersonation` (the rules) and written with its audit row.
+
+use super::audit::{AuditEntry, Outcome};
+use super::auth::AuthSession;
+use super::impersonation::{self, AutomaticEnd, Denial};
+use super::principal::Principal;
+use super::state::AppState;
+use super::store::{self, impersonations::{ImpersonationRow, NewImpersonation}, now_ms, users::UserRow};
+use crate::error::AppError;
+use crate::model::Via;
+
+/// Session key of the ongoing impersonation's id.
+pub const SESSION_KEY: &str = "guise.impersonation_id";
+
+pub const START: &str = "impersonation.start";
+pub const STOP: &str = "impersonation.stop";
+pub const EXPIRED: &str = "impersonation.expired";
+pub const ENDED: &str = "impersonation.ended";
+
+fn session_error(e: impl std::fmt::Display) -> AppError {
+    AppError::internal(format!("session: {e}"))
+}
+
+fn target(user: &UserRow) -> String {
+    format!("user {} ({})", user.id, user.email)
+}
+
+/// Builds the request's principal from its session, ending an impersonation that may not go
+/// on (time limit, lost right, switched off) on the spot.
+pub async fn resolve(session: &AuthSession, state: &AppState) -> Result<Principal, AppError> {
+    let ongoing: Option<i64> = session.session.get(SESSION_KEY).await.map_err(session_error)?;
+    let Some(actor) = session.user.clone() else {
+        if let Some(id) = ongoing {
+            // The actor can no longer sign in (disabled or removed): the impersonation ends too.
+            end_without_actor(state, id).await?;
+            session.session.remove::<i64>(SESSION_KEY).await.map_err(session_error)?;
+        }
+        return Err(AppError::not_logged_in());
+    };
+    let Some(id) = ongoing else { return Ok(Principal::signed_in(actor)) };
+    let row = store::impersonations::by_id(&state.db, id).await?;
+    let Some(row) = row.filter(|r| r.ended_at.is_none() && r.actor_user_id == actor.id) else {
+        session.session.remove::<i64>(SESSION_KEY).await.map_err(session_error)?;
+        return Ok(Principal::signed_in(actor));
+    };
+    let subject = store::users::by_id(&state.db, row.subject_user_id)
+        .await?
+        .ok_or_else(|| AppError::internal(format!("impersonation {id} names a missing user")))?;
+    let has_grant = store::grants::covers(&state.db, actor.tenant_id, actor.id, subject.id).await?;
+    let enabled = store::settings::impersonation_enabled(&state.db).await?;
+    match impersonation::may_continue(&actor, &subject, has_grant, enabled, row.expires_at, now_ms()) {
+        Ok(()) => Ok(Principal {
+            subject,
+            actor: Some(actor),
+            via: Via::Ui,
+            read_only: row.read_only,
+            expires_at: Some(row.expires_at),
+            impersonation_id: Some(row.id),
+        }),
+        Err(end) => {
+            let (action, why) = match end {
+                AutomaticEnd::Expired => (EXPIRED, "the time limit was reached".to_string()),
+                AutomaticEnd::RightLost(d) => (ENDED, format!("ended automatically: {}", d.message())),
+            };
+            let entry = ended_entry(&row, action, &subject, why.clone());
+            store::impersonations::end(&state.db, row.id, &why, &entry).await?;
+            session.session.remove::<i64>(SESSION_KEY).await.map_err(session_error)?;
+            Ok(Principal::signed_in(actor))
+        }
+    }
+}
+
+fn ended_entry(row: &ImpersonationRow, action: &str, subject: &UserRow, why: String) -> AuditEntry {
+    AuditEntry {
+        tenant_id: row.tenant_id,
+        actor_user_id: row.actor_user_id,
+        subject_user_id: Some(row.subject_user_id),
+        impersonation_id: Some(row.id),
+        action: action.to_string(),
+        target: target(subject),
+        outcome: Outcome::Allowed,
+        reason: why,
+        via: Via::Ui.label(),
+    }
+}
+
+async fn end_without_actor(state: &AppState, id: i64) -> Result<(), AppError> {
+    if let Some(row) = store::impersonations::by_id(&state.db, id).await?.filter(|r| r.ended_at.is_none()) {
+        if let Some(subject) = store::users::by_id(&state.db, row.subject_user_id).await? {
+            let why = "ended automatically: the impersonator can no longer sign in".to_string();
+            let entry = ended_entry(&row, ENDED, &subject, why.clone());
+            store::impersonations::end(&state.db, row.id, &why, &entry).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Refuses with the rule's message, after auditing the attempt in its own transaction.
+async fn refuse(state: &AppState, attempt: AuditEntry, denial: Denial) -> AppError {
+    let mut entry = attempt;
+    entry.outcome = Outcome::Denied;
+    entry.reason = format!("{} (reason given: {:?})", denial.message(), entry.reason);
+    if let Err(e) = store::audit::append_alone(&state.db, &entry).await {
+        return AppError::internal(format!("cannot audit a denied impersonation: {e}"));
+    }
+    if denial.is_bad_input() {
+        AppError::BadRequest(denial.message().to_string())
+    } else {
+        AppError::Forbidden(format!("you may not impersonate this user: {}", denial.message()))
+    }
+}
+
+/// Starts impersonating `user_id` as the signed-in actor. The actor always comes from the
+/// session; nothing in the request can name another.
+pub async fn start(
+    state: &AppState,
+    session: &AuthSession,
+    user_id: i64,
+    reason: &str,
+    read_only: bool,
+) -> Result<UserRow, AppError> {
+    let principal = resolve(session, state).await?;
+    let actor = principal.acting_user().clone();
+    let attempt = AuditEntry {
+        tenant_id: actor.tenant_id,
+        actor_user_id: actor.id,
+        subject_user_id: None,
+        impersonation_id: principal.impersonation_id,
+        action: START.to_string(),
+        target: format!("user {user_id}"),
+        outcome: Outcome::Allowed,
+        reason: reason.chars().take(impersonation::MAX_REASON).collect(),
+        via: Via::Ui.label(),
+    };
+    let subject = store::users::by_id(&state.db, user_id)
+        .await?
+        // Users of other tenants are as unknown as users who do not exist.
+        .filter(|u| u.tenant_id == actor.tenant_id);
+    let Some(subject) = subject else {
+        let mut entry = attempt;
+        entry.outcome = Outcome::Denied;
+        entry.reason = "no such user".to_string();
+        store::audit::append_alone(&state.db, &entry).await?;
+        return Err(AppError::NotFound(format!("no user with id {user_id}")));
+    };
+    let attempt = AuditEntry { subject_user_id: Some(subject.id), target: target(&subject), ..attempt };
+    let has_grant = store::grants::covers(&state.db, actor.tenant_id, actor.id, subject.id).await?;
+    let enabled = store::settings::impersonation_enabled(&state.db).await?;
+    if let Err(denial) =
+        impersonation::may_start(&actor, &subject, has_grant, enabled, principal.actor.is_some(), reason)
+    {
+        return Err(refuse(state, attempt, denial).await);
+    }
+    let reason = impersonation::check_reason(reason).map_err(|d| AppError::BadRequest(d.message().into()))?;
+    let now = now_ms();
+    let new = NewImpersonation {
+        tenant_id: actor.tenant_id,
+        actor_user_id: actor.id,
+        subject_user_id: subject.id,
+        reason,
+        read_only,
+        started_at: now,
+        expires_at: impersonation::expires_at(now, state.settings.impersonation_minutes),
+    };
+    let entry = AuditEntry {
+        reason: if read_only { format!("{reason} (read-only)") } else { reason.to_string() },
+        ..attempt
+    };
+    let id = store::impersonations::start(&state.db, &new, entry).await?;
+    // A new session id for the new identity.
+    session.session.cycle_id().await.map_err(session_error)?;
+    session.session.insert(SESSION_KEY, id).await.map_err(session_error)?;
+    Ok(subject)
+}
+
+/// Stops the ongoing impersonation and returns whom it was of.
+pub async fn stop(state: &AppState, session: &AuthSession) -> Result<UserRow, AppError> {
+    let principal = resolve(session, state).await?;
+    let (Some(actor), Some(id)) = (principal.actor.as_ref(), principal.impersonation_id) else {
+        return Err(AppError::Conflict(
+            "you are not impersonating anyone (it may have ended at its time limit)".into(),
+        ));
+    };
+    let entry = AuditEntry {
+        tenant_id: actor.tenant_id,
+        actor_user_id: actor.id,
+        subject_user_id: Some(principal.subject.id),
+        impersonation_id: Some(id),
+        action: STOP.to_string(),
+        target: target(&principal.subject),
+        outcome: Outcome::Allowed,
+        reason: "stopped by the impersonator".to_string(),
+        via: Via::Ui.label(),
+    };
+    store::impersonations::end(&state.db, id, "stopped", &entry).await?;
+    session.session.cycle_id().await.map_err(session_error)?;
+    session.session.remove::<i64>(SESSION_KEY).await.map_err(session_error)?;
+    Ok(principal.subject)
+}
+
+/// Ends an ongoing impersonation because its actor logs out.
+pub async fn end_at_logout(state: &AppState, session: &AuthSession) -> Result<(), AppError> {
+    let principal = match resolve(session, state).await {
+        Ok(p) => p,
+        Err(AppError::Unauthorized(_)) => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    if let (Some(actor), Some(id)) = (principal.actor.as_ref(), principal.impersonation_id) {
+        let entry = AuditEntry {
+            tenant_id: actor.tenant_id,
+            actor_user_id: actor.id,
+            subject_user_id: Some(principal.subject.id),
+            impersonation_id: Some(id),
+            action: STOP.to_string(),
+            target: target(&principal.subject),
+            outcome: Outcome::Allowed,
+            reason: "the impersonator logged out".to_string(),
+            via: Via::Ui.label(),
+        };
+        store::impersonations::end(&state.db, id, "logged out", &entry).await?;
+    }
+    Ok(())
+}
+
+/// The users the principal may impersonate now (the picker): none while impersonating.
+pub async fn candidates(state: &AppState, principal: &Principal) -> Result<Vec<UserRow>, AppError> {
+    if principal.actor.is_some() {
+        return Ok(Vec::new());
+    }
+    let actor = &principal.subject;
+    let enabled = store::settings::impersonation_enabled(&state.db).await?;
+    let granted = store::grants::granted_subjects(&state.db, actor.tenant_id, actor.id).await?;
+    Ok(store::users::list_enabled(&state.db, actor.tenant_id)
+        .await?
+        .into_iter()
+        .filter(|u| impersonation::may_impersonate(actor, u, granted.contains(&u.id), enabled).is_ok())
+        .collect())
+}
+
+/// Why `actor` may not impersonate `subject`, if they may not (for buttons and profiles).
+pub async fn refusal(state: &AppState, actor: &UserRow, subject: &UserRow) -> Result<Option<String>, AppError> {
+    let has_grant = store::grants::covers(&state.db, actor.tenant_id, actor.id, subject.id).await?;
+    let enabled = store::settings::impersonation_enabled(&state.db).await?;
+    Ok(impersonation::may_impersonate(actor, subject, has_grant, enabled).err().map(|d| d.message().to_string()))
+}

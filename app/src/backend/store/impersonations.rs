@@ -1,0 +1,129 @@
+//! Impersonations from start to end. Starting and ending write their audit row in the same
+//! transaction.
+
+use super::{audit, begin_write, now_ms, Db};
+use crate::backend::audit::AuditEntry;
+use crate::model::{ImpersonationRecordView, UserView};
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct ImpersonationRow {
+    pub id: i64,
+    pub tenant_id: i64,
+    pub actor_user_id: i64,
+    pub subject_user_id: i64,
+    pub reason: String,
+    pub read_only: bool,
+    pub started_at: i64,
+    pub expires_at: i64,
+    pub ended_at: Option<i64>,
+}
+
+pub struct NewImpersonation<'a> {
+    pub tenant_id: i64,
+    pub actor_user_id: i64,
+    pub subject_user_id: i64,
+    pub reason: &'a str,
+    pub read_only: bool,
+    pub started_at: i64,
+    pub expires_at: i64,
+}
+
+/// Records the start and its audit row together; the audit entry gets the new id.
+pub async fn start(db: &Db, new: &NewImpersonation<'_>, mut entry: AuditEntry) -> Result<i64, sqlx::Error> {
+    let mut tx = begin_write(db).await?;
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO impersonations (tenant_id, actor_user_id, subject_user_id, reason, read_only, started_at,
+                                     expires_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+    )
+    .bind(new.tenant_id)
+    .bind(new.actor_user_id)
+    .bind(new.subject_user_id)
+    .bind(new.reason)
+    .bind(new.read_only)
+    .bind(new.started_at)
+    .bind(new.expires_at)
+    .fetch_one(&mut *tx)
+    .await?;
+    entry.impersonation_id = Some(id);
+    audit::append(&mut tx, &entry).await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+pub async fn by_id(db: &Db, id: i64) -> Result<Option<ImpersonationRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, tenant_id, actor_user_id, subject_user_id, reason, read_only, started_at, expires_at, ended_at
+         FROM impersonations WHERE id = ?",
+    )
+    .bind(id)
+    .fetch_optional(db)
+    .await
+}
+
+/// Ends an ongoing impersonation with its audit row. Returns false (and writes nothing) when
+/// it had already ended.
+pub async fn end(db: &Db, id: i64, end_reason: &str, entry: &AuditEntry) -> Result<bool, sqlx::Error> {
+    let mut tx = begin_write(db).await?;
+    let changed = sqlx::query("UPDATE impersonations SET ended_at = ?, end_reason = ? WHERE id = ? AND ended_at IS NULL")
+        .bind(now_ms())
+        .bind(end_reason)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    if changed == 0 {
+        return Ok(false);
+    }
+    audit::append(&mut tx, entry).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+#[derive(sqlx::FromRow)]
+struct RecordRow {
+    id: i64,
+    actor_id: i64,
+    actor_email: String,
+    actor_name: String,
+    subject_id: i64,
+    subject_email: String,
+    subject_name: String,
+    reason: String,
+    read_only: bool,
+    started_at: i64,
+    expires_at: i64,
+    ended_at: Option<i64>,
+    end_reason: Option<String>,
+}
+
+/// Every impersonation of one user's account, newest first.
+pub async fn of_subject(db: &Db, subject_user_id: i64) -> Result<Vec<ImpersonationRecordView>, sqlx::Error> {
+    let rows: Vec<RecordRow> = sqlx::query_as(
+        "SELECT i.id, a.id AS actor_id, a.email AS actor_email, a.display_name AS actor_name,
+                s.id AS subject_id, s.email AS subject_email, s.display_name AS subject_name,
+                i.reason, i.read_only, i.started_at, i.expires_at, i.ended_at, i.end_reason
+         FROM impersonations i
+         JOIN users a ON a.id = i.actor_user_id
+         JOIN users s ON s.id = i.subject_user_id
+         WHERE i.subject_user_id = ? ORDER BY i.id DESC",
+    )
+    .bind(subject_user_id)
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| ImpersonationRecordView {
+            id: r.id,
+            actor: UserView { id: r.actor_id, email: r.actor_email, display_name: r.actor_name },
+            subject: UserView { id: r.subject_id, email: r.subject_email, display_name: r.subject_name },
+            reason: r.reason,
+            read_only: r.read_only,
+            started_at: r.started_at,
+            expires_at: r.expires_at,
+            ended_at: r.ended_at,
+            end_reason: r.end_reason,
+            actions: Vec::new(),
+        })
+        .collect())
+}

@@ -1,0 +1,23 @@
+//! Server-wide settings.
+
+use super::Db;
+
+const IMPERSONATION_ENABLED: &str = "impersonation_enabled";
+
+/// The global impersonation switch; on unless turned off.
+pub async fn impersonation_enabled(db: &Db) -> Result<bool, sqlx::Error> {
+    let value: Option<String> = sqlx::query_scalar("SELECT value FROM settings WHERE key = ?")
+        .bind(IMPERSONATION_ENABLED)
+        .fetch_optional(db)
+        .await?;
+    Ok(value.as_deref() != Some("false"))
+}
+
+pub async fn set_impersonation_enabled(db: &Db, enabled: bool) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value")
+        .bind(IMPERSONATION_ENABLED)
+        .bind(if enabled { "true" } else { "false" })
+        .execute(db)
+        .await
+        .map(|_| ())
+}

@@ -1,0 +1,44 @@
+use super::loaded;
+use crate::api::impersonation::profile;
+use crate::error::AppError;
+use crate::model::ProfileView;
+use crate::providers::auth::use_auth;
+use leptos::prelude::*;
+use leptos_router::hooks::use_params_map;
+
+#[component]
+pub fn ProfilePage() -> impl IntoView {
+    let auth = use_auth();
+    let params = use_params_map();
+    let id = move || params.read().get("id").unwrap_or_default();
+    let user = Resource::new(
+        move || (id(), auth.identity_version()),
+        |(id, _)| async move {
+            let id: i64 = id.parse().map_err(|_| AppError::BadRequest(format!("{id:?} is not a user id")))?;
+            profile(id).await
+        },
+    );
+    let page = |p: ProfileView| {
+        let e = p.entry;
+        let impersonate = p.viewer_is_admin.then(|| match e.impersonation_refusal.clone() {
+            None => view! { <a class="button" href=format!("/admin/users?impersonate={}", e.user.id)>"Impersonate user"</a> }.into_any(),
+            Some(why) => view! { <p class="muted">{format!("Impersonation: {why}.")}</p> }.into_any(),
+        });
+        view! {
+            <h1>{e.user.display_name.clone()}</h1>
+            <dl class="facts">
+                <dt>"Email"</dt><dd>{e.user.email.clone()}</dd>
+                <dt>"Role"</dt><dd>{e.role.clone()}</dd>
+                <dt>"Tenant"</dt><dd>{p.tenant_name.clone()}</dd>
+                <dt>"Groups"</dt><dd>{if e.groups.is_empty() { "—".to_string() } else { e.groups.join(", ") }}</dd>
+                <dt>"Status"</dt><dd>{if e.disabled { "disabled" } else { "active" }}</dd>
+            </dl>
+            {impersonate}
+        }
+    };
+    view! {
+        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move { loaded(user.await, page) })}
+        </Transition>
+    }
+}

@@ -1,0 +1,105 @@
+import { test, expect, Page } from '@playwright/test';
+import { DEMO, jobCells, logIn, waitForHydration, watchConsole } from './helpers';
+
+const CAROL_BANNER = 'You are impersonating Carol Customer (carol@tshirts.example)';
+
+async function startFromAdminUsers(page: Page, email: string, reason: string) {
+  await page.goto('/admin/users');
+  await page.locator(`tr[data-user="${email}"]`).getByRole('link', { name: 'Impersonate user' }).click();
+  await page.getByLabel('Reason').fill(reason);
+  await page.getByRole('button', { name: 'Start impersonation' }).click();
+}
+
+test.describe('acting as another user (hydrated)', () => {
+  test('Alice impersonates Carol, builds, and stops', async ({ page }) => {
+    const errors = watchConsole(page);
+    await logIn(page, 'alice@tshirts.example');
+    await waitForHydration(page);
+    await startFromAdminUsers(page, 'carol@tshirts.example', 'TICKET-42');
+    await expect(page.getByText(CAROL_BANNER)).toBeVisible();
+    await expect(page.getByRole('button', { name: 'Stop Impersonation' })).toBeVisible();
+    await expect(page.locator('header .who')).toHaveText('Carol Customer');
+
+    await page.goto(DEMO);
+    await waitForHydration(page);
+    await expect(page.getByText(CAROL_BANNER)).toBeVisible();
+    await expect(page.getByText('Welcome: Carol Customer')).toBeVisible();
+    await expect(page.locator('.impersonation-banner')).toContainText(/\d+:\d\d left/);
+    await page.screenshot({ path: 'test-results/impersonating-demo.png', fullPage: true });
+    await page.getByRole('button', { name: 'Build the dataset' }).click();
+    await expect(page.getByRole('alert')).toContainText('Carol Customer (carol@tshirts.example) may not build');
+    await page.getByRole('button', { name: 'Build as backend' }).click();
+    await expect(page.getByRole('status')).toContainText('as A1 Webapp Backend');
+
+    await page.goto('/jobs');
+    await waitForHydration(page);
+    const cells = await jobCells(page);
+    expect(cells['Run as']).toBe('A1 Webapp Backend');
+    expect(cells['Triggered by']).toBe('Carol Customer');
+    expect(cells['Impersonated by']).toBe('Alice Admin');
+    const refused = page.locator('table.jobs tbody tr[data-job-id]').nth(1);
+    await expect(refused).toContainText('Refused');
+    await expect(refused).toContainText('Alice Admin');
+    await page.screenshot({ path: 'test-results/impersonating-jobs.png', fullPage: true });
+
+    await page.getByRole('button', { name: 'Stop Impersonation' }).click();
+    await expect(page).toHaveURL(/\/users\/\d+$/);
+    await expect(page.getByRole('heading', { name: 'Carol Customer' })).toBeVisible();
+    await expect(page.locator('header .who')).toHaveText('Alice Admin');
+    await expect(page.getByText(CAROL_BANNER)).toHaveCount(0);
+    expect(errors).toEqual([]);
+  });
+
+  test('an admin target cannot be impersonated, and the page says why', async ({ page }) => {
+    await logIn(page, 'alice@tshirts.example');
+    await page.goto('/admin/users');
+    const bob = page.locator('tr[data-user="bob@tshirts.example"]');
+    await expect(bob.getByRole('button', { name: 'Impersonate user' })).toBeDisabled();
+    await expect(bob).toContainText('administrators cannot be impersonated');
+    await expect(page.locator('tr[data-user="alice@tshirts.example"]')).toContainText('you cannot impersonate yourself');
+    await page.screenshot({ path: 'test-results/admin-users.png', fullPage: true });
+  });
+
+  test('Sam uses the picker: exactly Carol and Dave', async ({ page }) => {
+    await logIn(page, 'sam@tshirts.example');
+    await waitForHydration(page);
+    const options = await page.locator('#picker-user option').allTextContents();
+    expect(options).toEqual(['Carol Customer (carol@tshirts.example)', 'Dave Customer (dave@tshirts.example)']);
+    await page.locator('#picker-user').selectOption({ label: 'Dave Customer (dave@tshirts.example)' });
+    await page.getByLabel('Reason').fill('order for Dave');
+    await page.getByRole('button', { name: 'Impersonate selected' }).click();
+    await expect(page.getByText('You are impersonating Dave Customer (dave@tshirts.example)')).toBeVisible();
+    await page.screenshot({ path: 'test-results/picker-impersonating.png', fullPage: true });
+    await page.getByRole('button', { name: 'Stop Impersonation' }).click();
+    await expect(page.locator('header .who')).toHaveText('Sam Sales');
+  });
+
+  test('u1 cannot impersonate anyone', async ({ page }) => {
+    await logIn(page, 'u1@tshirts.example');
+    await expect(page.getByText('You cannot impersonate anyone')).toBeVisible();
+  });
+
+  test('Carol sees who acted as her', async ({ page }) => {
+    await logIn(page, 'carol@tshirts.example');
+    await page.goto('/account/activity');
+    await expect(page.locator('.activity').first()).toContainText('Alice Admin');
+    await expect(page.locator('.activity').first()).toContainText('TICKET-42');
+    await page.screenshot({ path: 'test-results/activity.png', fullPage: true });
+  });
+});
+
+test.describe('acting as another user without JavaScript', () => {
+  test.use({ javaScriptEnabled: false });
+
+  test('the banner is server-rendered and Stop works', async ({ page }) => {
+    await logIn(page, 'alice@tshirts.example');
+    await startFromAdminUsers(page, 'carol@tshirts.example', 'TICKET-43');
+    await page.goto(DEMO);
+    await expect(page.getByText(CAROL_BANNER)).toBeVisible();
+    await expect(page.getByText('Welcome: Carol Customer')).toBeVisible();
+    await page.getByRole('button', { name: 'Stop Impersonation' }).click();
+    await expect(page).toHaveURL(/\/users\/\d+$/);
+    await expect(page.getByText(CAROL_BANNER)).toHaveCount(0);
+    await expect(page.locator('header .who')).toHaveText('Alice Admin');
+  });
+});

@@ -1,0 +1,400 @@
+//! Acting as another user, through the real router: start and stop, every refusal with its
+//! status, message and audit row, automatic ends, read-only, and the audit chain.
+
+mod common;
+
+use app::backend::audit::verify_chain;
+use app::backend::store;
+use app::model::JobStatus;
+use axum::body::Body;
+use axum::http::{header, Method, Request, StatusCode};
+use common::{session_cookie, TestApp, DEMO_FORM};
+
+const TSHIRTS: i64 = 1;
+
+struct Audit {
+    action: String,
+    outcome: String,
+    actor: String,
+    subject: Option<String>,
+    reason: String,
+    target: String,
+}
+
+async fn audit_rows(app: &TestApp) -> Vec<Audit> {
+    let filter = store::audit::AuditFilter { limit: 1000, ..Default::default() };
+    let mut rows: Vec<Audit> = store::audit::list(&app.state.db, TSHIRTS, &filter)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| Audit {
+            action: a.action,
+            outcome: a.outcome,
+            actor: a.actor.email,
+            subject: a.subject.map(|s| s.email),
+            reason: a.reason,
+            target: a.target,
+        })
+        .collect();
+    rows.reverse();
+    rows
+}
+
+async fn start(app: &TestApp, cookie: &str, email: &str, reason: &str, read_only: bool) -> common::Reply {
+    let id = app.user_id(email).await.to_string();
+    let mut form = vec![("user_id", id.as_str()), ("reason", reason)];
+    if read_only {
+        form.push(("read_only", "on"));
+    }
+    app.post("/api/impersonation/start", &form, Some(cookie)).await
+}
+
+/// Starts impersonating and returns the new session cookie.
+async fn impersonate(app: &TestApp, cookie: &str, email: &str, read_only: bool) -> String {
+    let reply = start(app, cookie, email, "TICKET-7", read_only).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    session_cookie(&reply).expect("a new session id")
+}
+
+async fn me(app: &TestApp, cookie: &str) -> serde_json::Value {
+    app.post("/api/me", &[], Some(cookie)).await.json()
+}
+
+fn chain_ok(records: &[app::backend::audit::AuditRecord]) -> usize {
+    verify_chain(records).expect("the audit chain is intact")
+}
+
+#[tokio::test]
+async fn alice_impersonates_carol_builds_and_stops() {
+    let app = TestApp::with_workers().await;
+    let alice = app.login("alice@tshirts.example").await;
+    let as_carol = impersonate(&app, &alice, "carol@tshirts.example", false).await;
+    assert_ne!(as_carol, alice, "the session id changes on start");
+    let who = me(&app, &as_carol).await;
+    assert_eq!(who["user"]["email"], "carol@tshirts.example");
+    assert_eq!(who["is_admin"], false, "everything is as Carol");
+    assert_eq!(who["impersonation"]["actor"]["email"], "alice@tshirts.example");
+    assert_eq!(who["impersonation"]["reason"], "TICKET-7");
+    assert_eq!(me(&app, &alice).await, serde_json::Value::Null, "the old session id is gone");
+
+    // Carol has no build right: inside the context the build is refused, but still names both.
+    let refused = app.post("/api/build_in_context", &DEMO_FORM, Some(&as_carol)).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    let backend = app.post("/api/build_as_backend", &DEMO_FORM, Some(&as_carol)).await;
+    assert_eq!(backend.status, StatusCode::OK, "{}", backend.body);
+    let job_id = backend.json()["job_id"].as_i64().unwrap();
+    let jobs = app.post("/api/jobs", &[("only_mine", "false")], Some(&as_carol)).await.json();
+    let (newest, refused_job) = (&jobs[0], &jobs[1]);
+    assert_eq!(newest["run_as"]["email"], "webapp-backend@tshirts.example");
+    assert_eq!(newest["triggered_by"]["email"], "carol@tshirts.example");
+    assert_eq!(newest["impersonated_by"]["email"], "alice@tshirts.example");
+    assert_eq!(refused_job["status"], "Refused");
+    assert_eq!(refused_job["run_as"]["email"], "carol@tshirts.example");
+    assert_eq!(refused_job["impersonated_by"]["email"], "alice@tshirts.example");
+    assert_eq!(app.wait_for_job(job_id).await, JobStatus::Succeeded);
+
+    let stop = app.post("/api/impersonation/stop", &[], Some(&as_carol)).await;
+    assert_eq!(stop.status, StatusCode::OK, "{}", stop.body);
+    let back = session_cookie(&stop).expect("a new session id on stop");
+    assert_ne!(back, as_carol);
+    let who = me(&app, &back).await;
+    assert_eq!(who["user"]["email"], "alice@tshirts.example");
+    assert_eq!(who["impersonation"], serde_json::Value::Null);
+
+    let rows = audit_rows(&app).await;
+    let actions: Vec<(&str, &str)> = rows.iter().map(|r| (r.action.as_str(), r.outcome.as_str())).collect();
+    assert_eq!(
+        actions,
+        vec![
+            ("impersonation.start", "allowed"),
+            ("dataset.build", "denied"),
+            ("dataset.build", "allowed"),
+            ("impersonation.stop", "allowed")
+        ]
+    );
+    for r in &rows {
+        assert_eq!(r.actor, "alice@tshirts.example");
+        assert_eq!(r.subject.as_deref(), Some("carol@tshirts.example"));
+    }
+    assert!(rows[2].target.contains(&format!("job #{job_id}")));
+    assert_eq!(chain_ok(&store::audit::all_records(&app.state.db).await.unwrap()), 4);
+
+    // Carol sees it under My account → Activity.
+    let carol = app.login("carol@tshirts.example").await;
+    let activity = app.post("/api/account/activity", &[], Some(&carol)).await.json();
+    assert_eq!(activity[0]["actor"]["email"], "alice@tshirts.example");
+    assert_eq!(activity[0]["reason"], "TICKET-7");
+    assert_eq!(activity[0]["end_reason"], "stopped");
+    assert_eq!(activity[0]["actions"].as_array().unwrap().len(), 4);
+}
+
+#[tokio::test]
+async fn every_refusal_has_its_status_message_and_audit_row() {
+    let app = TestApp::new().await;
+    let alice = app.login("alice@tshirts.example").await;
+    let u1 = app.login("u1@tshirts.example").await;
+    store::users::set_disabled(&app.state.db, app.user_id("dave@tshirts.example").await, true).await.unwrap();
+    let long = "x".repeat(501);
+    let cases = [
+        (&alice, "bob@tshirts.example", "TICKET-1", StatusCode::FORBIDDEN, "administrators cannot be impersonated"),
+        (&alice, "alice@tshirts.example", "TICKET-1", StatusCode::FORBIDDEN, "you cannot impersonate yourself"),
+        (&alice, "webapp-backend@tshirts.example", "TICKET-1", StatusCode::FORBIDDEN, "service accounts cannot be impersonated"),
+        (&alice, "dave@tshirts.example", "TICKET-1", StatusCode::FORBIDDEN, "the user is disabled"),
+        (&alice, "eve@other.example", "TICKET-1", StatusCode::NOT_FOUND, "no user with id"),
+        (&u1, "carol@tshirts.example", "TICKET-1", StatusCode::FORBIDDEN, "you have no grant to impersonate this user"),
+        (&alice, "carol@tshirts.example", "   ", StatusCode::BAD_REQUEST, "a reason is required to impersonate"),
+        (&alice, "carol@tshirts.example", &long, StatusCode::BAD_REQUEST, "the reason is too long"),
+    ];
+    for (cookie, email, reason, status, message) in cases {
+        let reply = start(&app, cookie, email, reason, false).await;
+        assert_eq!(reply.status, status, "{email}: {}", reply.body);
+        assert!(reply.error_message().contains(message), "{email}: {}", reply.body);
+        assert!(session_cookie(&reply).is_none(), "{email}: nothing changes");
+    }
+    let reply = app.post("/api/impersonation/start", &[("user_id", "999999"), ("reason", "x")], Some(&alice)).await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND);
+    let reply = app.post("/api/impersonation/start", &[("user_id", "carol"), ("reason", "x")], Some(&alice)).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+
+    // No nesting.
+    let as_carol = impersonate(&app, &alice, "carol@tshirts.example", false).await;
+    let reply = start(&app, &as_carol, "sam@tshirts.example", "TICKET-2", false).await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    assert!(reply.error_message().contains("already impersonating"));
+    assert_eq!(me(&app, &as_carol).await["user"]["email"], "carol@tshirts.example", "still Carol");
+
+    let rows = audit_rows(&app).await;
+    let denied: Vec<&Audit> = rows.iter().filter(|r| r.outcome == "denied").collect();
+    assert_eq!(denied.len(), 10, "every attempt but the malformed id is audited");
+    assert!(denied.iter().all(|r| r.action == "impersonation.start"));
+    assert_eq!(denied[0].actor, "alice@tshirts.example");
+    assert_eq!(denied[0].subject.as_deref(), Some("bob@tshirts.example"));
+    assert!(denied[0].reason.contains("administrators cannot be impersonated"));
+    assert_eq!(denied[5].actor, "u1@tshirts.example");
+    assert_eq!(denied[9].actor, "alice@tshirts.example", "the nested attempt names the real actor");
+    let impersonations: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM impersonations").fetch_one(&app.state.db).await.unwrap();
+    assert_eq!(impersonations, 1);
+    chain_ok(&store::audit::all_records(&app.state.db).await.unwrap());
+}
+
+#[tokio::test]
+async fn the_picker_offers_exactly_whom_i_may_impersonate() {
+    let app = TestApp::new().await;
+    let names = |reply: common::Reply| -> Vec<String> {
+        reply.json().as_array().unwrap().iter().map(|u| u["email"].as_str().unwrap().to_string()).collect()
+    };
+    let sam = app.login("sam@tshirts.example").await;
+    let list = names(app.post("/api/impersonation/candidates", &[], Some(&sam)).await);
+    assert_eq!(list, vec!["carol@tshirts.example", "dave@tshirts.example"]);
+    let u1 = app.login("u1@tshirts.example").await;
+    assert!(names(app.post("/api/impersonation/candidates", &[], Some(&u1)).await).is_empty());
+    let alice = app.login("alice@tshirts.example").await;
+    let mut list = names(app.post("/api/impersonation/candidates", &[], Some(&alice)).await);
+    list.sort();
+    assert_eq!(
+        list,
+        vec!["carol@tshirts.example", "dave@tshirts.example", "sam@tshirts.example", "u1@tshirts.example", "u2@tshirts.example"]
+    );
+
+    // A grant on a group that contains an admin never reaches the admin.
+    let bob = app.user_id("bob@tshirts.example").await;
+    sqlx::query("INSERT INTO group_members (group_id, user_id) SELECT id, ? FROM groups WHERE name = 'Customers'")
+        .bind(bob)
+        .execute(&app.state.db)
+        .await
+        .unwrap();
+    let list = names(app.post("/api/impersonation/candidates", &[], Some(&sam)).await);
+    assert_eq!(list, vec!["carol@tshirts.example", "dave@tshirts.example"]);
+    let reply = start(&app, &sam, "bob@tshirts.example", "TICKET-3", false).await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+
+    let as_dave = impersonate(&app, &sam, "dave@tshirts.example", false).await;
+    assert_eq!(me(&app, &as_dave).await["impersonation"]["actor"]["email"], "sam@tshirts.example");
+    assert!(names(app.post("/api/impersonation/candidates", &[], Some(&as_dave)).await).is_empty(), "no nesting");
+}
+
+#[tokio::test]
+async fn losing_the_right_or_the_time_ends_it_on_the_next_request() {
+    let app = TestApp::new().await;
+    let alice = app.login("alice@tshirts.example").await;
+    let as_carol = impersonate(&app, &alice, "carol@tshirts.example", false).await;
+    store::users::set_admin(&app.state.db, app.user_id("alice@tshirts.example").await, false).await.unwrap();
+    let who = me(&app, &as_carol).await;
+    assert_eq!(who["user"]["email"], "alice@tshirts.example", "back to herself at once");
+    assert_eq!(who["impersonation"], serde_json::Value::Null);
+    let rows = audit_rows(&app).await;
+    let last = rows.last().unwrap();
+    assert_eq!(last.action, "impersonation.ended");
+    assert!(last.reason.contains("you have no grant to impersonate this user"), "{}", last.reason);
+
+    // Sam's grant is revoked mid-impersonation.
+    let sam = app.login("sam@tshirts.example").await;
+    let as_dave = impersonate(&app, &sam, "dave@tshirts.example", false).await;
+    sqlx::query("DELETE FROM impersonation_grants").execute(&app.state.db).await.unwrap();
+    assert_eq!(me(&app, &as_dave).await["user"]["email"], "sam@tshirts.example");
+
+    // The time limit.
+    store::users::set_admin(&app.state.db, app.user_id("alice@tshirts.example").await, true).await.unwrap();
+    let alice = app.login("alice@tshirts.example").await;
+    let as_u1 = impersonate(&app, &alice, "u1@tshirts.example", false).await;
+    sqlx::query("UPDATE impersonations SET expires_at = 0 WHERE ended_at IS NULL").execute(&app.state.db).await.unwrap();
+    assert_eq!(me(&app, &as_u1).await["user"]["email"], "alice@tshirts.example");
+    assert_eq!(audit_rows(&app).await.last().unwrap().action, "impersonation.expired");
+    // A stale stop after expiry is a precise 4xx that changes nothing.
+    let stop = app.post("/api/impersonation/stop", &[], Some(&as_u1)).await;
+    assert_eq!(stop.status, StatusCode::CONFLICT);
+    assert!(stop.error_message().contains("you are not impersonating anyone"));
+
+    // The global switch ends ongoing impersonations and refuses new ones.
+    // After the automatic end, the same session is Alice herself again.
+    let as_u2 = impersonate(&app, &as_u1, "u2@tshirts.example", false).await;
+    store::settings::set_impersonation_enabled(&app.state.db, false).await.unwrap();
+    assert_eq!(me(&app, &as_u2).await["user"]["email"], "alice@tshirts.example");
+    let reply = start(&app, &as_u2, "u2@tshirts.example", "TICKET-4", false).await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    assert!(reply.error_message().contains("impersonation is switched off"));
+
+    let open: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM impersonations WHERE ended_at IS NULL")
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(open, 0);
+    chain_ok(&store::audit::all_records(&app.state.db).await.unwrap());
+}
+
+#[tokio::test]
+async fn read_only_impersonation_refuses_every_change() {
+    let app = TestApp::new().await;
+    let alice = app.login("alice@tshirts.example").await;
+    let as_u1 = impersonate(&app, &alice, "u1@tshirts.example", true).await;
+    assert_eq!(me(&app, &as_u1).await["impersonation"]["read_only"], true);
+    for path in ["/api/build_in_context", "/api/build_as_backend"] {
+        let reply = app.post(path, &DEMO_FORM, Some(&as_u1)).await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN, "{path}");
+        assert!(reply.error_message().starts_with("read-only impersonation: "), "{}", reply.body);
+    }
+    assert!(store::jobs::all_identities(&app.state.db).await.unwrap().is_empty());
+    let denied = audit_rows(&app).await.into_iter().filter(|r| r.outcome == "denied").count();
+    assert_eq!(denied, 2);
+    // Reading still works.
+    let reply = app.post("/api/project", &[("key", "TSHIRTS")], Some(&as_u1)).await;
+    assert_eq!(reply.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_failing_audit_insert_rolls_the_action_back() {
+    let app = TestApp::new().await;
+    let alice = app.login("alice@tshirts.example").await;
+    let as_u1 = impersonate(&app, &alice, "u1@tshirts.example", false).await;
+    sqlx::query("CREATE TRIGGER audit_fails BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'forced'); END")
+        .execute(&app.state.db)
+        .await
+        .unwrap();
+    let reply = app.post("/api/build_in_context", &DEMO_FORM, Some(&as_u1)).await;
+    assert_eq!(reply.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(!reply.body.contains("forced"), "no internal detail leaks: {}", reply.body);
+    assert!(store::jobs::all_identities(&app.state.db).await.unwrap().is_empty(), "no job without its audit row");
+
+    let stop = app.post("/api/impersonation/stop", &[], Some(&as_u1)).await;
+    assert_eq!(stop.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(me(&app, &as_u1).await["user"]["email"], "u1@tshirts.example", "still impersonating");
+    let open: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM impersonations WHERE ended_at IS NULL")
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(open, 1, "the stop was rolled back with its audit row");
+}
+
+#[tokio::test]
+async fn start_and_stop_are_same_origin_posts_and_ignore_a_tampered_actor() {
+    let app = TestApp::new().await;
+    let alice = app.login("alice@tshirts.example").await;
+    let carol = app.user_id("carol@tshirts.example").await.to_string();
+    let get = app
+        .request(
+            Request::get(format!("/api/impersonation/start?user_id={carol}&reason=x"))
+                .header(header::COOKIE, &alice)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(get.status, StatusCode::METHOD_NOT_ALLOWED);
+    let cross = app
+        .request(
+            Request::builder()
+                .method(Method::POST)
+                .uri("/api/impersonation/start")
+                .header(header::HOST, "127.0.0.1:3000")
+                .header(header::ORIGIN, "https://evil.example")
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .header(header::COOKIE, &alice)
+                .body(Body::from(format!("user_id={carol}&reason=x")))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(cross.status, StatusCode::FORBIDDEN);
+    let impersonations: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM impersonations").fetch_one(&app.state.db).await.unwrap();
+    assert_eq!(impersonations, 0);
+
+    // A form naming another actor changes nothing: the actor is whoever is signed in.
+    let bob = app.user_id("bob@tshirts.example").await.to_string();
+    let reply = app
+        .post("/api/impersonation/start", &[("user_id", &carol), ("reason", "x"), ("actor_id", &bob), ("actor", &bob)], Some(&alice))
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    let rows = audit_rows(&app).await;
+    assert_eq!(rows.last().unwrap().actor, "alice@tshirts.example");
+
+    let as_carol = session_cookie(&reply).unwrap();
+    let stop_get = app
+        .request(Request::get("/api/impersonation/stop").header(header::COOKIE, &as_carol).body(Body::empty()).unwrap())
+        .await;
+    assert_eq!(stop_get.status, StatusCode::METHOD_NOT_ALLOWED);
+}
+
+#[tokio::test]
+async fn logging_out_while_impersonating_ends_both() {
+    let app = TestApp::new().await;
+    let alice = app.login("alice@tshirts.example").await;
+    let as_carol = impersonate(&app, &alice, "carol@tshirts.example", false).await;
+    app.post("/api/logout", &[], Some(&as_carol)).await;
+    assert_eq!(me(&app, &as_carol).await, serde_json::Value::Null);
+    let rows = audit_rows(&app).await;
+    assert_eq!(rows.last().unwrap().reason, "the impersonator logged out");
+    let open: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM impersonations WHERE ended_at IS NULL")
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(open, 0);
+}
+
+#[tokio::test]
+async fn audit_rows_are_never_changed_and_the_cli_finds_tampering() {
+    let app = TestApp::new().await;
+    let alice = app.login("alice@tshirts.example").await;
+    let as_carol = impersonate(&app, &alice, "carol@tshirts.example", false).await;
+    app.post("/api/impersonation/stop", &[], Some(&as_carol)).await;
+    let update = sqlx::query("UPDATE audit_log SET reason = 'nothing'").execute(&app.state.db).await;
+    assert!(update.unwrap_err().to_string().contains("audit rows are never updated"));
+    let delete = sqlx::query("DELETE FROM audit_log").execute(&app.state.db).await;
+    assert!(delete.unwrap_err().to_string().contains("audit rows are never deleted"));
+
+    let verify = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_server"))
+            .args(["audit", "verify"])
+            .env("DATABASE_URL", app.database_url())
+            .output()
+            .expect("run the server binary")
+    };
+    let ok = verify();
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("audit chain intact: 2 rows verified"));
+
+    // Someone with write access to the database file edits history.
+    sqlx::query("DROP TRIGGER audit_log_never_updated").execute(&app.state.db).await.unwrap();
+    sqlx::query("UPDATE audit_log SET reason = 'nothing to see' WHERE id = 1").execute(&app.state.db).await.unwrap();
+    let broken = verify();
+    assert!(!broken.status.success());
+    let stderr = String::from_utf8_lossy(&broken.stderr);
+    assert!(stderr.contains("the audit chain is broken at audit row 1: its content does not match its hash"), "{stderr}");
+}
