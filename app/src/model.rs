@@ -18,6 +18,8 @@ pub struct SessionView {
     pub is_admin: bool,
     pub tenant_name: String,
     pub impersonation: Option<ImpersonationView>,
+    /// Exactly the users I may impersonate now (empty while impersonating).
+    pub impersonation_candidates: Vec<UserView>,
     /// The server's clock when this was made, so the browser can count down without
     /// trusting its own clock.
     pub server_now: i64,

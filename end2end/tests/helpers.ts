@@ -17,11 +17,13 @@ export async function waitForHydration(page: Page) {
   await expect(page.locator('header[data-hydrated="true"]')).toHaveCount(1);
 }
 
-/** Collects console errors, so a page that throws while hydrating fails its test. */
+/** Collects console errors, so a page that throws while hydrating fails its test. A refusal
+ * the page shows (a 4xx answer to a server function) is expected, not an error. */
 export function watchConsole(page: Page): string[] {
   const errors: string[] = [];
   page.on('console', (msg) => {
-    if (msg.type() === 'error') errors.push(msg.text());
+    const refusal = /Failed to load resource: the server responded with a status of 4\d\d/.test(msg.text());
+    if (msg.type() === 'error' && !refusal) errors.push(msg.text());
   });
   page.on('pageerror', (err) => errors.push(err.message));
   return errors;

@@ -6,7 +6,7 @@ const CAROL_BANNER = 'You are impersonating Carol Customer (carol@tshirts.exampl
 async function startFromAdminUsers(page: Page, email: string, reason: string) {
   await page.goto('/admin/users');
   await page.locator(`tr[data-user="${email}"]`).getByRole('link', { name: 'Impersonate user' }).click();
-  await page.getByLabel('Reason').fill(reason);
+  await page.getByLabel('Reason for impersonating').fill(reason);
   await page.getByRole('button', { name: 'Start impersonation' }).click();
 }
 

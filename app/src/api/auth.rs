@@ -64,7 +64,7 @@ pub async fn logout() -> Result<(), AppError> {
 /// Who is signed in, or nothing.
 #[server(endpoint = "me")]
 pub async fn current_user() -> Result<Option<SessionView>, AppError> {
-    use crate::backend::{principal, state::AppState, store};
+    use crate::backend::{impersonating, principal, state::AppState, store};
     use crate::model::ImpersonationView;
     let principal = match principal::current().await {
         Ok(p) => p,
@@ -89,11 +89,13 @@ pub async fn current_user() -> Result<Option<SessionView>, AppError> {
         }
         _ => None,
     };
+    let candidates = impersonating::candidates(&state, &principal).await?;
     Ok(Some(SessionView {
         user: principal.subject_view(),
         is_admin: principal.subject.is_admin,
         tenant_name,
         impersonation,
+        impersonation_candidates: candidates.iter().map(|u| u.view()).collect(),
         server_now: store::now_ms(),
     }))
 }

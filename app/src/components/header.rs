@@ -42,7 +42,8 @@ pub fn Header() -> impl IntoView {
     let picker = move || {
         Suspend::new(async move {
             let me = auth.me.await.ok().flatten();
-            me.filter(|m| m.impersonation.is_none()).map(|_| view! { <ImpersonationPicker/> })
+            me.filter(|m| m.impersonation.is_none())
+                .map(|m| view! { <ImpersonationPicker candidates=m.impersonation_candidates/> })
         })
     };
     view! {

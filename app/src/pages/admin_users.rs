@@ -71,7 +71,7 @@ pub fn StartForm(entry: DirectoryEntry) -> impl IntoView {
             <ActionForm action=auth.start>
                 <input type="hidden" name="user_id" value=entry.user.id.to_string()/>
                 <div class="field">
-                    <label for="reason">"Reason"</label>
+                    <label for="reason">"Reason for impersonating"</label>
                     <input id="reason" type="text" name="reason" maxlength="500" required placeholder="Ticket id or why you need to act as this user"/>
                 </div>
                 <label class="check"><input type="checkbox" name="read_only"/>"Read-only (refuse every change)"</label>

@@ -1,0 +1,18 @@
+import { test, expect } from '@playwright/test';
+import { DEMO, logIn, waitForHydration, watchConsole } from './helpers';
+
+// Every page hydrates without an error, for a member and for an admin: a mismatch between
+// the server's HTML and the client stops the page from working at all.
+for (const email of ['u1@tshirts.example', 'alice@tshirts.example']) {
+  test(`every page hydrates cleanly for ${email}`, async ({ page }) => {
+    const errors = watchConsole(page);
+    await logIn(page, email);
+    const pages = ['/', '/jobs', '/jobs?mine=1', '/projects/TSHIRTS', '/projects/TSHIRTS?preview=orders', DEMO, '/account/activity', '/users/1'];
+    if (email.startsWith('alice')) pages.push('/admin/users', `${DEMO}/settings`);
+    for (const path of pages) {
+      await page.goto(path);
+      await waitForHydration(page);
+      expect(errors, `console errors on ${path}`).toEqual([]);
+    }
+  });
+}
