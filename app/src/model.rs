@@ -76,11 +76,77 @@ pub struct DirectoryEntry {
     pub impersonation_refusal: Option<String>,
 }
 
+/// One side of a grant: a user or a group.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PartyView {
+    User(UserView),
+    Group { id: i64, name: String },
+}
+
+impl PartyView {
+    pub fn label(&self) -> String {
+        match self {
+            PartyView::User(u) => format!("{} ({})", u.display_name, u.email),
+            PartyView::Group { name, .. } => format!("group {name}"),
+        }
+    }
+
+    /// The value a form sends for this party: `user:ID` or `group:ID`.
+    pub fn form_value(&self) -> String {
+        match self {
+            PartyView::User(u) => format!("user:{}", u.id),
+            PartyView::Group { id, .. } => format!("group:{id}"),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GrantView {
+    pub id: i64,
+    pub actor: PartyView,
+    pub subject: PartyView,
+    pub created_by: UserView,
+    pub created_at: i64,
+}
+
+/// Administration → Grants: every grant, and the parties a new one may name.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GrantsPage {
+    pub grants: Vec<GrantView>,
+    pub parties: Vec<PartyView>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GroupView {
+    pub id: i64,
+    pub name: String,
+    pub members: Vec<DirectoryEntry>,
+}
+
+/// Administration → Audit: the rows a filter selects, and what the filters may choose from.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AuditPage {
+    pub rows: Vec<AuditView>,
+    pub people: Vec<UserView>,
+    pub actions: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ChainReport {
+    pub intact: bool,
+    pub rows_checked: usize,
+    pub message: String,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ProfileView {
     pub entry: DirectoryEntry,
     pub tenant_name: String,
     pub viewer_is_admin: bool,
+    /// Grants naming this user (or their groups) on the impersonating side.
+    pub may_impersonate: Vec<GrantView>,
+    /// Grants naming this user (or their groups) on the impersonated side.
+    pub may_be_impersonated_by: Vec<GrantView>,
 }
 
 /// How a piece of work reached Guise.

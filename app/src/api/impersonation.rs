@@ -42,7 +42,7 @@ pub async fn impersonation_candidates() -> Result<Vec<UserView>, AppError> {
 }
 
 #[cfg(feature = "ssr")]
-async fn entry_for(
+pub(crate) async fn entry_for(
     state: &crate::backend::state::AppState,
     viewer: &crate::backend::principal::Principal,
     user: &crate::backend::store::users::UserRow,
@@ -72,12 +72,8 @@ async fn entry_for(
 /// Administration → Users: everyone of my tenant, and whether I may impersonate them.
 #[server(endpoint = "admin/users")]
 pub async fn directory() -> Result<Vec<DirectoryEntry>, AppError> {
-    use crate::backend::{principal, state::AppState, store};
-    let principal = principal::current().await?;
-    if !principal.subject.is_admin {
-        return Err(AppError::Forbidden("only administrators may open Administration".into()));
-    }
-    let state = AppState::current()?;
+    use crate::backend::store;
+    let (state, principal) = super::admin::require_admin().await?;
     let mut entries = Vec::new();
     for user in store::users::list_all(&state.db, principal.tenant_id()).await? {
         entries.push(entry_for(&state, &principal, &user).await?);
@@ -95,10 +91,28 @@ pub async fn profile(id: i64) -> Result<ProfileView, AppError> {
         .await?
         .filter(|u| u.tenant_id == principal.tenant_id())
         .ok_or_else(|| AppError::NotFound(format!("no user with id {id}")))?;
+    // Grants naming the user directly or through one of their groups.
+    let groups = store::groups::ids_of(&state.db, user.id).await?;
+    let names = |p: &crate::model::PartyView| match p {
+        crate::model::PartyView::User(u) => u.id == user.id,
+        crate::model::PartyView::Group { id, .. } => groups.contains(id),
+    };
+    let grants = store::grants::list(&state.db, user.tenant_id).await?;
+    let (mut may_impersonate, mut may_be_impersonated_by) = (Vec::new(), Vec::new());
+    for g in grants {
+        if names(&g.subject) {
+            may_be_impersonated_by.push(g.clone());
+        }
+        if names(&g.actor) {
+            may_impersonate.push(g);
+        }
+    }
     Ok(ProfileView {
         entry: entry_for(&state, &principal, &user).await?,
         tenant_name: store::tenants::name_of(&state.db, user.tenant_id).await?,
         viewer_is_admin: principal.subject.is_admin,
+        may_impersonate,
+        may_be_impersonated_by,
     })
 }
 

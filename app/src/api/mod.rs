@@ -1,6 +1,7 @@
 //! Server functions, one file per area. Each validates its input and takes identity only from
 //! the session.
 
+pub mod admin;
 pub mod auth;
 pub mod impersonation;
 pub mod jobs;

@@ -82,6 +82,11 @@ pub fn may_edit_webapp(account: &UserRow, project_tenant: i64) -> Result<(), Ref
     }
 }
 
+/// Administration (users, groups, grants, audit) is for the tenant's admins.
+pub fn may_administer(account: &UserRow, tenant_id: i64) -> Result<(), Refusal> {
+    may_edit_webapp(account, tenant_id)
+}
+
 /// The identity a webapp backend runs as: any enabled account of the webapp's tenant.
 pub fn may_be_webapp_identity(candidate: &UserRow, project_tenant: i64) -> Result<(), Refusal> {
     member_of(candidate, project_tenant)
@@ -146,6 +151,14 @@ mod tests {
         let service = UserRow { account_type: "service".into(), ..account(1) };
         assert_eq!(may_be_webapp_identity(&service, 1), Ok(()));
         assert_eq!(may_be_webapp_identity(&service, 2), Err(Refusal::OtherTenant));
+    }
+
+    #[test]
+    fn administration_is_for_admins_of_the_tenant() {
+        let admin = UserRow { is_admin: true, ..account(1) };
+        assert_eq!(may_administer(&admin, 1), Ok(()));
+        assert_eq!(may_administer(&admin, 2), Err(Refusal::OtherTenant));
+        assert_eq!(may_administer(&account(1), 1), Err(Refusal::NotAdmin));
     }
 
     #[test]

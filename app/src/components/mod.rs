@@ -1,3 +1,4 @@
+pub mod admin_nav;
 pub mod banner;
 pub mod errors;
 pub mod header;

@@ -1,5 +1,6 @@
 use super::loaded;
 use crate::api::impersonation::directory;
+use crate::components::admin_nav::AdminNav;
 use crate::components::person::Person;
 use crate::model::DirectoryEntry;
 use crate::providers::auth::use_auth;
@@ -55,6 +56,7 @@ pub fn AdminUsersPage() -> impl IntoView {
 
     view! {
         <h1>"Administration — Users"</h1>
+        <AdminNav/>
         <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move { loaded(users.await, page) })}
         </Transition>

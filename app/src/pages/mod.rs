@@ -1,4 +1,7 @@
 pub mod activity;
+pub mod admin_audit;
+pub mod admin_grants;
+pub mod admin_groups;
 pub mod admin_users;
 pub mod home;
 pub mod job_detail;

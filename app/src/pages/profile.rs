@@ -1,10 +1,19 @@
 use super::loaded;
 use crate::api::impersonation::profile;
 use crate::error::AppError;
-use crate::model::ProfileView;
+use crate::model::{GrantView, ProfileView};
 use crate::providers::auth::use_auth;
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
+
+/// The other side of each grant, or a word saying there is none.
+fn grant_list(grants: &[GrantView], other_side: fn(&GrantView) -> String) -> AnyView {
+    if grants.is_empty() {
+        return view! { <p class="muted">"Nobody (administrators need no grant)."</p> }.into_any();
+    }
+    let items = grants.iter().map(|g| view! { <li>{other_side(g)}</li> }).collect_view();
+    view! { <ul class="grant-list">{items}</ul> }.into_any()
+}
 
 #[component]
 pub fn ProfilePage() -> impl IntoView {
@@ -34,6 +43,11 @@ pub fn ProfilePage() -> impl IntoView {
                 <dt>"Status"</dt><dd>{if e.disabled { "disabled" } else { "active" }}</dd>
             </dl>
             {impersonate}
+            <h2>"May impersonate…"</h2>
+            {grant_list(&p.may_impersonate, |g| g.subject.label())}
+            <h2>"May be impersonated by…"</h2>
+            {grant_list(&p.may_be_impersonated_by, |g| g.actor.label())}
+            {p.viewer_is_admin.then(|| view! { <p><a href="/admin/grants">"Edit grants"</a></p> })}
         }
     };
     view! {

@@ -101,9 +101,9 @@ impl TestApp {
     pub async fn request(&self, request: Request<Body>) -> Reply {
         let response = self.router.clone().oneshot(request).await.expect("router");
         let status = response.status();
-        let header_text = |name| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
-        let set_cookie = header_text(header::SET_COOKIE);
-        let location = header_text(header::LOCATION);
+        let headers = response.headers();
+        let header_text = |name| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+        let (set_cookie, location) = (header_text(header::SET_COOKIE), header_text(header::LOCATION));
         let bytes = response.into_body().collect().await.expect("body").to_bytes();
         Reply { status, set_cookie, location, body: String::from_utf8_lossy(&bytes).into_owned() }
     }

@@ -174,3 +174,11 @@ pub async fn list(db: &Db, tenant_id: i64, f: &AuditFilter) -> Result<Vec<AuditV
         })
         .collect())
 }
+
+/// The distinct actions recorded for a tenant (for the filter).
+pub async fn actions(db: &Db, tenant_id: i64) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT DISTINCT action FROM audit_log WHERE tenant_id = ? ORDER BY action")
+        .bind(tenant_id)
+        .fetch_all(db)
+        .await
+}

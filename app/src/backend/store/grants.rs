@@ -1,6 +1,8 @@
 //! Impersonation grants: users or groups who may impersonate users or groups.
 
-use super::{Db, Tx};
+use super::{audit, begin_write, now_ms, Db, Tx};
+use crate::backend::audit::AuditEntry;
+use crate::model::{GrantView, PartyView, UserView};
 
 pub enum Party {
     User(i64),
@@ -73,4 +75,89 @@ pub async fn granted_subjects(db: &Db, tenant_id: i64, actor_user_id: i64) -> Re
     .bind(tenant_id)
     .fetch_all(db)
     .await
+}
+
+#[derive(sqlx::FromRow)]
+struct GrantRow {
+    id: i64,
+    au_id: Option<i64>,
+    au_email: Option<String>,
+    au_name: Option<String>,
+    ag_id: Option<i64>,
+    ag_name: Option<String>,
+    su_id: Option<i64>,
+    su_email: Option<String>,
+    su_name: Option<String>,
+    sg_id: Option<i64>,
+    sg_name: Option<String>,
+    cb_id: i64,
+    cb_email: String,
+    cb_name: String,
+    created_at: i64,
+}
+
+fn party(user: (Option<i64>, Option<String>, Option<String>), group: (Option<i64>, Option<String>)) -> PartyView {
+    match (user, group) {
+        ((Some(id), Some(email), Some(display_name)), _) => PartyView::User(UserView { id, email, display_name }),
+        (_, (Some(id), Some(name))) => PartyView::Group { id, name },
+        // The CHECK constraints make one side always present.
+        _ => PartyView::Group { id: 0, name: "(removed)".into() },
+    }
+}
+
+/// Every grant of a tenant, oldest first.
+pub async fn list(db: &Db, tenant_id: i64) -> Result<Vec<GrantView>, sqlx::Error> {
+    let rows: Vec<GrantRow> = sqlx::query_as(
+        "SELECT g.id, au.id AS au_id, au.email AS au_email, au.display_name AS au_name,
+                ag.id AS ag_id, ag.name AS ag_name,
+                su.id AS su_id, su.email AS su_email, su.display_name AS su_name,
+                sg.id AS sg_id, sg.name AS sg_name,
+                cb.id AS cb_id, cb.email AS cb_email, cb.display_name AS cb_name, g.created_at
+         FROM impersonation_grants g
+         LEFT JOIN users au ON au.id = g.actor_user_id
+         LEFT JOIN groups ag ON ag.id = g.actor_group_id
+         LEFT JOIN users su ON su.id = g.subject_user_id
+         LEFT JOIN groups sg ON sg.id = g.subject_group_id
+         JOIN users cb ON cb.id = g.created_by_user_id
+         WHERE g.tenant_id = ? ORDER BY g.id",
+    )
+    .bind(tenant_id)
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| GrantView {
+            id: r.id,
+            actor: party((r.au_id, r.au_email, r.au_name), (r.ag_id, r.ag_name)),
+            subject: party((r.su_id, r.su_email, r.su_name), (r.sg_id, r.sg_name)),
+            created_by: UserView { id: r.cb_id, email: r.cb_email, display_name: r.cb_name },
+            created_at: r.created_at,
+        })
+        .collect())
+}
+
+/// Adds a grant with its audit row, in one transaction.
+pub async fn add(db: &Db, tenant_id: i64, actor: Party, subject: Party, created_by: i64, entry: &AuditEntry) -> Result<i64, sqlx::Error> {
+    let mut tx = begin_write(db).await?;
+    let id = insert(&mut tx, tenant_id, actor, subject, created_by, now_ms()).await?;
+    audit::append(&mut tx, entry).await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// Removes a grant of the tenant with its audit row. Returns false when there was none.
+pub async fn remove(db: &Db, tenant_id: i64, id: i64, entry: &AuditEntry) -> Result<bool, sqlx::Error> {
+    let mut tx = begin_write(db).await?;
+    let removed = sqlx::query("DELETE FROM impersonation_grants WHERE id = ? AND tenant_id = ?")
+        .bind(id)
+        .bind(tenant_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    if removed == 0 {
+        return Ok(false);
+    }
+    audit::append(&mut tx, entry).await?;
+    tx.commit().await?;
+    Ok(true)
 }

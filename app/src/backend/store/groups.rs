@@ -26,3 +26,30 @@ pub async fn names_of(db: &super::Db, user_id: i64) -> Result<Vec<String>, sqlx:
     .fetch_all(db)
     .await
 }
+
+/// The groups of a tenant: (id, name), by name.
+pub async fn list(db: &super::Db, tenant_id: i64) -> Result<Vec<(i64, String)>, sqlx::Error> {
+    sqlx::query_as("SELECT id, name FROM groups WHERE tenant_id = ? ORDER BY name")
+        .bind(tenant_id)
+        .fetch_all(db)
+        .await
+}
+
+/// The ids of a user's groups.
+pub async fn ids_of(db: &super::Db, user_id: i64) -> Result<Vec<i64>, sqlx::Error> {
+    sqlx::query_scalar("SELECT group_id FROM group_members WHERE user_id = ?")
+        .bind(user_id)
+        .fetch_all(db)
+        .await
+}
+
+/// The members of a group, by display name.
+pub async fn members(db: &super::Db, group_id: i64) -> Result<Vec<super::users::UserRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT u.id, u.tenant_id, u.email, u.display_name, u.password_hash, u.is_admin, u.account_type, u.disabled
+         FROM users u JOIN group_members m ON m.user_id = u.id WHERE m.group_id = ? ORDER BY u.display_name",
+    )
+    .bind(group_id)
+    .fetch_all(db)
+    .await
+}
