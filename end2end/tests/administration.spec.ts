@@ -36,6 +36,14 @@ test.describe('administration', () => {
 
   test('the audit log filters and verifies its chain', async ({ page }) => {
     await logIn(page, 'alice@tshirts.example');
+    // Something to audit: an impersonation started and stopped.
+    await page.goto('/admin/users');
+    await page.locator('tr[data-user="u1@tshirts.example"]').getByRole('link', { name: 'Impersonate user' }).click();
+    await page.getByLabel('Reason for impersonating').fill('AUDIT-1');
+    await page.getByRole('button', { name: 'Start impersonation' }).click();
+    await page.getByRole('button', { name: 'Stop Impersonation' }).click();
+    await expect(page.locator('header .who')).toHaveText('Alice Admin');
+
     await page.goto('/admin/audit');
     await waitForHydration(page);
     await expect(page.locator('table.audit tbody tr').first()).toBeVisible();

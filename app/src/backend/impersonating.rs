@@ -178,22 +178,12 @@ pub async fn start(
 /// Stops the ongoing impersonation and returns whom it was of.
 pub async fn stop(state: &AppState, session: &AuthSession) -> Result<UserRow, AppError> {
     let principal = resolve(session, state).await?;
-    let (Some(actor), Some(id)) = (principal.actor.as_ref(), principal.impersonation_id) else {
+    let Some(id) = principal.impersonation_id else {
         return Err(AppError::Conflict(
             "you are not impersonating anyone (it may have ended at its time limit)".into(),
         ));
     };
-    let entry = AuditEntry {
-        tenant_id: actor.tenant_id,
-        actor_user_id: actor.id,
-        subject_user_id: Some(principal.subject.id),
-        impersonation_id: Some(id),
-        action: STOP.to_string(),
-        target: target(&principal.subject),
-        outcome: Outcome::Allowed,
-        reason: "stopped by the impersonator".to_string(),
-        via: Via::Ui.label(),
-    };
+    let entry = principal.audit(STOP, target(&principal.subject), Outcome::Allowed, "stopped by the impersonator".into());
     store::impersonations::end(&state.db, id, "stopped", &entry).await?;
     session.session.cycle_id().await.map_err(session_error)?;
     session.session.remove::<i64>(SESSION_KEY).await.map_err(session_error)?;
@@ -207,18 +197,9 @@ pub async fn end_at_logout(state: &AppState, session: &AuthSession) -> Result<()
         Err(AppError::Unauthorized(_)) => return Ok(()),
         Err(e) => return Err(e),
     };
-    if let (Some(actor), Some(id)) = (principal.actor.as_ref(), principal.impersonation_id) {
-        let entry = AuditEntry {
-            tenant_id: actor.tenant_id,
-            actor_user_id: actor.id,
-            subject_user_id: Some(principal.subject.id),
-            impersonation_id: Some(id),
-            action: STOP.to_string(),
-            target: target(&principal.subject),
-            outcome: Outcome::Allowed,
-            reason: "the impersonator logged out".to_string(),
-            via: Via::Ui.label(),
-        };
+    if let Some(id) = principal.impersonation_id {
+        let entry =
+            principal.audit(STOP, target(&principal.subject), Outcome::Allowed, "the impersonator logged out".into());
         store::impersonations::end(&state.db, id, "logged out", &entry).await?;
     }
     Ok(())

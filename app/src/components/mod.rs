@@ -2,6 +2,7 @@ pub mod admin_nav;
 pub mod banner;
 pub mod errors;
 pub mod header;
+pub mod impersonate_button;
 pub mod job_table;
 pub mod live_jobs;
 pub mod person;

@@ -1,6 +1,7 @@
 use super::loaded;
 use crate::api::admin::groups_page;
 use crate::components::admin_nav::AdminNav;
+use crate::components::impersonate_button::ImpersonateButton;
 use crate::components::person::Person;
 use crate::model::GroupView;
 use crate::providers::auth::use_auth;
@@ -18,23 +19,12 @@ pub fn AdminGroupsPage() -> impl IntoView {
                     .members
                     .into_iter()
                     .map(|e| {
-                        let action = match e.impersonation_refusal.clone() {
-                            None => view! {
-                                <a class="button" href=format!("/admin/users?impersonate={}", e.user.id)>"Impersonate user"</a>
-                            }
-                            .into_any(),
-                            Some(why) => view! {
-                                <button type="button" disabled title=why.clone()>"Impersonate user"</button>
-                                <div class="why">{why}</div>
-                            }
-                            .into_any(),
-                        };
                         view! {
                             <tr data-user=e.user.email.clone()>
                                 <td><a href=format!("/users/{}", e.user.id)><Person user=e.user.clone()/></a></td>
                                 <td>{e.user.email.clone()}</td>
                                 <td>{e.role.clone()}</td>
-                                <td class="actions">{action}</td>
+                                <td class="actions"><ImpersonateButton entry=e.clone()/></td>
                             </tr>
                         }
                     })

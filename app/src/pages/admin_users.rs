@@ -1,6 +1,7 @@
 use super::loaded;
 use crate::api::impersonation::directory;
 use crate::components::admin_nav::AdminNav;
+use crate::components::impersonate_button::ImpersonateButton;
 use crate::components::person::Person;
 use crate::model::DirectoryEntry;
 use crate::providers::auth::use_auth;
@@ -22,17 +23,6 @@ pub fn AdminUsersPage() -> impl IntoView {
         let rows = entries
             .into_iter()
             .map(|e| {
-                let action = match e.impersonation_refusal.clone() {
-                    None => view! {
-                        <a class="button" href=format!("/admin/users?impersonate={}", e.user.id)>"Impersonate user"</a>
-                    }
-                    .into_any(),
-                    Some(why) => view! {
-                        <button type="button" disabled title=why.clone()>"Impersonate user"</button>
-                        <div class="why">{why}</div>
-                    }
-                    .into_any(),
-                };
                 view! {
                     <tr data-user=e.user.email.clone()>
                         <td><a href=format!("/users/{}", e.user.id)><Person user=e.user.clone()/></a></td>
@@ -40,7 +30,7 @@ pub fn AdminUsersPage() -> impl IntoView {
                         <td>{e.role.clone()}</td>
                         <td>{e.groups.join(", ")}</td>
                         <td>{if e.disabled { "disabled" } else { "active" }}</td>
-                        <td class="actions">{action}</td>
+                        <td class="actions"><ImpersonateButton entry=e.clone()/></td>
                     </tr>
                 }
             })
