@@ -80,7 +80,7 @@ async fn grants_with_bad_parties_are_refused() {
         (u1.as_str(), "group:abc", "must be a user or group of this tenant"),
         (u1.as_str(), "team:1", "must be a user or group of this tenant"),
         (u1.as_str(), u1.as_str(), "nobody may impersonate themselves"),
-        (u1.as_str(), bob.as_str(), "is an administrator and cannot be impersonated"),
+        (u1.as_str(), bob.as_str(), "cannot be granted: administrators cannot be impersonated"),
     ];
     for (actor, subject, message) in cases {
         let reply = app.post("/api/admin/grants/add", &[("actor", actor), ("subject", subject)], Some(&alice)).await;

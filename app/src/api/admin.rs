@@ -80,9 +80,10 @@ pub async fn add_grant(actor: String, subject: String) -> Result<(), AppError> {
         return Err(AppError::BadRequest("nobody may impersonate themselves".into()));
     }
     if let PartyView::User(u) = &subject_view {
-        let row = store::users::by_id(&state.db, u.id).await?;
-        if row.is_some_and(|r| r.is_admin) {
-            return Err(AppError::BadRequest(format!("{} is an administrator and cannot be impersonated", u.display_name)));
+        if let Some(row) = store::users::by_id(&state.db, u.id).await? {
+            impersonation::may_be_granted(&row).map_err(|d| {
+                AppError::BadRequest(format!("{} cannot be granted: {}", u.display_name, d.message()))
+            })?;
         }
     }
     let what = format!("{} may impersonate {}", actor_view.label(), subject_view.label());

@@ -55,11 +55,7 @@ pub(crate) async fn entry_for(
     } else {
         "Member"
     };
-    // While impersonating, nobody may be impersonated (no nesting).
-    let refusal = match viewer.actor {
-        Some(_) => Some(crate::backend::impersonation::Denial::AlreadyImpersonating.message().to_string()),
-        None => impersonating::refusal(state, &viewer.subject, user).await?,
-    };
+    let refusal = impersonating::refusal(state, viewer, user).await?;
     Ok(DirectoryEntry {
         user: user.view(),
         role: role.to_string(),

@@ -207,22 +207,22 @@ pub async fn end_at_logout(state: &AppState, session: &AuthSession) -> Result<()
 
 /// The users the principal may impersonate now (the picker): none while impersonating.
 pub async fn candidates(state: &AppState, principal: &Principal) -> Result<Vec<UserRow>, AppError> {
-    if principal.actor.is_some() {
-        return Ok(Vec::new());
-    }
-    let actor = &principal.subject;
+    let actor = principal.acting_user();
+    let nested = principal.actor.is_some();
     let enabled = store::settings::impersonation_enabled(&state.db).await?;
     let granted = store::grants::granted_subjects(&state.db, actor.tenant_id, actor.id).await?;
     Ok(store::users::list_enabled(&state.db, actor.tenant_id)
         .await?
         .into_iter()
-        .filter(|u| impersonation::may_impersonate(actor, u, granted.contains(&u.id), enabled).is_ok())
+        .filter(|u| impersonation::may_offer(actor, u, granted.contains(&u.id), enabled, nested).is_ok())
         .collect())
 }
 
-/// Why `actor` may not impersonate `subject`, if they may not (for buttons and profiles).
-pub async fn refusal(state: &AppState, actor: &UserRow, subject: &UserRow) -> Result<Option<String>, AppError> {
+/// Why the principal may not impersonate `subject` now, if they may not (buttons, profiles).
+pub async fn refusal(state: &AppState, principal: &Principal, subject: &UserRow) -> Result<Option<String>, AppError> {
+    let actor = principal.acting_user();
     let has_grant = store::grants::covers(&state.db, actor.tenant_id, actor.id, subject.id).await?;
     let enabled = store::settings::impersonation_enabled(&state.db).await?;
-    Ok(impersonation::may_impersonate(actor, subject, has_grant, enabled).err().map(|d| d.message().to_string()))
+    let nested = principal.actor.is_some();
+    Ok(impersonation::may_offer(actor, subject, has_grant, enabled, nested).err().map(|d| d.message().to_string()))
 }

@@ -87,6 +87,33 @@ pub fn may_impersonate(actor: &UserRow, subject: &UserRow, has_grant: bool, enab
     }
 }
 
+/// Whether `actor`, as signed in now, may be offered to impersonate `subject` (picker, buttons):
+/// the right to impersonate, and no nesting.
+pub fn may_offer(
+    actor: &UserRow,
+    subject: &UserRow,
+    has_grant: bool,
+    enabled: bool,
+    already_impersonating: bool,
+) -> Result<(), Denial> {
+    if already_impersonating {
+        return Err(Denial::AlreadyImpersonating);
+    }
+    may_impersonate(actor, subject, has_grant, enabled)
+}
+
+/// Whether a grant may name `subject` on the impersonated side: one that reaches an
+/// administrator or a service account would never apply, so it is refused outright.
+pub fn may_be_granted(subject: &UserRow) -> Result<(), Denial> {
+    if subject.is_admin {
+        Err(Denial::SubjectIsAdmin)
+    } else if subject.is_service_account() {
+        Err(Denial::SubjectIsServiceAccount)
+    } else {
+        Ok(())
+    }
+}
+
 /// The reason given to start, trimmed; required and bounded.
 pub fn check_reason(reason: &str) -> Result<&str, Denial> {
     let reason = reason.trim();
@@ -112,7 +139,7 @@ pub fn may_start(
         return Err(Denial::AlreadyImpersonating);
     }
     check_reason(reason)?;
-    may_impersonate(actor, subject, has_grant, enabled)
+    may_offer(actor, subject, has_grant, enabled, false)
 }
 
 /// Whether an ongoing impersonation may go on, checked on every request: it ends at its time
@@ -238,6 +265,17 @@ mod tests {
         assert_eq!(may_continue(&a, &s, false, false, end, 2_000), Err(AutomaticEnd::RightLost(Denial::SwitchedOff)));
         let promoted = UserRow { is_admin: true, ..user(2, 1) };
         assert_eq!(may_continue(&a, &promoted, false, true, end, 2_000), Err(AutomaticEnd::RightLost(Denial::SubjectIsAdmin)));
+    }
+
+    #[test]
+    fn offers_and_grants() {
+        let (a, s) = (admin(1), user(2, 1));
+        assert_eq!(may_offer(&a, &s, false, true, false), Ok(()));
+        assert_eq!(may_offer(&a, &s, false, true, true), Err(Denial::AlreadyImpersonating));
+        assert_eq!(may_be_granted(&s), Ok(()));
+        assert_eq!(may_be_granted(&admin(3)), Err(Denial::SubjectIsAdmin));
+        let service = UserRow { account_type: "service".into(), ..user(4, 1) };
+        assert_eq!(may_be_granted(&service), Err(Denial::SubjectIsServiceAccount));
     }
 
     #[test]
