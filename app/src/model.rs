@@ -415,3 +415,26 @@ mod tests {
         assert_eq!(JobStatus::from_db("nonsense"), None);
     }
 }
+
+/// An API client as Administration → API clients lists it (never its secret).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiClientView {
+    pub client_id: String,
+    pub name: String,
+    pub owner: UserView,
+    /// `strict` or `compatible`.
+    pub subject_policy: String,
+    pub secret_version: i64,
+    pub created_at: i64,
+    pub rotated_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+    pub last_used_at: Option<i64>,
+}
+
+/// A client secret, shown once: when the client is created and when it is rotated.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientSecret {
+    pub client_id: String,
+    pub name: String,
+    pub secret: String,
+}

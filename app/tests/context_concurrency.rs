@@ -5,7 +5,7 @@
 use app::backend::context::{self, Execution};
 use app::backend::jobs::queue;
 use app::backend::principal::Principal;
-use app::backend::state::{AppState, Settings};
+use app::backend::state::{AppState, Keys, Settings};
 use app::backend::store::{self, datasets::NewDataset, projects::Grantee, users::NewUser};
 use app::model::Via;
 use std::time::Duration;
@@ -58,7 +58,7 @@ async fn fixture() -> Fixture {
     }
     let backend = store::users::by_id(&db, backend).await.unwrap().unwrap();
     let project = store::projects::by_key(&db, tenant, "P").await.unwrap().unwrap();
-    Fixture { state: AppState::new(db, Settings::default()), project, backend, users, _dir: dir }
+    Fixture { state: AppState::new(db, Settings::default(), Keys::ephemeral()), project, backend, users, _dir: dir }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

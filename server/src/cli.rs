@@ -1,9 +1,11 @@
 //! The commands of the `server` binary.
 
-use crate::config::{AuditCommand, Cli, Command, UserCommand};
+use crate::config::{AuditCommand, Cli, ClientCommand, Command, UserCommand};
 use crate::{open_state, router};
 use app::backend::jobs::runner;
-use app::backend::{auth, seed, store};
+use app::backend::audit::{AuditEntry, Outcome};
+use app::backend::state::AppState;
+use app::backend::{api_clients, auth, seed, store};
 
 pub async fn run(cli: Cli) -> Result<(), String> {
     match &cli.command {
@@ -17,7 +19,8 @@ pub async fn run(cli: Cli) -> Result<(), String> {
         Some(Command::SeedDemo) => {
             let db = store::connect(&cli.database_url).await?;
             store::migrate(&db).await?;
-            if seed::seed_demo(&db).await? {
+            let server_key = crate::server_key(&cli.database_url, cli.key_file.as_deref())?;
+            if seed::seed_demo(&db, &server_key).await? {
                 println!("seeded the demo organisation");
                 print_demo_logins();
             } else {
@@ -40,6 +43,10 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             store::settings::set_impersonation_enabled(&db, on).await.map_err(|e| format!("cannot change the setting: {e}"))?;
             println!("impersonation is now {}", if on { "on" } else { "off" });
             Ok(())
+        }
+        Some(Command::Client { command: ClientCommand::Create { name, owner, policy } }) => {
+            let state = open_state(&cli.database_url, cli.settings(), false).await?;
+            create_client(&state, name, owner, policy).await
         }
         Some(Command::User { command: UserCommand::Create { email, name, admin, tenant, password } }) => {
             let db = store::connect(&cli.database_url).await?;
@@ -75,6 +82,33 @@ async fn create_user(db: &store::Db, email: &str, name: &str, admin: bool, tenan
             other => format!("cannot create the user: {other}"),
         })?;
     println!("created user {id}: {name} <{email}>{}", if admin { " (admin)" } else { "" });
+    Ok(())
+}
+
+async fn create_client(state: &AppState, name: &str, owner_email: &str, policy: &str) -> Result<(), String> {
+    let owner = store::users::by_email(&state.db, owner_email.trim())
+        .await
+        .map_err(|e| format!("cannot read the users: {e}"))?
+        .ok_or_else(|| format!("no user with email {owner_email}"))?;
+    let policy = api_clients::parse_policy(policy).map_err(|e| e.to_string())?;
+    let spec = api_clients::ClientSpec { name, owner: &owner, policy, client_id: None };
+    let created = api_clients::create(state, &spec, &owner, |target| AuditEntry {
+        tenant_id: owner.tenant_id,
+        actor_user_id: owner.id,
+        subject_user_id: None,
+        impersonation_id: None,
+        action: api_clients::CREATE.into(),
+        target,
+        outcome: Outcome::Allowed,
+        reason: String::new(),
+        via: "command line".into(),
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    println!("created API client {} ({}) owned by {}", created.client_id, created.name, owner.email);
+    println!("client_id:     {}", created.client_id);
+    println!("client_secret: {}", created.secret);
+    println!("The secret is shown only now; store it safely.");
     Ok(())
 }
 

@@ -22,6 +22,10 @@ pub struct Cli {
     /// Longest an impersonation may last, in minutes.
     #[arg(long, env = "GUISE_IMPERSONATION_MINUTES", default_value_t = 60, value_parser = clap::value_parser!(i64).range(1..=1440), global = true)]
     pub impersonation_minutes: i64,
+    /// The server key file, which seals client secrets and signing keys; keep it out of
+    /// database backups. Created on first start; by default beside the database.
+    #[arg(long, env = "GUISE_KEY_FILE", global = true)]
+    pub key_file: Option<std::path::PathBuf>,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -44,6 +48,11 @@ pub enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Manage API clients.
+    Client {
+        #[command(subcommand)]
+        command: ClientCommand,
+    },
     /// Turn impersonation on or off for the whole server.
     Impersonation {
         #[arg(value_parser = ["on", "off"])]
@@ -55,6 +64,22 @@ pub enum Command {
 pub enum AuditCommand {
     /// Check the whole hash chain and name the first broken row.
     Verify,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClientCommand {
+    /// Create API client credentials; the secret is printed once.
+    Create {
+        /// A name saying what the client is for.
+        #[arg(long)]
+        name: String,
+        /// The email of the user the client acts for (and impersonates as).
+        #[arg(long)]
+        owner: String,
+        /// How strictly subject tokens are checked.
+        #[arg(long, default_value = "strict", value_parser = ["strict", "compatible"])]
+        policy: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -82,6 +107,7 @@ impl Cli {
         app::backend::state::Settings {
             job_workers: usize::from(self.job_workers),
             impersonation_minutes: self.impersonation_minutes,
+            key_file: self.key_file.clone(),
         }
     }
 }

@@ -5,16 +5,55 @@ pub mod config;
 pub mod events;
 pub mod middleware;
 pub mod router;
+pub mod api_v2;
 
-use app::backend::state::{AppState, Settings};
-use app::backend::{seed, store};
+use app::backend::secrets::ServerKey;
+use app::backend::state::{AppState, Keys, Settings};
+use app::backend::{seed, store, tokens};
+use std::path::{Path, PathBuf};
 
-/// Opens and migrates the database, seeding the demo when asked and the database is empty.
+/// Where the server key lives unless `GUISE_KEY_FILE` says otherwise: beside the database
+/// file, with the extension `.key` (`data/guise.db` → `data/guise.key`).
+pub fn default_key_file(database_url: &str) -> Option<PathBuf> {
+    let path = database_url.strip_prefix("sqlite://").or_else(|| database_url.strip_prefix("sqlite:"))?;
+    let path = path.split('?').next().unwrap_or(path);
+    if path.is_empty() || path.starts_with(':') {
+        return None;
+    }
+    Some(Path::new(path).with_extension("key"))
+}
+
+/// The server key from `key_file`, or beside the database; an in-memory database gets one
+/// that lives as long as the process.
+pub fn server_key(database_url: &str, key_file: Option<&Path>) -> Result<ServerKey, String> {
+    match key_file.map(Path::to_path_buf).or_else(|| default_key_file(database_url)) {
+        Some(path) => ServerKey::load_or_create(&path),
+        None => Ok(ServerKey::ephemeral()),
+    }
+}
+
+/// Opens and migrates the database, seeding the demo when asked and the database is empty,
+/// and loads the keys (creating them on first start).
 pub async fn open_state(database_url: &str, settings: Settings, demo: bool) -> Result<AppState, String> {
+    let server = server_key(database_url, settings.key_file.as_deref())?;
     let db = store::connect(database_url).await?;
     store::migrate(&db).await?;
-    if demo && seed::seed_demo(&db).await? {
+    if demo && seed::seed_demo(&db, &server).await? {
         tracing::info!("seeded the demo organisation");
     }
-    Ok(AppState::new(db, settings))
+    let tokens = tokens::load_or_create(&db, &server).await?;
+    Ok(AppState::new(db, settings, Keys { server, tokens }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_key_file_sits_beside_the_database() {
+        assert_eq!(default_key_file("sqlite://data/guise.db"), Some(PathBuf::from("data/guise.key")));
+        assert_eq!(default_key_file("sqlite:///tmp/x/g.db?mode=rwc"), Some(PathBuf::from("/tmp/x/g.key")));
+        assert_eq!(default_key_file("sqlite::memory:"), None);
+        assert_eq!(default_key_file("postgres://x"), None);
+    }
 }

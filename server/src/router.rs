@@ -1,7 +1,7 @@
 //! The HTTP application: Leptos pages and server functions, the event stream, sessions and
 //! the guards around them.
 
-use crate::{events, middleware};
+use crate::{api_v2, events, middleware};
 use app::backend::auth::Accounts;
 use app::backend::state::AppState;
 use app::{shell, App};
@@ -47,6 +47,7 @@ pub fn build(state: AppState, options: LeptosOptions, sessions: SqliteStore) -> 
 
     let routes = generate_route_list(App);
     let context_state = state.clone();
+    let api = api_v2::router(state.clone());
     Router::new()
         .leptos_routes_with_context(
             &options,
@@ -66,6 +67,8 @@ pub fn build(state: AppState, options: LeptosOptions, sessions: SqliteStore) -> 
         .layer(auth_layer)
         .layer(Extension(state))
         .layer(axum::middleware::from_fn(middleware::limit_body))
+        // The API authenticates by bearer token, not by session: none of the layers above.
+        .merge(api)
         // Server-Sent Events are never compressed (tower-http's default predicate), so they
         // reach the browser as they happen.
         .layer(CompressionLayer::new())

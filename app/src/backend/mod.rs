@@ -1,5 +1,7 @@
 //! Everything only the server may run.
 
+pub mod api_access;
+pub mod api_clients;
 pub mod audit;
 pub mod auth;
 pub mod context;
@@ -8,7 +10,9 @@ pub mod impersonation;
 pub mod jobs;
 pub mod permissions;
 pub mod principal;
+pub mod secrets;
 pub mod seed;
 pub mod state;
 pub mod store;
+pub mod tokens;
 pub mod webapp_backend;

@@ -1,9 +1,12 @@
 //! The demo organisation, written on first start into an empty database. Deterministic: the
 //! same rows every time, from a fixed-seed generator.
 
+use super::api_clients::new_credentials;
 use super::auth::hash_password;
+use super::secrets::ServerKey;
 use super::jobs::recipes::{geo, orders_by_country, user_agent, web_history, Recipe};
-use super::store::{self, datasets::NewDataset, grants::Party, projects::Grantee, users::NewUser, Db};
+use super::store::{self, api_clients::NewApiClient, datasets::NewDataset, grants::Party, projects::Grantee, users::NewUser, Db};
+use super::tokens::SubjectPolicy;
 use crate::model::{civil_from_days, days_from_civil};
 use serde_json::{json, Value};
 
@@ -13,6 +16,9 @@ pub const DEMO_WEBAPP: &str = "impersonation-demo";
 pub const WEB_HISTORY_ROWS: usize = 52_000;
 pub const CUSTOMER_ROWS: usize = 2_000;
 pub const ORDER_ROWS: usize = 20_000;
+/// The demo API client (owner Alice, `compatible` subject tokens), as PRODUCT.md names it.
+pub const DEMO_CLIENT_ID: &str = "tshirts-api-demo";
+pub const DEMO_CLIENT_SECRET: &str = "guise-demo-client-secret";
 
 pub struct DemoUser {
     pub email: &'static str,
@@ -175,7 +181,7 @@ pub fn order_rows(count: usize, customers: usize) -> Vec<Vec<Value>> {
 }
 
 /// Seeds the demo organisation when the database is empty. Returns whether it did.
-pub async fn seed_demo(db: &Db) -> Result<bool, String> {
+pub async fn seed_demo(db: &Db, server_key: &ServerKey) -> Result<bool, String> {
     let fail = |e: sqlx::Error| format!("cannot seed the demo: {e}");
     if !store::is_empty(db).await.map_err(fail)? {
         return Ok(false);
@@ -272,8 +278,25 @@ pub async fn seed_demo(db: &Db) -> Result<bool, String> {
     store::datasets::append_rows_on(&mut tx, ds_id, 0, 0, &other_customers).await.map_err(fail)?;
     store::datasets::set_row_count(&mut tx, ds_id, other_customers.len() as i64, now).await.map_err(fail)?;
 
+    insert_demo_client(&mut tx, server_key, tshirts, id("alice@tshirts.example")).await.map_err(fail)?;
+
     tx.commit().await.map_err(fail)?;
     Ok(true)
+}
+
+async fn insert_demo_client(tx: &mut store::Tx<'_>, server_key: &ServerKey, tenant_id: i64, alice: i64) -> Result<i64, sqlx::Error> {
+    let name = "TShirts API demo";
+    let credentials = new_credentials(server_key, name, Some(DEMO_CLIENT_ID), Some(DEMO_CLIENT_SECRET));
+    let new = NewApiClient {
+        tenant_id,
+        client_id: &credentials.client_id,
+        name,
+        owner_user_id: alice,
+        subject_policy: SubjectPolicy::Compatible.as_db(),
+        secret_sealed: &credentials.sealed,
+        created_by_user_id: alice,
+    };
+    store::api_clients::insert_in(tx, &new).await
 }
 
 /// The lines printed at start-up so people can log in.
@@ -282,6 +305,9 @@ pub fn demo_logins() -> Vec<String> {
         .iter()
         .chain(OTHER_USERS)
         .map(|u| format!("  {:<32} {:<20} {}", u.email, u.name, u.role))
+        .chain([format!(
+            "API client (owner Alice, compatible subject tokens): client_id {DEMO_CLIENT_ID}, client_secret {DEMO_CLIENT_SECRET}"
+        )])
         .collect()
 }
 

@@ -1,6 +1,8 @@
 //! What every request and worker shares.
 
+use super::secrets::ServerKey;
 use super::store::Db;
+use super::tokens::TokenKeys;
 use crate::model::JobEvent;
 use std::sync::Arc;
 use tokio::sync::{broadcast, Notify, Semaphore};
@@ -9,11 +11,13 @@ use tokio::sync::{broadcast, Notify, Semaphore};
 pub struct Settings {
     pub job_workers: usize,
     pub impersonation_minutes: i64,
+    /// The server key file; by default beside the database.
+    pub key_file: Option<std::path::PathBuf>,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { job_workers: 2, impersonation_minutes: 60 }
+        Settings { job_workers: 2, impersonation_minutes: 60, key_file: None }
     }
 }
 
@@ -61,21 +65,37 @@ impl Default for JobHub {
     }
 }
 
+/// The keys of the server: the one kept outside the database, and the token signing keys.
+#[derive(Debug)]
+pub struct Keys {
+    pub server: ServerKey,
+    pub tokens: TokenKeys,
+}
+
+impl Keys {
+    /// Keys that live only as long as the process (tests).
+    pub fn ephemeral() -> Self {
+        Keys { server: ServerKey::ephemeral(), tokens: TokenKeys::ephemeral() }
+    }
+}
+
 #[derive(Clone)]
 pub struct AppState {
     pub db: Db,
     pub jobs: JobHub,
     pub settings: Arc<Settings>,
     pub hashing: Arc<Semaphore>,
+    pub keys: Arc<Keys>,
 }
 
 impl AppState {
-    pub fn new(db: Db, settings: Settings) -> Self {
+    pub fn new(db: Db, settings: Settings, keys: Keys) -> Self {
         AppState {
             db,
             jobs: JobHub::new(),
             settings: Arc::new(settings),
             hashing: Arc::new(Semaphore::new(4)),
+            keys: Arc::new(keys),
         }
     }
 

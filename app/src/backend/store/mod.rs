@@ -1,6 +1,7 @@
 //! All SQL of Guise lives under this module, one file per table. Nothing else touches sqlx,
 //! so another database engine can be added behind the same functions.
 
+pub mod api_clients;
 pub mod audit;
 pub mod datasets;
 pub mod grants;
@@ -10,7 +11,9 @@ pub mod job_log;
 pub mod jobs;
 pub mod projects;
 pub mod settings;
+pub mod signing_keys;
 pub mod tenants;
+pub mod used_subject_tokens;
 pub mod users;
 pub mod webapps;
 

@@ -1,0 +1,445 @@
+//! Who an API request acts for: client credentials, token exchange (RFC 8693) and the bearer
+//! tokens of the /v2 API. Whether an API client's owner may act as a user is decided by the
+//! same rules module as the UI; every token issued and every refusal is audited.
+
+use super::audit::{AuditEntry, Outcome};
+use super::impersonation::{self, Denial};
+use super::principal::Principal;
+use super::secrets::same_secret;
+use super::state::AppState;
+use super::store::{self, api_clients::{secret_context, ApiClientRow}, now_ms, used_subject_tokens::Recorded, users::UserRow};
+use super::tokens::{self, AccessClaims, Actor, SubjectClaims, SubjectPolicy, TOKEN_TYPE_ACCESS_TOKEN, TOKEN_TYPE_JWT};
+use crate::error::AppError;
+use crate::model::Via;
+
+pub const TOKEN_ACTION: &str = "api.token";
+pub const EXCHANGE_ACTION: &str = "api.token_exchange";
+pub const REQUEST_ACTION: &str = "api.request";
+
+/// The one answer for every subject that may not be impersonated — unknown, disabled, admin,
+/// service account, other tenant or no right — so the API reveals nothing about who exists.
+pub const SUBJECT_REFUSED: &str = "the subject token names no user this client may impersonate";
+/// The one answer for an unknown client and a wrong secret.
+const CLIENT_REFUSED: &str = "unknown client or wrong client secret";
+
+/// An error in the RFC 6749 §5.2 shape, with its HTTP status.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OAuthError {
+    pub status: u16,
+    pub code: &'static str,
+    pub description: String,
+}
+
+impl OAuthError {
+    fn new(status: u16, code: &'static str, description: impl Into<String>) -> Self {
+        OAuthError { status, code, description: description.into() }
+    }
+    pub fn invalid_request(d: impl Into<String>) -> Self {
+        Self::new(400, "invalid_request", d)
+    }
+    pub fn invalid_client(d: impl Into<String>) -> Self {
+        Self::new(401, "invalid_client", d)
+    }
+    pub fn unsupported_grant_type(d: impl Into<String>) -> Self {
+        Self::new(400, "unsupported_grant_type", d)
+    }
+    pub fn invalid_token(d: impl Into<String>) -> Self {
+        Self::new(401, "invalid_token", d)
+    }
+    pub fn insufficient_scope(d: impl Into<String>) -> Self {
+        Self::new(403, "insufficient_scope", d)
+    }
+    pub fn too_large(d: impl Into<String>) -> Self {
+        Self::new(413, "invalid_request", d)
+    }
+}
+
+impl From<AppError> for OAuthError {
+    fn from(e: AppError) -> Self {
+        let description = e.to_string();
+        match e {
+            AppError::BadRequest(_) => Self::new(400, "invalid_request", description),
+            AppError::Unauthorized(_) => Self::new(401, "invalid_token", description),
+            AppError::Forbidden(_) => Self::new(403, "access_denied", description),
+            AppError::NotFound(_) => Self::new(404, "not_found", description),
+            AppError::Conflict(_) => Self::new(409, "conflict", description),
+            AppError::PayloadTooLarge(_) => Self::new(413, "invalid_request", description),
+            AppError::Network(_) | AppError::Internal => Self::new(500, "server_error", description),
+        }
+    }
+}
+
+impl From<sqlx::Error> for OAuthError {
+    fn from(e: sqlx::Error) -> Self {
+        AppError::from(e).into()
+    }
+}
+
+/// A token just issued.
+#[derive(Clone, Debug)]
+pub struct IssuedToken {
+    pub access_token: String,
+    pub expires_in: i64,
+    pub claims: AccessClaims,
+}
+
+/// An API client proven by one of its access tokens.
+#[derive(Clone, Debug)]
+pub struct ClientSession {
+    pub claims: AccessClaims,
+    pub client: ApiClientRow,
+    pub owner: UserRow,
+    pub tenant: String,
+}
+
+impl ClientSession {
+    fn via(&self) -> Via {
+        Via::ApiClient { client_id: self.client.client_id.clone() }
+    }
+
+    pub fn entry(&self, action: &str, subject: Option<&UserRow>, target: String, outcome: Outcome, reason: String) -> AuditEntry {
+        client_entry(&self.client, &self.owner, action, subject, target, outcome, reason)
+    }
+}
+
+/// An audit row for something an API client did: its owner acts, through the client.
+fn client_entry(
+    client: &ApiClientRow,
+    owner: &UserRow,
+    action: &str,
+    subject: Option<&UserRow>,
+    target: String,
+    outcome: Outcome,
+    reason: String,
+) -> AuditEntry {
+    AuditEntry {
+        tenant_id: client.tenant_id,
+        actor_user_id: owner.id,
+        subject_user_id: subject.map(|s| s.id),
+        impersonation_id: None,
+        action: action.to_string(),
+        target,
+        outcome,
+        reason,
+        via: Via::ApiClient { client_id: client.client_id.clone() }.label(),
+    }
+}
+
+/// The caller of an API request: the principal it acts as, and the token that says so.
+#[derive(Clone, Debug)]
+pub struct ApiCaller {
+    pub principal: Principal,
+    pub claims: AccessClaims,
+}
+
+fn now_secs() -> i64 {
+    now_ms() / 1000
+}
+
+fn new_claims(subject: &UserRow, tenant: &str, client: &ApiClientRow, exp: i64, act: Option<Actor>) -> AccessClaims {
+    let now = now_secs();
+    AccessClaims {
+        iss: tokens::ISSUER.into(),
+        aud: tokens::AUDIENCE.into(),
+        sub: subject.email.clone(),
+        uid: subject.id,
+        tenant: tenant.to_string(),
+        client_id: client.client_id.clone(),
+        cv: client.secret_version,
+        iat: now,
+        nbf: now,
+        exp,
+        jti: tokens::new_jti(),
+        act,
+    }
+}
+
+fn issue(state: &AppState, claims: AccessClaims) -> Result<IssuedToken, OAuthError> {
+    let access_token = state.keys.tokens.issue(&claims).map_err(AppError::internal)?;
+    Ok(IssuedToken { access_token, expires_in: (claims.exp - now_secs()).max(0), claims })
+}
+
+fn open_secret(state: &AppState, client: &ApiClientRow) -> Result<Vec<u8>, OAuthError> {
+    state
+        .keys
+        .server
+        .open(&client.secret_sealed, &secret_context(&client.client_id))
+        .map_err(|e| AppError::internal(format!("client {}: {e}", client.client_id)).into())
+}
+
+/// `grant_type=client_credentials`: a token acting as the client's owner.
+pub async fn client_credentials(state: &AppState, client_id: &str, secret: &str) -> Result<IssuedToken, OAuthError> {
+    let client = match super::api_clients::check_client_id(client_id) {
+        Ok(id) => store::api_clients::by_client_id(&state.db, id).await?,
+        Err(_) => None,
+    };
+    let Some(client) = client else {
+        tracing::warn!("client credentials for unknown client {client_id:?}");
+        return Err(OAuthError::invalid_client(CLIENT_REFUSED));
+    };
+    let owner = store::users::by_id(&state.db, client.owner_user_id)
+        .await?
+        .ok_or_else(|| AppError::internal(format!("client {} has no owner", client.client_id)))?;
+    let target = format!("client {}", client.client_id);
+    let entry = |outcome: Outcome, reason: String| client_entry(&client, &owner, TOKEN_ACTION, None, target.clone(), outcome, reason);
+    let refusal = if !same_secret(&open_secret(state, &client)?, secret.as_bytes()) {
+        Some(("wrong client secret", CLIENT_REFUSED))
+    } else if !client.is_active() {
+        Some(("the client is revoked", "the client is revoked"))
+    } else if owner.disabled {
+        Some(("the client's owner is disabled", "the client's owner is disabled"))
+    } else {
+        None
+    };
+    if let Some((why, told)) = refusal {
+        store::audit::append_alone(&state.db, &entry(Outcome::Denied, why.into())).await?;
+        return Err(OAuthError::invalid_client(told));
+    }
+    let tenant = store::tenants::name_of(&state.db, client.tenant_id).await?;
+    let claims = new_claims(&owner, &tenant, &client, now_secs() + tokens::ACCESS_TOKEN_SECONDS, None);
+    let issued = issue(state, claims)?;
+    let entry = entry(Outcome::Allowed, format!("client credentials; token {}", issued.claims.jti));
+    store::api_clients::record_token(&state.db, &client.client_id, &entry).await?;
+    Ok(issued)
+}
+
+/// Checks one of our access tokens and the client behind it (and every client of its
+/// delegation chain): still active, same secret, user still enabled in the client's tenant.
+pub async fn authenticate_token(state: &AppState, token: &str) -> Result<(ClientSession, UserRow), OAuthError> {
+    let claims = state.keys.tokens.verify(token).map_err(|e| OAuthError::invalid_token(e.message()))?;
+    let client = store::api_clients::by_client_id(&state.db, &claims.client_id)
+        .await?
+        .ok_or_else(|| OAuthError::invalid_token("the token's client no longer exists"))?;
+    if !client.is_active() {
+        return Err(OAuthError::invalid_token("the token's client is revoked"));
+    }
+    if client.secret_version != claims.cv {
+        return Err(OAuthError::invalid_token("the client's secret was rotated since this token was issued"));
+    }
+    for link in claims.act.iter().flat_map(|a| a.chain()) {
+        let active = store::api_clients::by_client_id(&state.db, &link.client_id).await?.is_some_and(|c| c.is_active());
+        if !active {
+            return Err(OAuthError::invalid_token(format!("client {} of the token's delegation chain is revoked", link.client_id)));
+        }
+    }
+    let owner = store::users::by_id(&state.db, client.owner_user_id)
+        .await?
+        .ok_or_else(|| AppError::internal(format!("client {} has no owner", client.client_id)))?;
+    let user = store::users::by_id(&state.db, claims.uid)
+        .await?
+        .filter(|u| u.tenant_id == client.tenant_id && !u.disabled)
+        .ok_or_else(|| OAuthError::invalid_token("the token's user is disabled or gone"))?;
+    let tenant = store::tenants::name_of(&state.db, client.tenant_id).await?;
+    Ok((ClientSession { claims, client, owner, tenant }, user))
+}
+
+/// The principal of a /v2 request carrying `token`. An impersonation token is re-checked
+/// against the rules on every request, as a UI impersonation is.
+pub async fn authenticate_request(state: &AppState, token: &str) -> Result<ApiCaller, OAuthError> {
+    let (session, subject) = authenticate_token(state, token).await?;
+    let via = session.via();
+    let actor = match &session.claims.act {
+        None if subject.id == session.owner.id => None,
+        None => return Err(OAuthError::invalid_token("the token does not belong to its client's owner")),
+        Some(act) => {
+            let actor = store::users::by_id(&state.db, act.uid)
+                .await?
+                .ok_or_else(|| OAuthError::invalid_token("the token's actor is gone"))?;
+            let has_grant = store::grants::covers(&state.db, actor.tenant_id, actor.id, subject.id).await?;
+            let enabled = store::settings::impersonation_enabled(&state.db).await?;
+            impersonation::may_impersonate(&actor, &subject, has_grant, enabled)
+                .map_err(|d| OAuthError::invalid_token(format!("the impersonation is no longer allowed: {}", d.message())))?;
+            Some(actor)
+        }
+    };
+    let principal = Principal {
+        subject,
+        actor,
+        via,
+        read_only: false,
+        expires_at: Some(session.claims.exp * 1000),
+        impersonation_id: None,
+    };
+    Ok(ApiCaller { principal, claims: session.claims })
+}
+
+/// The actor of an exchange: a client's own access token, never an impersonation token.
+pub async fn authenticate_actor(state: &AppState, actor_token: &str) -> Result<ClientSession, OAuthError> {
+    let (session, _) = authenticate_token(state, actor_token)
+        .await
+        .map_err(|e| OAuthError::invalid_client(format!("actor_token: {}", e.description)))?;
+    if session.claims.is_impersonation() {
+        return Err(OAuthError::invalid_request(format!(
+            "actor_token is an impersonation token: {}",
+            Denial::AlreadyImpersonating.message()
+        )));
+    }
+    Ok(session)
+}
+
+/// A subject token, once its signature and claims are accepted.
+struct Subject {
+    user: Option<UserRow>,
+    /// What the token named, for the audit row.
+    named: String,
+    tenant_claim: Option<String>,
+    jti: Option<String>,
+    expires: Option<i64>,
+    /// A Guise token rather than one the client signed: reusable, and the new token must not
+    /// outlive it.
+    issued_by_us: bool,
+    /// The delegation chain the subject token already carried.
+    prior: Option<Actor>,
+}
+
+/// `grant_type=urn:ietf:params:oauth:grant-type:token-exchange`: a token acting as the
+/// subject token's user, with the client's owner as actor (`act`), nesting any earlier chain.
+pub async fn exchange(
+    state: &AppState,
+    session: &ClientSession,
+    subject_token: &str,
+    subject_token_type: &str,
+) -> Result<IssuedToken, OAuthError> {
+    let subject = match read_subject(state, session, subject_token, subject_token_type).await {
+        Ok(subject) => subject,
+        Err(error) => {
+            let target = format!("client {}", session.client.client_id);
+            return refuse(state, session, None, target, error.description.clone(), error).await;
+        }
+    };
+    let target = format!(
+        "subject {} · jti {}",
+        subject.named,
+        subject.jti.as_deref().unwrap_or("-")
+    );
+    let user = match check_subject(state, session, &subject).await? {
+        Ok(user) => user,
+        Err(why) => {
+            return refuse(state, session, subject.user.as_ref(), target, why, OAuthError::invalid_request(SUBJECT_REFUSED)).await;
+        }
+    };
+    let act = Actor {
+        sub: session.owner.email.clone(),
+        uid: session.owner.id,
+        client_id: session.client.client_id.clone(),
+        act: subject.prior.clone().map(Box::new),
+    };
+    if act.chain().len() > tokens::MAX_CHAIN {
+        let error = OAuthError::invalid_request(format!("the delegation chain would exceed {} actors", tokens::MAX_CHAIN));
+        return refuse(state, session, Some(&user), target, error.description.clone(), error).await;
+    }
+    let limit = state.settings.impersonation_minutes * 60;
+    let exp = [now_secs() + tokens::ACCESS_TOKEN_SECONDS, now_secs() + limit, session.claims.exp]
+        .into_iter()
+        .chain(subject.expires.filter(|_| subject.issued_by_us))
+        .min()
+        .unwrap_or(0);
+    let issued = issue(state, new_claims(&user, &session.tenant, &session.client, exp, Some(act)))?;
+    let entry = session.entry(
+        EXCHANGE_ACTION,
+        Some(&user),
+        target.clone(),
+        Outcome::Allowed,
+        format!("token {} until {}", issued.claims.jti, issued.claims.exp),
+    );
+    let jti_expiry = subject.expires.map(|e| e + tokens::SUBJECT_LEEWAY_SECONDS);
+    let jti = subject.jti.as_deref().filter(|_| !subject.issued_by_us);
+    match store::used_subject_tokens::record_exchange(&state.db, &session.client.client_id, jti, jti_expiry, &entry).await? {
+        Recorded::Done => Ok(issued),
+        Recorded::Replayed => {
+            let error = OAuthError::invalid_request("subject_token jti was already used: subject tokens are single-use");
+            refuse(state, session, Some(&user), target, error.description.clone(), error).await
+        }
+    }
+}
+
+async fn refuse<T>(
+    state: &AppState,
+    session: &ClientSession,
+    subject: Option<&UserRow>,
+    target: String,
+    why: String,
+    error: OAuthError,
+) -> Result<T, OAuthError> {
+    let entry = session.entry(EXCHANGE_ACTION, subject, target, Outcome::Denied, why);
+    store::audit::append_alone(&state.db, &entry).await?;
+    Err(error)
+}
+
+/// Checks the subject token's form, signature and claims.
+async fn read_subject(state: &AppState, session: &ClientSession, token: &str, token_type: &str) -> Result<Subject, OAuthError> {
+    match token_type {
+        TOKEN_TYPE_JWT => read_self_signed(state, session, token).await,
+        TOKEN_TYPE_ACCESS_TOKEN => read_issued(state, token).await,
+        other => Err(OAuthError::invalid_request(format!(
+            "subject_token_type {other:?} is not supported: use {TOKEN_TYPE_JWT} (or {TOKEN_TYPE_ACCESS_TOKEN} for a Guise token)"
+        ))),
+    }
+}
+
+/// A JWT the client signed itself: HS256 with its own secret, `kid` = its id.
+async fn read_self_signed(state: &AppState, session: &ClientSession, token: &str) -> Result<Subject, OAuthError> {
+    let client = &session.client;
+    tokens::check_subject_header(token, &client.client_id).map_err(OAuthError::invalid_request)?;
+    let claims = tokens::verify_subject_signature(token, &open_secret(state, client)?).map_err(OAuthError::invalid_request)?;
+    let policy = SubjectPolicy::from_db(&client.subject_policy)
+        .ok_or_else(|| AppError::internal(format!("client {} has policy {:?}", client.client_id, client.subject_policy)))?;
+    let SubjectClaims { sub, tenant, jti, exp } =
+        tokens::check_subject_claims(&claims, policy, now_secs()).map_err(OAuthError::invalid_request)?;
+    let user = store::users::by_email(&state.db, &sub).await?;
+    Ok(Subject { user, named: sub, tenant_claim: tenant, jti, expires: exp, issued_by_us: false, prior: None })
+}
+
+/// A token Guise issued (to this or another client): its user, and its chain kept.
+async fn read_issued(state: &AppState, token: &str) -> Result<Subject, OAuthError> {
+    let (inner, user) = authenticate_token(state, token)
+        .await
+        .map_err(|e| OAuthError::invalid_request(format!("subject_token: {}", e.description)))?;
+    let claims = inner.claims;
+    Ok(Subject {
+        named: user.email.clone(),
+        user: Some(user),
+        tenant_claim: Some(claims.tenant.clone()),
+        jti: Some(claims.jti.clone()),
+        expires: Some(claims.exp),
+        issued_by_us: true,
+        prior: claims.act,
+    })
+}
+
+/// Whether the client's owner may act as the subject: same tenant (the claim must name it
+/// exactly when present) and the impersonation rules. The reason is for the audit row only.
+async fn check_subject(state: &AppState, session: &ClientSession, subject: &Subject) -> Result<Result<UserRow, String>, OAuthError> {
+    if let Some(claimed) = &subject.tenant_claim {
+        if *claimed != session.tenant {
+            return Ok(Err(format!("the tenant claim {claimed:?} is not the client's tenant")));
+        }
+    }
+    let Some(user) = subject.user.clone() else {
+        return Ok(Err("no such user".into()));
+    };
+    if user.tenant_id != session.client.tenant_id {
+        return Ok(Err(Denial::OtherTenant.message().into()));
+    }
+    let owner = &session.owner;
+    let has_grant = store::grants::covers(&state.db, owner.tenant_id, owner.id, user.id).await?;
+    let enabled = store::settings::impersonation_enabled(&state.db).await?;
+    Ok(impersonation::may_impersonate(owner, &user, has_grant, enabled).map(|()| user).map_err(|d| d.message().to_string()))
+}
+
+/// Audits a request made with an impersonation token, naming both people.
+pub async fn audit_request(state: &AppState, caller: &ApiCaller, request: &str, status: u16) -> Result<(), AppError> {
+    if caller.principal.actor.is_none() {
+        return Ok(());
+    }
+    let outcome = match status {
+        200..=399 => Outcome::Allowed,
+        400..=499 => Outcome::Denied,
+        _ => Outcome::Failed,
+    };
+    let entry = caller
+        .principal
+        .audit(REQUEST_ACTION, request.to_string(), outcome, format!("HTTP {status}; token {}", caller.claims.jti));
+    store::audit::append_alone(&state.db, &entry).await?;
+    Ok(())
+}

@@ -1,0 +1,182 @@
+//! Creating, rotating and revoking API clients. The secret is generated here, shown once to
+//! whoever created or rotated it, and stored only sealed with the server key.
+
+use super::audit::{AuditEntry, Outcome};
+use super::principal::Principal;
+use super::secrets::{self, ServerKey};
+use super::state::AppState;
+use super::store::{self, api_clients::{secret_context, NewApiClient}, users::UserRow};
+use super::tokens::SubjectPolicy;
+use crate::error::AppError;
+use crate::model::ClientSecret;
+
+pub const CREATE: &str = "api_client.create";
+pub const ROTATE: &str = "api_client.rotate";
+pub const REVOKE: &str = "api_client.revoke";
+pub const MAX_NAME: usize = 100;
+pub const MAX_CLIENT_ID: usize = 64;
+
+/// A client name: trimmed, 1 to 100 characters, no control characters.
+pub fn check_name(name: &str) -> Result<&str, AppError> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(AppError::BadRequest("the client name is empty".into()));
+    }
+    if name.chars().count() > MAX_NAME {
+        return Err(AppError::BadRequest(format!("the client name is too long (at most {MAX_NAME} characters)")));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(AppError::BadRequest("the client name may not contain control characters".into()));
+    }
+    Ok(name)
+}
+
+pub fn parse_policy(word: &str) -> Result<SubjectPolicy, AppError> {
+    SubjectPolicy::from_db(word.trim()).ok_or_else(|| {
+        AppError::BadRequest(format!("unknown subject-token policy {word:?}: choose strict or compatible"))
+    })
+}
+
+/// A client id sent by a caller: bounded, and of the characters ids are made of.
+pub fn check_client_id(client_id: &str) -> Result<&str, AppError> {
+    let id = client_id.trim();
+    if id.is_empty() || id.len() > MAX_CLIENT_ID || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+        return Err(AppError::BadRequest(format!("{client_id:?} is not a client id")));
+    }
+    Ok(id)
+}
+
+/// A readable, unique id: the name as a slug, then random hex.
+fn new_client_id(name: &str) -> String {
+    let mut slug: String = name
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    slug = slug.split('-').filter(|p| !p.is_empty()).collect::<Vec<_>>().join("-");
+    slug.truncate(40);
+    let suffix: String = secrets::random_bytes::<4>().iter().map(|b| format!("{b:02x}")).collect();
+    if slug.is_empty() {
+        format!("client-{suffix}")
+    } else {
+        format!("{}-{suffix}", slug.trim_end_matches('-'))
+    }
+}
+
+/// What a new client is made of; `client_id` and `secret` are chosen when absent.
+pub struct ClientSpec<'a> {
+    pub name: &'a str,
+    pub owner: &'a UserRow,
+    pub policy: SubjectPolicy,
+    pub client_id: Option<&'a str>,
+}
+
+/// A new client's id, its secret (shown once) and the secret sealed for storage.
+pub struct Credentials {
+    pub client_id: String,
+    pub secret: String,
+    pub sealed: String,
+}
+
+/// Credentials for a client named `name`: the id from the name and a random secret, unless
+/// given (the demo seed fixes both).
+pub fn new_credentials(server_key: &ServerKey, name: &str, client_id: Option<&str>, secret: Option<&str>) -> Credentials {
+    let client_id = client_id.map(str::to_string).unwrap_or_else(|| new_client_id(name));
+    let secret = secret.map(str::to_string).unwrap_or_else(secrets::new_secret);
+    let sealed = server_key.seal(secret.as_bytes(), &secret_context(&client_id));
+    Credentials { client_id, secret, sealed }
+}
+
+/// Creates a client owned by `spec.owner`; `audit` makes its audit row from a description.
+pub async fn create(
+    state: &AppState,
+    spec: &ClientSpec<'_>,
+    created_by: &UserRow,
+    audit: impl FnOnce(String) -> AuditEntry,
+) -> Result<ClientSecret, AppError> {
+    let name = check_name(spec.name)?;
+    if let Some(id) = spec.client_id {
+        check_client_id(id)?;
+    }
+    if spec.owner.disabled || spec.owner.is_service_account() {
+        return Err(AppError::BadRequest(format!("{} cannot own an API client", spec.owner.email)));
+    }
+    let Credentials { client_id, secret, sealed } = new_credentials(&state.keys.server, name, spec.client_id, None);
+    let new = NewApiClient {
+        tenant_id: spec.owner.tenant_id,
+        client_id: &client_id,
+        name,
+        owner_user_id: spec.owner.id,
+        subject_policy: spec.policy.as_db(),
+        secret_sealed: &sealed,
+        created_by_user_id: created_by.id,
+    };
+    let entry = audit(format!("client {client_id} ({name}), policy {}", spec.policy.as_db()));
+    store::api_clients::insert(&state.db, &new, &entry).await.map_err(|e| match e {
+        sqlx::Error::Database(d) if d.is_unique_violation() => AppError::Conflict(format!("a client with id {client_id} already exists")),
+        other => other.into(),
+    })?;
+    Ok(ClientSecret { client_id, name: name.to_string(), secret })
+}
+
+/// Creates a client from the UI: owned by the signed-in admin.
+pub async fn create_as(state: &AppState, principal: &Principal, name: &str, policy: SubjectPolicy) -> Result<ClientSecret, AppError> {
+    let owner = principal.subject.clone();
+    let spec = ClientSpec { name, owner: &owner, policy, client_id: None };
+    create(state, &spec, &owner, |target| principal.audit(CREATE, target, Outcome::Allowed, String::new())).await
+}
+
+/// Gives a client a new secret: the old one and every token issued under it stop working.
+pub async fn rotate(state: &AppState, principal: &Principal, client_id: &str) -> Result<ClientSecret, AppError> {
+    let client_id = check_client_id(client_id)?;
+    let client = store::api_clients::by_client_id(&state.db, client_id)
+        .await?
+        .filter(|c| c.tenant_id == principal.tenant_id())
+        .ok_or_else(|| AppError::NotFound(format!("no API client {client_id}")))?;
+    let secret = secrets::new_secret();
+    let sealed = state.keys.server.seal(secret.as_bytes(), &secret_context(client_id));
+    let entry = principal.audit(ROTATE, format!("client {client_id}"), Outcome::Allowed, "tokens issued before are retired".into());
+    if !store::api_clients::rotate(&state.db, principal.tenant_id(), client_id, &sealed, &entry).await? {
+        return Err(AppError::Conflict(format!("API client {client_id} is revoked; create a new one")));
+    }
+    Ok(ClientSecret { client_id: client_id.to_string(), name: client.name, secret })
+}
+
+/// Revokes a client for good: its tokens stop working at once.
+pub async fn revoke(state: &AppState, principal: &Principal, client_id: &str) -> Result<(), AppError> {
+    let client_id = check_client_id(client_id)?;
+    let entry = principal.audit(REVOKE, format!("client {client_id}"), Outcome::Allowed, String::new());
+    if store::api_clients::revoke(&state.db, principal.tenant_id(), client_id, &entry).await? {
+        Ok(())
+    } else {
+        Err(AppError::NotFound(format!("no active API client {client_id}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_policies_and_ids_are_checked() {
+        assert_eq!(check_name("  Reporting bot ").unwrap(), "Reporting bot");
+        assert!(check_name(" ").is_err());
+        assert!(check_name(&"x".repeat(MAX_NAME + 1)).is_err());
+        assert!(check_name("a\u{7}b").is_err());
+        assert_eq!(parse_policy("strict").unwrap(), SubjectPolicy::Strict);
+        assert_eq!(parse_policy("compatible").unwrap(), SubjectPolicy::Compatible);
+        assert_eq!(parse_policy("lenient").unwrap_err().status(), 400);
+        assert!(check_client_id("tshirts-api-demo").is_ok());
+        assert!(check_client_id("a b").is_err());
+        assert!(check_client_id(&"a".repeat(MAX_CLIENT_ID + 1)).is_err());
+    }
+
+    #[test]
+    fn client_ids_are_readable_and_unique() {
+        let a = new_client_id("Nightly Reports!");
+        assert!(a.starts_with("nightly-reports-"), "{a}");
+        assert_ne!(a, new_client_id("Nightly Reports!"));
+        assert!(new_client_id("✓✓").starts_with("client-"));
+        assert!(check_client_id(&new_client_id(&"long name ".repeat(20))).is_ok());
+    }
+}

@@ -1,0 +1,190 @@
+//! API clients: credentials for programs calling the /v2 API. Every change commits with its
+//! audit row; the secret is only ever stored sealed.
+
+use super::{audit, begin_write, now_ms, Db, Tx};
+use crate::backend::audit::AuditEntry;
+use crate::model::{ApiClientView, UserView};
+
+#[derive(Clone, sqlx::FromRow)]
+pub struct ApiClientRow {
+    pub id: i64,
+    pub tenant_id: i64,
+    pub client_id: String,
+    pub name: String,
+    pub owner_user_id: i64,
+    pub subject_policy: String,
+    pub secret_sealed: String,
+    pub secret_version: i64,
+    pub revoked_at: Option<i64>,
+}
+
+// The sealed secret stays out of logs.
+impl std::fmt::Debug for ApiClientRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiClientRow")
+            .field("client_id", &self.client_id)
+            .field("tenant_id", &self.tenant_id)
+            .field("owner_user_id", &self.owner_user_id)
+            .field("revoked_at", &self.revoked_at)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ApiClientRow {
+    pub fn is_active(&self) -> bool {
+        self.revoked_at.is_none()
+    }
+}
+
+/// The text a client's sealed secret is bound to, so it cannot be moved to another client.
+pub fn secret_context(client_id: &str) -> String {
+    format!("api_client:{client_id}")
+}
+
+pub struct NewApiClient<'a> {
+    pub tenant_id: i64,
+    pub client_id: &'a str,
+    pub name: &'a str,
+    pub owner_user_id: i64,
+    pub subject_policy: &'a str,
+    pub secret_sealed: &'a str,
+    pub created_by_user_id: i64,
+}
+
+const COLUMNS: &str = "id, tenant_id, client_id, name, owner_user_id, subject_policy, secret_sealed, secret_version, revoked_at";
+
+pub async fn insert_in(tx: &mut Tx<'_>, new: &NewApiClient<'_>) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "INSERT INTO api_clients (tenant_id, client_id, name, owner_user_id, subject_policy, secret_sealed,
+                                  created_by_user_id, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+    )
+    .bind(new.tenant_id)
+    .bind(new.client_id)
+    .bind(new.name)
+    .bind(new.owner_user_id)
+    .bind(new.subject_policy)
+    .bind(new.secret_sealed)
+    .bind(new.created_by_user_id)
+    .bind(now_ms())
+    .fetch_one(&mut **tx)
+    .await
+}
+
+/// Creates a client and its audit row together.
+pub async fn insert(db: &Db, new: &NewApiClient<'_>, entry: &AuditEntry) -> Result<i64, sqlx::Error> {
+    let mut tx = begin_write(db).await?;
+    let id = insert_in(&mut tx, new).await?;
+    audit::append(&mut tx, entry).await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+pub async fn by_client_id(db: &Db, client_id: &str) -> Result<Option<ApiClientRow>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM api_clients WHERE client_id = ?"))
+        .bind(client_id)
+        .fetch_optional(db)
+        .await
+}
+
+#[derive(sqlx::FromRow)]
+struct ViewRow {
+    client_id: String,
+    name: String,
+    owner_id: i64,
+    owner_email: String,
+    owner_name: String,
+    subject_policy: String,
+    secret_version: i64,
+    created_at: i64,
+    rotated_at: Option<i64>,
+    revoked_at: Option<i64>,
+    last_used_at: Option<i64>,
+}
+
+/// The tenant's clients, newest first.
+pub async fn list(db: &Db, tenant_id: i64) -> Result<Vec<ApiClientView>, sqlx::Error> {
+    let rows: Vec<ViewRow> = sqlx::query_as(
+        "SELECT c.client_id, c.name, u.id AS owner_id, u.email AS owner_email, u.display_name AS owner_name,
+                c.subject_policy, c.secret_version, c.created_at, c.rotated_at, c.revoked_at, c.last_used_at
+         FROM api_clients c JOIN users u ON u.id = c.owner_user_id
+         WHERE c.tenant_id = ? ORDER BY c.id DESC",
+    )
+    .bind(tenant_id)
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| ApiClientView {
+            client_id: r.client_id,
+            name: r.name,
+            owner: UserView { id: r.owner_id, email: r.owner_email, display_name: r.owner_name },
+            subject_policy: r.subject_policy,
+            secret_version: r.secret_version,
+            created_at: r.created_at,
+            rotated_at: r.rotated_at,
+            revoked_at: r.revoked_at,
+            last_used_at: r.last_used_at,
+        })
+        .collect())
+}
+
+/// Replaces an active client's secret (retiring its tokens); false when there is no such
+/// active client in the tenant.
+pub async fn rotate(db: &Db, tenant_id: i64, client_id: &str, secret_sealed: &str, entry: &AuditEntry) -> Result<bool, sqlx::Error> {
+    let mut tx = begin_write(db).await?;
+    let changed = sqlx::query(
+        "UPDATE api_clients SET secret_sealed = ?, secret_version = secret_version + 1, rotated_at = ?
+         WHERE tenant_id = ? AND client_id = ? AND revoked_at IS NULL",
+    )
+    .bind(secret_sealed)
+    .bind(now_ms())
+    .bind(tenant_id)
+    .bind(client_id)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if changed == 0 {
+        return Ok(false);
+    }
+    audit::append(&mut tx, entry).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// Revokes an active client for good; false when there is no such active client.
+pub async fn revoke(db: &Db, tenant_id: i64, client_id: &str, entry: &AuditEntry) -> Result<bool, sqlx::Error> {
+    let mut tx = begin_write(db).await?;
+    let changed = sqlx::query(
+        "UPDATE api_clients SET revoked_at = ? WHERE tenant_id = ? AND client_id = ? AND revoked_at IS NULL",
+    )
+    .bind(now_ms())
+    .bind(tenant_id)
+    .bind(client_id)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if changed == 0 {
+        return Ok(false);
+    }
+    audit::append(&mut tx, entry).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// Records that a client obtained a token, with the token's audit row.
+pub async fn record_token(db: &Db, client_id: &str, entry: &AuditEntry) -> Result<(), sqlx::Error> {
+    let mut tx = begin_write(db).await?;
+    mark_used(&mut tx, client_id).await?;
+    audit::append(&mut tx, entry).await?;
+    tx.commit().await
+}
+
+pub async fn mark_used(tx: &mut Tx<'_>, client_id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE api_clients SET last_used_at = ? WHERE client_id = ?")
+        .bind(now_ms())
+        .bind(client_id)
+        .execute(&mut **tx)
+        .await
+        .map(|_| ())
+}

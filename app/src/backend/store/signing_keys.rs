@@ -1,0 +1,21 @@
+//! The server's token signing keys, their private halves sealed with the server key.
+
+use super::{now_ms, Db};
+
+/// (kid, sealed private key) of the keys in use, newest first: the first one signs.
+pub async fn active(db: &Db) -> Result<Vec<(String, String)>, sqlx::Error> {
+    sqlx::query_as("SELECT kid, private_sealed FROM signing_keys WHERE retired_at IS NULL ORDER BY created_at DESC, kid")
+        .fetch_all(db)
+        .await
+}
+
+pub async fn insert(db: &Db, kid: &str, algorithm: &str, private_sealed: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO signing_keys (kid, algorithm, private_sealed, created_at) VALUES (?, ?, ?, ?)")
+        .bind(kid)
+        .bind(algorithm)
+        .bind(private_sealed)
+        .bind(now_ms())
+        .execute(db)
+        .await
+        .map(|_| ())
+}

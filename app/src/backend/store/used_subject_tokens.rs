@@ -1,0 +1,48 @@
+//! Subject-token ids already exchanged: the primary key makes a `jti` single-use per client,
+//! even when duplicates arrive at the same moment.
+
+use super::{api_clients, audit, begin_write, now_ms, Db};
+use crate::backend::audit::AuditEntry;
+
+/// The outcome of recording an exchange.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Recorded {
+    Done,
+    /// The jti was used before: nothing was written.
+    Replayed,
+}
+
+/// Records a successful exchange: the subject token's jti (when it has one), the client's
+/// last use and the audit row commit together, or not at all when the jti was seen before.
+pub async fn record_exchange(
+    db: &Db,
+    client_id: &str,
+    jti: Option<&str>,
+    expires_at: Option<i64>,
+    entry: &AuditEntry,
+) -> Result<Recorded, sqlx::Error> {
+    let mut tx = begin_write(db).await?;
+    if let Some(jti) = jti {
+        // Ids of tokens that expired more than a leeway ago can never be replayed: drop them.
+        sqlx::query("DELETE FROM used_subject_tokens WHERE expires_at < ?")
+            .bind(now_ms() / 1000 - 600)
+            .execute(&mut *tx)
+            .await?;
+        let inserted = sqlx::query(
+            "INSERT INTO used_subject_tokens (client_id, jti, expires_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+        )
+        .bind(client_id)
+        .bind(jti)
+        .bind(expires_at)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if inserted == 0 {
+            return Ok(Recorded::Replayed);
+        }
+    }
+    api_clients::mark_used(&mut tx, client_id).await?;
+    audit::append(&mut tx, entry).await?;
+    tx.commit().await?;
+    Ok(Recorded::Done)
+}

@@ -1,0 +1,128 @@
+//! The /v2 REST API, as plain axum handlers: the OAuth 2.0 token endpoint (client credentials
+//! and RFC 8693 token exchange), the signing keys, and resources that answer as the token's
+//! subject. Requests carry bearer tokens, never cookies, so the session and cross-site guards
+//! of the pages do not apply here.
+
+pub mod admin;
+pub mod error;
+pub mod openapi;
+pub mod resources;
+pub mod token;
+
+use app::backend::api_access::{self, OAuthError};
+use app::backend::state::AppState;
+use axum::body::{to_bytes, Body};
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::middleware::{from_fn, from_fn_with_state, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get, post};
+use axum::Router;
+use error::ApiError;
+
+/// Largest request body the API reads (form posts to the token endpoint included).
+pub const MAX_API_BODY_BYTES: usize = 16 * 1024;
+
+pub fn router(state: AppState) -> Router {
+    let resources = Router::new()
+        .route("/v2/whoami", get(resources::whoami))
+        .route("/v2/files", get(resources::files))
+        .route("/v2/datasets/{name}/build", post(resources::build))
+        .route("/v2/jobs", get(resources::jobs))
+        .route("/v2/jobs/{id}", get(resources::job))
+        .route("/v2/admin/clients", get(admin::clients))
+        .route("/v2/admin/clients/{client_id}/revoke", post(admin::revoke_client))
+        .route("/v2/admin/grants", get(admin::grants))
+        .route("/v2/admin/audit", get(admin::audit))
+        .layer(from_fn_with_state(state.clone(), authenticate))
+        .layer(from_fn(limit_body));
+    Router::new()
+        .route("/v2/auth/token", post(token::token))
+        .route("/.well-known/jwks.json", get(token::jwks))
+        .route("/v2/openapi.json", get(openapi::document))
+        .merge(resources)
+        .route("/v2/{*rest}", any(unknown_endpoint))
+        .with_state(state)
+}
+
+async fn unknown_endpoint(request: Request) -> ApiError {
+    ApiError(OAuthError::from(app::error::AppError::NotFound(format!(
+        "no API endpoint {} {}; see /v2/openapi.json",
+        request.method(),
+        request.uri().path()
+    ))))
+}
+
+/// The bearer token of a request: `None` without an Authorization header, an error when the
+/// header is there but is not `Bearer <token>`.
+pub fn bearer_token(headers: &HeaderMap) -> Result<Option<&str>, OAuthError> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else { return Ok(None) };
+    let value = value.to_str().map_err(|_| OAuthError::invalid_request("the Authorization header is not text"))?;
+    match value.split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => Ok(Some(token.trim())),
+        _ => Err(OAuthError::invalid_request("the Authorization header must be `Bearer <access token>`")),
+    }
+}
+
+/// Marks a response whose action already wrote its own audit row.
+#[derive(Clone, Copy, Debug)]
+pub struct SelfAudited;
+
+/// Authenticates the bearer token, hands the caller to the handler, and audits every request
+/// made with an impersonation token, naming both people.
+async fn authenticate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let token = match bearer_token(request.headers()) {
+        Ok(Some(token)) => token.to_string(),
+        Ok(None) => {
+            return ApiError(OAuthError::invalid_token("an access token is required: send Authorization: Bearer <token>"))
+                .into_response()
+        }
+        Err(e) => return ApiError(OAuthError::invalid_token(e.description)).into_response(),
+    };
+    let caller = match api_access::authenticate_request(&state, &token).await {
+        Ok(caller) => caller,
+        Err(e) => return ApiError(e).into_response(),
+    };
+    let described = format!("{} {}", request.method(), request.uri().path());
+    request.extensions_mut().insert(caller.clone());
+    let response = next.run(request).await;
+    if response.extensions().get::<SelfAudited>().is_some() {
+        return response;
+    }
+    match api_access::audit_request(&state, &caller, &described, response.status().as_u16()).await {
+        Ok(()) => response,
+        // What cannot be audited is not answered.
+        Err(e) => ApiError(e.into()).into_response(),
+    }
+}
+
+/// Refuses bodies over `MAX_API_BODY_BYTES` with 413 in the API's error shape.
+async fn limit_body(request: Request, next: Next) -> Response {
+    match read_limited(request).await {
+        Ok(request) => next.run(request).await,
+        Err(e) => ApiError(e).into_response(),
+    }
+}
+
+/// The request with its body read into memory, if it is within the limit.
+pub async fn read_limited(request: Request) -> Result<Request, OAuthError> {
+    let too_large = || OAuthError::too_large(format!("the request body is over {MAX_API_BODY_BYTES} bytes"));
+    let announced = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if announced.is_some_and(|n| n > MAX_API_BODY_BYTES) {
+        return Err(too_large());
+    }
+    let (parts, body) = request.into_parts();
+    let bytes = to_bytes(body, MAX_API_BODY_BYTES).await.map_err(|_| too_large())?;
+    Ok(Request::from_parts(parts, Body::from(bytes)))
+}
+
+/// A JSON answer with `Cache-Control: no-store` (it names people and tokens).
+pub fn private_json<T: serde::Serialize>(status: StatusCode, value: &T) -> Response {
+    let mut response = (status, axum::Json(value)).into_response();
+    response.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
+    response
+}

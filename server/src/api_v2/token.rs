@@ -1,0 +1,240 @@
+//! `POST /v2/auth/token` (RFC 6749 client credentials, RFC 8693 token exchange) and the
+//! public signing keys at `/.well-known/jwks.json`.
+
+use super::error::{ApiError, ApiResult, ErrorBody};
+use super::{bearer_token, private_json, read_limited, MAX_API_BODY_BYTES};
+use app::backend::api_access::{self, OAuthError, EXCHANGE_ACTION};
+use app::backend::audit::Outcome;
+use app::backend::state::AppState;
+use app::backend::store;
+use app::backend::tokens::TOKEN_TYPE_ACCESS_TOKEN;
+use axum::body::to_bytes;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use utoipa::ToSchema;
+
+pub const CLIENT_CREDENTIALS: &str = "client_credentials";
+pub const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
+
+/// The form of a token request (`application/x-www-form-urlencoded`).
+#[derive(Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub struct TokenForm {
+    /// `client_credentials` or `urn:ietf:params:oauth:grant-type:token-exchange`.
+    grant_type: String,
+    /// Client credentials (or HTTP Basic).
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    /// Token exchange: a JWT signed by the client with HS256 and its secret, header `kid` =
+    /// client id, claim `sub` = the email of the user to impersonate, optional `tenant`.
+    subject_token: Option<String>,
+    /// `urn:ietf:params:oauth:token-type:jwt` (or `…:access_token` for a Guise token, whose
+    /// delegation chain is kept).
+    subject_token_type: Option<String>,
+    /// Token exchange: the client's access token (also sent as `Authorization: Bearer`).
+    actor_token: Option<String>,
+    /// `urn:ietf:params:oauth:token-type:access_token`.
+    actor_token_type: Option<String>,
+    /// Optional; only `urn:ietf:params:oauth:token-type:access_token`.
+    requested_token_type: Option<String>,
+}
+
+/// A successful token response (RFC 6749 §5.1, RFC 8693 §2.2.1).
+#[derive(Serialize, ToSchema)]
+pub struct TokenResponse {
+    pub access_token: String,
+    /// Always `bearer`.
+    pub token_type: &'static str,
+    /// Seconds until the token expires.
+    pub expires_in: i64,
+    /// Token exchange only: `urn:ietf:params:oauth:token-type:access_token`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issued_token_type: Option<&'static str>,
+}
+
+/// The parameters of a form body; a repeated parameter is an error (RFC 6749 §3.2).
+fn parse_form(bytes: &[u8]) -> Result<HashMap<String, String>, OAuthError> {
+    let mut params = HashMap::new();
+    for (name, value) in form_urlencoded::parse(bytes) {
+        if params.insert(name.to_string(), value.to_string()).is_some() {
+            return Err(OAuthError::invalid_request(format!("parameter {name} is repeated")));
+        }
+    }
+    Ok(params)
+}
+
+fn required<'a>(params: &'a HashMap<String, String>, name: &str) -> Result<&'a str, OAuthError> {
+    match params.get(name).map(|v| v.trim()) {
+        Some(value) if !value.is_empty() => Ok(value),
+        _ => Err(OAuthError::invalid_request(format!("missing parameter: {name}"))),
+    }
+}
+
+/// Client id and secret from `Authorization: Basic` (each form-encoded, RFC 6749 §2.3.1).
+fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, OAuthError> {
+    let Some(value) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else { return Ok(None) };
+    let Some((scheme, encoded)) = value.split_once(' ') else { return Ok(None) };
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return Ok(None);
+    }
+    let malformed = || OAuthError::invalid_client("the Basic credentials are malformed");
+    let decoded = STANDARD.decode(encoded.trim()).map_err(|_| malformed())?;
+    let text = String::from_utf8(decoded).map_err(|_| malformed())?;
+    let (id, secret) = text.split_once(':').ok_or_else(malformed)?;
+    let decode = |part: &str| form_urlencoded::parse(format!("x={part}").as_bytes()).next().map(|(_, v)| v.into_owned());
+    Ok(Some((decode(id).unwrap_or_default(), decode(secret).unwrap_or_default())))
+}
+
+fn is_form(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"))
+}
+
+/// Obtain an access token.
+#[utoipa::path(
+    post,
+    path = "/v2/auth/token",
+    tag = "auth",
+    request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "A token", body = TokenResponse),
+        (status = 400, description = "invalid_request, unsupported_grant_type", body = ErrorBody),
+        (status = 401, description = "invalid_client", body = ErrorBody),
+        (status = 413, description = "The body is too large", body = ErrorBody),
+    )
+)]
+pub async fn token(State(state): State<AppState>, request: Request) -> Response {
+    match answer(&state, request).await {
+        Ok(response) => private_json(StatusCode::OK, &response),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn answer(state: &AppState, request: Request) -> ApiResult<TokenResponse> {
+    let headers = request.headers().clone();
+    let request = match read_limited(request).await {
+        Ok(request) => request,
+        Err(too_large) => return Err(audit_oversized(state, &headers, too_large).await),
+    };
+    if !is_form(&headers) {
+        return Err(OAuthError::invalid_request("the body must be application/x-www-form-urlencoded").into());
+    }
+    let bytes = to_bytes(request.into_body(), MAX_API_BODY_BYTES)
+        .await
+        .map_err(|_| OAuthError::too_large("the request body is too large"))?;
+    let params = parse_form(&bytes)?;
+    match required(&params, "grant_type")? {
+        CLIENT_CREDENTIALS => client_credentials(state, &headers, &params).await,
+        TOKEN_EXCHANGE => token_exchange(state, &headers, &params).await,
+        other => Err(OAuthError::unsupported_grant_type(format!(
+            "grant_type {other:?} is not supported: use {CLIENT_CREDENTIALS} or {TOKEN_EXCHANGE}"
+        ))
+        .into()),
+    }
+}
+
+async fn client_credentials(state: &AppState, headers: &HeaderMap, params: &HashMap<String, String>) -> ApiResult<TokenResponse> {
+    let in_body = params.contains_key("client_id") || params.contains_key("client_secret");
+    let (client_id, secret) = match basic_credentials(headers)? {
+        Some(_) if in_body => {
+            return Err(OAuthError::invalid_request("send the client credentials once: in the body or with HTTP Basic").into())
+        }
+        Some(credentials) => credentials,
+        None => (required(params, "client_id")?.to_string(), required(params, "client_secret")?.to_string()),
+    };
+    let issued = api_access::client_credentials(state, &client_id, &secret).await?;
+    Ok(TokenResponse { access_token: issued.access_token, token_type: "bearer", expires_in: issued.expires_in, issued_token_type: None })
+}
+
+async fn token_exchange(state: &AppState, headers: &HeaderMap, params: &HashMap<String, String>) -> ApiResult<TokenResponse> {
+    let bearer = bearer_token(headers).ok().flatten();
+    let actor_token = match (params.get("actor_token").map(|t| t.trim()), bearer) {
+        (Some(param), Some(header)) if param != header => {
+            return Err(OAuthError::invalid_request("actor_token and the Authorization bearer token differ").into())
+        }
+        (Some(param), _) if !param.is_empty() => {
+            if required(params, "actor_token_type")? != TOKEN_TYPE_ACCESS_TOKEN {
+                return Err(OAuthError::invalid_request(format!("actor_token_type must be {TOKEN_TYPE_ACCESS_TOKEN}")).into());
+            }
+            param
+        }
+        (_, Some(header)) => header,
+        _ => return Err(OAuthError::invalid_request("missing parameter: actor_token (the client's access token)").into()),
+    };
+    let subject_token = required(params, "subject_token")?;
+    let subject_token_type = required(params, "subject_token_type")?;
+    if let Some(requested) = params.get("requested_token_type").filter(|r| r.as_str() != TOKEN_TYPE_ACCESS_TOKEN) {
+        return Err(OAuthError::invalid_request(format!(
+            "requested_token_type {requested:?} is not supported: only {TOKEN_TYPE_ACCESS_TOKEN}"
+        ))
+        .into());
+    }
+    let session = api_access::authenticate_actor(state, actor_token).await?;
+    let issued = api_access::exchange(state, &session, subject_token, subject_token_type).await?;
+    Ok(TokenResponse {
+        access_token: issued.access_token,
+        token_type: "bearer",
+        expires_in: issued.expires_in,
+        issued_token_type: Some(TOKEN_TYPE_ACCESS_TOKEN),
+    })
+}
+
+/// A body over the limit is refused before it is read; when the request names its client by
+/// bearer token, the refusal is audited for that client.
+async fn audit_oversized(state: &AppState, headers: &HeaderMap, error: OAuthError) -> ApiError {
+    if let Ok(Some(token)) = bearer_token(headers) {
+        if let Ok(session) = api_access::authenticate_actor(state, token).await {
+            let entry = session.entry(
+                EXCHANGE_ACTION,
+                None,
+                format!("client {}", session.client.client_id),
+                Outcome::Denied,
+                error.description.clone(),
+            );
+            if let Err(e) = store::audit::append_alone(&state.db, &entry).await {
+                return ApiError::from(e);
+            }
+        }
+    }
+    ApiError(error)
+}
+
+/// The public keys that verify Guise access tokens.
+#[utoipa::path(get, path = "/.well-known/jwks.json", tag = "auth", responses((status = 200, description = "A JSON Web Key Set (RFC 7517)")))]
+pub async fn jwks(State(state): State<AppState>) -> Response {
+    let mut response = axum::Json(state.keys.tokens.jwks()).into_response();
+    response.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("public, max-age=300"));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forms_refuse_repeated_parameters() {
+        let params = parse_form(b"grant_type=client_credentials&client_id=a%2Bb").unwrap();
+        assert_eq!(params["client_id"], "a+b");
+        assert_eq!(parse_form(b"a=1&a=2").unwrap_err().description, "parameter a is repeated");
+        assert_eq!(required(&params, "client_secret").unwrap_err().description, "missing parameter: client_secret");
+    }
+
+    #[test]
+    fn basic_credentials_are_form_decoded() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::AUTHORIZATION, format!("Basic {}", STANDARD.encode("my%20client:s%3Acret")).parse().unwrap());
+        assert_eq!(basic_credentials(&headers).unwrap(), Some(("my client".into(), "s:cret".into())));
+        headers.insert(header::AUTHORIZATION, "Basic !!!".parse().unwrap());
+        assert_eq!(basic_credentials(&headers).unwrap_err().code, "invalid_client");
+        headers.insert(header::AUTHORIZATION, "Bearer abc".parse().unwrap());
+        assert_eq!(basic_credentials(&headers).unwrap(), None);
+    }
+}
