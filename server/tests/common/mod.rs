@@ -70,6 +70,8 @@ impl TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
         let file = dir.path().join("guise.db");
         std::fs::copy(template(), &file).expect("copy template");
+        // The server key that sealed the template's secrets goes with it.
+        std::fs::copy(template().with_extension("key"), file.with_extension("key")).expect("copy server key");
         let url = format!("sqlite://{}", file.display());
         let state = server::open_state(&url, Settings::default(), true).await.expect("open");
         let options = server::router::leptos_options("127.0.0.1:0".parse().unwrap()).expect("options");
