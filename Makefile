@@ -3,7 +3,7 @@ SHELL := /bin/bash
 # wasm-opt 132 from npm must come before any other (Debian's 108 breaks hydration).
 export PATH := $(CURDIR)/end2end/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: run dev test install install-test lint unit integration e2e release
+.PHONY: run dev test install install-test lint unit integration e2e example release
 
 run: install
 	cargo leptos serve --release
@@ -11,7 +11,7 @@ run: install
 dev: install
 	cargo leptos watch
 
-test: install-test lint unit integration e2e
+test: install-test lint unit integration e2e example
 
 install:
 	scripts/install.sh
@@ -35,4 +35,8 @@ release:
 
 e2e: release
 	cd end2end && npx playwright test
+
+# The Python API example (requests + PyJWT) against a fresh demo server.
+example: release
+	scripts/run-example.sh
 

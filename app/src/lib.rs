@@ -20,7 +20,7 @@ use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 use pages::{
-    activity::ActivityPage, admin_audit::AdminAuditPage, admin_grants::AdminGrantsPage,
+    activity::ActivityPage, admin_api_clients::AdminApiClientsPage, admin_audit::AdminAuditPage, admin_grants::AdminGrantsPage,
     admin_groups::AdminGroupsPage, admin_users::AdminUsersPage, profile::ProfilePage,
     home::HomePage, job_detail::JobDetailPage, jobs::JobsPage, login::LoginPage, not_found::NotFound,
     project::ProjectPage, webapp::WebappPage, webapp_settings::WebappSettingsPage,
@@ -71,6 +71,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/admin/groups") view=AdminGroupsPage ssr=SsrMode::Async/>
                     <Route path=path!("/admin/grants") view=AdminGrantsPage ssr=SsrMode::Async/>
                     <Route path=path!("/admin/audit") view=AdminAuditPage ssr=SsrMode::Async/>
+                    <Route path=path!("/admin/api-clients") view=AdminApiClientsPage ssr=SsrMode::Async/>
                     <Route path=path!("/account/activity") view=ActivityPage ssr=SsrMode::Async/>
                 </Routes>
             </main>

@@ -2,6 +2,7 @@
 //! the session.
 
 pub mod admin;
+pub mod api_clients;
 pub mod auth;
 pub mod impersonation;
 pub mod jobs;

@@ -15,6 +15,7 @@ pub fn AdminNav() -> impl IntoView {
             {tab("/admin/groups", "Groups")}
             {tab("/admin/grants", "Grants")}
             {tab("/admin/audit", "Audit")}
+            {tab("/admin/api-clients", "API clients")}
         </nav>
     }
 }

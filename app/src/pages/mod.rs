@@ -1,4 +1,5 @@
 pub mod activity;
+pub mod admin_api_clients;
 pub mod admin_audit;
 pub mod admin_grants;
 pub mod admin_groups;

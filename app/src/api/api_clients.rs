@@ -1,0 +1,39 @@
+//! Administration → API clients: list, create, rotate, revoke. Admins only; the secret is in
+//! the answer of create and rotate, and nowhere else.
+
+use crate::error::AppError;
+use crate::model::{ApiClientView, ClientSecret};
+use leptos::prelude::*;
+
+#[server(endpoint = "admin/api_clients")]
+pub async fn list_api_clients() -> Result<Vec<ApiClientView>, AppError> {
+    use crate::backend::store;
+    let (state, principal) = super::admin::require_admin().await?;
+    Ok(store::api_clients::list(&state.db, principal.tenant_id()).await?)
+}
+
+/// Creates a client owned by the signed-in admin.
+#[server(endpoint = "admin/api_clients/create")]
+pub async fn create_api_client(name: String, policy: String) -> Result<ClientSecret, AppError> {
+    use crate::backend::{api_clients, impersonation};
+    let (state, principal) = super::admin::require_admin().await?;
+    impersonation::may_change(principal.read_only).map_err(|d| AppError::Forbidden(d.message().into()))?;
+    let policy = api_clients::parse_policy(&policy)?;
+    api_clients::create_as(&state, &principal, &name, policy).await
+}
+
+#[server(endpoint = "admin/api_clients/rotate")]
+pub async fn rotate_api_client(client_id: String) -> Result<ClientSecret, AppError> {
+    use crate::backend::{api_clients, impersonation};
+    let (state, principal) = super::admin::require_admin().await?;
+    impersonation::may_change(principal.read_only).map_err(|d| AppError::Forbidden(d.message().into()))?;
+    api_clients::rotate(&state, &principal, &client_id).await
+}
+
+#[server(endpoint = "admin/api_clients/revoke")]
+pub async fn revoke_api_client(client_id: String) -> Result<(), AppError> {
+    use crate::backend::{api_clients, impersonation};
+    let (state, principal) = super::admin::require_admin().await?;
+    impersonation::may_change(principal.read_only).map_err(|d| AppError::Forbidden(d.message().into()))?;
+    api_clients::revoke(&state, &principal, &client_id).await
+}

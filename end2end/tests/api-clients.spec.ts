@@ -1,0 +1,60 @@
+import { test, expect, APIRequestContext } from '@playwright/test';
+import { logIn, waitForHydration } from './helpers';
+
+async function clientToken(request: APIRequestContext, clientId: string, secret: string) {
+  return request.post('/v2/auth/token', {
+    form: { grant_type: 'client_credentials', client_id: clientId, client_secret: secret },
+  });
+}
+
+test('an admin creates, rotates and revokes an API client; the secret is shown once', async ({ page, request }) => {
+  await logIn(page, 'alice@tshirts.example');
+  await page.goto('/admin/api-clients');
+  await waitForHydration(page);
+  await expect(page.getByRole('heading', { name: 'Administration — API clients' })).toBeVisible();
+  const demo = page.locator('table.clients tr', { hasText: 'tshirts-api-demo' });
+  await expect(demo).toContainText('compatible');
+  await expect(demo).toContainText('Alice Admin');
+
+  await page.getByLabel('Name').fill('Nightly reports');
+  await page.getByRole('button', { name: 'Create client' }).click();
+  const secretBox = page.locator('section.secret');
+  await expect(secretBox).toContainText('shown only once');
+  const clientId = (await page.getByTestId('client-id').textContent())!.trim();
+  const secret = (await page.getByTestId('client-secret').textContent())!.trim();
+  expect(clientId).toMatch(/^nightly-reports-[0-9a-f]{8}$/);
+  const row = page.locator('table.clients tr', { hasText: clientId });
+  await expect(row).toContainText('strict');
+  await expect(row).toContainText('Active');
+  await page.screenshot({ path: 'test-results/admin-api-clients.png', fullPage: true });
+
+  // The secret works at the token endpoint.
+  const issued = await clientToken(request, clientId, secret);
+  expect(issued.status()).toBe(200);
+  const token = (await issued.json()).access_token;
+  const whoami = await request.get('/v2/whoami', { headers: { Authorization: `Bearer ${token}` } });
+  expect((await whoami.json()).email).toBe('alice@tshirts.example');
+
+  // Rotating shows a new secret; the old one and its tokens stop working.
+  await row.getByRole('button', { name: 'Rotate secret' }).click();
+  await expect(page.getByTestId('client-secret')).not.toHaveText(secret);
+  const rotated = (await page.getByTestId('client-secret').textContent())!.trim();
+  expect((await clientToken(request, clientId, secret)).status()).toBe(401);
+  expect((await request.get('/v2/whoami', { headers: { Authorization: `Bearer ${token}` } })).status()).toBe(401);
+  expect((await clientToken(request, clientId, rotated)).status()).toBe(200);
+
+  // Revoking ends it for good.
+  await row.getByRole('button', { name: 'Revoke' }).click();
+  await expect(row).toContainText('Revoked');
+  await expect(page.locator('section.secret')).toHaveCount(0);
+  const refused = await clientToken(request, clientId, rotated);
+  expect(refused.status()).toBe(401);
+  expect((await refused.json()).error).toBe('invalid_client');
+  await page.screenshot({ path: 'test-results/admin-api-clients-revoked.png', fullPage: true });
+});
+
+test('members cannot open API clients', async ({ page }) => {
+  await logIn(page, 'u1@tshirts.example');
+  await page.goto('/admin/api-clients');
+  await expect(page.getByRole('alert')).toContainText('you may not open Administration');
+});
