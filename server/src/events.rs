@@ -2,6 +2,7 @@
 
 use app::backend::principal::Principal;
 use app::backend::state::AppState;
+use app::components::live_jobs::READY_EVENT;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::Extension;
 use futures::Stream;
@@ -19,5 +20,7 @@ pub async fn job_events(
         let message = message.ok().filter(|m| m.tenant_id == tenant_id)?;
         Event::default().event("job").json_data(&message.event).ok().map(Ok)
     });
-    Sse::new(stream).keep_alive(KeepAlive::default())
+    // First a `ready` event, so the page fetches whatever changed before it was listening.
+    let ready = futures::stream::once(async { Ok(Event::default().event(READY_EVENT).data("listening")) });
+    Sse::new(ready.chain(stream)).keep_alive(KeepAlive::default())
 }
