@@ -38,3 +38,6 @@ CREATE TABLE used_subject_tokens (
     PRIMARY KEY (client_id, jti)
 ) WITHOUT ROWID;
 CREATE INDEX used_subject_tokens_expiry ON used_subject_tokens(expires_at);
+
+-- How an impersonation came about: the UI, or an API client's token exchange.
+ALTER TABLE impersonations ADD COLUMN via TEXT NOT NULL DEFAULT 'UI';

@@ -48,6 +48,8 @@ pub struct ImpersonationRecordView {
     pub expires_at: i64,
     pub ended_at: Option<i64>,
     pub end_reason: Option<String>,
+    /// `UI`, or the API client that exchanged a token.
+    pub via: String,
     pub actions: Vec<AuditView>,
 }
 

@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { test, expect, APIRequestContext } from '@playwright/test';
 import { logIn, waitForHydration } from './helpers';
 
@@ -57,4 +58,38 @@ test('members cannot open API clients', async ({ page }) => {
   await logIn(page, 'u1@tshirts.example');
   await page.goto('/admin/api-clients');
   await expect(page.getByRole('alert')).toContainText('you may not open Administration');
+});
+
+/** A JWT signed with HS256, as an API client signs its subject tokens. */
+function hs256(claims: object, kid: string, secret: string) {
+  const part = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  const body = `${part({ alg: 'HS256', typ: 'JWT', kid })}.${part(claims)}`;
+  return `${body}.${createHmac('sha256', secret).update(body).digest('base64url')}`;
+}
+
+test("an API impersonation shows on the user's My activity", async ({ page, request }) => {
+  const actor = (await (await clientToken(request, 'tshirts-api-demo', 'guise-demo-client-secret')).json()).access_token;
+  const exchanged = await request.post('/v2/auth/token', {
+    headers: { Authorization: `Bearer ${actor}` },
+    form: {
+      grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+      subject_token: hs256({ sub: 'dave@tshirts.example' }, 'tshirts-api-demo', 'guise-demo-client-secret'),
+      subject_token_type: 'urn:ietf:params:oauth:token-type:jwt',
+      actor_token: actor,
+      actor_token_type: 'urn:ietf:params:oauth:token-type:access_token',
+    },
+  });
+  expect(exchanged.status()).toBe(200);
+  const token = (await exchanged.json()).access_token;
+  const whoami = await (await request.get('/v2/whoami', { headers: { Authorization: `Bearer ${token}` } })).json();
+  expect(whoami.email).toBe('dave@tshirts.example');
+  expect(whoami.impersonatedBy.email).toBe('alice@tshirts.example');
+
+  await logIn(page, 'dave@tshirts.example');
+  await page.goto('/account/activity');
+  const card = page.locator('section.activity', { hasText: 'through API client tshirts-api-demo' });
+  await expect(card).toContainText('Alice Admin');
+  await expect(card).toContainText('api.token_exchange');
+  await expect(card).toContainText('GET /v2/whoami');
+  await page.screenshot({ path: 'test-results/activity-api.png', fullPage: true });
 });

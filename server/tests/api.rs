@@ -278,6 +278,19 @@ async fn the_whole_flow_answers_as_the_subject_with_both_identities() {
     assert!(!job["log"].as_array().unwrap().is_empty());
     let jobs = get(&app, "/v2/jobs?onlyMine=true", &token).await.json();
     assert_eq!(jobs["jobs"][0]["id"], job_id);
+    // My activity (the impersonations of u1's account) lists the exchange and what was done.
+    let records = store::impersonations::of_subject(&app.state.db, app.user_id("u1@tshirts.example").await).await.unwrap();
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].actor.email, "alice@tshirts.example");
+    assert_eq!(records[0].via, format!("API client {DEMO_CLIENT_ID}"));
+    let done: Vec<(String, String)> = sqlx::query_as("SELECT action, target FROM audit_log WHERE impersonation_id = ? ORDER BY id")
+        .bind(records[0].id)
+        .fetch_all(&app.state.db)
+        .await
+        .unwrap();
+    let actions: Vec<&str> = done.iter().map(|(a, _)| a.as_str()).collect();
+    assert_eq!(&actions[..3], ["api.token_exchange", "api.request", "api.request"], "{done:?}");
+    assert!(actions.contains(&"dataset.build"), "{done:?}");
     let build_rows: Vec<(i64, Option<i64>, String)> =
         sqlx::query_as("SELECT actor_user_id, subject_user_id, outcome FROM audit_log WHERE action = 'dataset.build'")
             .fetch_all(&app.state.db)

@@ -7,7 +7,7 @@ use super::impersonation::{self, Denial};
 use super::principal::Principal;
 use super::secrets::same_secret;
 use super::state::AppState;
-use super::store::{self, api_clients::{secret_context, ApiClientRow}, now_ms, used_subject_tokens::Recorded, users::UserRow};
+use super::store::{self, api_clients::{secret_context, ApiClientRow}, impersonations::NewImpersonation, now_ms, used_subject_tokens::Recorded, users::UserRow};
 use super::tokens::{self, AccessClaims, Actor, SubjectClaims, SubjectPolicy, TOKEN_TYPE_ACCESS_TOKEN, TOKEN_TYPE_JWT};
 use crate::error::AppError;
 use crate::model::Via;
@@ -151,6 +151,7 @@ fn new_claims(subject: &UserRow, tenant: &str, client: &ApiClientRow, exp: i64, 
         exp,
         jti: tokens::new_jti(),
         act,
+        imp: None,
     }
 }
 
@@ -258,7 +259,7 @@ pub async fn authenticate_request(state: &AppState, token: &str) -> Result<ApiCa
         via,
         read_only: false,
         expires_at: Some(session.claims.exp * 1000),
-        impersonation_id: None,
+        impersonation_id: session.claims.imp,
     };
     Ok(ApiCaller { principal, claims: session.claims })
 }
@@ -334,18 +335,33 @@ pub async fn exchange(
         .chain(subject.expires.filter(|_| subject.issued_by_us))
         .min()
         .unwrap_or(0);
-    let issued = issue(state, new_claims(&user, &session.tenant, &session.client, exp, Some(act)))?;
+    let mut claims = new_claims(&user, &session.tenant, &session.client, exp, Some(act));
     let entry = session.entry(
         EXCHANGE_ACTION,
         Some(&user),
         target.clone(),
         Outcome::Allowed,
-        format!("token {} until {}", issued.claims.jti, issued.claims.exp),
+        format!("token {} until {}", claims.jti, claims.exp),
     );
+    let reason = format!("{} (token exchange)", session.via().label());
+    let started = NewImpersonation {
+        tenant_id: session.client.tenant_id,
+        actor_user_id: session.owner.id,
+        subject_user_id: user.id,
+        reason: &reason,
+        read_only: false,
+        started_at: claims.iat * 1000,
+        expires_at: claims.exp * 1000,
+        via: &entry.via,
+    };
     let jti_expiry = subject.expires.map(|e| e + tokens::SUBJECT_LEEWAY_SECONDS);
     let jti = subject.jti.as_deref().filter(|_| !subject.issued_by_us);
-    match store::used_subject_tokens::record_exchange(&state.db, &session.client.client_id, jti, jti_expiry, &entry).await? {
-        Recorded::Done => Ok(issued),
+    let client_id = &session.client.client_id;
+    match store::used_subject_tokens::record_exchange(&state.db, client_id, jti, jti_expiry, &started, entry.clone()).await? {
+        Recorded::Done(impersonation_id) => {
+            claims.imp = Some(impersonation_id);
+            issue(state, claims)
+        }
         Recorded::Replayed => {
             let error = OAuthError::invalid_request("subject_token jti was already used: subject tokens are single-use");
             refuse(state, session, Some(&user), target, error.description.clone(), error).await

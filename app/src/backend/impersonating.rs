@@ -163,6 +163,7 @@ pub async fn start(
         read_only,
         started_at: now,
         expires_at: impersonation::expires_at(now, state.settings.impersonation_minutes),
+        via: "UI",
     };
     let entry = AuditEntry {
         reason: if read_only { format!("{reason} (read-only)") } else { reason.to_string() },

@@ -104,6 +104,10 @@ pub struct AccessClaims {
     /// Present on impersonation tokens: who really acts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub act: Option<Actor>,
+    /// Impersonation tokens: the impersonation their exchange started, which every action done
+    /// with the token is audited under.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub imp: Option<i64>,
 }
 
 impl AccessClaims {
@@ -534,6 +538,7 @@ mod tests {
             exp: now + ACCESS_TOKEN_SECONDS,
             jti: new_jti(),
             act,
+            imp: None,
         }
     }
 

@@ -14,7 +14,19 @@ pub fn ActivityPage() -> impl IntoView {
         }
         list.into_iter()
             .map(|r| {
-                let lasted = r.ended_at.map(|end| format_duration(end - r.started_at)).unwrap_or_else(|| "ongoing".into());
+                // An API impersonation lasts as long as its token: it has no Stop.
+                let by_api = r.via != "UI";
+                let lasted = match r.ended_at {
+                    Some(end) => format_duration(end - r.started_at),
+                    None if by_api => format!("a token valid {}", format_duration(r.expires_at - r.started_at)),
+                    None => "ongoing".into(),
+                };
+                let ended = match (&r.end_reason, by_api) {
+                    (Some(why), _) => why.clone(),
+                    (None, true) => format!("when the token expires ({})", format_time(r.expires_at)),
+                    (None, false) => "not yet".into(),
+                };
+                let through = by_api.then(|| format!(" through {}", r.via));
                 let actions = r
                     .actions
                     .iter()
@@ -25,13 +37,13 @@ pub fn ActivityPage() -> impl IntoView {
                     .collect_view();
                 view! {
                     <section class="card activity">
-                        <h2><Person user=r.actor.clone()/>" impersonated you"</h2>
+                        <h2><Person user=r.actor.clone()/>" impersonated you"{through}</h2>
                         <dl class="facts">
                             <dt>"When (UTC)"</dt><dd>{format_time(r.started_at)}</dd>
                             <dt>"How long"</dt><dd>{lasted}</dd>
                             <dt>"Why"</dt><dd>{r.reason.clone()}</dd>
                             <dt>"Mode"</dt><dd>{if r.read_only { "read-only" } else { "full" }}</dd>
-                            <dt>"Ended"</dt><dd>{r.end_reason.clone().unwrap_or_else(|| "not yet".into())}</dd>
+                            <dt>"Ended"</dt><dd>{ended}</dd>
                         </dl>
                         <h3>"What was done"</h3>
                         <ul class="actions-done">{actions}</ul>

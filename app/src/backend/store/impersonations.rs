@@ -1,7 +1,7 @@
 //! Impersonations from start to end. Starting and ending write their audit row in the same
 //! transaction.
 
-use super::{audit, begin_write, now_ms, Db};
+use super::{audit, begin_write, now_ms, Db, Tx};
 use crate::backend::audit::AuditEntry;
 use crate::model::{ImpersonationRecordView, UserView};
 
@@ -26,15 +26,16 @@ pub struct NewImpersonation<'a> {
     pub read_only: bool,
     pub started_at: i64,
     pub expires_at: i64,
+    /// `UI`, or the API client's label.
+    pub via: &'a str,
 }
 
-/// Records the start and its audit row together; the audit entry gets the new id.
-pub async fn start(db: &Db, new: &NewImpersonation<'_>, mut entry: AuditEntry) -> Result<i64, sqlx::Error> {
-    let mut tx = begin_write(db).await?;
-    let id: i64 = sqlx::query_scalar(
+/// Inserts an impersonation inside the caller's transaction.
+pub async fn insert_in(tx: &mut Tx<'_>, new: &NewImpersonation<'_>) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
         "INSERT INTO impersonations (tenant_id, actor_user_id, subject_user_id, reason, read_only, started_at,
-                                     expires_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                                     expires_at, via)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
     )
     .bind(new.tenant_id)
     .bind(new.actor_user_id)
@@ -43,8 +44,15 @@ pub async fn start(db: &Db, new: &NewImpersonation<'_>, mut entry: AuditEntry) -
     .bind(new.read_only)
     .bind(new.started_at)
     .bind(new.expires_at)
-    .fetch_one(&mut *tx)
-    .await?;
+    .bind(new.via)
+    .fetch_one(&mut **tx)
+    .await
+}
+
+/// Records the start and its audit row together; the audit entry gets the new id.
+pub async fn start(db: &Db, new: &NewImpersonation<'_>, mut entry: AuditEntry) -> Result<i64, sqlx::Error> {
+    let mut tx = begin_write(db).await?;
+    let id = insert_in(&mut tx, new).await?;
     entry.impersonation_id = Some(id);
     audit::append(&mut tx, &entry).await?;
     tx.commit().await?;
@@ -95,6 +103,7 @@ struct RecordRow {
     expires_at: i64,
     ended_at: Option<i64>,
     end_reason: Option<String>,
+    via: String,
 }
 
 /// Every impersonation of one user's account, newest first.
@@ -102,7 +111,7 @@ pub async fn of_subject(db: &Db, subject_user_id: i64) -> Result<Vec<Impersonati
     let rows: Vec<RecordRow> = sqlx::query_as(
         "SELECT i.id, a.id AS actor_id, a.email AS actor_email, a.display_name AS actor_name,
                 s.id AS subject_id, s.email AS subject_email, s.display_name AS subject_name,
-                i.reason, i.read_only, i.started_at, i.expires_at, i.ended_at, i.end_reason
+                i.reason, i.read_only, i.started_at, i.expires_at, i.ended_at, i.end_reason, i.via
          FROM impersonations i
          JOIN users a ON a.id = i.actor_user_id
          JOIN users s ON s.id = i.subject_user_id
@@ -123,6 +132,7 @@ pub async fn of_subject(db: &Db, subject_user_id: i64) -> Result<Vec<Impersonati
             expires_at: r.expires_at,
             ended_at: r.ended_at,
             end_reason: r.end_reason,
+            via: r.via,
             actions: Vec::new(),
         })
         .collect())

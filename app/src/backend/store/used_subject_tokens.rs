@@ -1,25 +1,30 @@
-//! Subject-token ids already exchanged: the primary key makes a `jti` single-use per client,
-//! even when duplicates arrive at the same moment.
+//! Token exchanges: the subject-token ids already used (the primary key makes a `jti`
+//! single-use per client, even when duplicates arrive at the same moment), and the
+//! impersonation each exchange starts.
 
+use super::impersonations::{self, NewImpersonation};
 use super::{api_clients, audit, begin_write, now_ms, Db};
 use crate::backend::audit::AuditEntry;
 
 /// The outcome of recording an exchange.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Recorded {
-    Done,
+    /// The id of the impersonation the exchange started.
+    Done(i64),
     /// The jti was used before: nothing was written.
     Replayed,
 }
 
-/// Records a successful exchange: the subject token's jti (when it has one), the client's
-/// last use and the audit row commit together, or not at all when the jti was seen before.
+/// Records a successful exchange: the subject token's jti (when it has one), the
+/// impersonation, the client's last use and the audit row commit together, or not at all
+/// when the jti was seen before.
 pub async fn record_exchange(
     db: &Db,
     client_id: &str,
     jti: Option<&str>,
     expires_at: Option<i64>,
-    entry: &AuditEntry,
+    impersonation: &NewImpersonation<'_>,
+    mut entry: AuditEntry,
 ) -> Result<Recorded, sqlx::Error> {
     let mut tx = begin_write(db).await?;
     if let Some(jti) = jti {
@@ -41,8 +46,10 @@ pub async fn record_exchange(
             return Ok(Recorded::Replayed);
         }
     }
+    let id = impersonations::insert_in(&mut tx, impersonation).await?;
+    entry.impersonation_id = Some(id);
     api_clients::mark_used(&mut tx, client_id).await?;
-    audit::append(&mut tx, entry).await?;
+    audit::append(&mut tx, &entry).await?;
     tx.commit().await?;
-    Ok(Recorded::Done)
+    Ok(Recorded::Done(id))
 }
