@@ -208,6 +208,16 @@ async fn wrong_or_missing_client_credentials_are_refused_precisely() {
     let unknown = token_request(&app, &[("grant_type", "client_credentials"), ("client_id", "nobody"), ("client_secret", "nope")], None).await;
     assert_eq!(refused(&unknown, StatusCode::UNAUTHORIZED, "invalid_client"), told);
 
+    // Ten wrong secrets in a minute: the client is told to slow down, even with the right one.
+    for _ in 1..app::backend::api_access::MAX_FAILED_PER_MINUTE {
+        let wrong = token_request(&app, &[("grant_type", "client_credentials"), ("client_id", DEMO_CLIENT_ID), ("client_secret", "nope")], None).await;
+        refused(&wrong, StatusCode::UNAUTHORIZED, "invalid_client");
+    }
+    let before = audit_count(&app).await;
+    let right = token_request(&app, &[("grant_type", "client_credentials"), ("client_id", DEMO_CLIENT_ID), ("client_secret", DEMO_CLIENT_SECRET)], None).await;
+    assert!(refused(&right, StatusCode::TOO_MANY_REQUESTS, "slow_down").contains("try again"));
+    assert_eq!(audit_count(&app).await, before, "throttled attempts write nothing");
+
     let missing = token_request(&app, &[("grant_type", "client_credentials"), ("client_id", DEMO_CLIENT_ID)], None).await;
     assert_eq!(refused(&missing, StatusCode::BAD_REQUEST, "invalid_request"), "missing parameter: client_secret");
     let no_grant = token_request(&app, &[("client_id", DEMO_CLIENT_ID)], None).await;
@@ -236,7 +246,7 @@ async fn the_whole_flow_answers_as_the_subject_with_both_identities() {
     let token = impersonation_token(&app, &actor, &demo_subject("u1@tshirts.example")).await;
     let c = claims(&token);
     assert_eq!(c["sub"], "u1@tshirts.example");
-    assert_eq!(c["act"], json!({"sub": "alice@tshirts.example", "uid": app.user_id("alice@tshirts.example").await, "client_id": DEMO_CLIENT_ID}));
+    assert_eq!(c["act"], json!({"sub": "alice@tshirts.example", "uid": app.user_id("alice@tshirts.example").await, "client_id": DEMO_CLIENT_ID, "cv": 1}));
     let row = last_audit(&app).await;
     assert_eq!(row.action, "api.token_exchange");
     assert_eq!((row.actor.as_str(), row.subject.as_deref()), ("alice@tshirts.example", Some("u1@tshirts.example")));
@@ -265,6 +275,8 @@ async fn the_whole_flow_answers_as_the_subject_with_both_identities() {
     assert_eq!(page2["entries"][0]["path"].as_str().unwrap(), names[2]);
     refused(&get(&app, "/v2/files?typeFilters=folder", &token).await, StatusCode::BAD_REQUEST, "invalid_request");
     refused(&get(&app, "/v2/files?pageSize=0", &token).await, StatusCode::BAD_REQUEST, "invalid_request");
+    let far = get(&app, "/v2/files?pageSize=500&page=18446744073709551615", &token).await.json();
+    assert_eq!((far["entries"].clone(), far["nextPage"].clone()), (json!([]), Value::Null));
 
     let build = call(&app, Method::POST, "/v2/datasets/web_history_prepared/build", Some(&token), None).await;
     assert_eq!(build.status, StatusCode::ACCEPTED, "{}", build.body);
@@ -405,7 +417,7 @@ async fn subjects_that_may_not_be_impersonated_are_indistinguishable() {
         ("admin", json!({"sub": "bob@tshirts.example"}), "administrators"),
         ("self", json!({"sub": "alice@tshirts.example"}), "yourself"),
         ("service account", json!({"sub": "webapp-backend@tshirts.example"}), "service accounts"),
-        ("other tenant's user", json!({"sub": "eve@other.example"}), "another tenant"),
+        ("other tenant's user", json!({"sub": "eve@other.example"}), "no such user in the client's tenant"),
         ("other tenant claim", json!({"sub": "carol@tshirts.example", "tenant": "Other Co."}), "not the client's tenant"),
         ("wildcard tenant", json!({"sub": "carol@tshirts.example", "tenant": "*"}), "not the client's tenant"),
     ];
@@ -416,6 +428,9 @@ async fn subjects_that_may_not_be_impersonated_are_indistinguishable() {
         let row = last_audit(&app).await;
         assert_eq!((row.action.as_str(), row.outcome.as_str()), ("api.token_exchange", "denied"), "{case}");
         assert!(row.reason.contains(audited_reason), "{case}: the audit row says why: {}", row.reason);
+        if case == "other tenant's user" || case == "unknown" {
+            assert_eq!(row.subject, None, "{case}: nobody outside the tenant is named");
+        }
     }
     // The client's own tenant, named exactly, is fine.
     let named = subject_jwt(Algorithm::HS256, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, json!({"sub": "carol@tshirts.example", "tenant": "TShirts Co."}));
@@ -483,8 +498,10 @@ async fn actor_tokens_must_be_a_live_client_token() {
 
     // An impersonation token cannot impersonate someone else.
     let carol = impersonation_token(&app, &actor, &subject).await;
+    let before = audit_count(&app).await;
     let nested = exchange(&app, &carol, &demo_subject("u1@tshirts.example")).await;
     assert!(refused(&nested, StatusCode::BAD_REQUEST, "invalid_request").contains("impersonation token"));
+    assert_eq!(audit_count(&app).await, before + 1, "the nesting attempt is audited");
 
     // The bearer header and actor_token must agree.
     let other = demo_token(&app).await;
@@ -502,7 +519,19 @@ async fn actor_tokens_must_be_a_live_client_token() {
     let form = [("grant_type", EXCHANGE), ("subject_token", subject.as_str()), ("subject_token_type", "urn:x")];
     assert!(refused(&token_request(&app, &form, Some(&actor)).await, StatusCode::BAD_REQUEST, "invalid_request").contains("subject_token_type"));
     let form = [("grant_type", EXCHANGE), ("subject_token_type", TOKEN_TYPE_JWT)];
+    let before = audit_count(&app).await;
     assert_eq!(refused(&token_request(&app, &form, Some(&actor)).await, StatusCode::BAD_REQUEST, "invalid_request"), "missing parameter: subject_token");
+    assert_eq!(audit_count(&app).await, before + 1, "refusals of a known client are audited");
+    // HTTP Basic does not authenticate an exchange.
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{DEMO_CLIENT_ID}:{DEMO_CLIENT_SECRET}"));
+    let req = Request::builder()
+        .method(Method::POST)
+        .uri(TOKEN)
+        .header(header::AUTHORIZATION, format!("Basic {basic}"))
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(form_body(&[("grant_type", EXCHANGE), ("subject_token", &subject), ("subject_token_type", TOKEN_TYPE_JWT), ("actor_token", &actor), ("actor_token_type", TOKEN_TYPE_ACCESS_TOKEN)])))
+        .unwrap();
+    assert!(refused(&app.request(req).await, StatusCode::BAD_REQUEST, "invalid_request").contains("not HTTP Basic"));
 }
 
 #[tokio::test]
@@ -531,6 +560,10 @@ async fn revoking_or_rotating_a_client_stops_its_tokens() {
     }
     let again = token_request(&app, &[("grant_type", "client_credentials"), ("client_id", &id), ("client_secret", &rotated.secret)], None).await;
     assert_eq!(refused(&again, StatusCode::UNAUTHORIZED, "invalid_client"), "the client is revoked");
+    // Carol's My activity shows both impersonations ended with their client.
+    let records = store::impersonations::of_subject(&app.state.db, app.user_id("carol@tshirts.example").await).await.unwrap();
+    let ends: Vec<Option<&str>> = records.iter().map(|r| r.end_reason.as_deref()).collect();
+    assert_eq!(ends, [Some("the client was revoked"), Some("the client's secret was rotated")]);
 }
 
 #[tokio::test]
@@ -555,9 +588,17 @@ async fn exchanging_an_impersonation_token_nests_the_chain() {
     assert_eq!(whoami["impersonatedBy"]["email"], "bob@tshirts.example");
     let chain: Vec<&str> = whoami["delegationChain"].as_array().unwrap().iter().map(|l| l["email"].as_str().unwrap()).collect();
     assert_eq!(chain, ["bob@tshirts.example", "alice@tshirts.example"]);
+    // Bob's client is strict: the same impersonation token is exchanged once.
+    let again = exchange_typed(&app, &bob_actor, &carol_via_alice, TOKEN_TYPE_ACCESS_TOKEN).await;
+    assert!(refused(&again, StatusCode::BAD_REQUEST, "invalid_request").contains("already used"));
+    // Only impersonation tokens name a subject this way; a client's own token does not.
+    let plain = exchange_typed(&app, &bob_actor, &alice_actor, TOKEN_TYPE_ACCESS_TOKEN).await;
+    assert!(refused(&plain, StatusCode::BAD_REQUEST, "invalid_request").contains("must be an impersonation token"));
 
-    // Revoking the first client breaks every token derived from it.
+    // Rotating, or revoking, the first client breaks every token derived from it.
     let alice = app::backend::principal::Principal::signed_in(store::users::by_email(&app.state.db, "alice@tshirts.example").await.unwrap().unwrap());
+    api_clients::rotate(&app.state, &alice, DEMO_CLIENT_ID).await.unwrap();
+    assert!(refused(&get(&app, "/v2/whoami", &nested).await, StatusCode::UNAUTHORIZED, "invalid_token").contains("delegation chain"));
     api_clients::revoke(&app.state, &alice, DEMO_CLIENT_ID).await.unwrap();
     assert!(refused(&get(&app, "/v2/whoami", &nested).await, StatusCode::UNAUTHORIZED, "invalid_token").contains("delegation chain"));
 }
@@ -578,6 +619,11 @@ async fn the_rules_module_decides_as_in_the_ui() {
     sqlx::query("DELETE FROM impersonation_grants").execute(&app.state.db).await.unwrap();
     let reply = get(&app, "/v2/whoami", &carol).await;
     assert!(refused(&reply, StatusCode::UNAUTHORIZED, "invalid_token").contains("no longer allowed"));
+    let row = last_audit(&app).await;
+    assert_eq!((row.action.as_str(), row.actor.as_str(), row.subject.as_deref()), ("impersonation.ended", "sam@tshirts.example", Some("carol@tshirts.example")));
+    // Ended for good, even if the grant came back.
+    let reply = get(&app, "/v2/whoami", &carol).await;
+    assert!(refused(&reply, StatusCode::UNAUTHORIZED, "invalid_token").contains("ended"));
 
     // The global switch stops exchanges and live impersonation tokens alike.
     let alice_actor = demo_token(&app).await;

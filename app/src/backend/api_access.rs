@@ -15,6 +15,8 @@ use crate::model::Via;
 pub const TOKEN_ACTION: &str = "api.token";
 pub const EXCHANGE_ACTION: &str = "api.token_exchange";
 pub const REQUEST_ACTION: &str = "api.request";
+/// An API impersonation ended by itself (rights lost), as UI ones are.
+pub const ENDED: &str = super::impersonating::ENDED;
 
 /// The one answer for every subject that may not be impersonated — unknown, disabled, admin,
 /// service account, other tenant or no right — so the API reveals nothing about who exists.
@@ -51,6 +53,47 @@ impl OAuthError {
     }
     pub fn too_large(d: impl Into<String>) -> Self {
         Self::new(413, "invalid_request", d)
+    }
+    pub fn slow_down(d: impl Into<String>) -> Self {
+        Self::new(429, "slow_down", d)
+    }
+}
+
+/// Failed secrets per client in the current minute. Past the limit a client is told to slow
+/// down before its secret is even checked, and nothing more is audited until the minute is
+/// over: guessing stays slow and the audit log cannot be flooded.
+#[derive(Debug, Default)]
+pub struct FailedAttempts {
+    by_client: std::sync::Mutex<std::collections::HashMap<String, (i64, u32)>>,
+}
+
+pub const MAX_FAILED_PER_MINUTE: u32 = 10;
+
+impl FailedAttempts {
+    fn with<T>(&self, f: impl FnOnce(&mut std::collections::HashMap<String, (i64, u32)>) -> T) -> T {
+        let mut map = self.by_client.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        f(&mut map)
+    }
+
+    /// Seconds to wait, when `client_id` used up its failures of the minute at `now` (seconds).
+    pub fn wait(&self, client_id: &str, now: i64) -> Option<i64> {
+        self.with(|m| match m.get(client_id) {
+            Some(&(start, count)) if now < start + 60 && count >= MAX_FAILED_PER_MINUTE => Some(start + 60 - now),
+            _ => None,
+        })
+    }
+
+    pub fn record(&self, client_id: &str, now: i64) {
+        self.with(|m| {
+            if m.len() > 10_000 {
+                m.retain(|_, (start, _)| now < *start + 60);
+            }
+            let entry = m.entry(client_id.to_string()).or_insert((now, 0));
+            if now >= entry.0 + 60 {
+                *entry = (now, 0);
+            }
+            entry.1 += 1;
+        })
     }
 }
 
@@ -157,7 +200,7 @@ fn new_claims(subject: &UserRow, tenant: &str, client: &ApiClientRow, exp: i64, 
 
 fn issue(state: &AppState, claims: AccessClaims) -> Result<IssuedToken, OAuthError> {
     let access_token = state.keys.tokens.issue(&claims).map_err(AppError::internal)?;
-    Ok(IssuedToken { access_token, expires_in: (claims.exp - now_secs()).max(0), claims })
+    Ok(IssuedToken { access_token, expires_in: (claims.exp - claims.iat).max(0), claims })
 }
 
 fn open_secret(state: &AppState, client: &ApiClientRow) -> Result<Vec<u8>, OAuthError> {
@@ -178,6 +221,9 @@ pub async fn client_credentials(state: &AppState, client_id: &str, secret: &str)
         tracing::warn!("client credentials for unknown client {client_id:?}");
         return Err(OAuthError::invalid_client(CLIENT_REFUSED));
     };
+    if let Some(seconds) = state.failed_secrets.wait(&client.client_id, now_secs()) {
+        return Err(OAuthError::slow_down(format!("too many wrong secrets for this client; try again in {seconds} s")));
+    }
     let owner = store::users::by_id(&state.db, client.owner_user_id)
         .await?
         .ok_or_else(|| AppError::internal(format!("client {} has no owner", client.client_id)))?;
@@ -193,6 +239,9 @@ pub async fn client_credentials(state: &AppState, client_id: &str, secret: &str)
         None
     };
     if let Some((why, told)) = refusal {
+        if told == CLIENT_REFUSED {
+            state.failed_secrets.record(&client.client_id, now_secs());
+        }
         store::audit::append_alone(&state.db, &entry(Outcome::Denied, why.into())).await?;
         return Err(OAuthError::invalid_client(told));
     }
@@ -204,9 +253,10 @@ pub async fn client_credentials(state: &AppState, client_id: &str, secret: &str)
     Ok(issued)
 }
 
-/// Checks one of our access tokens and the client behind it (and every client of its
-/// delegation chain): still active, same secret, user still enabled in the client's tenant.
-pub async fn authenticate_token(state: &AppState, token: &str) -> Result<(ClientSession, UserRow), OAuthError> {
+/// Checks one of our access tokens and the client behind it: signature and times, the client
+/// still active under the same secret, every client of its delegation chain likewise, and its
+/// impersonation (if any) not ended.
+pub async fn verify_client_token(state: &AppState, token: &str) -> Result<ClientSession, OAuthError> {
     let claims = state.keys.tokens.verify(token).map_err(|e| OAuthError::invalid_token(e.message()))?;
     let client = store::api_clients::by_client_id(&state.db, &claims.client_id)
         .await?
@@ -218,26 +268,44 @@ pub async fn authenticate_token(state: &AppState, token: &str) -> Result<(Client
         return Err(OAuthError::invalid_token("the client's secret was rotated since this token was issued"));
     }
     for link in claims.act.iter().flat_map(|a| a.chain()) {
-        let active = store::api_clients::by_client_id(&state.db, &link.client_id).await?.is_some_and(|c| c.is_active());
-        if !active {
-            return Err(OAuthError::invalid_token(format!("client {} of the token's delegation chain is revoked", link.client_id)));
+        let live = store::api_clients::by_client_id(&state.db, &link.client_id)
+            .await?
+            .is_some_and(|c| c.is_active() && c.secret_version == link.cv);
+        if !live {
+            return Err(OAuthError::invalid_token(format!(
+                "client {} of the token's delegation chain was revoked or rotated",
+                link.client_id
+            )));
+        }
+    }
+    if let Some(id) = claims.imp {
+        let ended = store::impersonations::by_id(&state.db, id).await?.filter(|r| r.ended_at.is_some());
+        if let Some(why) = ended.map(|r| r.end_reason.unwrap_or_default()) {
+            return Err(OAuthError::invalid_token(format!("the impersonation was ended: {why}")));
         }
     }
     let owner = store::users::by_id(&state.db, client.owner_user_id)
         .await?
         .ok_or_else(|| AppError::internal(format!("client {} has no owner", client.client_id)))?;
-    let user = store::users::by_id(&state.db, claims.uid)
-        .await?
-        .filter(|u| u.tenant_id == client.tenant_id && !u.disabled)
-        .ok_or_else(|| OAuthError::invalid_token("the token's user is disabled or gone"))?;
     let tenant = store::tenants::name_of(&state.db, client.tenant_id).await?;
-    Ok((ClientSession { claims, client, owner, tenant }, user))
+    Ok(ClientSession { claims, client, owner, tenant })
+}
+
+/// The user a verified token acts as, if still enabled in the client's tenant.
+async fn token_user(state: &AppState, session: &ClientSession) -> Result<Option<UserRow>, OAuthError> {
+    Ok(store::users::by_id(&state.db, session.claims.uid)
+        .await?
+        .filter(|u| u.tenant_id == session.client.tenant_id && !u.disabled))
 }
 
 /// The principal of a /v2 request carrying `token`. An impersonation token is re-checked
-/// against the rules on every request, as a UI impersonation is.
+/// against the rules on every request, as a UI impersonation is, and its impersonation ends
+/// (audited) as soon as the rules refuse it.
 pub async fn authenticate_request(state: &AppState, token: &str) -> Result<ApiCaller, OAuthError> {
-    let (session, subject) = authenticate_token(state, token).await?;
+    let session = verify_client_token(state, token).await?;
+    let subject = token_user(state, &session)
+        .await?
+        .ok_or_else(|| OAuthError::invalid_token("the token's user is disabled or gone"))?;
     let via = session.via();
     let actor = match &session.claims.act {
         None if subject.id == session.owner.id => None,
@@ -248,8 +316,18 @@ pub async fn authenticate_request(state: &AppState, token: &str) -> Result<ApiCa
                 .ok_or_else(|| OAuthError::invalid_token("the token's actor is gone"))?;
             let has_grant = store::grants::covers(&state.db, actor.tenant_id, actor.id, subject.id).await?;
             let enabled = store::settings::impersonation_enabled(&state.db).await?;
-            impersonation::may_impersonate(&actor, &subject, has_grant, enabled)
-                .map_err(|d| OAuthError::invalid_token(format!("the impersonation is no longer allowed: {}", d.message())))?;
+            if let Err(denial) = impersonation::may_impersonate(&actor, &subject, has_grant, enabled) {
+                let why = format!("ended automatically: {}", denial.message());
+                if let Some(id) = session.claims.imp {
+                    let target = format!("user {} ({})", subject.id, subject.email);
+                    let entry = AuditEntry {
+                        impersonation_id: Some(id),
+                        ..session.entry(ENDED, Some(&subject), target, Outcome::Allowed, why.clone())
+                    };
+                    store::impersonations::end(&state.db, id, &why, &entry).await?;
+                }
+                return Err(OAuthError::invalid_token(format!("the impersonation is no longer allowed: {}", denial.message())));
+            }
             Some(actor)
         }
     };
@@ -264,18 +342,32 @@ pub async fn authenticate_request(state: &AppState, token: &str) -> Result<ApiCa
     Ok(ApiCaller { principal, claims: session.claims })
 }
 
-/// The actor of an exchange: a client's own access token, never an impersonation token.
+/// The actor of an exchange: a client's own access token, never an impersonation token (that
+/// refusal is audited: the client is known).
 pub async fn authenticate_actor(state: &AppState, actor_token: &str) -> Result<ClientSession, OAuthError> {
-    let (session, _) = authenticate_token(state, actor_token)
+    let session = verify_client_token(state, actor_token)
         .await
         .map_err(|e| OAuthError::invalid_client(format!("actor_token: {}", e.description)))?;
     if session.claims.is_impersonation() {
-        return Err(OAuthError::invalid_request(format!(
+        let error = OAuthError::invalid_request(format!(
             "actor_token is an impersonation token: {}",
             Denial::AlreadyImpersonating.message()
-        )));
+        ));
+        return Err(refuse_exchange(state, &session, error).await);
+    }
+    if token_user(state, &session).await?.is_none() {
+        return Err(OAuthError::invalid_client("actor_token: the client's owner is disabled"));
     }
     Ok(session)
+}
+
+/// Audits a refused exchange request of an authenticated client and returns its error.
+pub async fn refuse_exchange(state: &AppState, session: &ClientSession, error: OAuthError) -> OAuthError {
+    let target = format!("client {}", session.client.client_id);
+    match refuse::<()>(state, session, None, target, error.description.clone(), error).await {
+        Err(e) => e,
+        Ok(()) => unreachable!("refuse always answers with an error"),
+    }
 }
 
 /// A subject token, once its signature and claims are accepted.
@@ -316,13 +408,15 @@ pub async fn exchange(
     let user = match check_subject(state, session, &subject).await? {
         Ok(user) => user,
         Err(why) => {
-            return refuse(state, session, subject.user.as_ref(), target, why, OAuthError::invalid_request(SUBJECT_REFUSED)).await;
+            let known = subject.user.as_ref().filter(|u| u.tenant_id == session.client.tenant_id);
+            return refuse(state, session, known, target, why, OAuthError::invalid_request(SUBJECT_REFUSED)).await;
         }
     };
     let act = Actor {
         sub: session.owner.email.clone(),
         uid: session.owner.id,
         client_id: session.client.client_id.clone(),
+        cv: session.client.secret_version,
         act: subject.prior.clone().map(Box::new),
     };
     if act.chain().len() > tokens::MAX_CHAIN {
@@ -343,7 +437,8 @@ pub async fn exchange(
         Outcome::Allowed,
         format!("token {} until {}", claims.jti, claims.exp),
     );
-    let reason = format!("{} (token exchange)", session.via().label());
+    let via = session.via().label();
+    let reason = format!("{via} (token exchange)");
     let started = NewImpersonation {
         tenant_id: session.client.tenant_id,
         actor_user_id: session.owner.id,
@@ -352,12 +447,15 @@ pub async fn exchange(
         read_only: false,
         started_at: claims.iat * 1000,
         expires_at: claims.exp * 1000,
-        via: &entry.via,
+        via: &via,
     };
     let jti_expiry = subject.expires.map(|e| e + tokens::SUBJECT_LEEWAY_SECONDS);
-    let jti = subject.jti.as_deref().filter(|_| !subject.issued_by_us);
+    // Self-signed subject tokens are single-use when they carry a jti; Guise tokens are when the
+    // client's policy is strict.
+    let strict = session.client.subject_policy == SubjectPolicy::Strict.as_db();
+    let jti = subject.jti.as_deref().filter(|_| !subject.issued_by_us || strict);
     let client_id = &session.client.client_id;
-    match store::used_subject_tokens::record_exchange(&state.db, client_id, jti, jti_expiry, &started, entry.clone()).await? {
+    match store::used_subject_tokens::record_exchange(&state.db, client_id, jti, jti_expiry, &started, entry).await? {
         Recorded::Done(impersonation_id) => {
             claims.imp = Some(impersonation_id);
             issue(state, claims)
@@ -388,7 +486,8 @@ async fn read_subject(state: &AppState, session: &ClientSession, token: &str, to
         TOKEN_TYPE_JWT => read_self_signed(state, session, token).await,
         TOKEN_TYPE_ACCESS_TOKEN => read_issued(state, token).await,
         other => Err(OAuthError::invalid_request(format!(
-            "subject_token_type {other:?} is not supported: use {TOKEN_TYPE_JWT} (or {TOKEN_TYPE_ACCESS_TOKEN} for a Guise token)"
+            "subject_token_type {:?} is not supported: use {TOKEN_TYPE_JWT} (or {TOKEN_TYPE_ACCESS_TOKEN} for a Guise impersonation token)",
+            tokens::clip(other, 64)
         ))),
     }
 }
@@ -406,15 +505,22 @@ async fn read_self_signed(state: &AppState, session: &ClientSession, token: &str
     Ok(Subject { user, named: sub, tenant_claim: tenant, jti, expires: exp, issued_by_us: false, prior: None })
 }
 
-/// A token Guise issued (to this or another client): its user, and its chain kept.
+/// An impersonation token Guise issued (to this or another client of the tenant): its user,
+/// and its delegation chain kept.
 async fn read_issued(state: &AppState, token: &str) -> Result<Subject, OAuthError> {
-    let (inner, user) = authenticate_token(state, token)
+    let inner = verify_client_token(state, token)
         .await
         .map_err(|e| OAuthError::invalid_request(format!("subject_token: {}", e.description)))?;
+    if !inner.claims.is_impersonation() {
+        return Err(OAuthError::invalid_request(format!(
+            "a subject_token of type {TOKEN_TYPE_ACCESS_TOKEN} must be an impersonation token; name a user with a {TOKEN_TYPE_JWT} subject token"
+        )));
+    }
+    let user = token_user(state, &inner).await?;
     let claims = inner.claims;
     Ok(Subject {
-        named: user.email.clone(),
-        user: Some(user),
+        named: claims.sub.clone(),
+        user,
         tenant_claim: Some(claims.tenant.clone()),
         jti: Some(claims.jti.clone()),
         expires: Some(claims.exp),
@@ -424,22 +530,22 @@ async fn read_issued(state: &AppState, token: &str) -> Result<Subject, OAuthErro
 }
 
 /// Whether the client's owner may act as the subject: same tenant (the claim must name it
-/// exactly when present) and the impersonation rules. The reason is for the audit row only.
+/// exactly when present) and the impersonation rules. The reason is for the audit row only;
+/// the same queries run whoever the subject is, so timing tells as little as the answer.
 async fn check_subject(state: &AppState, session: &ClientSession, subject: &Subject) -> Result<Result<UserRow, String>, OAuthError> {
+    let owner = &session.owner;
+    let user = subject.user.clone().filter(|u| u.tenant_id == session.client.tenant_id);
+    let has_grant = store::grants::covers(&state.db, owner.tenant_id, owner.id, user.as_ref().map_or(0, |u| u.id)).await?;
+    let enabled = store::settings::impersonation_enabled(&state.db).await?;
     if let Some(claimed) = &subject.tenant_claim {
         if *claimed != session.tenant {
-            return Ok(Err(format!("the tenant claim {claimed:?} is not the client's tenant")));
+            return Ok(Err(format!("the tenant claim {:?} is not the client's tenant", tokens::clip(claimed, 64))));
         }
     }
-    let Some(user) = subject.user.clone() else {
-        return Ok(Err("no such user".into()));
+    // A user of another tenant is, for this client, no user at all.
+    let Some(user) = user else {
+        return Ok(Err("no such user in the client's tenant".into()));
     };
-    if user.tenant_id != session.client.tenant_id {
-        return Ok(Err(Denial::OtherTenant.message().into()));
-    }
-    let owner = &session.owner;
-    let has_grant = store::grants::covers(&state.db, owner.tenant_id, owner.id, user.id).await?;
-    let enabled = store::settings::impersonation_enabled(&state.db).await?;
     Ok(impersonation::may_impersonate(owner, &user, has_grant, enabled).map(|()| user).map_err(|d| d.message().to_string()))
 }
 
@@ -458,4 +564,23 @@ pub async fn audit_request(state: &AppState, caller: &ApiCaller, request: &str, 
         .audit(REQUEST_ACTION, request.to_string(), outcome, format!("HTTP {status}; token {}", caller.claims.jti));
     store::audit::append_alone(&state.db, &entry).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failed_secrets_slow_a_client_down_for_the_rest_of_the_minute() {
+        let attempts = FailedAttempts::default();
+        for _ in 0..MAX_FAILED_PER_MINUTE {
+            assert_eq!(attempts.wait("c", 1_000), None);
+            attempts.record("c", 1_000);
+        }
+        assert_eq!(attempts.wait("c", 1_010), Some(50));
+        assert_eq!(attempts.wait("other", 1_010), None);
+        assert_eq!(attempts.wait("c", 1_060), None);
+        attempts.record("c", 1_060);
+        assert_eq!(attempts.wait("c", 1_061), None, "a new minute starts afresh");
+    }
 }

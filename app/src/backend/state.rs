@@ -86,6 +86,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub hashing: Arc<Semaphore>,
     pub keys: Arc<Keys>,
+    /// Wrong API client secrets of the last minute.
+    pub failed_secrets: Arc<super::api_access::FailedAttempts>,
 }
 
 impl AppState {
@@ -96,6 +98,7 @@ impl AppState {
             settings: Arc::new(settings),
             hashing: Arc::new(Semaphore::new(4)),
             keys: Arc::new(keys),
+            failed_secrets: Arc::default(),
         }
     }
 

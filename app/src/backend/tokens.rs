@@ -70,6 +70,9 @@ pub struct Actor {
     pub sub: String,
     pub uid: i64,
     pub client_id: String,
+    /// The client's secret version at the exchange: rotating it retires derived tokens too.
+    #[serde(default)]
+    pub cv: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub act: Option<Box<Actor>>,
 }
@@ -113,6 +116,14 @@ pub struct AccessClaims {
 impl AccessClaims {
     pub fn is_impersonation(&self) -> bool {
         self.act.is_some()
+    }
+}
+
+/// At most `max` characters of a value a client sent, for messages and audit rows.
+pub fn clip(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_string(),
     }
 }
 
@@ -316,7 +327,7 @@ pub fn check_subject_header(token: &str, client_id: &str) -> Result<(), String> 
     match header.get("alg").and_then(Value::as_str) {
         Some("HS256") => {}
         Some("none") | Some("None") | Some("NONE") => return Err("subject_token is unsigned (alg none); only HS256 is accepted".into()),
-        Some(other) => return Err(format!("subject_token alg {other} is not accepted; only HS256")),
+        Some(other) => return Err(format!("subject_token alg {} is not accepted; only HS256", clip(other, 20))),
         None => return Err("subject_token header has no alg".into()),
     }
     match header.get("kid") {
@@ -379,19 +390,19 @@ pub fn check_subject_claims(claims: &Map<String, Value>, policy: SubjectPolicy, 
     let (exp, nbf, iat) = (numeric_date(claims, "exp")?, numeric_date(claims, "nbf")?, numeric_date(claims, "iat")?);
     let leeway = SUBJECT_LEEWAY_SECONDS;
     if let Some(exp) = exp {
-        if exp + leeway <= now {
+        if exp.saturating_add(leeway) <= now {
             return Err("subject_token has expired".into());
         }
     }
-    if nbf.is_some_and(|nbf| nbf > now + leeway) {
+    if nbf.is_some_and(|nbf| nbf > now.saturating_add(leeway)) {
         return Err("subject_token is not valid yet (nbf is in the future)".into());
     }
-    if iat.is_some_and(|iat| iat > now + leeway) {
+    if iat.is_some_and(|iat| iat > now.saturating_add(leeway)) {
         return Err("subject_token was issued in the future (iat)".into());
     }
     if policy == SubjectPolicy::Strict {
         let exp = exp.ok_or("subject_token has no exp claim, which this client's strict policy requires")?;
-        if exp > now + STRICT_MAX_LIFETIME_SECONDS + leeway {
+        if exp > now.saturating_add(STRICT_MAX_LIFETIME_SECONDS + leeway) {
             return Err(format!(
                 "subject_token expires too far ahead (at most {STRICT_MAX_LIFETIME_SECONDS} seconds under the strict policy)"
             ));
@@ -467,6 +478,15 @@ mod tests {
             let mut c = claims(strict_ok());
             c.insert("nbf".into(), json!(true));
             assert!(check_subject_claims(&c, policy, NOW).unwrap_err().contains("nbf must be a number"));
+            // Absurd values neither overflow nor pass.
+            let mut c = claims(strict_ok());
+            c.insert("exp".into(), json!(i64::MAX));
+            let result = check_subject_claims(&c, policy, NOW);
+            assert!(policy == SubjectPolicy::Compatible || result.unwrap_err().contains("too far ahead"));
+            c.insert("exp".into(), json!(1e300));
+            assert!(policy == SubjectPolicy::Compatible || check_subject_claims(&c, policy, NOW).is_err());
+            c.insert("exp".into(), json!(-1e300));
+            assert!(check_subject_claims(&c, policy, NOW).unwrap_err().contains("expired"));
             // Fractional NumericDates are numbers too.
             let mut c = claims(strict_ok());
             c.insert("iat".into(), json!(NOW as f64 + 0.5));
@@ -512,6 +532,12 @@ mod tests {
         assert!(check_subject_header("not-a-jwt", "client-a").unwrap_err().contains("not a JWT"));
         assert!(check_subject_header("!!.e30.x", "client-a").unwrap_err().contains("not a JWT"));
         assert!(check_subject_header(&"a".repeat(MAX_TOKEN_BYTES + 1), "client-a").unwrap_err().contains("too large"));
+    }
+
+    #[test]
+    fn reflected_values_are_clipped() {
+        assert_eq!(clip("short", 10), "short");
+        assert_eq!(clip(&"é".repeat(30), 4), "éééé…");
     }
 
     #[test]
@@ -571,14 +597,14 @@ mod tests {
     #[test]
     fn act_chains_nest_and_are_bounded() {
         let keys = TokenKeys::ephemeral();
-        let first = Actor { sub: "a@x".into(), uid: 1, client_id: "c1".into(), act: None };
-        let second = Actor { sub: "b@x".into(), uid: 2, client_id: "c2".into(), act: Some(Box::new(first)) };
+        let first = Actor { sub: "a@x".into(), uid: 1, client_id: "c1".into(), cv: 1, act: None };
+        let second = Actor { sub: "b@x".into(), uid: 2, client_id: "c2".into(), cv: 1, act: Some(Box::new(first)) };
         assert_eq!(second.chain().iter().map(|a| a.uid).collect::<Vec<_>>(), vec![2, 1]);
         let token = keys.issue(&access_claims(now(), Some(second.clone()))).unwrap();
         assert_eq!(keys.verify(&token).unwrap().act, Some(second.clone()));
         let mut long = second;
         for uid in 3..=5 {
-            long = Actor { sub: format!("{uid}@x"), uid, client_id: "c".into(), act: Some(Box::new(long)) };
+            long = Actor { sub: format!("{uid}@x"), uid, client_id: "c".into(), cv: 1, act: Some(Box::new(long)) };
         }
         let token = keys.issue(&access_claims(now(), Some(long))).unwrap();
         assert!(matches!(keys.verify(&token).unwrap_err(), AccessTokenError::Invalid(_)));

@@ -53,6 +53,9 @@ impl IntoResponse for ApiError {
         let mut response = (status, Json(body)).into_response();
         let headers = response.headers_mut();
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
+        }
         if status == StatusCode::UNAUTHORIZED {
             let challenge = if code == "invalid_client" {
                 "Basic realm=\"guise\"".to_string()

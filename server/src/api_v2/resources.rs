@@ -188,7 +188,8 @@ pub async fn files(
             });
         }
     }
-    let next_page = (offset + page_size < entries.len()).then(|| (offset + page_size).to_string());
+    let next = offset.saturating_add(page_size);
+    let next_page = (next < entries.len()).then(|| next.to_string());
     let entries = entries.into_iter().skip(offset).take(page_size).collect();
     Ok(private_json(StatusCode::OK, &FilesPage { entries, next_page }))
 }

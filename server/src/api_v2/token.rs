@@ -7,7 +7,7 @@ use app::backend::api_access::{self, OAuthError, EXCHANGE_ACTION};
 use app::backend::audit::Outcome;
 use app::backend::state::AppState;
 use app::backend::store;
-use app::backend::tokens::TOKEN_TYPE_ACCESS_TOKEN;
+use app::backend::tokens::{clip, TOKEN_TYPE_ACCESS_TOKEN};
 use axum::body::to_bytes;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -135,7 +135,8 @@ async fn answer(state: &AppState, request: Request) -> ApiResult<TokenResponse> 
         CLIENT_CREDENTIALS => client_credentials(state, &headers, &params).await,
         TOKEN_EXCHANGE => token_exchange(state, &headers, &params).await,
         other => Err(OAuthError::unsupported_grant_type(format!(
-            "grant_type {other:?} is not supported: use {CLIENT_CREDENTIALS} or {TOKEN_EXCHANGE}"
+            "grant_type {:?} is not supported: use {CLIENT_CREDENTIALS} or {TOKEN_EXCHANGE}",
+            clip(other, 64)
         ))
         .into()),
     }
@@ -155,29 +156,23 @@ async fn client_credentials(state: &AppState, headers: &HeaderMap, params: &Hash
 }
 
 async fn token_exchange(state: &AppState, headers: &HeaderMap, params: &HashMap<String, String>) -> ApiResult<TokenResponse> {
-    let bearer = bearer_token(headers).ok().flatten();
-    let actor_token = match (params.get("actor_token").map(|t| t.trim()), bearer) {
-        (Some(param), Some(header)) if param != header => {
-            return Err(OAuthError::invalid_request("actor_token and the Authorization bearer token differ").into())
-        }
-        (Some(param), _) if !param.is_empty() => {
-            if required(params, "actor_token_type")? != TOKEN_TYPE_ACCESS_TOKEN {
-                return Err(OAuthError::invalid_request(format!("actor_token_type must be {TOKEN_TYPE_ACCESS_TOKEN}")).into());
-            }
-            param
-        }
-        (_, Some(header)) => header,
-        _ => return Err(OAuthError::invalid_request("missing parameter: actor_token (the client's access token)").into()),
-    };
-    let subject_token = required(params, "subject_token")?;
-    let subject_token_type = required(params, "subject_token_type")?;
-    if let Some(requested) = params.get("requested_token_type").filter(|r| r.as_str() != TOKEN_TYPE_ACCESS_TOKEN) {
-        return Err(OAuthError::invalid_request(format!(
-            "requested_token_type {requested:?} is not supported: only {TOKEN_TYPE_ACCESS_TOKEN}"
-        ))
+    if basic_credentials(headers)?.is_some() {
+        return Err(OAuthError::invalid_request(
+            "a token exchange is authenticated by the client's access token (actor_token / Authorization: Bearer), not HTTP Basic",
+        )
         .into());
     }
+    let bearer = bearer_token(headers).ok().flatten();
+    let param = params.get("actor_token").map(|t| t.trim()).filter(|t| !t.is_empty());
+    let Some(actor_token) = param.or(bearer) else {
+        return Err(OAuthError::invalid_request("missing parameter: actor_token (the client's access token)").into());
+    };
     let session = api_access::authenticate_actor(state, actor_token).await?;
+    // From here the client is known: every refusal is audited for it.
+    let (subject_token, subject_token_type) = match exchange_parameters(params, param, bearer) {
+        Ok(found) => found,
+        Err(error) => return Err(api_access::refuse_exchange(state, &session, error).await.into()),
+    };
     let issued = api_access::exchange(state, &session, subject_token, subject_token_type).await?;
     Ok(TokenResponse {
         access_token: issued.access_token,
@@ -187,11 +182,34 @@ async fn token_exchange(state: &AppState, headers: &HeaderMap, params: &HashMap<
     })
 }
 
+/// The subject token and its type, once the other exchange parameters are consistent.
+fn exchange_parameters<'a>(
+    params: &'a HashMap<String, String>,
+    actor_param: Option<&str>,
+    bearer: Option<&str>,
+) -> Result<(&'a str, &'a str), OAuthError> {
+    if let (Some(param), Some(header)) = (actor_param, bearer) {
+        if param != header {
+            return Err(OAuthError::invalid_request("actor_token and the Authorization bearer token differ"));
+        }
+    }
+    if actor_param.is_some() && required(params, "actor_token_type")? != TOKEN_TYPE_ACCESS_TOKEN {
+        return Err(OAuthError::invalid_request(format!("actor_token_type must be {TOKEN_TYPE_ACCESS_TOKEN}")));
+    }
+    if let Some(requested) = params.get("requested_token_type").filter(|r| r.as_str() != TOKEN_TYPE_ACCESS_TOKEN) {
+        return Err(OAuthError::invalid_request(format!(
+            "requested_token_type {:?} is not supported: only {TOKEN_TYPE_ACCESS_TOKEN}",
+            clip(requested, 64)
+        )));
+    }
+    Ok((required(params, "subject_token")?, required(params, "subject_token_type")?))
+}
+
 /// A body over the limit is refused before it is read; when the request names its client by
 /// bearer token, the refusal is audited for that client.
 async fn audit_oversized(state: &AppState, headers: &HeaderMap, error: OAuthError) -> ApiError {
     if let Ok(Some(token)) = bearer_token(headers) {
-        if let Ok(session) = api_access::authenticate_actor(state, token).await {
+        if let Ok(session) = api_access::verify_client_token(state, token).await {
             let entry = session.entry(
                 EXCHANGE_ACTION,
                 None,

@@ -1,9 +1,9 @@
 //! API clients: credentials for programs calling the /v2 API. Every change commits with its
 //! audit row; the secret is only ever stored sealed.
 
-use super::{audit, begin_write, now_ms, Db, Tx};
+use super::{audit, begin_write, impersonations, now_ms, Db, Tx};
 use crate::backend::audit::AuditEntry;
-use crate::model::{ApiClientView, UserView};
+use crate::model::{ApiClientView, UserView, Via};
 
 #[derive(Clone, sqlx::FromRow)]
 pub struct ApiClientRow {
@@ -129,6 +129,12 @@ pub async fn list(db: &Db, tenant_id: i64) -> Result<Vec<ApiClientView>, sqlx::E
         .collect())
 }
 
+/// Ends the impersonations a client's tokens were carrying: they stop with the tokens.
+async fn end_impersonations(tx: &mut Tx<'_>, client_id: &str, why: &str) -> Result<(), sqlx::Error> {
+    let via = Via::ApiClient { client_id: client_id.to_string() }.label();
+    impersonations::end_all_via(tx, &via, why).await.map(|_| ())
+}
+
 /// Replaces an active client's secret (retiring its tokens); false when there is no such
 /// active client in the tenant.
 pub async fn rotate(db: &Db, tenant_id: i64, client_id: &str, secret_sealed: &str, entry: &AuditEntry) -> Result<bool, sqlx::Error> {
@@ -147,6 +153,7 @@ pub async fn rotate(db: &Db, tenant_id: i64, client_id: &str, secret_sealed: &st
     if changed == 0 {
         return Ok(false);
     }
+    end_impersonations(&mut tx, client_id, "the client's secret was rotated").await?;
     audit::append(&mut tx, entry).await?;
     tx.commit().await?;
     Ok(true)
@@ -167,6 +174,7 @@ pub async fn revoke(db: &Db, tenant_id: i64, client_id: &str, entry: &AuditEntry
     if changed == 0 {
         return Ok(false);
     }
+    end_impersonations(&mut tx, client_id, "the client was revoked").await?;
     audit::append(&mut tx, entry).await?;
     tx.commit().await?;
     Ok(true)

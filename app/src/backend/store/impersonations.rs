@@ -16,6 +16,7 @@ pub struct ImpersonationRow {
     pub started_at: i64,
     pub expires_at: i64,
     pub ended_at: Option<i64>,
+    pub end_reason: Option<String>,
 }
 
 pub struct NewImpersonation<'a> {
@@ -61,7 +62,8 @@ pub async fn start(db: &Db, new: &NewImpersonation<'_>, mut entry: AuditEntry) -
 
 pub async fn by_id(db: &Db, id: i64) -> Result<Option<ImpersonationRow>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT id, tenant_id, actor_user_id, subject_user_id, reason, read_only, started_at, expires_at, ended_at
+        "SELECT id, tenant_id, actor_user_id, subject_user_id, reason, read_only, started_at, expires_at, ended_at,
+                end_reason
          FROM impersonations WHERE id = ?",
     )
     .bind(id)
@@ -71,6 +73,20 @@ pub async fn by_id(db: &Db, id: i64) -> Result<Option<ImpersonationRow>, sqlx::E
 
 /// Ends an ongoing impersonation with its audit row. Returns false (and writes nothing) when
 /// it had already ended.
+/// Ends, inside the caller's transaction, every ongoing impersonation an API client started.
+pub async fn end_all_via(tx: &mut Tx<'_>, via: &str, end_reason: &str) -> Result<u64, sqlx::Error> {
+    let now = now_ms();
+    Ok(sqlx::query(
+        "UPDATE impersonations SET ended_at = ?1, end_reason = ?2 WHERE via = ?3 AND ended_at IS NULL AND expires_at > ?1",
+    )
+    .bind(now)
+    .bind(end_reason)
+    .bind(via)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected())
+}
+
 pub async fn end(db: &Db, id: i64, end_reason: &str, entry: &AuditEntry) -> Result<bool, sqlx::Error> {
     let mut tx = begin_write(db).await?;
     let changed = sqlx::query("UPDATE impersonations SET ended_at = ?, end_reason = ? WHERE id = ? AND ended_at IS NULL")
