@@ -400,11 +400,10 @@ pub async fn exchange(
             return refuse(state, session, None, target, error.description.clone(), error).await;
         }
     };
-    let target = format!(
-        "subject {} · jti {}",
-        subject.named,
-        subject.jti.as_deref().unwrap_or("-")
-    );
+    let target = match &subject.jti {
+        Some(jti) => format!("subject {} · jti {jti}", subject.named),
+        None => format!("subject {}", subject.named),
+    };
     let user = match check_subject(state, session, &subject).await? {
         Ok(user) => user,
         Err(why) => {

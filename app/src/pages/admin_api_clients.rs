@@ -18,7 +18,14 @@ pub fn AdminApiClientsPage() -> impl IntoView {
     );
     // The secret from the latest create or rotate: shown once, gone on the next action.
     let shown = RwSignal::new(None::<ClientSecret>);
-    Effect::new(move || shown.set(create.value().get().and_then(Result::ok)));
+    let name_input = NodeRef::<leptos::html::Input>::new();
+    Effect::new(move || {
+        let created = create.value().get().and_then(Result::ok);
+        if let (Some(_), Some(input)) = (&created, name_input.get()) {
+            input.set_value("");
+        }
+        shown.set(created);
+    });
     Effect::new(move || {
         if let Some(result) = rotate.value().get() {
             shown.set(result.ok());
@@ -51,9 +58,9 @@ pub fn AdminApiClientsPage() -> impl IntoView {
                         </ActionForm>
                     }
                 });
-                let status = match c.revoked_at {
-                    Some(at) => format!("Revoked {}", format_time(at)),
-                    None => "Active".to_string(),
+                let (status, since) = match c.revoked_at {
+                    Some(at) => ("Revoked", format!("since {}", format_time(at))),
+                    None => ("Active", String::new()),
                 };
                 view! {
                     <tr class:revoked=!active>
@@ -63,7 +70,7 @@ pub fn AdminApiClientsPage() -> impl IntoView {
                         <td>{c.subject_policy}</td>
                         <td class="muted">{format_time(c.created_at)}</td>
                         <td class="muted">{c.last_used_at.map(format_time).unwrap_or_else(|| "never".into())}</td>
-                        <td>{status}</td>
+                        <td title=since>{status}</td>
                         <td><div class="row-actions">{actions}</div></td>
                     </tr>
                 }
@@ -96,7 +103,7 @@ pub fn AdminApiClientsPage() -> impl IntoView {
             <ActionForm action=create>
                 <div class="client-form">
                     <label for="client-name">"Name"</label>
-                    <input id="client-name" type="text" name="name" required maxlength="100" placeholder="Nightly reports"/>
+                    <input id="client-name" node_ref=name_input type="text" name="name" required maxlength="100" placeholder="Nightly reports"/>
                     <label for="client-policy">"Subject tokens"</label>
                     <select id="client-policy" name="policy">
                         <option value="strict" selected>"strict: exp ≤ 5 min, iat, single-use jti"</option>
