@@ -364,10 +364,7 @@ pub async fn authenticate_actor(state: &AppState, actor_token: &str) -> Result<C
 /// Audits a refused exchange request of an authenticated client and returns its error.
 pub async fn refuse_exchange(state: &AppState, session: &ClientSession, error: OAuthError) -> OAuthError {
     let target = format!("client {}", session.client.client_id);
-    match refuse::<()>(state, session, None, target, error.description.clone(), error).await {
-        Err(e) => e,
-        Ok(()) => unreachable!("refuse always answers with an error"),
-    }
+    refusal(state, session, None, target, error.description.clone(), error).await
 }
 
 /// A subject token, once its signature and claims are accepted.
@@ -397,7 +394,7 @@ pub async fn exchange(
         Ok(subject) => subject,
         Err(error) => {
             let target = format!("client {}", session.client.client_id);
-            return refuse(state, session, None, target, error.description.clone(), error).await;
+            return Err(refusal(state, session, None, target, error.description.clone(), error).await);
         }
     };
     let target = match &subject.jti {
@@ -408,7 +405,7 @@ pub async fn exchange(
         Ok(user) => user,
         Err(why) => {
             let known = subject.user.as_ref().filter(|u| u.tenant_id == session.client.tenant_id);
-            return refuse(state, session, known, target, why, OAuthError::invalid_request(SUBJECT_REFUSED)).await;
+            return Err(refusal(state, session, known, target, why, OAuthError::invalid_request(SUBJECT_REFUSED)).await);
         }
     };
     let act = Actor {
@@ -420,7 +417,7 @@ pub async fn exchange(
     };
     if act.chain().len() > tokens::MAX_CHAIN {
         let error = OAuthError::invalid_request(format!("the delegation chain would exceed {} actors", tokens::MAX_CHAIN));
-        return refuse(state, session, Some(&user), target, error.description.clone(), error).await;
+        return Err(refusal(state, session, Some(&user), target, error.description.clone(), error).await);
     }
     let limit = state.settings.impersonation_minutes * 60;
     let exp = [now_secs() + tokens::ACCESS_TOKEN_SECONDS, now_secs() + limit, session.claims.exp]
@@ -461,22 +458,25 @@ pub async fn exchange(
         }
         Recorded::Replayed => {
             let error = OAuthError::invalid_request("subject_token jti was already used: subject tokens are single-use");
-            refuse(state, session, Some(&user), target, error.description.clone(), error).await
+            Err(refusal(state, session, Some(&user), target, error.description.clone(), error).await)
         }
     }
 }
 
-async fn refuse<T>(
+/// Audits a refused exchange; returns the error to answer with (or the audit's own failure).
+async fn refusal(
     state: &AppState,
     session: &ClientSession,
     subject: Option<&UserRow>,
     target: String,
     why: String,
     error: OAuthError,
-) -> Result<T, OAuthError> {
+) -> OAuthError {
     let entry = session.entry(EXCHANGE_ACTION, subject, target, Outcome::Denied, why);
-    store::audit::append_alone(&state.db, &entry).await?;
-    Err(error)
+    match store::audit::append_alone(&state.db, &entry).await {
+        Ok(_) => error,
+        Err(e) => e.into(),
+    }
 }
 
 /// Checks the subject token's form, signature and claims.
