@@ -679,3 +679,30 @@ async fn requests_without_a_valid_bearer_token_get_401_with_a_challenge() {
         assert!(doc["paths"].get(path).is_some(), "{path} documented");
     }
 }
+
+#[tokio::test]
+async fn the_command_line_creates_a_client_whose_secret_works() {
+    let app = TestApp::new().await;
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_server"))
+            .args(args)
+            .env("DATABASE_URL", app.database_url())
+            .env("GUISE_DEMO", "false")
+            .output()
+            .expect("run the server binary")
+    };
+    let output = run(&["client", "create", "--name", "Nightly reports", "--owner", "sam@tshirts.example"]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
+    let value = |label: &str| stdout.lines().find_map(|l| l.strip_prefix(label)).map(|v| v.trim().to_string()).expect(label);
+    let (id, secret) = (value("client_id:"), value("client_secret:"));
+    assert!(id.starts_with("nightly-reports-"), "{id}");
+    let token = client_token(&app, &id, &secret).await;
+    assert_eq!(get(&app, "/v2/whoami", &token).await.json()["email"], "sam@tshirts.example");
+    let clients = store::api_clients::list(&app.state.db, TSHIRTS).await.unwrap();
+    assert_eq!(clients.iter().find(|c| c.client_id == id).unwrap().subject_policy, "strict", "strict unless asked");
+
+    let unknown = run(&["client", "create", "--name", "x", "--owner", "nobody@tshirts.example"]);
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no user with email nobody@tshirts.example"));
+}
