@@ -3,7 +3,6 @@
 use crate::config::{AuditCommand, Cli, ClientCommand, Command, UserCommand};
 use crate::{open_state, router};
 use app::backend::jobs::runner;
-use app::backend::audit::{AuditEntry, Outcome};
 use app::backend::state::AppState;
 use app::backend::{api_clients, auth, seed, store};
 
@@ -91,20 +90,7 @@ async fn create_client(state: &AppState, name: &str, owner_email: &str, policy: 
         .map_err(|e| format!("cannot read the users: {e}"))?
         .ok_or_else(|| format!("no user with email {owner_email}"))?;
     let policy = api_clients::parse_policy(policy).map_err(|e| e.to_string())?;
-    let spec = api_clients::ClientSpec { name, owner: &owner, policy, client_id: None };
-    let created = api_clients::create(state, &spec, &owner, |target| AuditEntry {
-        tenant_id: owner.tenant_id,
-        actor_user_id: owner.id,
-        subject_user_id: None,
-        impersonation_id: None,
-        action: api_clients::CREATE.into(),
-        target,
-        outcome: Outcome::Allowed,
-        reason: String::new(),
-        via: "command line".into(),
-    })
-    .await
-    .map_err(|e| e.to_string())?;
+    let created = api_clients::create(state, &owner, name, policy, "command line").await.map_err(|e| e.to_string())?;
     println!("created API client {} ({}) owned by {}", created.client_id, created.name, owner.email);
     println!("client_id:     {}", created.client_id);
     println!("client_secret: {}", created.secret);

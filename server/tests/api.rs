@@ -4,8 +4,7 @@
 mod common;
 
 use app::backend::api_access::SUBJECT_REFUSED;
-use app::backend::api_clients::{self, ClientSpec};
-use app::backend::audit::{AuditEntry, Outcome};
+use app::backend::api_clients;
 use app::backend::seed::{DEMO_CLIENT_ID, DEMO_CLIENT_SECRET};
 use app::backend::store;
 use app::backend::tokens::{AccessClaims, SubjectPolicy, TOKEN_TYPE_ACCESS_TOKEN, TOKEN_TYPE_JWT};
@@ -53,6 +52,20 @@ fn refused(reply: &Reply, status: StatusCode, code: &str) -> String {
     let body = reply.json();
     assert_eq!(body["error"], code, "{}", reply.body);
     body["error_description"].as_str().expect("error_description").to_string()
+}
+
+/// A form post to the token endpoint with the demo client's credentials as HTTP Basic.
+async fn basic_request(app: &TestApp, form: String) -> Reply {
+    use base64::Engine;
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{DEMO_CLIENT_ID}:{DEMO_CLIENT_SECRET}"));
+    let req = Request::builder()
+        .method(Method::POST)
+        .uri(TOKEN)
+        .header(header::AUTHORIZATION, format!("Basic {basic}"))
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(form))
+        .unwrap();
+    app.request(req).await
 }
 
 async fn client_token(app: &TestApp, client_id: &str, secret: &str) -> String {
@@ -141,20 +154,7 @@ async fn audit_count(app: &TestApp) -> i64 {
 /// A client created as an admin would, owned by `owner`.
 async fn new_client(app: &TestApp, owner: &str, policy: SubjectPolicy) -> (String, String) {
     let owner = store::users::by_email(&app.state.db, owner).await.unwrap().unwrap();
-    let spec = ClientSpec { name: "Test client", owner: &owner, policy, client_id: None };
-    let created = api_clients::create(&app.state, &spec, &owner, |target| AuditEntry {
-        tenant_id: owner.tenant_id,
-        actor_user_id: owner.id,
-        subject_user_id: None,
-        impersonation_id: None,
-        action: api_clients::CREATE.into(),
-        target,
-        outcome: Outcome::Allowed,
-        reason: String::new(),
-        via: "test".into(),
-    })
-    .await
-    .unwrap();
+    let created = api_clients::create(&app.state, &owner, "Test client", policy, "test").await.unwrap();
     (created.client_id, created.secret)
 }
 
@@ -178,16 +178,7 @@ async fn client_credentials_give_a_signed_token_for_the_owner() {
     assert_eq!((row.action.as_str(), row.outcome.as_str(), row.actor.as_str()), ("api.token", "allowed", "alice@tshirts.example"));
 
     // HTTP Basic works too (RFC 6749 §2.3.1).
-    use base64::Engine;
-    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{DEMO_CLIENT_ID}:{DEMO_CLIENT_SECRET}"));
-    let req = Request::builder()
-        .method(Method::POST)
-        .uri(TOKEN)
-        .header(header::AUTHORIZATION, format!("Basic {basic}"))
-        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .body(Body::from("grant_type=client_credentials"))
-        .unwrap();
-    let reply = app.request(req).await;
+    let reply = basic_request(&app, "grant_type=client_credentials".into()).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
 
     let whoami = get(&app, "/v2/whoami", &token).await.json();
@@ -523,15 +514,8 @@ async fn actor_tokens_must_be_a_live_client_token() {
     assert_eq!(refused(&token_request(&app, &form, Some(&actor)).await, StatusCode::BAD_REQUEST, "invalid_request"), "missing parameter: subject_token");
     assert_eq!(audit_count(&app).await, before + 1, "refusals of a known client are audited");
     // HTTP Basic does not authenticate an exchange.
-    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{DEMO_CLIENT_ID}:{DEMO_CLIENT_SECRET}"));
-    let req = Request::builder()
-        .method(Method::POST)
-        .uri(TOKEN)
-        .header(header::AUTHORIZATION, format!("Basic {basic}"))
-        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .body(Body::from(form_body(&[("grant_type", EXCHANGE), ("subject_token", &subject), ("subject_token_type", TOKEN_TYPE_JWT), ("actor_token", &actor), ("actor_token_type", TOKEN_TYPE_ACCESS_TOKEN)])))
-        .unwrap();
-    assert!(refused(&app.request(req).await, StatusCode::BAD_REQUEST, "invalid_request").contains("not HTTP Basic"));
+    let form = form_body(&[("grant_type", EXCHANGE), ("subject_token", &subject), ("subject_token_type", TOKEN_TYPE_JWT), ("actor_token", &actor), ("actor_token_type", TOKEN_TYPE_ACCESS_TOKEN)]);
+    assert!(refused(&basic_request(&app, form).await, StatusCode::BAD_REQUEST, "invalid_request").contains("not HTTP Basic"));
 }
 
 #[tokio::test]

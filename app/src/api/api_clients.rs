@@ -19,7 +19,8 @@ pub async fn create_api_client(name: String, policy: String) -> Result<ClientSec
     let (state, principal) = super::admin::require_admin().await?;
     impersonation::may_change(principal.read_only).map_err(|d| AppError::Forbidden(d.message().into()))?;
     let policy = api_clients::parse_policy(&policy)?;
-    api_clients::create_as(&state, &principal, &name, policy).await
+    // Administration is refused while impersonating: the subject is the admin acting.
+    api_clients::create(&state, &principal.subject, &name, policy, &principal.via.label()).await
 }
 
 #[server(endpoint = "admin/api_clients/rotate")]

@@ -3,7 +3,7 @@
 //! same rules module as the UI; every token issued and every refusal is audited.
 
 use super::audit::{AuditEntry, Outcome};
-use super::impersonation::{self, Denial};
+use super::impersonation;
 use super::principal::Principal;
 use super::secrets::same_secret;
 use super::state::AppState;
@@ -268,9 +268,13 @@ pub async fn verify_client_token(state: &AppState, token: &str) -> Result<Client
         return Err(OAuthError::invalid_token("the client's secret was rotated since this token was issued"));
     }
     for link in claims.act.iter().flat_map(|a| a.chain()) {
-        let live = store::api_clients::by_client_id(&state.db, &link.client_id)
-            .await?
-            .is_some_and(|c| c.is_active() && c.secret_version == link.cv);
+        let live = if link.client_id == client.client_id {
+            link.cv == client.secret_version
+        } else {
+            store::api_clients::by_client_id(&state.db, &link.client_id)
+                .await?
+                .is_some_and(|c| c.is_active() && c.secret_version == link.cv)
+        };
         if !live {
             return Err(OAuthError::invalid_token(format!(
                 "client {} of the token's delegation chain was revoked or rotated",
@@ -348,11 +352,8 @@ pub async fn authenticate_actor(state: &AppState, actor_token: &str) -> Result<C
     let session = verify_client_token(state, actor_token)
         .await
         .map_err(|e| OAuthError::invalid_client(format!("actor_token: {}", e.description)))?;
-    if session.claims.is_impersonation() {
-        let error = OAuthError::invalid_request(format!(
-            "actor_token is an impersonation token: {}",
-            Denial::AlreadyImpersonating.message()
-        ));
+    if let Err(denial) = impersonation::no_nesting(session.claims.is_impersonation()) {
+        let error = OAuthError::invalid_request(format!("actor_token is an impersonation token: {}", denial.message()));
         return Err(refuse_exchange(state, &session, error).await);
     }
     if token_user(state, &session).await?.is_none() {

@@ -63,14 +63,6 @@ fn new_client_id(name: &str) -> String {
     }
 }
 
-/// What a new client is made of; `client_id` and `secret` are chosen when absent.
-pub struct ClientSpec<'a> {
-    pub name: &'a str,
-    pub owner: &'a UserRow,
-    pub policy: SubjectPolicy,
-    pub client_id: Option<&'a str>,
-}
-
 /// A new client's id, its secret (shown once) and the secret sealed for storage.
 pub struct Credentials {
     pub client_id: String,
@@ -87,43 +79,39 @@ pub fn new_credentials(server_key: &ServerKey, name: &str, client_id: Option<&st
     Credentials { client_id, secret, sealed }
 }
 
-/// Creates a client owned by `spec.owner`; `audit` makes its audit row from a description.
-pub async fn create(
-    state: &AppState,
-    spec: &ClientSpec<'_>,
-    created_by: &UserRow,
-    audit: impl FnOnce(String) -> AuditEntry,
-) -> Result<ClientSecret, AppError> {
-    let name = check_name(spec.name)?;
-    if let Some(id) = spec.client_id {
-        check_client_id(id)?;
+/// Creates a client owned (and created) by `owner`, with its audit row naming how it came
+/// in (`via`: the UI, the command line).
+pub async fn create(state: &AppState, owner: &UserRow, name: &str, policy: SubjectPolicy, via: &str) -> Result<ClientSecret, AppError> {
+    let name = check_name(name)?;
+    if owner.disabled || owner.is_service_account() {
+        return Err(AppError::BadRequest(format!("{} cannot own an API client", owner.email)));
     }
-    if spec.owner.disabled || spec.owner.is_service_account() {
-        return Err(AppError::BadRequest(format!("{} cannot own an API client", spec.owner.email)));
-    }
-    let Credentials { client_id, secret, sealed } = new_credentials(&state.keys.server, name, spec.client_id, None);
+    let Credentials { client_id, secret, sealed } = new_credentials(&state.keys.server, name, None, None);
     let new = NewApiClient {
-        tenant_id: spec.owner.tenant_id,
+        tenant_id: owner.tenant_id,
         client_id: &client_id,
         name,
-        owner_user_id: spec.owner.id,
-        subject_policy: spec.policy.as_db(),
+        owner_user_id: owner.id,
+        subject_policy: policy.as_db(),
         secret_sealed: &sealed,
-        created_by_user_id: created_by.id,
+        created_by_user_id: owner.id,
     };
-    let entry = audit(format!("client {client_id} ({name}), policy {}", spec.policy.as_db()));
+    let entry = AuditEntry {
+        tenant_id: owner.tenant_id,
+        actor_user_id: owner.id,
+        subject_user_id: None,
+        impersonation_id: None,
+        action: CREATE.into(),
+        target: format!("client {client_id} ({name}), policy {}", policy.as_db()),
+        outcome: Outcome::Allowed,
+        reason: String::new(),
+        via: via.into(),
+    };
     store::api_clients::insert(&state.db, &new, &entry).await.map_err(|e| match e {
         sqlx::Error::Database(d) if d.is_unique_violation() => AppError::Conflict(format!("a client with id {client_id} already exists")),
         other => other.into(),
     })?;
     Ok(ClientSecret { client_id, name: name.to_string(), secret })
-}
-
-/// Creates a client from the UI: owned by the signed-in admin.
-pub async fn create_as(state: &AppState, principal: &Principal, name: &str, policy: SubjectPolicy) -> Result<ClientSecret, AppError> {
-    let owner = principal.subject.clone();
-    let spec = ClientSpec { name, owner: &owner, policy, client_id: None };
-    create(state, &spec, &owner, |target| principal.audit(CREATE, target, Outcome::Allowed, String::new())).await
 }
 
 /// Gives a client a new secret: the old one and every token issued under it stop working.

@@ -96,10 +96,18 @@ pub fn may_offer(
     enabled: bool,
     already_impersonating: bool,
 ) -> Result<(), Denial> {
-    if already_impersonating {
-        return Err(Denial::AlreadyImpersonating);
-    }
+    no_nesting(already_impersonating)?;
     may_impersonate(actor, subject, has_grant, enabled)
+}
+
+/// Someone acting as another user (in the UI, or with an API impersonation token) cannot
+/// impersonate anyone else from there.
+pub fn no_nesting(already_impersonating: bool) -> Result<(), Denial> {
+    if already_impersonating {
+        Err(Denial::AlreadyImpersonating)
+    } else {
+        Ok(())
+    }
 }
 
 /// Whether a grant may name `subject` on the impersonated side: one that reaches an
@@ -135,9 +143,7 @@ pub fn may_start(
     already_impersonating: bool,
     reason: &str,
 ) -> Result<(), Denial> {
-    if already_impersonating {
-        return Err(Denial::AlreadyImpersonating);
-    }
+    no_nesting(already_impersonating)?;
     check_reason(reason)?;
     may_offer(actor, subject, has_grant, enabled, false)
 }
@@ -248,6 +254,8 @@ mod tests {
         assert_eq!(may_start(&a, &s, false, true, false, &"x".repeat(501)), Err(Denial::ReasonTooLong));
         assert_eq!(may_start(&a, &s, false, true, false, &"é".repeat(500)), Ok(()));
         assert!(Denial::MissingReason.is_bad_input() && !Denial::NoGrant.is_bad_input());
+        assert_eq!(no_nesting(true), Err(Denial::AlreadyImpersonating));
+        assert_eq!(no_nesting(false), Ok(()));
     }
 
     #[test]

@@ -11,7 +11,8 @@ pub mod token;
 
 use app::backend::api_access::{self, OAuthError};
 use app::backend::state::AppState;
-use axum::body::{to_bytes, Body};
+use axum::body::{to_bytes, Body, Bytes};
+use axum::http::request::Parts;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::middleware::{from_fn, from_fn_with_state, Next};
@@ -98,14 +99,14 @@ async fn authenticate(State(state): State<AppState>, mut request: Request, next:
 
 /// Refuses bodies over `MAX_API_BODY_BYTES` with 413 in the API's error shape.
 async fn limit_body(request: Request, next: Next) -> Response {
-    match read_limited(request).await {
-        Ok(request) => next.run(request).await,
+    match read_body(request).await {
+        Ok((parts, bytes)) => next.run(Request::from_parts(parts, Body::from(bytes))).await,
         Err(e) => ApiError(e).into_response(),
     }
 }
 
-/// The request with its body read into memory, if it is within the limit.
-pub async fn read_limited(request: Request) -> Result<Request, OAuthError> {
+/// The request's head and its body read into memory, if the body is within the limit.
+pub async fn read_body(request: Request) -> Result<(Parts, Bytes), OAuthError> {
     let too_large = || OAuthError::too_large(format!("the request body is over {MAX_API_BODY_BYTES} bytes"));
     let announced = request
         .headers()
@@ -117,7 +118,7 @@ pub async fn read_limited(request: Request) -> Result<Request, OAuthError> {
     }
     let (parts, body) = request.into_parts();
     let bytes = to_bytes(body, MAX_API_BODY_BYTES).await.map_err(|_| too_large())?;
-    Ok(Request::from_parts(parts, Body::from(bytes)))
+    Ok((parts, bytes))
 }
 
 /// A JSON answer with `Cache-Control: no-store` (it names people and tokens).

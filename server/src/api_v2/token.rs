@@ -2,13 +2,12 @@
 //! public signing keys at `/.well-known/jwks.json`.
 
 use super::error::{ApiError, ApiResult, ErrorBody};
-use super::{bearer_token, private_json, read_limited, MAX_API_BODY_BYTES};
+use super::{bearer_token, private_json, read_body};
 use app::backend::api_access::{self, OAuthError, EXCHANGE_ACTION};
 use app::backend::audit::Outcome;
 use app::backend::state::AppState;
 use app::backend::store;
 use app::backend::tokens::{clip, TOKEN_TYPE_ACCESS_TOKEN};
-use axum::body::to_bytes;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -120,20 +119,18 @@ pub async fn token(State(state): State<AppState>, request: Request) -> Response 
 
 async fn answer(state: &AppState, request: Request) -> ApiResult<TokenResponse> {
     let headers = request.headers().clone();
-    let request = match read_limited(request).await {
-        Ok(request) => request,
+    let (parts, bytes) = match read_body(request).await {
+        Ok(read) => read,
         Err(too_large) => return Err(audit_oversized(state, &headers, too_large).await),
     };
-    if !is_form(&headers) {
+    let headers = &parts.headers;
+    if !is_form(headers) {
         return Err(OAuthError::invalid_request("the body must be application/x-www-form-urlencoded").into());
     }
-    let bytes = to_bytes(request.into_body(), MAX_API_BODY_BYTES)
-        .await
-        .map_err(|_| OAuthError::too_large("the request body is too large"))?;
     let params = parse_form(&bytes)?;
     match required(&params, "grant_type")? {
-        CLIENT_CREDENTIALS => client_credentials(state, &headers, &params).await,
-        TOKEN_EXCHANGE => token_exchange(state, &headers, &params).await,
+        CLIENT_CREDENTIALS => client_credentials(state, headers, &params).await,
+        TOKEN_EXCHANGE => token_exchange(state, headers, &params).await,
         other => Err(OAuthError::unsupported_grant_type(format!(
             "grant_type {:?} is not supported: use {CLIENT_CREDENTIALS} or {TOKEN_EXCHANGE}",
             clip(other, 64)

@@ -129,52 +129,41 @@ pub async fn list(db: &Db, tenant_id: i64) -> Result<Vec<ApiClientView>, sqlx::E
         .collect())
 }
 
-/// Ends the impersonations a client's tokens were carrying: they stop with the tokens.
-async fn end_impersonations(tx: &mut Tx<'_>, client_id: &str, why: &str) -> Result<(), sqlx::Error> {
-    let via = Via::ApiClient { client_id: client_id.to_string() }.label();
-    impersonations::end_all_via(tx, &via, why).await.map(|_| ())
-}
-
 /// Replaces an active client's secret (retiring its tokens); false when there is no such
 /// active client in the tenant.
 pub async fn rotate(db: &Db, tenant_id: i64, client_id: &str, secret_sealed: &str, entry: &AuditEntry) -> Result<bool, sqlx::Error> {
-    let mut tx = begin_write(db).await?;
-    let changed = sqlx::query(
+    let update = sqlx::query(
         "UPDATE api_clients SET secret_sealed = ?, secret_version = secret_version + 1, rotated_at = ?
          WHERE tenant_id = ? AND client_id = ? AND revoked_at IS NULL",
     )
-    .bind(secret_sealed)
-    .bind(now_ms())
-    .bind(tenant_id)
-    .bind(client_id)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    if changed == 0 {
-        return Ok(false);
-    }
-    end_impersonations(&mut tx, client_id, "the client's secret was rotated").await?;
-    audit::append(&mut tx, entry).await?;
-    tx.commit().await?;
-    Ok(true)
+    .bind(secret_sealed);
+    change_active(db, update, tenant_id, client_id, "the client's secret was rotated", entry).await
 }
 
 /// Revokes an active client for good; false when there is no such active client.
 pub async fn revoke(db: &Db, tenant_id: i64, client_id: &str, entry: &AuditEntry) -> Result<bool, sqlx::Error> {
+    let update = sqlx::query("UPDATE api_clients SET revoked_at = ? WHERE tenant_id = ? AND client_id = ? AND revoked_at IS NULL");
+    change_active(db, update, tenant_id, client_id, "the client was revoked", entry).await
+}
+
+/// Runs `update` (bound here to now, the tenant and the client id) on an active client; the
+/// impersonations its tokens carried end and the audit row is written in the same
+/// transaction. False, and nothing written, when no active client matched.
+async fn change_active<'q>(
+    db: &Db,
+    update: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>,
+    tenant_id: i64,
+    client_id: &'q str,
+    why: &str,
+    entry: &AuditEntry,
+) -> Result<bool, sqlx::Error> {
     let mut tx = begin_write(db).await?;
-    let changed = sqlx::query(
-        "UPDATE api_clients SET revoked_at = ? WHERE tenant_id = ? AND client_id = ? AND revoked_at IS NULL",
-    )
-    .bind(now_ms())
-    .bind(tenant_id)
-    .bind(client_id)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
+    let changed = update.bind(now_ms()).bind(tenant_id).bind(client_id).execute(&mut *tx).await?.rows_affected();
     if changed == 0 {
         return Ok(false);
     }
-    end_impersonations(&mut tx, client_id, "the client was revoked").await?;
+    let via = Via::ApiClient { client_id: client_id.to_string() }.label();
+    impersonations::end_all_via(&mut tx, &via, why).await?;
     audit::append(&mut tx, entry).await?;
     tx.commit().await?;
     Ok(true)
