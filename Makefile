@@ -3,7 +3,7 @@ SHELL := /bin/bash
 # wasm-opt 132 from npm must come before any other (Debian's 108 breaks hydration).
 export PATH := $(CURDIR)/end2end/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: run dev test install install-test lint unit integration e2e example release
+.PHONY: run dev test bench install install-test lint unit integration e2e example release
 
 run: install
 	cargo leptos serve --release
@@ -35,6 +35,10 @@ release:
 
 e2e: release
 	cd end2end && npx playwright test
+
+# Throughput, latency and memory of the release server (not part of `make test`).
+bench: install release
+	bench/run.sh
 
 # The Python API example (requests + PyJWT) against a fresh demo server.
 example: release

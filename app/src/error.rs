@@ -19,6 +19,9 @@ pub enum AppError {
     Conflict(String),
     #[error("{0}")]
     PayloadTooLarge(String),
+    /// The server is overloaded and turned the request away untouched: try again shortly.
+    #[error("{0}")]
+    Unavailable(String),
     /// The server or the network could not be reached from the browser.
     #[error("could not reach the server: {0}")]
     Network(String),
@@ -41,12 +44,17 @@ impl AppError {
             AppError::NotFound(_) => 404,
             AppError::Conflict(_) => 409,
             AppError::PayloadTooLarge(_) => 413,
-            AppError::Network(_) => 503,
+            AppError::Unavailable(_) | AppError::Network(_) => 503,
             AppError::Internal => 500,
         }
     }
 
     /// Logs the detail of an unexpected failure and returns the generic error users see.
+    /// The answer when the writer's queue is full.
+    pub fn busy() -> Self {
+        AppError::Unavailable("the server is busy; nothing was changed, try again in a moment".into())
+    }
+
     #[cfg(feature = "ssr")]
     pub fn internal(detail: impl std::fmt::Display) -> Self {
         tracing::error!("internal error: {detail}");
@@ -79,16 +87,29 @@ impl FromServerFnError for AppError {
 #[cfg(feature = "ssr")]
 impl From<sqlx::Error> for AppError {
     fn from(e: sqlx::Error) -> Self {
-        AppError::internal(format!("database: {e}"))
+        match e {
+            // The writer's queue is full, or no reader came free in time: overload, not a fault.
+            sqlx::Error::PoolTimedOut => AppError::busy(),
+            e => AppError::internal(format!("database: {e}")),
+        }
     }
 }
+
+/// Seconds a client is asked to wait after a 503.
+pub const RETRY_AFTER_SECONDS: &str = "1";
 
 #[cfg(feature = "ssr")]
 impl axum::response::IntoResponse for AppError {
     fn into_response(self) -> axum::response::Response {
         let status = axum::http::StatusCode::from_u16(self.status())
             .unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR);
-        (status, axum::Json(self)).into_response()
+        let mut response = (status, axum::Json(self)).into_response();
+        if status == axum::http::StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static(RETRY_AFTER_SECONDS));
+        }
+        response
     }
 }
 
@@ -101,6 +122,7 @@ mod tests {
         assert_eq!(AppError::not_logged_in().status(), 401);
         assert_eq!(AppError::not_logged_in().to_string(), "you are not logged in");
         assert_eq!(AppError::Internal.status(), 500);
+        assert_eq!(AppError::busy().status(), 503);
         let e = AppError::from_server_fn_error(ServerFnErrorErr::Args("bad".into()));
         assert_eq!(e.status(), 400);
         assert!(e.to_string().contains("bad"));

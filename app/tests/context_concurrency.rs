@@ -23,41 +23,46 @@ struct Fixture {
 
 async fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
-    let db = store::connect(&format!("sqlite://{}", dir.path().join("t.db").display())).await.unwrap();
-    store::migrate(&db).await.unwrap();
-    let mut tx = store::begin_write(&db).await.unwrap();
-    let tenant = store::tenants::insert(&mut tx, "T").await.unwrap();
-    let project = store::projects::insert(&mut tx, tenant, "P", "P").await.unwrap();
-    let new_user = |email: &'static str, name: &'static str, service| NewUser {
-        tenant_id: tenant,
-        email,
-        display_name: name,
-        password_hash: None,
-        is_admin: false,
-        service_account: service,
-        price_group: None,
-        region: None,
-    };
-    let backend = store::users::insert(&mut tx, &new_user("backend@t.example", "Backend", true)).await.unwrap();
-    store::projects::grant(&mut tx, project, Grantee::User(backend), true).await.unwrap();
-    let mut user_ids = Vec::new();
-    for i in 0..USERS {
-        let email: &'static str = Box::leak(format!("user{i}@t.example").into_boxed_str());
-        let name: &'static str = Box::leak(format!("User {i}").into_boxed_str());
-        let id = store::users::insert(&mut tx, &new_user(email, name, false)).await.unwrap();
-        store::projects::grant(&mut tx, project, Grantee::User(id), true).await.unwrap();
-        user_ids.push(id);
-    }
-    let ds = NewDataset { project_id: project, name: "derived", recipe: Some("prepare_web_history"), description: "", columns: &[] };
-    store::datasets::insert(&mut tx, &ds).await.unwrap();
-    tx.commit().await.unwrap();
-
+    let db = store::open(&format!("sqlite://{}", dir.path().join("t.db").display())).await.unwrap();
+    let (tenant, backend, user_ids) = db
+        .writer
+        .run(|tx| {
+            Box::pin(async move {
+            let tenant = store::tenants::insert(&mut *tx, "T").await?;
+            let project = store::projects::insert(&mut *tx, tenant, "P", "P").await?;
+            let new_user = |email: &'static str, name: &'static str, service| NewUser {
+                        tenant_id: tenant,
+                        email,
+                        display_name: name,
+                        password_hash: None,
+                        is_admin: false,
+                        service_account: service,
+                        price_group: None,
+                        region: None,
+            };
+            let backend = store::users::insert(&mut *tx, &new_user("backend@t.example", "Backend", true)).await?;
+            store::projects::grant(&mut *tx, project, Grantee::User(backend), true).await?;
+            let mut user_ids = Vec::new();
+            for i in 0..USERS {
+                        let email: &'static str = Box::leak(format!("user{i}@t.example").into_boxed_str());
+                        let name: &'static str = Box::leak(format!("User {i}").into_boxed_str());
+                        let id = store::users::insert(&mut *tx, &new_user(email, name, false)).await?;
+                        store::projects::grant(&mut *tx, project, Grantee::User(id), true).await?;
+                        user_ids.push(id);
+            }
+            let ds = NewDataset { project_id: project, name: "derived", recipe: Some("prepare_web_history"), description: "", columns: &[] };
+            store::datasets::insert(&mut *tx, &ds).await?;
+                Ok((tenant, backend, user_ids))
+            })
+        })
+        .await
+        .unwrap();
     let mut users = Vec::new();
     for id in user_ids {
-        users.push(store::users::by_id(&db, id).await.unwrap().unwrap());
+        users.push(store::users::by_id(&db.read, id).await.unwrap().unwrap());
     }
-    let backend = store::users::by_id(&db, backend).await.unwrap().unwrap();
-    let project = store::projects::by_key(&db, tenant, "P").await.unwrap().unwrap();
+    let backend = store::users::by_id(&db.read, backend).await.unwrap().unwrap();
+    let project = store::projects::by_key(&db.read, tenant, "P").await.unwrap().unwrap();
     Fixture { state: AppState::new(db, Settings::default(), Keys::ephemeral()), project, backend, users, _dir: dir }
 }
 

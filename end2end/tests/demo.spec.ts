@@ -1,5 +1,5 @@
 import { test, expect } from '@playwright/test';
-import { DEMO, jobCells, logIn, newestJobRow, waitForHydration, watchConsole } from './helpers';
+import { DEMO, expectNewestJob, logIn, newestJobRow, waitForHydration, watchConsole } from './helpers';
 
 test.describe('Impersonation Demo (hydrated)', () => {
   test('u1 builds inside and outside the impersonation context', async ({ page }) => {
@@ -27,12 +27,13 @@ test.describe('Impersonation Demo (hydrated)', () => {
 
     await page.goto('/jobs');
     await waitForHydration(page);
-    let cells = await jobCells(page);
-    expect(cells['Dataset']).toBe('web_history_prepared');
-    expect(cells['Run as']).toBe('U1 Analyst');
-    expect(cells['Triggered by']).toBe('U1 Analyst');
-    expect(cells['Impersonated by']).toBe('—');
-    expect(cells['Via']).toBe('webapp "Impersonation Demo"');
+    await expectNewestJob(page, {
+      Dataset: 'web_history_prepared',
+      'Run as': 'U1 Analyst',
+      'Triggered by': 'U1 Analyst',
+      'Impersonated by': '—',
+      Via: 'webapp "Impersonation Demo"',
+    });
     // Live: the row turns Succeeded without a reload.
     await expect(newestJobRow(page).locator('.status')).toHaveText('Succeeded', { timeout: 90_000 });
     await expect(newestJobRow(page).locator('td.num').last()).toHaveText(/^\d+ → \d+$/);
@@ -51,9 +52,7 @@ test.describe('Impersonation Demo (hydrated)', () => {
     await page.getByRole('button', { name: 'Build as backend' }).click();
     await expect(page.getByRole('status')).toContainText('as A1 Webapp Backend');
     await page.goto('/jobs');
-    cells = await jobCells(page);
-    expect(cells['Run as']).toBe('A1 Webapp Backend');
-    expect(cells['Triggered by']).toBe('U1 Analyst');
+    await expectNewestJob(page, { 'Run as': 'A1 Webapp Backend', 'Triggered by': 'U1 Analyst' });
     expect(errors).toEqual([]);
   });
 
@@ -68,19 +67,15 @@ test.describe('Impersonation Demo (hydrated)', () => {
     );
     await page.screenshot({ path: 'test-results/demo-refused.png', fullPage: true });
     await page.goto('/jobs?mine=1');
-    let cells = await jobCells(page);
-    expect(cells['Status']).toBe('Refused');
-    expect(cells['Run as']).toBe('U2 Analyst');
+    await expectNewestJob(page, { Status: 'Refused', 'Run as': 'U2 Analyst' });
 
     await page.goto(DEMO);
     await waitForHydration(page);
     await page.getByRole('button', { name: 'Build as backend' }).click();
     await expect(page.getByRole('status')).toContainText('as A1 Webapp Backend');
     await page.goto('/jobs');
-    cells = await jobCells(page);
-    expect(cells['Run as']).toBe('A1 Webapp Backend');
-    expect(cells['Triggered by']).toBe('U2 Analyst');
-    expect(cells['Status']).not.toBe('Refused');
+    await expectNewestJob(page, { 'Run as': 'A1 Webapp Backend', 'Triggered by': 'U2 Analyst' });
+    await expect(newestJobRow(page).locator('.status')).not.toHaveText('Refused');
   });
 
   test('an admin changes "Run backend as"', async ({ page }) => {
@@ -98,9 +93,7 @@ test.describe('Impersonation Demo (hydrated)', () => {
     await page.getByRole('button', { name: 'Build as backend' }).click();
     await expect(page.getByRole('status')).toContainText('as Bob Admin');
     await page.goto('/jobs');
-    const cells = await jobCells(page);
-    expect(cells['Run as']).toBe('Bob Admin');
-    expect(cells['Triggered by']).toBe('Alice Admin');
+    await expectNewestJob(page, { 'Run as': 'Bob Admin', 'Triggered by': 'Alice Admin' });
 
     // Put the demo back as it was.
     await page.goto(`${DEMO}/settings`);

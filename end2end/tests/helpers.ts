@@ -10,6 +10,9 @@ export async function logIn(page: Page, email: string) {
   await page.getByLabel('Password').fill(PASSWORD);
   await page.getByRole('button', { name: 'Log in' }).click();
   await expect(page).not.toHaveURL(/\/login/);
+  // A hydrated login navigates before the header has reloaded who is signed in: wait for it,
+  // so nothing reads the page of the anonymous visitor it was a moment ago.
+  await expect(page.locator('header .who')).toHaveAttribute('title', email);
 }
 
 /** Waits until the WebAssembly client has taken over the page. */
@@ -34,10 +37,16 @@ export function newestJobRow(page: Page) {
   return page.locator('table.jobs tbody tr[data-job-id]').first();
 }
 
-/** Column cells of a job row, by header name. */
-export async function jobCells(page: Page) {
+/** Asserts cells of the newest job row, by column header, waiting for the table to show them
+ * (the page may still be rendering or catching up with live updates). */
+export async function expectNewestJob(page: Page, expected: Record<string, string>) {
+  const headers = page.locator('table.jobs thead th');
+  await expect(headers.first()).toBeVisible();
+  const names = (await headers.allTextContents()).map((h) => h.trim());
   const row = newestJobRow(page);
-  const headers = await page.locator('table.jobs thead th').allTextContents();
-  const cells = await row.locator('td').allTextContents();
-  return Object.fromEntries(headers.map((h, i) => [h.trim(), (cells[i] ?? '').trim()]));
+  for (const [name, value] of Object.entries(expected)) {
+    const column = names.indexOf(name);
+    expect(column, `the jobs table has a column ${name}`).toBeGreaterThanOrEqual(0);
+    await expect(row.locator('td').nth(column)).toHaveText(value);
+  }
 }

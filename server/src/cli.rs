@@ -4,20 +4,19 @@ use crate::config::{AuditCommand, Cli, ClientCommand, Command, UserCommand};
 use crate::{open_state, router};
 use app::backend::jobs::runner;
 use app::backend::state::AppState;
+use app::backend::store::sessions::Sessions;
 use app::backend::{api_clients, auth, seed, store};
 
 pub async fn run(cli: Cli) -> Result<(), String> {
     match &cli.command {
         None | Some(Command::Serve) => serve(&cli).await,
         Some(Command::Migrate) => {
-            let db = store::connect(&cli.database_url).await?;
-            store::migrate(&db).await?;
+            store::open(&cli.database_url).await?;
             println!("database is up to date");
             Ok(())
         }
         Some(Command::SeedDemo) => {
-            let db = store::connect(&cli.database_url).await?;
-            store::migrate(&db).await?;
+            let db = store::open(&cli.database_url).await?;
             let server_key = crate::server_key(&cli.database_url, cli.key_file.as_deref())?;
             if seed::seed_demo(&db, &server_key).await? {
                 println!("seeded the demo organisation");
@@ -28,18 +27,16 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Some(Command::Audit { command: AuditCommand::Verify }) => {
-            let db = store::connect(&cli.database_url).await?;
-            store::migrate(&db).await?;
-            let records = store::audit::all_records(&db).await.map_err(|e| format!("cannot read the audit log: {e}"))?;
+            let db = store::open(&cli.database_url).await?;
+            let records = store::audit::all_records(&db.read).await.map_err(|e| format!("cannot read the audit log: {e}"))?;
             let checked = app::backend::audit::verify_chain(&records).map_err(|b| format!("the audit chain is broken at {b}"))?;
             println!("audit chain intact: {checked} rows verified");
             Ok(())
         }
         Some(Command::Impersonation { state }) => {
-            let db = store::connect(&cli.database_url).await?;
-            store::migrate(&db).await?;
+            let db = store::open(&cli.database_url).await?;
             let on = state == "on";
-            store::settings::set_impersonation_enabled(&db, on).await.map_err(|e| format!("cannot change the setting: {e}"))?;
+            store::settings::set_impersonation_enabled(&db.writer, on).await.map_err(|e| format!("cannot change the setting: {e}"))?;
             println!("impersonation is now {}", if on { "on" } else { "off" });
             Ok(())
         }
@@ -48,9 +45,8 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             create_client(&state, name, owner, policy).await
         }
         Some(Command::User { command: UserCommand::Create { email, name, admin, tenant, password } }) => {
-            let db = store::connect(&cli.database_url).await?;
-            store::migrate(&db).await?;
-            create_user(&db, email, name, *admin, tenant, password).await
+            let db = store::open(&cli.database_url).await?;
+            create_user(&db.writer, email, name, *admin, tenant, password).await
         }
     }
 }
@@ -62,7 +58,7 @@ fn print_demo_logins() {
     }
 }
 
-async fn create_user(db: &store::Db, email: &str, name: &str, admin: bool, tenant: &str, password: &str) -> Result<(), String> {
+async fn create_user(writer: &store::Writer, email: &str, name: &str, admin: bool, tenant: &str, password: &str) -> Result<(), String> {
     let email = email.trim();
     if !email.contains('@') || email.len() > 254 {
         return Err(format!("{email:?} is not an email address"));
@@ -74,7 +70,7 @@ async fn create_user(db: &store::Db, email: &str, name: &str, admin: bool, tenan
         return Err("the password needs at least 8 characters".into());
     }
     let hash = auth::hash_password(password.to_string()).await.map_err(|e| e.to_string())?;
-    let id = store::users::create_with_tenant(db, tenant, email, name.trim(), &hash, admin)
+    let id = store::users::create_with_tenant(writer, tenant, email, name.trim(), &hash, admin)
         .await
         .map_err(|e| match e {
             sqlx::Error::Database(d) if d.is_unique_violation() => format!("a user with email {email} already exists"),
@@ -108,7 +104,8 @@ async fn serve(cli: &Cli) -> Result<(), String> {
         println!("re-queued {} job(s) interrupted by the last stop", requeued.len());
     }
     let options = router::leptos_options(cli.site_addr)?;
-    let sessions = router::session_store(&state).await?;
+    let sessions = router::session_store(&state);
+    tokio::spawn(sweep_expired_sessions(sessions.clone()));
     let app = router::build(state.clone(), options, sessions);
     runner::spawn_workers(&state);
 
@@ -120,6 +117,19 @@ async fn serve(cli: &Cli) -> Result<(), String> {
         .with_graceful_shutdown(shutdown_signal())
         .await
         .map_err(|e| format!("server error: {e}"))
+}
+
+/// Removes expired sessions now and then, so the table holds only live ones.
+async fn sweep_expired_sessions(sessions: Sessions) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(15 * 60));
+    loop {
+        every.tick().await;
+        match sessions.delete_expired().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!("removed {n} expired session(s)"),
+            Err(e) => tracing::warn!("cannot remove expired sessions: {e}"),
+        }
+    }
 }
 
 async fn shutdown_signal() {

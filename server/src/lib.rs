@@ -36,13 +36,12 @@ pub fn server_key(database_url: &str, key_file: Option<&Path>) -> Result<ServerK
 /// and loads the keys (creating them on first start).
 pub async fn open_state(database_url: &str, settings: Settings, demo: bool) -> Result<AppState, String> {
     let server = server_key(database_url, settings.key_file.as_deref())?;
-    let db = store::connect(database_url).await?;
-    store::migrate(&db).await?;
-    if demo && seed::seed_demo(&db, &server).await? {
+    let database = store::open(database_url).await?;
+    if demo && seed::seed_demo(&database, &server).await? {
         tracing::info!("seeded the demo organisation");
     }
-    let tokens = tokens::load_or_create(&db, &server).await?;
-    Ok(AppState::new(db, settings, Keys { server, tokens }))
+    let tokens = tokens::load_or_create(&database, &server).await?;
+    Ok(AppState::new(database, settings, Keys { server, tokens }))
 }
 
 #[cfg(test)]

@@ -67,6 +67,9 @@ pub async fn server_fn_error_status(request: Request, next: Next) -> Response {
     };
     if let Ok(error) = serde_json::from_slice::<AppError>(&bytes) {
         parts.status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        if parts.status == StatusCode::SERVICE_UNAVAILABLE {
+            parts.headers.insert(header::RETRY_AFTER, axum::http::HeaderValue::from_static(app::error::RETRY_AFTER_SECONDS));
+        }
     }
     Response::from_parts(parts, Body::from(bytes))
 }

@@ -4,6 +4,7 @@
 use crate::{api_v2, events, middleware};
 use app::backend::auth::Accounts;
 use app::backend::state::AppState;
+use app::backend::store::sessions::Sessions;
 use app::{shell, App};
 use axum::routing::get;
 use axum::{Extension, Router};
@@ -14,7 +15,6 @@ use tower_http::compression::CompressionLayer;
 use tower_http::trace::TraceLayer;
 use tower_sessions::cookie::{time::Duration, SameSite};
 use tower_sessions::{Expiry, SessionManagerLayer};
-use tower_sessions_sqlx_store::SqliteStore;
 
 pub const SESSION_COOKIE: &str = "guise_session";
 
@@ -28,14 +28,12 @@ pub fn leptos_options(site_addr: std::net::SocketAddr) -> Result<LeptosOptions, 
     Ok(options)
 }
 
-/// Creates the session table when missing and returns the session store.
-pub async fn session_store(state: &AppState) -> Result<SqliteStore, String> {
-    let store = SqliteStore::new(state.db.clone());
-    store.migrate().await.map_err(|e| format!("cannot create the session table: {e}"))?;
-    Ok(store)
+/// The session store: the `sessions` table, written through the writer.
+pub fn session_store(state: &AppState) -> Sessions {
+    Sessions::new(state.db.clone(), state.writer.clone())
 }
 
-pub fn build(state: AppState, options: LeptosOptions, sessions: SqliteStore) -> Router {
+pub fn build(state: AppState, options: LeptosOptions, sessions: Sessions) -> Router {
     let session_layer = SessionManagerLayer::new(sessions)
         .with_name(SESSION_COOKIE)
         .with_http_only(true)

@@ -124,8 +124,8 @@ async fn the_audit_page_filters_and_verifies() {
     let report = app.post("/api/admin/audit/verify", &[], Some(&alice)).await.json();
     assert_eq!(report["intact"], true);
     assert_eq!(report["rows_checked"], 3);
-    sqlx::query("DROP TRIGGER audit_log_never_updated").execute(&app.state.db).await.unwrap();
-    sqlx::query("UPDATE audit_log SET target = 'elsewhere' WHERE id = 2").execute(&app.state.db).await.unwrap();
+    app.edit_database("DROP TRIGGER audit_log_never_updated").await.unwrap();
+    app.edit_database("UPDATE audit_log SET target = 'elsewhere' WHERE id = 2").await.unwrap();
     let report = app.post("/api/admin/audit/verify", &[], Some(&alice)).await.json();
     assert_eq!(report["intact"], false);
     assert_eq!(report["message"], "The audit chain is broken at audit row 2: its content does not match its hash.");
@@ -158,14 +158,11 @@ async fn many_admins_impersonating_at_once_keep_every_pair_straight() {
     for i in 0..PAIRS {
         let admin = format!("admin{i}@tshirts.example");
         let member = format!("member{i}@tshirts.example");
-        store::users::create_with_tenant(&app.state.db, "TShirts Co.", &admin, &format!("Admin {i}"), &hash, true).await.unwrap();
-        let member_id = store::users::create_with_tenant(&app.state.db, "TShirts Co.", &member, &format!("Member {i}"), &hash, false)
+        store::users::create_with_tenant(&app.state.writer, "TShirts Co.", &admin, &format!("Admin {i}"), &hash, true).await.unwrap();
+        let member_id = store::users::create_with_tenant(&app.state.writer, "TShirts Co.", &member, &format!("Member {i}"), &hash, false)
             .await
             .unwrap();
-        sqlx::query("INSERT INTO group_members (group_id, user_id) VALUES (?, ?)")
-            .bind(analysts)
-            .bind(member_id)
-            .execute(&app.state.db)
+        app.edit_database(&format!("INSERT INTO group_members (group_id, user_id) VALUES ({analysts}, {member_id})"))
             .await
             .unwrap();
         pairs.push((admin, member, member_id));

@@ -314,19 +314,22 @@ async fn the_whole_flow_answers_as_the_subject_with_both_identities() {
 #[tokio::test]
 async fn files_list_what_the_subject_may_read() {
     let app = TestApp::new().await;
-    let mut tx = store::begin_write(&app.state.db).await.unwrap();
-    let new = store::users::NewUser {
-        tenant_id: TSHIRTS,
-        email: "nora@tshirts.example",
-        display_name: "Nora New",
-        password_hash: None,
-        is_admin: false,
-        service_account: false,
-        price_group: None,
-        region: None,
-    };
-    store::users::insert(&mut tx, &new).await.unwrap();
-    tx.commit().await.unwrap();
+    let insert_nora = app.state.writer.run(|tx| {
+        Box::pin(async move {
+            let new = store::users::NewUser {
+                tenant_id: TSHIRTS,
+                email: "nora@tshirts.example",
+                display_name: "Nora New",
+                password_hash: None,
+                is_admin: false,
+                service_account: false,
+                price_group: None,
+                region: None,
+            };
+            store::users::insert(tx, &new).await
+        })
+    });
+    insert_nora.await.unwrap();
     let actor = demo_token(&app).await;
     let alice_files = get(&app, "/v2/files?typeFilters=dataset", &actor).await.json();
     assert_eq!(alice_files["entries"].as_array().unwrap().len(), 5);
@@ -400,7 +403,7 @@ fn rand_id() -> String {
 #[tokio::test]
 async fn subjects_that_may_not_be_impersonated_are_indistinguishable() {
     let app = TestApp::new().await;
-    store::users::set_disabled(&app.state.db, app.user_id("dave@tshirts.example").await, true).await.unwrap();
+    store::users::set_disabled(&app.state.writer, app.user_id("dave@tshirts.example").await, true).await.unwrap();
     let actor = demo_token(&app).await;
     let cases = [
         ("unknown", json!({"sub": "nobody@tshirts.example"}), "no such user"),
@@ -600,7 +603,7 @@ async fn the_rules_module_decides_as_in_the_ui() {
     assert!(last_audit(&app).await.reason.contains("no grant"));
 
     // Removing the grant ends the impersonation token on its next use.
-    sqlx::query("DELETE FROM impersonation_grants").execute(&app.state.db).await.unwrap();
+    app.edit_database("DELETE FROM impersonation_grants").await.unwrap();
     let reply = get(&app, "/v2/whoami", &carol).await;
     assert!(refused(&reply, StatusCode::UNAUTHORIZED, "invalid_token").contains("no longer allowed"));
     let row = last_audit(&app).await;
@@ -612,7 +615,7 @@ async fn the_rules_module_decides_as_in_the_ui() {
     // The global switch stops exchanges and live impersonation tokens alike.
     let alice_actor = demo_token(&app).await;
     let carol_via_alice = impersonation_token(&app, &alice_actor, &demo_subject("carol@tshirts.example")).await;
-    store::settings::set_impersonation_enabled(&app.state.db, false).await.unwrap();
+    store::settings::set_impersonation_enabled(&app.state.writer, false).await.unwrap();
     refused(&get(&app, "/v2/whoami", &carol_via_alice).await, StatusCode::UNAUTHORIZED, "invalid_token");
     let off = exchange(&app, &alice_actor, &demo_subject("carol@tshirts.example")).await;
     assert_eq!(refused(&off, StatusCode::BAD_REQUEST, "invalid_request"), SUBJECT_REFUSED);

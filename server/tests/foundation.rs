@@ -149,8 +149,8 @@ async fn a_permission_lost_after_queueing_refuses_the_job_at_start() {
     let app = TestApp::new().await;
     let cookie = app.login("u1@tshirts.example").await;
     let id = job_id(&app.post("/api/build_in_context", &DEMO_FORM, Some(&cookie)).await);
-    sqlx::query("UPDATE project_permissions SET can_build = 0").execute(&app.state.db).await.unwrap();
-    let claimed = store::jobs::claim_next(&app.state.db).await.unwrap().unwrap();
+    app.edit_database("UPDATE project_permissions SET can_build = 0").await.unwrap();
+    let claimed = store::jobs::claim_next(&app.state.writer).await.unwrap().unwrap();
     assert_eq!(claimed.id, id);
     runner::run_claimed(&app.state, claimed).await;
     let j = job(&app, id).await;
@@ -295,11 +295,12 @@ async fn a_recipe_failing_midway_leaves_no_partial_output() {
     let project = store::projects::by_key(&app.state.db, TSHIRTS, "TSHIRTS").await.unwrap().unwrap();
     let source = store::datasets::by_name(&app.state.db, project.id, "web_history").await.unwrap().unwrap();
     let target = store::datasets::by_name(&app.state.db, project.id, "web_history_prepared").await.unwrap().unwrap();
-    sqlx::query("UPDATE dataset_rows SET data = '[\"yesterday\",\"1.2.3.4\",\"x\",\"/\",\"\",\"v1\"]' WHERE dataset_id = ? AND row_no = 30000")
-        .bind(source.id)
-        .execute(&app.state.db)
-        .await
-        .unwrap();
+    app.edit_database(&format!(
+        "UPDATE dataset_rows SET data = '[\"yesterday\",\"1.2.3.4\",\"x\",\"/\",\"\",\"v1\"]' WHERE dataset_id = {} AND row_no = 30000",
+        source.id
+    ))
+    .await
+    .unwrap();
     let cookie = app.login("u1@tshirts.example").await;
     let id = job_id(&app.post("/api/build_in_context", &DEMO_FORM, Some(&cookie)).await);
     assert_eq!(app.wait_for_job(id).await, JobStatus::Failed);
@@ -324,12 +325,12 @@ async fn a_job_left_running_by_a_crash_is_queued_again_at_restart() {
     let app = TestApp::new().await;
     let cookie = app.login("u1@tshirts.example").await;
     let id = job_id(&app.post("/api/build_in_context", &DEMO_FORM, Some(&cookie)).await);
-    let claimed = store::jobs::claim_next(&app.state.db).await.unwrap().unwrap();
+    let claimed = store::jobs::claim_next(&app.state.writer).await.unwrap().unwrap();
     assert_eq!(claimed.id, id);
     let project = store::projects::by_key(&app.state.db, TSHIRTS, "TSHIRTS").await.unwrap().unwrap();
     let target = store::datasets::by_name(&app.state.db, project.id, "web_history_prepared").await.unwrap().unwrap();
     // Half of a build, as a crash would leave it.
-    store::datasets::append_rows(&app.state.db, target.id, id, 0, &[vec![serde_json::json!("partial")]]).await.unwrap();
+    store::datasets::append_rows(&app.state.writer, target.id, id, 0, &[vec![serde_json::json!("partial")]]).await.unwrap();
     assert_eq!(job(&app, id).await.status, JobStatus::Running);
 
     // "Restart": a new process opens the same database.

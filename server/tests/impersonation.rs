@@ -133,7 +133,7 @@ async fn every_refusal_has_its_status_message_and_audit_row() {
     let app = TestApp::new().await;
     let alice = app.login("alice@tshirts.example").await;
     let u1 = app.login("u1@tshirts.example").await;
-    store::users::set_disabled(&app.state.db, app.user_id("dave@tshirts.example").await, true).await.unwrap();
+    store::users::set_disabled(&app.state.writer, app.user_id("dave@tshirts.example").await, true).await.unwrap();
     let long = "x".repeat(501);
     let cases = [
         (&alice, "bob@tshirts.example", "TICKET-1", StatusCode::FORBIDDEN, "administrators cannot be impersonated"),
@@ -198,9 +198,7 @@ async fn the_picker_offers_exactly_whom_i_may_impersonate() {
 
     // A grant on a group that contains an admin never reaches the admin.
     let bob = app.user_id("bob@tshirts.example").await;
-    sqlx::query("INSERT INTO group_members (group_id, user_id) SELECT id, ? FROM groups WHERE name = 'Customers'")
-        .bind(bob)
-        .execute(&app.state.db)
+    app.edit_database(&format!("INSERT INTO group_members (group_id, user_id) SELECT id, {bob} FROM groups WHERE name = 'Customers'"))
         .await
         .unwrap();
     let list = names(app.post("/api/impersonation/candidates", &[], Some(&sam)).await);
@@ -218,7 +216,7 @@ async fn losing_the_right_or_the_time_ends_it_on_the_next_request() {
     let app = TestApp::new().await;
     let alice = app.login("alice@tshirts.example").await;
     let as_carol = impersonate(&app, &alice, "carol@tshirts.example", false).await;
-    store::users::set_admin(&app.state.db, app.user_id("alice@tshirts.example").await, false).await.unwrap();
+    store::users::set_admin(&app.state.writer, app.user_id("alice@tshirts.example").await, false).await.unwrap();
     let who = me(&app, &as_carol).await;
     assert_eq!(who["user"]["email"], "alice@tshirts.example", "back to herself at once");
     assert_eq!(who["impersonation"], serde_json::Value::Null);
@@ -230,14 +228,14 @@ async fn losing_the_right_or_the_time_ends_it_on_the_next_request() {
     // Sam's grant is revoked mid-impersonation.
     let sam = app.login("sam@tshirts.example").await;
     let as_dave = impersonate(&app, &sam, "dave@tshirts.example", false).await;
-    sqlx::query("DELETE FROM impersonation_grants").execute(&app.state.db).await.unwrap();
+    app.edit_database("DELETE FROM impersonation_grants").await.unwrap();
     assert_eq!(me(&app, &as_dave).await["user"]["email"], "sam@tshirts.example");
 
     // The time limit.
-    store::users::set_admin(&app.state.db, app.user_id("alice@tshirts.example").await, true).await.unwrap();
+    store::users::set_admin(&app.state.writer, app.user_id("alice@tshirts.example").await, true).await.unwrap();
     let alice = app.login("alice@tshirts.example").await;
     let as_u1 = impersonate(&app, &alice, "u1@tshirts.example", false).await;
-    sqlx::query("UPDATE impersonations SET expires_at = 0 WHERE ended_at IS NULL").execute(&app.state.db).await.unwrap();
+    app.edit_database("UPDATE impersonations SET expires_at = 0 WHERE ended_at IS NULL").await.unwrap();
     assert_eq!(me(&app, &as_u1).await["user"]["email"], "alice@tshirts.example");
     assert_eq!(audit_rows(&app).await.last().unwrap().action, "impersonation.expired");
     // A stale stop after expiry is a precise 4xx that changes nothing.
@@ -248,7 +246,7 @@ async fn losing_the_right_or_the_time_ends_it_on_the_next_request() {
     // The global switch ends ongoing impersonations and refuses new ones.
     // After the automatic end, the same session is Alice herself again.
     let as_u2 = impersonate(&app, &as_u1, "u2@tshirts.example", false).await;
-    store::settings::set_impersonation_enabled(&app.state.db, false).await.unwrap();
+    store::settings::set_impersonation_enabled(&app.state.writer, false).await.unwrap();
     assert_eq!(me(&app, &as_u2).await["user"]["email"], "alice@tshirts.example");
     let reply = start(&app, &as_u2, "u2@tshirts.example", "TICKET-4", false).await;
     assert_eq!(reply.status, StatusCode::FORBIDDEN);
@@ -286,8 +284,7 @@ async fn a_failing_audit_insert_rolls_the_action_back() {
     let app = TestApp::new().await;
     let alice = app.login("alice@tshirts.example").await;
     let as_u1 = impersonate(&app, &alice, "u1@tshirts.example", false).await;
-    sqlx::query("CREATE TRIGGER audit_fails BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'forced'); END")
-        .execute(&app.state.db)
+    app.edit_database("CREATE TRIGGER audit_fails BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'forced'); END")
         .await
         .unwrap();
     let reply = app.post("/api/build_in_context", &DEMO_FORM, Some(&as_u1)).await;
@@ -374,9 +371,9 @@ async fn audit_rows_are_never_changed_and_the_cli_finds_tampering() {
     let alice = app.login("alice@tshirts.example").await;
     let as_carol = impersonate(&app, &alice, "carol@tshirts.example", false).await;
     app.post("/api/impersonation/stop", &[], Some(&as_carol)).await;
-    let update = sqlx::query("UPDATE audit_log SET reason = 'nothing'").execute(&app.state.db).await;
+    let update = app.edit_database("UPDATE audit_log SET reason = 'nothing'").await;
     assert!(update.unwrap_err().to_string().contains("audit rows are never updated"));
-    let delete = sqlx::query("DELETE FROM audit_log").execute(&app.state.db).await;
+    let delete = app.edit_database("DELETE FROM audit_log").await;
     assert!(delete.unwrap_err().to_string().contains("audit rows are never deleted"));
 
     let verify = || {
@@ -391,8 +388,8 @@ async fn audit_rows_are_never_changed_and_the_cli_finds_tampering() {
     assert!(String::from_utf8_lossy(&ok.stdout).contains("audit chain intact: 2 rows verified"));
 
     // Someone with write access to the database file edits history.
-    sqlx::query("DROP TRIGGER audit_log_never_updated").execute(&app.state.db).await.unwrap();
-    sqlx::query("UPDATE audit_log SET reason = 'nothing to see' WHERE id = 1").execute(&app.state.db).await.unwrap();
+    app.edit_database("DROP TRIGGER audit_log_never_updated").await.unwrap();
+    app.edit_database("UPDATE audit_log SET reason = 'nothing to see' WHERE id = 1").await.unwrap();
     let broken = verify();
     assert!(!broken.status.success());
     let stderr = String::from_utf8_lossy(&broken.stderr);

@@ -88,7 +88,7 @@ pub async fn add_grant(actor: String, subject: String) -> Result<(), AppError> {
     }
     let what = format!("{} may impersonate {}", actor_view.label(), subject_view.label());
     let entry = principal.audit("grant.add", what, Outcome::Allowed, String::new());
-    store::grants::add(&state.db, tenant, actor, subject, principal.acting_user().id, &entry).await?;
+    store::grants::add(&state.writer, tenant, actor, subject, principal.acting_user().id, &entry).await?;
     Ok(())
 }
 
@@ -104,7 +104,7 @@ pub async fn remove_grant(id: i64) -> Result<(), AppError> {
         .ok_or_else(|| AppError::NotFound(format!("no grant #{id}")))?;
     let what = format!("{} may impersonate {}", grant.actor.label(), grant.subject.label());
     let entry = principal.audit("grant.remove", what, Outcome::Allowed, String::new());
-    if !store::grants::remove(&state.db, principal.tenant_id(), id, &entry).await? {
+    if !store::grants::remove(&state.writer, principal.tenant_id(), id, &entry).await? {
         return Err(AppError::NotFound(format!("no grant #{id}")));
     }
     Ok(())

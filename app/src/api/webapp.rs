@@ -99,13 +99,13 @@ pub async fn set_run_as(project: String, webapp: String, user_id: i64) -> Result
     let target = format!("webapp {}/{} run as", loaded.project.key, loaded.webapp.slug);
     if let Err(denial) = impersonation::may_change(principal.read_only) {
         let entry = principal.audit("webapp.settings", target, Outcome::Denied, denial.message().into());
-        store::audit::append_alone(&state.db, &entry).await?;
+        store::audit::append_alone(&state.writer, &entry).await?;
         return Err(AppError::Forbidden(denial.message().into()));
     }
     let entry = principal
         .actor
         .as_ref()
         .map(|_| principal.audit("webapp.settings", target, Outcome::Allowed, format!("now {}", candidate.email)));
-    store::webapps::set_run_as(&state.db, loaded.webapp.id, candidate.id, entry.as_ref()).await?;
+    store::webapps::set_run_as(&state.writer, loaded.webapp.id, candidate.id, entry.as_ref()).await?;
     Ok(())
 }

@@ -107,6 +107,7 @@ impl From<AppError> for OAuthError {
             AppError::NotFound(_) => Self::new(404, "not_found", description),
             AppError::Conflict(_) => Self::new(409, "conflict", description),
             AppError::PayloadTooLarge(_) => Self::new(413, "invalid_request", description),
+            AppError::Unavailable(_) => Self::new(503, "temporarily_unavailable", description),
             AppError::Network(_) | AppError::Internal => Self::new(500, "server_error", description),
         }
     }
@@ -242,14 +243,14 @@ pub async fn client_credentials(state: &AppState, client_id: &str, secret: &str)
         if told == CLIENT_REFUSED {
             state.failed_secrets.record(&client.client_id, now_secs());
         }
-        store::audit::append_alone(&state.db, &entry(Outcome::Denied, why.into())).await?;
+        store::audit::append_alone(&state.writer, &entry(Outcome::Denied, why.into())).await?;
         return Err(OAuthError::invalid_client(told));
     }
     let tenant = store::tenants::name_of(&state.db, client.tenant_id).await?;
     let claims = new_claims(&owner, &tenant, &client, now_secs() + tokens::ACCESS_TOKEN_SECONDS, None);
     let issued = issue(state, claims)?;
     let entry = entry(Outcome::Allowed, format!("client credentials; token {}", issued.claims.jti));
-    store::api_clients::record_token(&state.db, &client.client_id, &entry).await?;
+    store::api_clients::record_token(&state.writer, &client.client_id, &entry).await?;
     Ok(issued)
 }
 
@@ -328,7 +329,7 @@ pub async fn authenticate_request(state: &AppState, token: &str) -> Result<ApiCa
                         impersonation_id: Some(id),
                         ..session.entry(ENDED, Some(&subject), target, Outcome::Allowed, why.clone())
                     };
-                    store::impersonations::end(&state.db, id, &why, &entry).await?;
+                    store::impersonations::end(&state.writer, id, &why, &entry).await?;
                 }
                 return Err(OAuthError::invalid_token(format!("the impersonation is no longer allowed: {}", denial.message())));
             }
@@ -440,11 +441,11 @@ pub async fn exchange(
         tenant_id: session.client.tenant_id,
         actor_user_id: session.owner.id,
         subject_user_id: user.id,
-        reason: &reason,
+        reason: reason.clone(),
         read_only: false,
         started_at: claims.iat * 1000,
         expires_at: claims.exp * 1000,
-        via: &via,
+        via: via.clone(),
     };
     let jti_expiry = subject.expires.map(|e| e + tokens::SUBJECT_LEEWAY_SECONDS);
     // Self-signed subject tokens are single-use when they carry a jti; Guise tokens are when the
@@ -452,7 +453,7 @@ pub async fn exchange(
     let strict = session.client.subject_policy == SubjectPolicy::Strict.as_db();
     let jti = subject.jti.as_deref().filter(|_| !subject.issued_by_us || strict);
     let client_id = &session.client.client_id;
-    match store::used_subject_tokens::record_exchange(&state.db, client_id, jti, jti_expiry, &started, entry).await? {
+    match store::used_subject_tokens::record_exchange(&state.writer, client_id, jti, jti_expiry, started, entry).await? {
         Recorded::Done(impersonation_id) => {
             claims.imp = Some(impersonation_id);
             issue(state, claims)
@@ -474,7 +475,7 @@ async fn refusal(
     error: OAuthError,
 ) -> OAuthError {
     let entry = session.entry(EXCHANGE_ACTION, subject, target, Outcome::Denied, why);
-    match store::audit::append_alone(&state.db, &entry).await {
+    match store::audit::append_alone(&state.writer, &entry).await {
         Ok(_) => error,
         Err(e) => e.into(),
     }
@@ -562,7 +563,7 @@ pub async fn audit_request(state: &AppState, caller: &ApiCaller, request: &str, 
     let entry = caller
         .principal
         .audit(REQUEST_ACTION, request.to_string(), outcome, format!("HTTP {status}; token {}", caller.claims.jti));
-    store::audit::append_alone(&state.db, &entry).await?;
+    store::audit::append_alone(&state.writer, &entry).await?;
     Ok(())
 }
 

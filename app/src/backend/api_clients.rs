@@ -89,11 +89,11 @@ pub async fn create(state: &AppState, owner: &UserRow, name: &str, policy: Subje
     let Credentials { client_id, secret, sealed } = new_credentials(&state.keys.server, name, None, None);
     let new = NewApiClient {
         tenant_id: owner.tenant_id,
-        client_id: &client_id,
-        name,
+        client_id: client_id.clone(),
+        name: name.to_string(),
         owner_user_id: owner.id,
-        subject_policy: policy.as_db(),
-        secret_sealed: &sealed,
+        subject_policy: policy.as_db().to_string(),
+        secret_sealed: sealed,
         created_by_user_id: owner.id,
     };
     let entry = AuditEntry {
@@ -107,7 +107,7 @@ pub async fn create(state: &AppState, owner: &UserRow, name: &str, policy: Subje
         reason: String::new(),
         via: via.into(),
     };
-    store::api_clients::insert(&state.db, &new, &entry).await.map_err(|e| match e {
+    store::api_clients::insert(&state.writer, new, entry).await.map_err(|e| match e {
         sqlx::Error::Database(d) if d.is_unique_violation() => AppError::Conflict(format!("a client with id {client_id} already exists")),
         other => other.into(),
     })?;
@@ -124,7 +124,7 @@ pub async fn rotate(state: &AppState, principal: &Principal, client_id: &str) ->
     let secret = secrets::new_secret();
     let sealed = state.keys.server.seal(secret.as_bytes(), &secret_context(client_id));
     let entry = principal.audit(ROTATE, format!("client {client_id}"), Outcome::Allowed, "tokens issued before are retired".into());
-    if !store::api_clients::rotate(&state.db, principal.tenant_id(), client_id, &sealed, &entry).await? {
+    if !store::api_clients::rotate(&state.writer, principal.tenant_id(), client_id, &sealed, &entry).await? {
         return Err(AppError::Conflict(format!("API client {client_id} is revoked; create a new one")));
     }
     Ok(ClientSecret { client_id: client_id.to_string(), name: client.name, secret })
@@ -134,7 +134,7 @@ pub async fn rotate(state: &AppState, principal: &Principal, client_id: &str) ->
 pub async fn revoke(state: &AppState, principal: &Principal, client_id: &str) -> Result<(), AppError> {
     let client_id = check_client_id(client_id)?;
     let entry = principal.audit(REVOKE, format!("client {client_id}"), Outcome::Allowed, String::new());
-    if store::api_clients::revoke(&state.db, principal.tenant_id(), client_id, &entry).await? {
+    if store::api_clients::revoke(&state.writer, principal.tenant_id(), client_id, &entry).await? {
         Ok(())
     } else {
         Err(AppError::NotFound(format!("no active API client {client_id}")))

@@ -65,7 +65,7 @@ pub async fn resolve(session: &AuthSession, state: &AppState) -> Result<Principa
                 AutomaticEnd::RightLost(d) => (ENDED, format!("ended automatically: {}", d.message())),
             };
             let entry = ended_entry(&row, action, &subject, why.clone());
-            store::impersonations::end(&state.db, row.id, &why, &entry).await?;
+            store::impersonations::end(&state.writer, row.id, &why, &entry).await?;
             session.session.remove::<i64>(SESSION_KEY).await.map_err(session_error)?;
             Ok(Principal::signed_in(actor))
         }
@@ -91,7 +91,7 @@ async fn end_without_actor(state: &AppState, id: i64) -> Result<(), AppError> {
         if let Some(subject) = store::users::by_id(&state.db, row.subject_user_id).await? {
             let why = "ended automatically: the impersonator can no longer sign in".to_string();
             let entry = ended_entry(&row, ENDED, &subject, why.clone());
-            store::impersonations::end(&state.db, row.id, &why, &entry).await?;
+            store::impersonations::end(&state.writer, row.id, &why, &entry).await?;
         }
     }
     Ok(())
@@ -102,7 +102,7 @@ async fn refuse(state: &AppState, attempt: AuditEntry, denial: Denial) -> AppErr
     let mut entry = attempt;
     entry.outcome = Outcome::Denied;
     entry.reason = format!("{} (reason given: {:?})", denial.message(), entry.reason);
-    if let Err(e) = store::audit::append_alone(&state.db, &entry).await {
+    if let Err(e) = store::audit::append_alone(&state.writer, &entry).await {
         return AppError::internal(format!("cannot audit a denied impersonation: {e}"));
     }
     if denial.is_bad_input() {
@@ -142,7 +142,7 @@ pub async fn start(
         let mut entry = attempt;
         entry.outcome = Outcome::Denied;
         entry.reason = "no such user".to_string();
-        store::audit::append_alone(&state.db, &entry).await?;
+        store::audit::append_alone(&state.writer, &entry).await?;
         return Err(AppError::NotFound(format!("no user with id {user_id}")));
     };
     let attempt = AuditEntry { subject_user_id: Some(subject.id), target: target(&subject), ..attempt };
@@ -159,17 +159,17 @@ pub async fn start(
         tenant_id: actor.tenant_id,
         actor_user_id: actor.id,
         subject_user_id: subject.id,
-        reason,
+        reason: reason.to_string(),
         read_only,
         started_at: now,
         expires_at: impersonation::expires_at(now, state.settings.impersonation_minutes),
-        via: "UI",
+        via: "UI".to_string(),
     };
     let entry = AuditEntry {
         reason: if read_only { format!("{reason} (read-only)") } else { reason.to_string() },
         ..attempt
     };
-    let id = store::impersonations::start(&state.db, &new, entry).await?;
+    let id = store::impersonations::start(&state.writer, new, entry).await?;
     // A new session id for the new identity.
     session.session.cycle_id().await.map_err(session_error)?;
     session.session.insert(SESSION_KEY, id).await.map_err(session_error)?;
@@ -185,7 +185,7 @@ pub async fn stop(state: &AppState, session: &AuthSession) -> Result<UserRow, Ap
         ));
     };
     let entry = principal.audit(STOP, target(&principal.subject), Outcome::Allowed, "stopped by the impersonator".into());
-    store::impersonations::end(&state.db, id, "stopped", &entry).await?;
+    store::impersonations::end(&state.writer, id, "stopped", &entry).await?;
     session.session.cycle_id().await.map_err(session_error)?;
     session.session.remove::<i64>(SESSION_KEY).await.map_err(session_error)?;
     Ok(principal.subject)
@@ -201,7 +201,7 @@ pub async fn end_at_logout(state: &AppState, session: &AuthSession) -> Result<()
     if let Some(id) = principal.impersonation_id {
         let entry =
             principal.audit(STOP, target(&principal.subject), Outcome::Allowed, "the impersonator logged out".into());
-        store::impersonations::end(&state.db, id, "logged out", &entry).await?;
+        store::impersonations::end(&state.writer, id, "logged out", &entry).await?;
     }
     Ok(())
 }

@@ -1,11 +1,11 @@
 //! The demo organisation, written on first start into an empty database. Deterministic: the
 //! same rows every time, from a fixed-seed generator.
 
-use super::api_clients::new_credentials;
+use super::api_clients::{new_credentials, Credentials};
 use super::auth::hash_password;
 use super::secrets::ServerKey;
 use super::jobs::recipes::{geo, orders_by_country, user_agent, web_history, Recipe};
-use super::store::{self, api_clients::NewApiClient, datasets::NewDataset, grants::Party, projects::Grantee, users::NewUser, Db};
+use super::store::{self, api_clients::NewApiClient, datasets::NewDataset, grants::Party, projects::Grantee, users::NewUser, Conn, Database};
 use super::tokens::SubjectPolicy;
 use crate::model::{civil_from_days, days_from_civil};
 use serde_json::{json, Value};
@@ -181,26 +181,44 @@ pub fn order_rows(count: usize, customers: usize) -> Vec<Vec<Value>> {
 }
 
 /// Seeds the demo organisation when the database is empty. Returns whether it did.
-pub async fn seed_demo(db: &Db, server_key: &ServerKey) -> Result<bool, String> {
+pub async fn seed_demo(db: &Database, server_key: &ServerKey) -> Result<bool, String> {
     let fail = |e: sqlx::Error| format!("cannot seed the demo: {e}");
-    if !store::is_empty(db).await.map_err(fail)? {
+    if !store::is_empty(&db.read).await.map_err(fail)? {
         return Ok(false);
     }
     let mut hashes = Vec::new();
     for _ in TSHIRTS_USERS.iter().chain(OTHER_USERS) {
         hashes.push(hash_password(DEMO_PASSWORD.to_string()).await.map_err(|e| e.to_string())?);
     }
+    let credentials = new_credentials(server_key, DEMO_CLIENT_NAME, Some(DEMO_CLIENT_ID), Some(DEMO_CLIENT_SECRET));
+    db.writer
+        .run(move |tx| {
+            Box::pin(async move {
+                // Checked again in the unit of work: another process may have seeded meanwhile.
+                let tenants: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tenants").fetch_one(&mut *tx).await?;
+                if tenants > 0 {
+                    return Ok(false);
+                }
+                write_demo(tx, &hashes, credentials).await.map(|_| true)
+            })
+        })
+        .await
+        .map_err(fail)
+}
+
+const DEMO_CLIENT_NAME: &str = "TShirts API demo";
+
+/// Writes the whole demo organisation inside one unit of work.
+async fn write_demo(tx: &mut Conn, hashes: &[String], client: Credentials) -> Result<(), sqlx::Error> {
     let web_history = web_history_rows(WEB_HISTORY_ROWS);
     let customers = customer_rows(CUSTOMER_ROWS);
     let orders = order_rows(ORDER_ROWS, CUSTOMER_ROWS);
     let now = store::now_ms();
-
-    let mut tx = store::begin_write(db).await.map_err(fail)?;
-    let tshirts = store::tenants::insert(&mut tx, "TShirts Co.").await.map_err(fail)?;
-    let other = store::tenants::insert(&mut tx, "Other Co.").await.map_err(fail)?;
+    let tshirts = store::tenants::insert(tx, "TShirts Co.").await?;
+    let other = store::tenants::insert(tx, "Other Co.").await?;
     let mut ids = std::collections::HashMap::new();
     let everyone = TSHIRTS_USERS.iter().map(|u| (tshirts, u)).chain(OTHER_USERS.iter().map(|u| (other, u)));
-    for ((tenant_id, u), hash) in everyone.zip(&hashes) {
+    for ((tenant_id, u), hash) in everyone.zip(hashes) {
         let new = NewUser {
             tenant_id,
             email: u.email,
@@ -211,7 +229,7 @@ pub async fn seed_demo(db: &Db, server_key: &ServerKey) -> Result<bool, String> 
             price_group: u.price_group,
             region: u.region,
         };
-        ids.insert(u.email, store::users::insert(&mut tx, &new).await.map_err(fail)?);
+        ids.insert(u.email, store::users::insert(tx, &new).await?);
     }
     let id = |email: &str| ids[email];
 
@@ -221,26 +239,22 @@ pub async fn seed_demo(db: &Db, server_key: &ServerKey) -> Result<bool, String> 
         ("Sales", &["sam@tshirts.example"][..]),
         ("Customers", &["carol@tshirts.example", "dave@tshirts.example"][..]),
     ] {
-        let group = store::groups::insert(&mut tx, tshirts, name).await.map_err(fail)?;
+        let group = store::groups::insert(tx, tshirts, name).await?;
         for m in members {
-            store::groups::add_member(&mut tx, group, id(m)).await.map_err(fail)?;
+            store::groups::add_member(tx, group, id(m)).await?;
         }
         groups.insert(name, group);
     }
 
     // Sam (sales) may impersonate the customers, to place orders on their behalf.
-    store::grants::insert(&mut tx, tshirts, Party::User(id("sam@tshirts.example")), Party::Group(groups["Customers"]), id("alice@tshirts.example"), now)
-        .await
-        .map_err(fail)?;
+    store::grants::insert(tx, tshirts, Party::User(id("sam@tshirts.example")), Party::Group(groups["Customers"]), id("alice@tshirts.example"), now).await?;
 
-    let project = store::projects::insert(&mut tx, tshirts, DEMO_PROJECT, "TShirts Co. analytics").await.map_err(fail)?;
-    store::projects::grant(&mut tx, project, Grantee::Group(groups["Analysts"]), false).await.map_err(fail)?;
-    store::projects::grant(&mut tx, project, Grantee::Group(groups["Sales"]), false).await.map_err(fail)?;
-    store::projects::grant(&mut tx, project, Grantee::Group(groups["Customers"]), false).await.map_err(fail)?;
-    store::projects::grant(&mut tx, project, Grantee::User(id("u1@tshirts.example")), true).await.map_err(fail)?;
-    store::projects::grant(&mut tx, project, Grantee::User(id("webapp-backend@tshirts.example")), true)
-        .await
-        .map_err(fail)?;
+    let project = store::projects::insert(tx, tshirts, DEMO_PROJECT, "TShirts Co. analytics").await?;
+    store::projects::grant(tx, project, Grantee::Group(groups["Analysts"]), false).await?;
+    store::projects::grant(tx, project, Grantee::Group(groups["Sales"]), false).await?;
+    store::projects::grant(tx, project, Grantee::Group(groups["Customers"]), false).await?;
+    store::projects::grant(tx, project, Grantee::User(id("u1@tshirts.example")), true).await?;
+    store::projects::grant(tx, project, Grantee::User(id("webapp-backend@tshirts.example")), true).await?;
 
     let raw = [
         ("web_history", "Raw web traffic of the shop, October 2026", web_history::RAW_COLUMNS, &web_history),
@@ -249,9 +263,9 @@ pub async fn seed_demo(db: &Db, server_key: &ServerKey) -> Result<bool, String> 
     ];
     for (name, description, columns, rows) in raw {
         let ds = NewDataset { project_id: project, name, recipe: None, description, columns };
-        let ds_id = store::datasets::insert(&mut tx, &ds).await.map_err(fail)?;
-        store::datasets::append_rows_on(&mut tx, ds_id, 0, 0, rows).await.map_err(fail)?;
-        store::datasets::set_row_count(&mut tx, ds_id, rows.len() as i64, now).await.map_err(fail)?;
+        let ds_id = store::datasets::insert(tx, &ds).await?;
+        store::datasets::append_rows_on(tx, ds_id, 0, 0, rows).await?;
+        store::datasets::set_row_count(tx, ds_id, rows.len() as i64, now).await?;
     }
     let derived = [
         ("web_history_prepared", "web_history with date, hour, browser, OS, device and country; bots and duplicates removed", Recipe::PrepareWebHistory),
@@ -259,13 +273,11 @@ pub async fn seed_demo(db: &Db, server_key: &ServerKey) -> Result<bool, String> 
     ];
     for (name, description, recipe) in derived {
         let ds = NewDataset { project_id: project, name, recipe: Some(recipe.name()), description, columns: recipe.output_columns() };
-        store::datasets::insert(&mut tx, &ds).await.map_err(fail)?;
+        store::datasets::insert(tx, &ds).await?;
     }
-    store::webapps::insert(&mut tx, project, DEMO_WEBAPP, "Impersonation Demo", id("webapp-backend@tshirts.example"))
-        .await
-        .map_err(fail)?;
+    store::webapps::insert(tx, project, DEMO_WEBAPP, "Impersonation Demo", id("webapp-backend@tshirts.example")).await?;
 
-    let other_project = store::projects::insert(&mut tx, other, "OTHER", "Other Co. analytics").await.map_err(fail)?;
+    let other_project = store::projects::insert(tx, other, "OTHER", "Other Co. analytics").await?;
     let ds = NewDataset {
         project_id: other_project,
         name: "customers",
@@ -274,29 +286,22 @@ pub async fn seed_demo(db: &Db, server_key: &ServerKey) -> Result<bool, String> 
         columns: orders_by_country::CUSTOMER_COLUMNS,
     };
     let other_customers = customer_rows(50);
-    let ds_id = store::datasets::insert(&mut tx, &ds).await.map_err(fail)?;
-    store::datasets::append_rows_on(&mut tx, ds_id, 0, 0, &other_customers).await.map_err(fail)?;
-    store::datasets::set_row_count(&mut tx, ds_id, other_customers.len() as i64, now).await.map_err(fail)?;
+    let ds_id = store::datasets::insert(tx, &ds).await?;
+    store::datasets::append_rows_on(tx, ds_id, 0, 0, &other_customers).await?;
+    store::datasets::set_row_count(tx, ds_id, other_customers.len() as i64, now).await?;
 
-    insert_demo_client(&mut tx, server_key, tshirts, id("alice@tshirts.example")).await.map_err(fail)?;
-
-    tx.commit().await.map_err(fail)?;
-    Ok(true)
-}
-
-async fn insert_demo_client(tx: &mut store::Tx<'_>, server_key: &ServerKey, tenant_id: i64, alice: i64) -> Result<i64, sqlx::Error> {
-    let name = "TShirts API demo";
-    let credentials = new_credentials(server_key, name, Some(DEMO_CLIENT_ID), Some(DEMO_CLIENT_SECRET));
+    let alice = id("alice@tshirts.example");
     let new = NewApiClient {
-        tenant_id,
-        client_id: &credentials.client_id,
-        name,
+        tenant_id: tshirts,
+        client_id: client.client_id,
+        name: DEMO_CLIENT_NAME.to_string(),
         owner_user_id: alice,
-        subject_policy: SubjectPolicy::Compatible.as_db(),
-        secret_sealed: &credentials.sealed,
+        subject_policy: SubjectPolicy::Compatible.as_db().to_string(),
+        secret_sealed: client.sealed,
         created_by_user_id: alice,
     };
-    store::api_clients::insert_in(tx, &new).await
+    store::api_clients::insert_in(tx, &new).await?;
+    Ok(())
 }
 
 /// The lines printed at start-up so people can log in.

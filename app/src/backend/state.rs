@@ -1,7 +1,7 @@
 //! What every request and worker shares.
 
 use super::secrets::ServerKey;
-use super::store::Db;
+use super::store::{Database, Db, Writer};
 use super::tokens::TokenKeys;
 use crate::model::JobEvent;
 use std::sync::Arc;
@@ -79,9 +79,18 @@ impl Keys {
     }
 }
 
+/// Password checks at once: one per core. More only queue on the CPU while each holds
+/// argon2's working memory.
+fn hashing_slots() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)
+}
+
 #[derive(Clone)]
 pub struct AppState {
+    /// Reads: a pool of read-only connections.
     pub db: Db,
+    /// Every write, as units of work on the one writer.
+    pub writer: Writer,
     pub jobs: JobHub,
     pub settings: Arc<Settings>,
     pub hashing: Arc<Semaphore>,
@@ -91,12 +100,13 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(db: Db, settings: Settings, keys: Keys) -> Self {
+    pub fn new(database: Database, settings: Settings, keys: Keys) -> Self {
         AppState {
-            db,
+            db: database.read,
+            writer: database.writer,
             jobs: JobHub::new(),
             settings: Arc::new(settings),
-            hashing: Arc::new(Semaphore::new(4)),
+            hashing: Arc::new(Semaphore::new(hashing_slots())),
             keys: Arc::new(keys),
             failed_secrets: Arc::default(),
         }

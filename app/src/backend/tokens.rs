@@ -6,7 +6,7 @@
 //! so each rule is unit-tested on its own.
 
 use super::secrets::{random_bytes, ServerKey};
-use super::store::{self, Db};
+use super::store::{self, Database};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use jsonwebtoken::jwk::{Jwk, JwkSet, KeyAlgorithm, PublicKeyUse};
@@ -262,15 +262,15 @@ fn check_chain_depth(claims: &AccessClaims) -> Result<(), AccessTokenError> {
 }
 
 /// Loads the signing keys from the database, creating the first one on first start.
-pub async fn load_or_create(db: &Db, server_key: &ServerKey) -> Result<TokenKeys, String> {
+pub async fn load_or_create(db: &Database, server_key: &ServerKey) -> Result<TokenKeys, String> {
     let fail = |e: sqlx::Error| format!("cannot read the signing keys: {e}");
-    let mut rows = store::signing_keys::active(db).await.map_err(fail)?;
+    let mut rows = store::signing_keys::active(&db.read).await.map_err(fail)?;
     if rows.is_empty() {
         let (kid, der) = TokenKeys::generate_key();
         let sealed = server_key.seal(&der, &signing_key_context(&kid));
-        store::signing_keys::insert(db, &kid, "EdDSA", &sealed).await.map_err(fail)?;
+        store::signing_keys::insert(&db.writer, &kid, "EdDSA", &sealed).await.map_err(fail)?;
         tracing::info!("created token signing key {kid}");
-        rows = store::signing_keys::active(db).await.map_err(fail)?;
+        rows = store::signing_keys::active(&db.read).await.map_err(fail)?;
     }
     let keys = rows
         .into_iter()

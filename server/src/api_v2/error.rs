@@ -56,6 +56,9 @@ impl IntoResponse for ApiError {
         if status == StatusCode::TOO_MANY_REQUESTS {
             headers.insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
         }
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from_static(app::error::RETRY_AFTER_SECONDS));
+        }
         if status == StatusCode::UNAUTHORIZED {
             let challenge = if code == "invalid_client" {
                 "Basic realm=\"guise\"".to_string()

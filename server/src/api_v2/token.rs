@@ -214,7 +214,7 @@ async fn audit_oversized(state: &AppState, headers: &HeaderMap, error: OAuthErro
                 Outcome::Denied,
                 error.description.clone(),
             );
-            if let Err(e) = store::audit::append_alone(&state.db, &entry).await {
+            if let Err(e) = store::audit::append_alone(&state.writer, &entry).await {
                 return ApiError::from(e);
             }
         }

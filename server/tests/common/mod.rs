@@ -26,8 +26,13 @@ fn template() -> &'static Path {
             let rt = tokio::runtime::Runtime::new().expect("runtime");
             rt.block_on(async {
                 let state = server::open_state(&url, Settings::default(), true).await.expect("seed");
-                sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&state.db).await.expect("checkpoint");
                 state.db.close().await;
+                drop(state);
+                // Everything into the main file, so a copy of it alone is the whole database.
+                use sqlx::Connection;
+                let mut conn = sqlx::SqliteConnection::connect(&url).await.expect("connect");
+                sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&mut conn).await.expect("checkpoint");
+                conn.close().await.expect("close");
             });
         })
         .join()
@@ -75,7 +80,7 @@ impl TestApp {
         let url = format!("sqlite://{}", file.display());
         let state = server::open_state(&url, Settings::default(), true).await.expect("open");
         let options = server::router::leptos_options("127.0.0.1:0".parse().unwrap()).expect("options");
-        let sessions = server::router::session_store(&state).await.expect("sessions");
+        let sessions = server::router::session_store(&state);
         let router = server::router::build(state.clone(), options, sessions);
         TestApp { router, state, dir }
     }
@@ -84,7 +89,7 @@ impl TestApp {
     pub async fn new_on(other: &TestApp) -> TestApp {
         let state = server::open_state(&other.database_url(), Settings::default(), true).await.expect("open");
         let options = server::router::leptos_options("127.0.0.1:0".parse().unwrap()).expect("options");
-        let sessions = server::router::session_store(&state).await.expect("sessions");
+        let sessions = server::router::session_store(&state);
         let router = server::router::build(state.clone(), options, sessions);
         TestApp { router, state, dir: tempfile::tempdir().expect("temp dir") }
     }
@@ -112,17 +117,7 @@ impl TestApp {
 
     /// POSTs a form to a server function, as the browser's fetch does.
     pub async fn post(&self, path: &str, form: &[(&str, &str)], cookie: Option<&str>) -> Reply {
-        let body = form_body(form);
-        let mut req = Request::builder()
-            .method(Method::POST)
-            .uri(path)
-            .header(header::HOST, "127.0.0.1:3000")
-            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .header(header::ACCEPT, "application/json");
-        if let Some(c) = cookie {
-            req = req.header(header::COOKIE, c);
-        }
-        self.request(req.body(Body::from(body)).unwrap()).await
+        self.request(form_request(path, form, cookie)).await
     }
 
     /// Logs in and returns the session cookie (`name=value`).
@@ -130,6 +125,17 @@ impl TestApp {
         let reply = self.post("/api/login", &[("email", email), ("password", "guise-demo")], None).await;
         assert!(reply.status.is_success() || reply.status.is_redirection(), "login {email}: {} {}", reply.status, reply.body);
         session_cookie(&reply).expect("session cookie")
+    }
+
+    /// Runs a statement on the database file from outside the server (a test's fixture, or an
+    /// attacker with the file), not through its writer.
+    pub async fn edit_database(&self, sql: &str) -> Result<u64, sqlx::Error> {
+        use sqlx::{ConnectOptions, Connection};
+        let options: sqlx::sqlite::SqliteConnectOptions = self.database_url().parse()?;
+        let mut conn = options.busy_timeout(Duration::from_secs(15)).connect().await?;
+        let done = sqlx::query(sql).execute(&mut conn).await;
+        conn.close().await?;
+        done.map(|r| r.rows_affected())
     }
 
     pub async fn user_id(&self, email: &str) -> i64 {
@@ -152,6 +158,20 @@ impl TestApp {
         }
         panic!("job {id} did not finish in 60 s");
     }
+}
+
+/// A form POST to a server function, as the browser's fetch sends it.
+pub fn form_request(path: &str, form: &[(&str, &str)], cookie: Option<&str>) -> Request<Body> {
+    let mut req = Request::builder()
+        .method(Method::POST)
+        .uri(path)
+        .header(header::HOST, "127.0.0.1:3000")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::ACCEPT, "application/json");
+    if let Some(c) = cookie {
+        req = req.header(header::COOKIE, c);
+    }
+    req.body(Body::from(form_body(form))).unwrap()
 }
 
 pub fn form_body(form: &[(&str, &str)]) -> String {

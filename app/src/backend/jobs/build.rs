@@ -46,7 +46,7 @@ impl<'a> Build<'a> {
 
     /// Appends output rows to the unpublished generation.
     pub async fn write(&mut self, rows: &[Row]) -> Result<(), String> {
-        store::datasets::append_rows(&self.state.db, self.target.id, self.generation, self.rows_out, rows)
+        store::datasets::append_rows(&self.state.writer, self.target.id, self.generation, self.rows_out, rows)
             .await
             .map_err(|e| format!("cannot write {}: {e}", self.target.name))?;
         self.rows_out += rows.len() as i64;
@@ -61,7 +61,7 @@ impl<'a> Build<'a> {
         }
         self.reported = fraction;
         let (rows_in, rows_out) = (Some(self.rows_in), Some(self.rows_out));
-        if let Err(e) = store::jobs::set_progress(&self.state.db, self.job_id, fraction, rows_in, rows_out).await {
+        if let Err(e) = store::jobs::set_progress(&self.state.writer, self.job_id, fraction, rows_in, rows_out).await {
             tracing::warn!(job = self.job_id, "cannot record progress: {e}");
         }
         self.state.jobs.publish(
@@ -71,7 +71,7 @@ impl<'a> Build<'a> {
     }
 
     pub async fn log(&self, level: Level, message: &str) {
-        if let Err(e) = store::job_log::append(&self.state.db, self.job_id, level, message).await {
+        if let Err(e) = store::job_log::append(&self.state.writer, self.job_id, level, message).await {
             tracing::warn!(job = self.job_id, "cannot write job log line {message:?}: {e}");
         }
     }

@@ -64,7 +64,7 @@ pub async fn enqueue_build(
     if let Err(denial) = impersonation::may_change(caller.read_only) {
         let message = format!("{} (building {})", denial.message(), dataset.name);
         if let Some(entry) = audit_entry(Outcome::Denied, message.clone()) {
-            store::audit::append_alone(&state.db, &entry).await?;
+            store::audit::append_alone(&state.writer, &entry).await?;
         }
         return Err(AppError::Forbidden(message));
     }
@@ -86,7 +86,7 @@ pub async fn enqueue_build(
         Some(message) => audit_entry(Outcome::Denied, message.clone()),
         None => audit_entry(Outcome::Allowed, format!("as {}", run_as.email)),
     };
-    let job_id = store::jobs::insert(&state.db, &job, refusal.as_deref(), entry.as_ref()).await?;
+    let job_id = store::jobs::insert(&state.writer, &job, refusal.as_deref(), entry.as_ref()).await?;
     let status = if refusal.is_some() { JobStatus::Refused } else { JobStatus::Queued };
     state.jobs.publish(
         project.tenant_id,

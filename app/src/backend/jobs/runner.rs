@@ -28,8 +28,8 @@ pub fn spawn_workers(state: &AppState) -> Vec<JoinHandle<()>> {
 /// Re-queues jobs a previous process left running and drops the rows they had half-written.
 /// Runs once at start-up, before any worker.
 pub async fn recover_interrupted(state: &AppState) -> Result<Vec<i64>, sqlx::Error> {
-    let ids = store::jobs::requeue_interrupted(&state.db).await?;
-    store::datasets::discard_orphan_generations(&state.db).await?;
+    let ids = store::jobs::requeue_interrupted(&state.writer).await?;
+    store::datasets::discard_orphan_generations(&state.writer).await?;
     if !ids.is_empty() {
         tracing::warn!(?ids, "re-queued jobs interrupted by a restart");
     }
@@ -38,7 +38,7 @@ pub async fn recover_interrupted(state: &AppState) -> Result<Vec<i64>, sqlx::Err
 
 async fn worker_loop(state: AppState, worker: usize) {
     loop {
-        match store::jobs::claim_next(&state.db).await {
+        match store::jobs::claim_next(&state.writer).await {
             Ok(Some(job)) => run_claimed(&state, job).await,
             Ok(None) => {
                 tokio::select! {
@@ -79,7 +79,7 @@ pub async fn run_claimed(state: &AppState, job: JobRow) {
         Err(_) => (JobStatus::Failed, None, Some("the build crashed; see the server log".to_string())),
     };
     if status != JobStatus::Succeeded {
-        if let Err(e) = store::datasets::discard_generation(&state.db, job.dataset_id, job.id).await {
+        if let Err(e) = store::datasets::discard_generation(&state.writer, job.dataset_id, job.id).await {
             tracing::warn!(job = job.id, "cannot discard unpublished rows: {e}");
         }
     }
@@ -98,11 +98,8 @@ pub async fn run_claimed(state: &AppState, job: JobRow) {
         (None, None) => status.label().to_string(),
     };
     let level = if error.is_some() { Level::Error } else { Level::Info };
-    let db = &state.db;
-    if let Err(e) = store::job_log::append(db, job.id, level, &line).await {
-        tracing::error!(job = job.id, "cannot log the end of a job: {e}");
-    }
-    if let Err(e) = store::jobs::finish(db, job.id, status, rows_in, rows_out, error.as_deref()).await {
+    let end = store::jobs::Finished { status, rows_in, rows_out, error, level, line };
+    if let Err(e) = store::jobs::finish(&state.writer, job.id, end).await {
         tracing::error!(job = job.id, "cannot record the end of a job: {e}");
     }
     state.jobs.publish(
@@ -176,7 +173,7 @@ async fn build_in_context(state: &AppState, job: &JobRow) -> Result<Counts, JobE
     recipe.run(&mut build).await.map_err(JobEnd::Failed)?;
 
     let counts = Counts { rows_in: build.rows_in, rows_out: build.rows_out };
-    store::datasets::publish_generation(db, build.target.id, build.generation, counts.rows_out, now_ms())
+    store::datasets::publish_generation(&state.writer, build.target.id, build.generation, counts.rows_out, now_ms())
         .await
         .map_err(failed)?;
     build.log(Level::Info, &format!("Published {} rows as {}", counts.rows_out, build.target.name)).await;

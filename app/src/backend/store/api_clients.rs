@@ -1,7 +1,7 @@
 //! API clients: credentials for programs calling the /v2 API. Every change commits with its
 //! audit row; the secret is only ever stored sealed.
 
-use super::{audit, begin_write, impersonations, now_ms, Db, Tx};
+use super::{audit, impersonations, now_ms, Conn, Db, Writer};
 use crate::backend::audit::AuditEntry;
 use crate::model::{ApiClientView, UserView, Via};
 
@@ -41,43 +41,48 @@ pub fn secret_context(client_id: &str) -> String {
     format!("api_client:{client_id}")
 }
 
-pub struct NewApiClient<'a> {
+#[derive(Clone, Debug)]
+pub struct NewApiClient {
     pub tenant_id: i64,
-    pub client_id: &'a str,
-    pub name: &'a str,
+    pub client_id: String,
+    pub name: String,
     pub owner_user_id: i64,
-    pub subject_policy: &'a str,
-    pub secret_sealed: &'a str,
+    pub subject_policy: String,
+    pub secret_sealed: String,
     pub created_by_user_id: i64,
 }
 
 const COLUMNS: &str = "id, tenant_id, client_id, name, owner_user_id, subject_policy, secret_sealed, secret_version, revoked_at";
 
-pub async fn insert_in(tx: &mut Tx<'_>, new: &NewApiClient<'_>) -> Result<i64, sqlx::Error> {
+pub async fn insert_in(tx: &mut Conn, new: &NewApiClient) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar(
         "INSERT INTO api_clients (tenant_id, client_id, name, owner_user_id, subject_policy, secret_sealed,
                                   created_by_user_id, created_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
     )
     .bind(new.tenant_id)
-    .bind(new.client_id)
-    .bind(new.name)
+    .bind(&new.client_id)
+    .bind(&new.name)
     .bind(new.owner_user_id)
-    .bind(new.subject_policy)
-    .bind(new.secret_sealed)
+    .bind(&new.subject_policy)
+    .bind(&new.secret_sealed)
     .bind(new.created_by_user_id)
     .bind(now_ms())
-    .fetch_one(&mut **tx)
+    .fetch_one(&mut *tx)
     .await
 }
 
 /// Creates a client and its audit row together.
-pub async fn insert(db: &Db, new: &NewApiClient<'_>, entry: &AuditEntry) -> Result<i64, sqlx::Error> {
-    let mut tx = begin_write(db).await?;
-    let id = insert_in(&mut tx, new).await?;
-    audit::append(&mut tx, entry).await?;
-    tx.commit().await?;
-    Ok(id)
+pub async fn insert(writer: &Writer, new: NewApiClient, entry: AuditEntry) -> Result<i64, sqlx::Error> {
+    writer
+        .run(move |tx| {
+            Box::pin(async move {
+                let id = insert_in(tx, &new).await?;
+                audit::append(tx, &entry).await?;
+                Ok(id)
+            })
+        })
+        .await
 }
 
 pub async fn by_client_id(db: &Db, client_id: &str) -> Result<Option<ApiClientRow>, sqlx::Error> {
@@ -131,57 +136,79 @@ pub async fn list(db: &Db, tenant_id: i64) -> Result<Vec<ApiClientView>, sqlx::E
 
 /// Replaces an active client's secret (retiring its tokens); false when there is no such
 /// active client in the tenant.
-pub async fn rotate(db: &Db, tenant_id: i64, client_id: &str, secret_sealed: &str, entry: &AuditEntry) -> Result<bool, sqlx::Error> {
-    let update = sqlx::query(
-        "UPDATE api_clients SET secret_sealed = ?, secret_version = secret_version + 1, rotated_at = ?
-         WHERE tenant_id = ? AND client_id = ? AND revoked_at IS NULL",
-    )
-    .bind(secret_sealed);
-    change_active(db, update, tenant_id, client_id, "the client's secret was rotated", entry).await
+pub async fn rotate(writer: &Writer, tenant_id: i64, client_id: &str, secret_sealed: &str, entry: &AuditEntry) -> Result<bool, sqlx::Error> {
+    let change = Change::Rotate { secret_sealed: secret_sealed.to_string() };
+    change_active(writer, change, tenant_id, client_id, "the client's secret was rotated", entry).await
 }
 
 /// Revokes an active client for good; false when there is no such active client.
-pub async fn revoke(db: &Db, tenant_id: i64, client_id: &str, entry: &AuditEntry) -> Result<bool, sqlx::Error> {
-    let update = sqlx::query("UPDATE api_clients SET revoked_at = ? WHERE tenant_id = ? AND client_id = ? AND revoked_at IS NULL");
-    change_active(db, update, tenant_id, client_id, "the client was revoked", entry).await
+pub async fn revoke(writer: &Writer, tenant_id: i64, client_id: &str, entry: &AuditEntry) -> Result<bool, sqlx::Error> {
+    change_active(writer, Change::Revoke, tenant_id, client_id, "the client was revoked", entry).await
 }
 
-/// Runs `update` (bound here to now, the tenant and the client id) on an active client; the
-/// impersonations its tokens carried end and the audit row is written in the same
-/// transaction. False, and nothing written, when no active client matched.
-async fn change_active<'q>(
-    db: &Db,
-    update: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>,
+/// What happens to an active client.
+enum Change {
+    Rotate { secret_sealed: String },
+    Revoke,
+}
+
+/// Changes an active client; the impersonations its tokens carried end and the audit row is
+/// written in the same unit of work. False, and nothing written, when no active client
+/// matched.
+async fn change_active(
+    writer: &Writer,
+    change: Change,
     tenant_id: i64,
-    client_id: &'q str,
+    client_id: &str,
     why: &str,
     entry: &AuditEntry,
 ) -> Result<bool, sqlx::Error> {
-    let mut tx = begin_write(db).await?;
-    let changed = update.bind(now_ms()).bind(tenant_id).bind(client_id).execute(&mut *tx).await?.rows_affected();
-    if changed == 0 {
-        return Ok(false);
-    }
-    let via = Via::ApiClient { client_id: client_id.to_string() }.label();
-    impersonations::end_all_via(&mut tx, &via, why).await?;
-    audit::append(&mut tx, entry).await?;
-    tx.commit().await?;
-    Ok(true)
+    let (client_id, why, entry) = (client_id.to_string(), why.to_string(), entry.clone());
+    writer
+        .run(move |tx| {
+            Box::pin(async move {
+                let update = match &change {
+                    Change::Rotate { secret_sealed } => sqlx::query(
+                        "UPDATE api_clients SET secret_sealed = ?, secret_version = secret_version + 1, rotated_at = ?
+                         WHERE tenant_id = ? AND client_id = ? AND revoked_at IS NULL",
+                    )
+                    .bind(secret_sealed),
+                    Change::Revoke => sqlx::query(
+                        "UPDATE api_clients SET revoked_at = ? WHERE tenant_id = ? AND client_id = ? AND revoked_at IS NULL",
+                    ),
+                };
+                let changed =
+                    update.bind(now_ms()).bind(tenant_id).bind(&client_id).execute(&mut *tx).await?.rows_affected();
+                if changed == 0 {
+                    return Ok(false);
+                }
+                let via = Via::ApiClient { client_id: client_id.clone() }.label();
+                impersonations::end_all_via(tx, &via, &why).await?;
+                audit::append(tx, &entry).await?;
+                Ok(true)
+            })
+        })
+        .await
 }
 
 /// Records that a client obtained a token, with the token's audit row.
-pub async fn record_token(db: &Db, client_id: &str, entry: &AuditEntry) -> Result<(), sqlx::Error> {
-    let mut tx = begin_write(db).await?;
-    mark_used(&mut tx, client_id).await?;
-    audit::append(&mut tx, entry).await?;
-    tx.commit().await
+pub async fn record_token(writer: &Writer, client_id: &str, entry: &AuditEntry) -> Result<(), sqlx::Error> {
+    let (client_id, entry) = (client_id.to_string(), entry.clone());
+    writer
+        .run(move |tx| {
+            Box::pin(async move {
+                mark_used(tx, &client_id).await?;
+                audit::append(tx, &entry).await.map(|_| ())
+            })
+        })
+        .await
 }
 
-pub async fn mark_used(tx: &mut Tx<'_>, client_id: &str) -> Result<(), sqlx::Error> {
+pub async fn mark_used(tx: &mut Conn, client_id: &str) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE api_clients SET last_used_at = ? WHERE client_id = ?")
         .bind(now_ms())
         .bind(client_id)
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await
         .map(|_| ())
 }

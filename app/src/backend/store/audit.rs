@@ -1,15 +1,15 @@
 //! The audit log table: append-only (the database refuses updates and deletes) and
 //! hash-chained by `backend::audit`.
 
-use super::{begin_write, now_ms, Db, Tx};
+use super::{now_ms, Conn, Db, Writer};
 use crate::backend::audit::{chain_hash, AuditEntry, AuditRecord, Outcome, GENESIS};
 use crate::model::{AuditView, UserView};
 
 /// Appends a row inside the caller's write transaction, so it commits or rolls back with the
 /// action it records.
-pub async fn append(tx: &mut Tx<'_>, entry: &AuditEntry) -> Result<i64, sqlx::Error> {
+pub async fn append(tx: &mut Conn, entry: &AuditEntry) -> Result<i64, sqlx::Error> {
     let last: Option<(i64, String)> = sqlx::query_as("SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1")
-        .fetch_optional(&mut **tx)
+        .fetch_optional(&mut *tx)
         .await?;
     let (id, prev_hash) = match last {
         Some((id, hash)) => (id + 1, hash),
@@ -35,17 +35,15 @@ pub async fn append(tx: &mut Tx<'_>, entry: &AuditEntry) -> Result<i64, sqlx::Er
     .bind(&entry.via)
     .bind(&prev_hash)
     .bind(&hash)
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await?;
     Ok(id)
 }
 
 /// Appends a row in a transaction of its own (denied attempts, which change nothing else).
-pub async fn append_alone(db: &Db, entry: &AuditEntry) -> Result<i64, sqlx::Error> {
-    let mut tx = begin_write(db).await?;
-    let id = append(&mut tx, entry).await?;
-    tx.commit().await?;
-    Ok(id)
+pub async fn append_alone(writer: &Writer, entry: &AuditEntry) -> Result<i64, sqlx::Error> {
+    let entry = entry.clone();
+    writer.run(move |tx| Box::pin(async move { append(tx, &entry).await })).await
 }
 
 #[derive(sqlx::FromRow)]

@@ -1,4 +1,4 @@
-use super::{begin_write, Db, Tx};
+use super::{Conn, Db, Writer};
 use serde_json::Value;
 
 #[derive(Clone, Debug, sqlx::FromRow)]
@@ -32,7 +32,7 @@ pub struct NewDataset<'a> {
     pub columns: &'a [&'a str],
 }
 
-pub async fn insert(tx: &mut Tx<'_>, ds: &NewDataset<'_>) -> Result<i64, sqlx::Error> {
+pub async fn insert(tx: &mut Conn, ds: &NewDataset<'_>) -> Result<i64, sqlx::Error> {
     let columns = serde_json::to_string(ds.columns).unwrap_or_else(|_| "[]".into());
     sqlx::query_scalar(
         "INSERT INTO datasets (project_id, name, kind, recipe, description, columns)
@@ -44,7 +44,7 @@ pub async fn insert(tx: &mut Tx<'_>, ds: &NewDataset<'_>) -> Result<i64, sqlx::E
     .bind(ds.recipe)
     .bind(ds.description)
     .bind(columns)
-    .fetch_one(&mut **tx)
+    .fetch_one(&mut *tx)
     .await
 }
 
@@ -99,17 +99,23 @@ pub async fn first_rows(db: &Db, ds: &DatasetRow, limit: i64) -> Result<Vec<Stri
 /// SQLite allows 32766 bound values per statement; three per row keeps well under that.
 const ROWS_PER_INSERT: usize = 2_000;
 
-/// Appends rows (JSON arrays) to a generation that is not visible yet. Outside a transaction
-/// each chunk commits on its own, so a long build never holds the write lock for long.
+/// Appends rows (JSON arrays) to a generation that is not visible yet, one unit of work per
+/// chunk, so a long build never keeps other writers waiting for long.
 pub async fn append_rows(
-    db: &Db,
+    writer: &Writer,
     dataset_id: i64,
     generation: i64,
     first_row_no: i64,
     rows: &[Vec<Value>],
 ) -> Result<(), sqlx::Error> {
-    let mut conn = db.acquire().await?;
-    append_rows_on(&mut conn, dataset_id, generation, first_row_no, rows).await
+    for (chunk_no, chunk) in rows.chunks(ROWS_PER_INSERT).enumerate() {
+        let first = first_row_no + (chunk_no * ROWS_PER_INSERT) as i64;
+        let chunk = chunk.to_vec();
+        writer
+            .run(move |tx| Box::pin(async move { append_rows_on(tx, dataset_id, generation, first, &chunk).await }))
+            .await?;
+    }
+    Ok(())
 }
 
 /// Appends rows on a given connection or transaction (the seed writes inside one).
@@ -138,64 +144,81 @@ pub async fn append_rows_on(
 
 /// Makes a fully written generation the visible one and drops the one it replaces, atomically.
 pub async fn publish_generation(
-    db: &Db,
+    writer: &Writer,
     dataset_id: i64,
     generation: i64,
     row_count: i64,
     built_at: i64,
 ) -> Result<(), sqlx::Error> {
-    let mut tx = begin_write(db).await?;
-    let old: i64 = sqlx::query_scalar("SELECT generation FROM datasets WHERE id = ?")
-        .bind(dataset_id)
-        .fetch_one(&mut *tx)
-        .await?;
-    sqlx::query("UPDATE datasets SET generation = ?, row_count = ?, built_at = ? WHERE id = ?")
-        .bind(generation)
-        .bind(row_count)
-        .bind(built_at)
-        .bind(dataset_id)
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query("DELETE FROM dataset_rows WHERE dataset_id = ? AND generation = ?")
-        .bind(dataset_id)
-        .bind(old)
-        .execute(&mut *tx)
-        .await?;
-    tx.commit().await
+    writer
+        .run(move |tx| {
+            Box::pin(async move {
+                let old: i64 = sqlx::query_scalar("SELECT generation FROM datasets WHERE id = ?")
+                    .bind(dataset_id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                sqlx::query("UPDATE datasets SET generation = ?, row_count = ?, built_at = ? WHERE id = ?")
+                    .bind(generation)
+                    .bind(row_count)
+                    .bind(built_at)
+                    .bind(dataset_id)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("DELETE FROM dataset_rows WHERE dataset_id = ? AND generation = ?")
+                    .bind(dataset_id)
+                    .bind(old)
+                    .execute(&mut *tx)
+                    .await
+                    .map(|_| ())
+            })
+        })
+        .await
 }
 
 /// Sets the visible generation's row count (used by the seed after writing generation 0).
-pub async fn set_row_count(tx: &mut Tx<'_>, dataset_id: i64, row_count: i64, at: i64) -> Result<(), sqlx::Error> {
+pub async fn set_row_count(tx: &mut Conn, dataset_id: i64, row_count: i64, at: i64) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE datasets SET row_count = ?, built_at = ? WHERE id = ?")
         .bind(row_count)
         .bind(at)
         .bind(dataset_id)
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await
         .map(|_| ())
 }
 
 /// Removes the rows of a generation that will never be published (a failed build).
-pub async fn discard_generation(db: &Db, dataset_id: i64, generation: i64) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "DELETE FROM dataset_rows WHERE dataset_id = ? AND generation = ?
-           AND generation <> (SELECT generation FROM datasets WHERE id = ?)",
-    )
-    .bind(dataset_id)
-    .bind(generation)
-    .bind(dataset_id)
-    .execute(db)
-    .await
-    .map(|_| ())
+pub async fn discard_generation(writer: &Writer, dataset_id: i64, generation: i64) -> Result<(), sqlx::Error> {
+    writer
+        .run(move |tx| {
+            Box::pin(async move {
+                sqlx::query(
+                    "DELETE FROM dataset_rows WHERE dataset_id = ? AND generation = ?
+                       AND generation <> (SELECT generation FROM datasets WHERE id = ?)",
+                )
+                .bind(dataset_id)
+                .bind(generation)
+                .bind(dataset_id)
+                .execute(&mut *tx)
+                .await
+                .map(|_| ())
+            })
+        })
+        .await
 }
 
 /// Removes rows of unpublished generations left by a crash. Only safe while no build runs.
-pub async fn discard_orphan_generations(db: &Db) -> Result<u64, sqlx::Error> {
-    sqlx::query(
-        "DELETE FROM dataset_rows WHERE generation <>
-           (SELECT d.generation FROM datasets d WHERE d.id = dataset_rows.dataset_id)",
-    )
-    .execute(db)
-    .await
-    .map(|r| r.rows_affected())
+pub async fn discard_orphan_generations(writer: &Writer) -> Result<u64, sqlx::Error> {
+    writer
+        .run(|tx| {
+            Box::pin(async move {
+                sqlx::query(
+                    "DELETE FROM dataset_rows WHERE generation <>
+                       (SELECT d.generation FROM datasets d WHERE d.id = dataset_rows.dataset_id)",
+                )
+                .execute(&mut *tx)
+                .await
+                .map(|r| r.rows_affected())
+            })
+        })
+        .await
 }

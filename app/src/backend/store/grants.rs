@@ -1,6 +1,6 @@
 //! Impersonation grants: users or groups who may impersonate users or groups.
 
-use super::{audit, begin_write, now_ms, Db, Tx};
+use super::{audit, now_ms, Conn, Db, Writer};
 use crate::backend::audit::AuditEntry;
 use crate::model::{GrantView, PartyView, UserView};
 
@@ -19,7 +19,7 @@ impl Party {
 }
 
 pub async fn insert(
-    tx: &mut Tx<'_>,
+    tx: &mut Conn,
     tenant_id: i64,
     actor: Party,
     subject: Party,
@@ -40,7 +40,7 @@ pub async fn insert(
     .bind(subject_group)
     .bind(created_by)
     .bind(at)
-    .fetch_one(&mut **tx)
+    .fetch_one(&mut *tx)
     .await
 }
 
@@ -137,27 +137,37 @@ pub async fn list(db: &Db, tenant_id: i64) -> Result<Vec<GrantView>, sqlx::Error
 }
 
 /// Adds a grant with its audit row, in one transaction.
-pub async fn add(db: &Db, tenant_id: i64, actor: Party, subject: Party, created_by: i64, entry: &AuditEntry) -> Result<i64, sqlx::Error> {
-    let mut tx = begin_write(db).await?;
-    let id = insert(&mut tx, tenant_id, actor, subject, created_by, now_ms()).await?;
-    audit::append(&mut tx, entry).await?;
-    tx.commit().await?;
-    Ok(id)
+pub async fn add(writer: &Writer, tenant_id: i64, actor: Party, subject: Party, created_by: i64, entry: &AuditEntry) -> Result<i64, sqlx::Error> {
+    let entry = entry.clone();
+    writer
+        .run(move |tx| {
+            Box::pin(async move {
+                let id = insert(tx, tenant_id, actor, subject, created_by, now_ms()).await?;
+                audit::append(tx, &entry).await?;
+                Ok(id)
+            })
+        })
+        .await
 }
 
 /// Removes a grant of the tenant with its audit row. Returns false when there was none.
-pub async fn remove(db: &Db, tenant_id: i64, id: i64, entry: &AuditEntry) -> Result<bool, sqlx::Error> {
-    let mut tx = begin_write(db).await?;
-    let removed = sqlx::query("DELETE FROM impersonation_grants WHERE id = ? AND tenant_id = ?")
-        .bind(id)
-        .bind(tenant_id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-    if removed == 0 {
-        return Ok(false);
-    }
-    audit::append(&mut tx, entry).await?;
-    tx.commit().await?;
-    Ok(true)
+pub async fn remove(writer: &Writer, tenant_id: i64, id: i64, entry: &AuditEntry) -> Result<bool, sqlx::Error> {
+    let entry = entry.clone();
+    writer
+        .run(move |tx| {
+            Box::pin(async move {
+                let removed = sqlx::query("DELETE FROM impersonation_grants WHERE id = ? AND tenant_id = ?")
+                    .bind(id)
+                    .bind(tenant_id)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if removed == 0 {
+                    return Ok(false);
+                }
+                audit::append(tx, &entry).await?;
+                Ok(true)
+            })
+        })
+        .await
 }

@@ -1,18 +1,18 @@
-use super::Tx;
+use super::Conn;
 
-pub async fn insert(tx: &mut Tx<'_>, tenant_id: i64, name: &str) -> Result<i64, sqlx::Error> {
+pub async fn insert(tx: &mut Conn, tenant_id: i64, name: &str) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar("INSERT INTO groups (tenant_id, name) VALUES (?, ?) RETURNING id")
         .bind(tenant_id)
         .bind(name)
-        .fetch_one(&mut **tx)
+        .fetch_one(&mut *tx)
         .await
 }
 
-pub async fn add_member(tx: &mut Tx<'_>, group_id: i64, user_id: i64) -> Result<(), sqlx::Error> {
+pub async fn add_member(tx: &mut Conn, group_id: i64, user_id: i64) -> Result<(), sqlx::Error> {
     sqlx::query("INSERT OR IGNORE INTO group_members (group_id, user_id) VALUES (?, ?)")
         .bind(group_id)
         .bind(user_id)
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await
         .map(|_| ())
 }

@@ -1,7 +1,7 @@
 //! Impersonations from start to end. Starting and ending write their audit row in the same
 //! transaction.
 
-use super::{audit, begin_write, now_ms, Db, Tx};
+use super::{audit, now_ms, Conn, Db, Writer};
 use crate::backend::audit::AuditEntry;
 use crate::model::{ImpersonationRecordView, UserView};
 
@@ -19,20 +19,21 @@ pub struct ImpersonationRow {
     pub end_reason: Option<String>,
 }
 
-pub struct NewImpersonation<'a> {
+#[derive(Clone, Debug)]
+pub struct NewImpersonation {
     pub tenant_id: i64,
     pub actor_user_id: i64,
     pub subject_user_id: i64,
-    pub reason: &'a str,
+    pub reason: String,
     pub read_only: bool,
     pub started_at: i64,
     pub expires_at: i64,
     /// `UI`, or the API client's label.
-    pub via: &'a str,
+    pub via: String,
 }
 
 /// Inserts an impersonation inside the caller's transaction.
-pub async fn insert_in(tx: &mut Tx<'_>, new: &NewImpersonation<'_>) -> Result<i64, sqlx::Error> {
+pub async fn insert_in(tx: &mut Conn, new: &NewImpersonation) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar(
         "INSERT INTO impersonations (tenant_id, actor_user_id, subject_user_id, reason, read_only, started_at,
                                      expires_at, via)
@@ -41,23 +42,27 @@ pub async fn insert_in(tx: &mut Tx<'_>, new: &NewImpersonation<'_>) -> Result<i6
     .bind(new.tenant_id)
     .bind(new.actor_user_id)
     .bind(new.subject_user_id)
-    .bind(new.reason)
+    .bind(&new.reason)
     .bind(new.read_only)
     .bind(new.started_at)
     .bind(new.expires_at)
-    .bind(new.via)
-    .fetch_one(&mut **tx)
+    .bind(&new.via)
+    .fetch_one(&mut *tx)
     .await
 }
 
 /// Records the start and its audit row together; the audit entry gets the new id.
-pub async fn start(db: &Db, new: &NewImpersonation<'_>, mut entry: AuditEntry) -> Result<i64, sqlx::Error> {
-    let mut tx = begin_write(db).await?;
-    let id = insert_in(&mut tx, new).await?;
-    entry.impersonation_id = Some(id);
-    audit::append(&mut tx, &entry).await?;
-    tx.commit().await?;
-    Ok(id)
+pub async fn start(writer: &Writer, new: NewImpersonation, mut entry: AuditEntry) -> Result<i64, sqlx::Error> {
+    writer
+        .run(move |tx| {
+            Box::pin(async move {
+                let id = insert_in(tx, &new).await?;
+                entry.impersonation_id = Some(id);
+                audit::append(tx, &entry).await?;
+                Ok(id)
+            })
+        })
+        .await
 }
 
 pub async fn by_id(db: &Db, id: i64) -> Result<Option<ImpersonationRow>, sqlx::Error> {
@@ -71,10 +76,8 @@ pub async fn by_id(db: &Db, id: i64) -> Result<Option<ImpersonationRow>, sqlx::E
     .await
 }
 
-/// Ends an ongoing impersonation with its audit row. Returns false (and writes nothing) when
-/// it had already ended.
 /// Ends, inside the caller's transaction, every ongoing impersonation an API client started.
-pub async fn end_all_via(tx: &mut Tx<'_>, via: &str, end_reason: &str) -> Result<u64, sqlx::Error> {
+pub async fn end_all_via(tx: &mut Conn, via: &str, end_reason: &str) -> Result<u64, sqlx::Error> {
     let now = now_ms();
     Ok(sqlx::query(
         "UPDATE impersonations SET ended_at = ?1, end_reason = ?2 WHERE via = ?3 AND ended_at IS NULL AND expires_at > ?1",
@@ -82,26 +85,34 @@ pub async fn end_all_via(tx: &mut Tx<'_>, via: &str, end_reason: &str) -> Result
     .bind(now)
     .bind(end_reason)
     .bind(via)
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await?
     .rows_affected())
 }
 
-pub async fn end(db: &Db, id: i64, end_reason: &str, entry: &AuditEntry) -> Result<bool, sqlx::Error> {
-    let mut tx = begin_write(db).await?;
-    let changed = sqlx::query("UPDATE impersonations SET ended_at = ?, end_reason = ? WHERE id = ? AND ended_at IS NULL")
-        .bind(now_ms())
-        .bind(end_reason)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-    if changed == 0 {
-        return Ok(false);
-    }
-    audit::append(&mut tx, entry).await?;
-    tx.commit().await?;
-    Ok(true)
+/// Ends an ongoing impersonation with its audit row. Returns false (and writes nothing) when
+/// it had already ended.
+pub async fn end(writer: &Writer, id: i64, end_reason: &str, entry: &AuditEntry) -> Result<bool, sqlx::Error> {
+    let (end_reason, entry) = (end_reason.to_string(), entry.clone());
+    writer
+        .run(move |tx| {
+            Box::pin(async move {
+                let changed =
+                    sqlx::query("UPDATE impersonations SET ended_at = ?, end_reason = ? WHERE id = ? AND ended_at IS NULL")
+                        .bind(now_ms())
+                        .bind(end_reason)
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                if changed == 0 {
+                    return Ok(false);
+                }
+                audit::append(tx, &entry).await?;
+                Ok(true)
+            })
+        })
+        .await
 }
 
 #[derive(sqlx::FromRow)]

@@ -1,4 +1,4 @@
-use super::{now_ms, Db};
+use super::{now_ms, Conn, Db, Writer};
 use crate::model::LogLineView;
 
 #[derive(Clone, Copy, Debug)]
@@ -18,13 +18,19 @@ impl Level {
     }
 }
 
-pub async fn append(db: &Db, job_id: i64, level: Level, message: &str) -> Result<(), sqlx::Error> {
+pub async fn append(writer: &Writer, job_id: i64, level: Level, message: &str) -> Result<(), sqlx::Error> {
+    let message = message.to_string();
+    writer.run(move |tx| Box::pin(async move { append_in(tx, job_id, level, &message).await })).await
+}
+
+/// Appends a line inside the caller's unit of work.
+pub async fn append_in(tx: &mut Conn, job_id: i64, level: Level, message: &str) -> Result<(), sqlx::Error> {
     sqlx::query("INSERT INTO job_log_lines (job_id, at, level, message) VALUES (?, ?, ?, ?)")
         .bind(job_id)
         .bind(now_ms())
         .bind(level.as_db())
         .bind(message)
-        .execute(db)
+        .execute(&mut *tx)
         .await
         .map(|_| ())
 }

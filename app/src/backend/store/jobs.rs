@@ -1,4 +1,4 @@
-use super::{audit, begin_write, now_ms, Db};
+use super::{audit, job_log, now_ms, Conn, Db, Writer};
 use crate::backend::audit::AuditEntry;
 use crate::model::{JobStatus, JobView, UserView, Via};
 
@@ -53,15 +53,30 @@ fn via_from_db(kind: &str, label: &str) -> Via {
 /// Records a job: queued, or refused with its reason. The job, its first log line and its
 /// audit row (when the work is audited) commit together.
 pub async fn insert(
-    db: &Db,
+    writer: &Writer,
     job: &NewJob,
     refused: Option<&str>,
     audit_entry: Option<&AuditEntry>,
 ) -> Result<i64, sqlx::Error> {
+    let (job, refused, audit_entry) = (job.clone(), refused.map(str::to_string), audit_entry.cloned());
+    writer
+        .run(move |tx| {
+            Box::pin(async move {
+                let id = insert_in(tx, &job, refused.as_deref()).await?;
+                if let Some(entry) = audit_entry {
+                    let entry = AuditEntry { target: format!("{} (job #{id})", entry.target), ..entry };
+                    audit::append(tx, &entry).await?;
+                }
+                Ok(id)
+            })
+        })
+        .await
+}
+
+async fn insert_in(tx: &mut Conn, job: &NewJob, refused: Option<&str>) -> Result<i64, sqlx::Error> {
     let (via_kind, via_label) = via_to_db(&job.via);
     let now = now_ms();
     let status = if refused.is_some() { JobStatus::Refused } else { JobStatus::Queued };
-    let mut tx = begin_write(db).await?;
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO jobs (tenant_id, dataset_id, status, run_as_user_id, triggered_by_user_id,
                            impersonated_by_user_id, via_kind, via_label, webapp_id, created_at,
@@ -82,105 +97,117 @@ pub async fn insert(
     .bind(refused)
     .fetch_one(&mut *tx)
     .await?;
-    let (level, message) = match refused {
-        Some(reason) => ("error", format!("Refused: {reason}")),
-        None => ("info", "Queued".to_string()),
-    };
-    sqlx::query("INSERT INTO job_log_lines (job_id, at, level, message) VALUES (?, ?, ?, ?)")
-        .bind(id)
-        .bind(now)
-        .bind(level)
-        .bind(message)
-        .execute(&mut *tx)
-        .await?;
-    if let Some(entry) = audit_entry {
-        let entry = AuditEntry { target: format!("{} (job #{id})", entry.target), ..entry.clone() };
-        audit::append(&mut tx, &entry).await?;
+    match refused {
+        Some(reason) => job_log::append_in(tx, id, job_log::Level::Error, &format!("Refused: {reason}")).await?,
+        None => job_log::append_in(tx, id, job_log::Level::Info, "Queued").await?,
     }
-    tx.commit().await?;
     Ok(id)
 }
 
 /// Takes the oldest queued job and marks it running; each job is claimed by one worker only.
-pub async fn claim_next(db: &Db) -> Result<Option<JobRow>, sqlx::Error> {
-    sqlx::query_as(
-        "UPDATE jobs SET status = 'running', started_at = ?, progress = 0, attempts = attempts + 1
-         WHERE id = (SELECT id FROM jobs WHERE status = 'queued' ORDER BY id LIMIT 1)
-           AND status = 'queued'
-         RETURNING id, tenant_id, dataset_id, run_as_user_id, triggered_by_user_id,
-                   impersonated_by_user_id, via_kind, via_label, attempts",
-    )
-    .bind(now_ms())
-    .fetch_optional(db)
-    .await
+pub async fn claim_next(writer: &Writer) -> Result<Option<JobRow>, sqlx::Error> {
+    writer
+        .run(|tx| {
+            Box::pin(async move {
+                sqlx::query_as(
+                    "UPDATE jobs SET status = 'running', started_at = ?, progress = 0, attempts = attempts + 1
+                     WHERE id = (SELECT id FROM jobs WHERE status = 'queued' ORDER BY id LIMIT 1)
+                       AND status = 'queued'
+                     RETURNING id, tenant_id, dataset_id, run_as_user_id, triggered_by_user_id,
+                               impersonated_by_user_id, via_kind, via_label, attempts",
+                )
+                .bind(now_ms())
+                .fetch_optional(&mut *tx)
+                .await
+            })
+        })
+        .await
 }
 
 pub async fn set_progress(
-    db: &Db,
+    writer: &Writer,
     id: i64,
     progress: f64,
     rows_in: Option<i64>,
     rows_out: Option<i64>,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE jobs SET progress = ?, rows_in = ?, rows_out = ? WHERE id = ? AND status = 'running'")
-        .bind(progress)
-        .bind(rows_in)
-        .bind(rows_out)
-        .bind(id)
-        .execute(db)
+    writer
+        .run(move |tx| {
+            Box::pin(async move {
+                sqlx::query("UPDATE jobs SET progress = ?, rows_in = ?, rows_out = ? WHERE id = ? AND status = 'running'")
+                    .bind(progress)
+                    .bind(rows_in)
+                    .bind(rows_out)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await
+                    .map(|_| ())
+            })
+        })
         .await
-        .map(|_| ())
 }
 
-/// Ends a running job with its final status, counts and error.
-pub async fn finish(
-    db: &Db,
-    id: i64,
-    status: JobStatus,
-    rows_in: Option<i64>,
-    rows_out: Option<i64>,
-    error: Option<&str>,
-) -> Result<(), sqlx::Error> {
-    let progress = if status == JobStatus::Succeeded { 1.0 } else { 0.0 };
-    sqlx::query(
-        "UPDATE jobs SET status = ?, finished_at = ?, rows_in = ?, rows_out = ?, error = ?,
-                         progress = CASE WHEN ? > 0 THEN ? ELSE progress END
-         WHERE id = ?",
-    )
-    .bind(status.as_db())
-    .bind(now_ms())
-    .bind(rows_in)
-    .bind(rows_out)
-    .bind(error)
-    .bind(progress)
-    .bind(progress)
-    .bind(id)
-    .execute(db)
-    .await
-    .map(|_| ())
+/// How a running job ended.
+#[derive(Clone, Debug)]
+pub struct Finished {
+    pub status: JobStatus,
+    pub rows_in: Option<i64>,
+    pub rows_out: Option<i64>,
+    pub error: Option<String>,
+    /// The last line of its log.
+    pub level: job_log::Level,
+    pub line: String,
+}
+
+/// Ends a running job with its final status, counts, error and last log line, together.
+pub async fn finish(writer: &Writer, id: i64, end: Finished) -> Result<(), sqlx::Error> {
+    writer
+        .run(move |tx| {
+            Box::pin(async move {
+                job_log::append_in(tx, id, end.level, &end.line).await?;
+                let progress = if end.status == JobStatus::Succeeded { 1.0 } else { 0.0 };
+                sqlx::query(
+                    "UPDATE jobs SET status = ?, finished_at = ?, rows_in = ?, rows_out = ?, error = ?,
+                                     progress = CASE WHEN ? > 0 THEN ? ELSE progress END
+                     WHERE id = ?",
+                )
+                .bind(end.status.as_db())
+                .bind(now_ms())
+                .bind(end.rows_in)
+                .bind(end.rows_out)
+                .bind(end.error)
+                .bind(progress)
+                .bind(progress)
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map(|_| ())
+            })
+        })
+        .await
 }
 
 /// Puts jobs left `running` by a stopped server back in the queue, with a log line saying so.
 /// Returns their ids.
-pub async fn requeue_interrupted(db: &Db) -> Result<Vec<i64>, sqlx::Error> {
-    let mut tx = begin_write(db).await?;
-    let ids: Vec<i64> = sqlx::query_scalar(
-        "UPDATE jobs SET status = 'queued', started_at = NULL, progress = 0,
-                         rows_in = NULL, rows_out = NULL
-         WHERE status = 'running' RETURNING id",
-    )
-    .fetch_all(&mut *tx)
-    .await?;
-    for id in &ids {
-        sqlx::query("INSERT INTO job_log_lines (job_id, at, level, message) VALUES (?, ?, 'warn', ?)")
-            .bind(id)
-            .bind(now_ms())
-            .bind("The server stopped while this job was running; it was queued again")
-            .execute(&mut *tx)
-            .await?;
-    }
-    tx.commit().await?;
-    Ok(ids)
+pub async fn requeue_interrupted(writer: &Writer) -> Result<Vec<i64>, sqlx::Error> {
+    writer
+        .run(|tx| {
+            Box::pin(async move {
+                let ids: Vec<i64> = sqlx::query_scalar(
+                    "UPDATE jobs SET status = 'queued', started_at = NULL, progress = 0,
+                                     rows_in = NULL, rows_out = NULL
+                     WHERE status = 'running' RETURNING id",
+                )
+                .fetch_all(&mut *tx)
+                .await?;
+                for id in &ids {
+                    let line = "The server stopped while this job was running; it was queued again";
+                    job_log::append_in(tx, *id, job_log::Level::Warn, line).await?;
+                }
+                Ok(ids)
+            })
+        })
+        .await
 }
 
 #[derive(sqlx::FromRow)]

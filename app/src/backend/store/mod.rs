@@ -17,51 +17,72 @@ pub mod used_subject_tokens;
 pub mod users;
 pub mod webapps;
 
+pub mod sessions;
+mod writer;
+
+pub use writer::{Conn, Writer, QUEUE_CAPACITY};
+
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use std::path::Path;
+use sqlx::ConnectOptions;
 use std::str::FromStr;
 use std::time::Duration;
 
+/// The read side: a pool of read-only connections. Every write goes through the `Writer`.
 pub type Db = sqlx::SqlitePool;
-pub type Tx<'a> = sqlx::Transaction<'a, sqlx::Sqlite>;
 
-/// Opens (creating when missing) the database named by a `sqlite://` URL.
-pub async fn connect(url: &str) -> Result<Db, String> {
+/// The database: readers, and the one writer.
+#[derive(Clone, Debug)]
+pub struct Database {
+    pub read: Db,
+    pub writer: Writer,
+}
+
+/// How long a connection waits for SQLite's lock (another process, such as the `server`
+/// command line, may hold it) before its statement fails.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(15);
+const READERS: u32 = 8;
+
+/// Opens the database named by a `sqlite://` URL (creating the file when missing), brings its
+/// schema up to date and starts its writer.
+pub async fn open(url: &str) -> Result<Database, String> {
     let options = SqliteConnectOptions::from_str(url)
-        .map_err(|e| format!("DATABASE_URL {url:?} is not a valid SQLite URL: {e}"))?
+        .map_err(|e| format!("DATABASE_URL {url:?} is not a valid SQLite URL: {e}"))?;
+    if options.get_filename().to_string_lossy().contains(":memory:") || url.contains("mode=memory") {
+        return Err(format!(
+            "DATABASE_URL {url:?} names an in-memory database, which the separate read and write \
+             connections cannot share: use a file, such as sqlite://data/guise.db"
+        ));
+    }
+    let file = options.get_filename().to_path_buf();
+    if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create the database folder {}: {e}", dir.display()))?;
+    }
+    // Group commit makes each fsync cover many writes, so an accepted write can survive a
+    // power cut (FULL) at little cost.
+    let write_options = options
+        .clone()
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(SqliteSynchronous::Normal)
+        .synchronous(SqliteSynchronous::Full)
         .foreign_keys(true)
-        .busy_timeout(Duration::from_secs(15));
-    let file = options.get_filename().to_path_buf();
-    if file != Path::new(":memory:") {
-        if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| {
-                format!("cannot create the database folder {}: {e}", dir.display())
-            })?;
-        }
-    }
-    SqlitePoolOptions::new()
-        .max_connections(8)
-        .acquire_timeout(Duration::from_secs(30))
-        .connect_with(options)
+        .busy_timeout(BUSY_TIMEOUT);
+    let mut conn = write_options
+        .connect()
         .await
-        .map_err(|e| format!("cannot open the database {}: {e}", file.display()))
-}
-
-/// Applies the schema migrations that have not run yet.
-pub async fn migrate(db: &Db) -> Result<(), String> {
+        .map_err(|e| format!("cannot open the database {}: {e}", file.display()))?;
     sqlx::migrate!("../migrations")
-        .run(db)
+        .run(&mut conn)
         .await
-        .map_err(|e| format!("cannot migrate the database: {e}"))
-}
-
-/// Starts a write transaction that takes the write lock at once, so concurrent writers wait
-/// for each other instead of failing on a lock upgrade.
-pub async fn begin_write(db: &Db) -> Result<Tx<'static>, sqlx::Error> {
-    db.begin_with("BEGIN IMMEDIATE").await
+        .map_err(|e| format!("cannot migrate the database {}: {e}", file.display()))?;
+    let writer = Writer::spawn(conn, write_options);
+    let read = SqlitePoolOptions::new()
+        .max_connections(READERS)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect_with(options.read_only(true).busy_timeout(BUSY_TIMEOUT))
+        .await
+        .map_err(|e| format!("cannot open the database {} for reading: {e}", file.display()))?;
+    Ok(Database { read, writer })
 }
 
 /// Whether the database has never been seeded (no tenant exists yet).

@@ -1,4 +1,4 @@
-use super::{Db, Tx};
+use super::{Conn, Db};
 use crate::backend::permissions::ProjectGrants;
 
 #[derive(Clone, Debug, sqlx::FromRow)]
@@ -9,12 +9,12 @@ pub struct ProjectRow {
     pub name: String,
 }
 
-pub async fn insert(tx: &mut Tx<'_>, tenant_id: i64, key: &str, name: &str) -> Result<i64, sqlx::Error> {
+pub async fn insert(tx: &mut Conn, tenant_id: i64, key: &str, name: &str) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar("INSERT INTO projects (tenant_id, key, name) VALUES (?, ?, ?) RETURNING id")
         .bind(tenant_id)
         .bind(key)
         .bind(name)
-        .fetch_one(&mut **tx)
+        .fetch_one(&mut *tx)
         .await
 }
 
@@ -40,7 +40,7 @@ pub enum Grantee {
 }
 
 pub async fn grant(
-    tx: &mut Tx<'_>,
+    tx: &mut Conn,
     project_id: i64,
     grantee: Grantee,
     can_build: bool,
@@ -57,7 +57,7 @@ pub async fn grant(
     .bind(user_id)
     .bind(group_id)
     .bind(can_build)
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await
     .map(|_| ())
 }

@@ -1,6 +1,6 @@
 //! Server-wide settings.
 
-use super::Db;
+use super::{Db, Writer};
 
 const IMPERSONATION_ENABLED: &str = "impersonation_enabled";
 
@@ -13,11 +13,19 @@ pub async fn impersonation_enabled(db: &Db) -> Result<bool, sqlx::Error> {
     Ok(value.as_deref() != Some("false"))
 }
 
-pub async fn set_impersonation_enabled(db: &Db, enabled: bool) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value")
-        .bind(IMPERSONATION_ENABLED)
-        .bind(if enabled { "true" } else { "false" })
-        .execute(db)
+pub async fn set_impersonation_enabled(writer: &Writer, enabled: bool) -> Result<(), sqlx::Error> {
+    writer
+        .run(move |tx| {
+            Box::pin(async move {
+                sqlx::query(
+                    "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                )
+                .bind(IMPERSONATION_ENABLED)
+                .bind(if enabled { "true" } else { "false" })
+                .execute(&mut *tx)
+                .await
+                .map(|_| ())
+            })
+        })
         .await
-        .map(|_| ())
 }

@@ -1,6 +1,6 @@
 //! The server's token signing keys, their private halves sealed with the server key.
 
-use super::{now_ms, Db};
+use super::{now_ms, Db, Writer};
 
 /// (kid, sealed private key) of the keys in use, newest first: the first one signs.
 pub async fn active(db: &Db) -> Result<Vec<(String, String)>, sqlx::Error> {
@@ -9,13 +9,20 @@ pub async fn active(db: &Db) -> Result<Vec<(String, String)>, sqlx::Error> {
         .await
 }
 
-pub async fn insert(db: &Db, kid: &str, algorithm: &str, private_sealed: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO signing_keys (kid, algorithm, private_sealed, created_at) VALUES (?, ?, ?, ?)")
-        .bind(kid)
-        .bind(algorithm)
-        .bind(private_sealed)
-        .bind(now_ms())
-        .execute(db)
+pub async fn insert(writer: &Writer, kid: &str, algorithm: &str, private_sealed: &str) -> Result<(), sqlx::Error> {
+    let (kid, algorithm, private_sealed) = (kid.to_string(), algorithm.to_string(), private_sealed.to_string());
+    writer
+        .run(move |tx| {
+            Box::pin(async move {
+                sqlx::query("INSERT INTO signing_keys (kid, algorithm, private_sealed, created_at) VALUES (?, ?, ?, ?)")
+                    .bind(kid)
+                    .bind(algorithm)
+                    .bind(private_sealed)
+                    .bind(now_ms())
+                    .execute(&mut *tx)
+                    .await
+                    .map(|_| ())
+            })
+        })
         .await
-        .map(|_| ())
 }

@@ -1,9 +1,9 @@
-use super::{Db, Tx};
+use super::{Conn, Db};
 
-pub async fn insert(tx: &mut Tx<'_>, name: &str) -> Result<i64, sqlx::Error> {
+pub async fn insert(tx: &mut Conn, name: &str) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar("INSERT INTO tenants (name) VALUES (?) RETURNING id")
         .bind(name)
-        .fetch_one(&mut **tx)
+        .fetch_one(&mut *tx)
         .await
 }
 

@@ -3,7 +3,7 @@
 //! impersonation each exchange starts.
 
 use super::impersonations::{self, NewImpersonation};
-use super::{api_clients, audit, begin_write, now_ms, Db};
+use super::{api_clients, audit, now_ms, Writer};
 use crate::backend::audit::AuditEntry;
 
 /// The outcome of recording an exchange.
@@ -19,37 +19,42 @@ pub enum Recorded {
 /// impersonation, the client's last use and the audit row commit together, or not at all
 /// when the jti was seen before.
 pub async fn record_exchange(
-    db: &Db,
+    writer: &Writer,
     client_id: &str,
     jti: Option<&str>,
     expires_at: Option<i64>,
-    impersonation: &NewImpersonation<'_>,
+    impersonation: NewImpersonation,
     mut entry: AuditEntry,
 ) -> Result<Recorded, sqlx::Error> {
-    let mut tx = begin_write(db).await?;
-    if let Some(jti) = jti {
-        // Ids of tokens that expired more than a leeway ago can never be replayed: drop them.
-        sqlx::query("DELETE FROM used_subject_tokens WHERE expires_at < ?")
-            .bind(now_ms() / 1000 - 600)
-            .execute(&mut *tx)
-            .await?;
-        let inserted = sqlx::query(
-            "INSERT INTO used_subject_tokens (client_id, jti, expires_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-        )
-        .bind(client_id)
-        .bind(jti)
-        .bind(expires_at)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if inserted == 0 {
-            return Ok(Recorded::Replayed);
-        }
-    }
-    let id = impersonations::insert_in(&mut tx, impersonation).await?;
-    entry.impersonation_id = Some(id);
-    api_clients::mark_used(&mut tx, client_id).await?;
-    audit::append(&mut tx, &entry).await?;
-    tx.commit().await?;
-    Ok(Recorded::Done(id))
+    let (client_id, jti) = (client_id.to_string(), jti.map(str::to_string));
+    writer
+        .run(move |tx| {
+            Box::pin(async move {
+                if let Some(jti) = jti {
+                    // Ids of tokens that expired more than a leeway ago can never be replayed: drop them.
+                    sqlx::query("DELETE FROM used_subject_tokens WHERE expires_at < ?")
+                        .bind(now_ms() / 1000 - 600)
+                        .execute(&mut *tx)
+                        .await?;
+                    let inserted = sqlx::query(
+                        "INSERT INTO used_subject_tokens (client_id, jti, expires_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                    )
+                    .bind(&client_id)
+                    .bind(jti)
+                    .bind(expires_at)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                    if inserted == 0 {
+                        return Ok(Recorded::Replayed);
+                    }
+                }
+                let id = impersonations::insert_in(tx, &impersonation).await?;
+                entry.impersonation_id = Some(id);
+                api_clients::mark_used(tx, &client_id).await?;
+                audit::append(tx, &entry).await?;
+                Ok(Recorded::Done(id))
+            })
+        })
+        .await
 }

@@ -1,4 +1,4 @@
-use super::{now_ms, Db, Tx};
+use super::{now_ms, Conn, Db, Writer};
 use crate::model::UserView;
 
 /// A user or service account as stored.
@@ -56,7 +56,7 @@ pub struct NewUser<'a> {
     pub region: Option<&'a str>,
 }
 
-pub async fn insert(tx: &mut Tx<'_>, user: &NewUser<'_>) -> Result<i64, sqlx::Error> {
+pub async fn insert(tx: &mut Conn, user: &NewUser<'_>) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar(
         "INSERT INTO users (tenant_id, email, display_name, password_hash, is_admin, account_type,
                             price_group, region, created_at)
@@ -71,7 +71,7 @@ pub async fn insert(tx: &mut Tx<'_>, user: &NewUser<'_>) -> Result<i64, sqlx::Er
     .bind(user.price_group)
     .bind(user.region)
     .bind(now_ms())
-    .fetch_one(&mut **tx)
+    .fetch_one(&mut *tx)
     .await
 }
 
@@ -99,50 +99,67 @@ pub async fn list_enabled(db: &Db, tenant_id: i64) -> Result<Vec<UserRow>, sqlx:
     .await
 }
 
-pub async fn set_admin(db: &Db, id: i64, is_admin: bool) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE users SET is_admin = ? WHERE id = ?")
-        .bind(is_admin)
-        .bind(id)
-        .execute(db)
+pub async fn set_admin(writer: &Writer, id: i64, is_admin: bool) -> Result<(), sqlx::Error> {
+    writer
+        .run(move |tx| {
+            Box::pin(async move {
+                sqlx::query("UPDATE users SET is_admin = ? WHERE id = ?")
+                    .bind(is_admin)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await
+                    .map(|_| ())
+            })
+        })
         .await
-        .map(|_| ())
 }
 
-pub async fn set_disabled(db: &Db, id: i64, disabled: bool) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE users SET disabled = ? WHERE id = ?")
-        .bind(disabled)
-        .bind(id)
-        .execute(db)
+pub async fn set_disabled(writer: &Writer, id: i64, disabled: bool) -> Result<(), sqlx::Error> {
+    writer
+        .run(move |tx| {
+            Box::pin(async move {
+                sqlx::query("UPDATE users SET disabled = ? WHERE id = ?")
+                    .bind(disabled)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await
+                    .map(|_| ())
+            })
+        })
         .await
-        .map(|_| ())
 }
 
 /// Creates a user who can log in, creating their tenant when it does not exist (CLI).
 pub async fn create_with_tenant(
-    db: &Db,
+    writer: &Writer,
     tenant: &str,
     email: &str,
     display_name: &str,
     password_hash: &str,
     is_admin: bool,
 ) -> Result<i64, sqlx::Error> {
-    let mut tx = super::begin_write(db).await?;
-    sqlx::query("INSERT OR IGNORE INTO tenants (name) VALUES (?)").bind(tenant).execute(&mut *tx).await?;
-    let tenant_id: i64 =
-        sqlx::query_scalar("SELECT id FROM tenants WHERE name = ?").bind(tenant).fetch_one(&mut *tx).await?;
-    let user = NewUser {
-        tenant_id,
-        email,
-        display_name,
-        password_hash: Some(password_hash),
-        is_admin,
-        service_account: false,
-        price_group: None,
-        region: None,
-    };
-    let id = insert(&mut tx, &user).await?;
-    tx.commit().await?;
-    Ok(id)
+    let (tenant, email, display_name, password_hash) =
+        (tenant.to_string(), email.to_string(), display_name.to_string(), password_hash.to_string());
+    writer
+        .run(move |tx| {
+            Box::pin(async move {
+                sqlx::query("INSERT OR IGNORE INTO tenants (name) VALUES (?)").bind(&tenant).execute(&mut *tx).await?;
+                let tenant_id: i64 =
+                    sqlx::query_scalar("SELECT id FROM tenants WHERE name = ?").bind(&tenant).fetch_one(&mut *tx).await?;
+                let user = NewUser {
+                    tenant_id,
+                    email: &email,
+                    display_name: &display_name,
+                    password_hash: Some(&password_hash),
+                    is_admin,
+                    service_account: false,
+                    price_group: None,
+                    region: None,
+                };
+                insert(tx, &user).await
+            })
+        })
+        .await
 }
 
 /// Every account of a tenant, by display name.

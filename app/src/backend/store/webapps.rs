@@ -1,4 +1,4 @@
-use super::{Db, Tx};
+use super::{Conn, Db, Writer};
 use crate::backend::audit::AuditEntry;
 
 #[derive(Clone, Debug, sqlx::FromRow)]
@@ -13,7 +13,7 @@ pub struct WebappRow {
 const COLUMNS: &str = "id, project_id, slug, name, run_as_user_id";
 
 pub async fn insert(
-    tx: &mut Tx<'_>,
+    tx: &mut Conn,
     project_id: i64,
     slug: &str,
     name: &str,
@@ -26,7 +26,7 @@ pub async fn insert(
     .bind(slug)
     .bind(name)
     .bind(run_as_user_id)
-    .fetch_one(&mut **tx)
+    .fetch_one(&mut *tx)
     .await
 }
 
@@ -46,15 +46,21 @@ pub async fn list(db: &Db, project_id: i64) -> Result<Vec<WebappRow>, sqlx::Erro
 }
 
 /// Changes "Run backend as", with its audit row (when audited) in the same transaction.
-pub async fn set_run_as(db: &Db, webapp_id: i64, user_id: i64, audit_entry: Option<&AuditEntry>) -> Result<(), sqlx::Error> {
-    let mut tx = super::begin_write(db).await?;
-    sqlx::query("UPDATE webapps SET run_as_user_id = ? WHERE id = ?")
-        .bind(user_id)
-        .bind(webapp_id)
-        .execute(&mut *tx)
-        .await?;
-    if let Some(entry) = audit_entry {
-        super::audit::append(&mut tx, entry).await?;
-    }
-    tx.commit().await
+pub async fn set_run_as(writer: &Writer, webapp_id: i64, user_id: i64, audit_entry: Option<&AuditEntry>) -> Result<(), sqlx::Error> {
+    let audit_entry = audit_entry.cloned();
+    writer
+        .run(move |tx| {
+            Box::pin(async move {
+                sqlx::query("UPDATE webapps SET run_as_user_id = ? WHERE id = ?")
+                    .bind(user_id)
+                    .bind(webapp_id)
+                    .execute(&mut *tx)
+                    .await?;
+                if let Some(entry) = audit_entry {
+                    super::audit::append(tx, &entry).await?;
+                }
+                Ok(())
+            })
+        })
+        .await
 }

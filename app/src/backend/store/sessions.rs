@@ -1,0 +1,126 @@
+//! Browser sessions (tower-sessions records): read on the read pool, written by the writer,
+//! so a client that disconnects mid-request can never leave a session write half done.
+
+use super::{Db, Writer};
+use tower_sessions::cookie::time::OffsetDateTime;
+use tower_sessions::session::{Id, Record};
+use tower_sessions::session_store::{self, SessionStore};
+
+#[derive(Clone, Debug)]
+pub struct Sessions {
+    read: Db,
+    writer: Writer,
+}
+
+impl Sessions {
+    pub fn new(read: Db, writer: Writer) -> Self {
+        Sessions { read, writer }
+    }
+
+    /// Removes sessions past their expiry; returns how many.
+    pub async fn delete_expired(&self) -> Result<u64, sqlx::Error> {
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        self.writer
+            .run(move |conn| {
+                Box::pin(async move {
+                    let done = sqlx::query("DELETE FROM sessions WHERE expires_at < ?").bind(now).execute(&mut *conn).await?;
+                    Ok(done.rows_affected())
+                })
+            })
+            .await
+    }
+}
+
+fn backend(e: sqlx::Error) -> session_store::Error {
+    session_store::Error::Backend(e.to_string())
+}
+
+fn encode(record: &Record) -> session_store::Result<String> {
+    serde_json::to_string(&record.data).map_err(|e| session_store::Error::Encode(e.to_string()))
+}
+
+#[async_trait::async_trait]
+impl SessionStore for Sessions {
+    async fn create(&self, record: &mut Record) -> session_store::Result<()> {
+        let data = encode(record)?;
+        let expires_at = record.expiry_date.unix_timestamp();
+        let first_id = record.id;
+        // A fresh random id collides with an existing one about never; when it does, the
+        // unit draws another rather than overwrite someone's session.
+        let id = self
+            .writer
+            .run(move |conn| {
+                Box::pin(async move {
+                    let mut id = first_id;
+                    loop {
+                        let inserted = sqlx::query(
+                            "INSERT INTO sessions (id, data, expires_at) VALUES (?, ?, ?) ON CONFLICT(id) DO NOTHING",
+                        )
+                        .bind(id.to_string())
+                        .bind(&data)
+                        .bind(expires_at)
+                        .execute(&mut *conn)
+                        .await?;
+                        if inserted.rows_affected() == 1 {
+                            return Ok(id);
+                        }
+                        id = Id::default();
+                    }
+                })
+            })
+            .await
+            .map_err(backend)?;
+        record.id = id;
+        Ok(())
+    }
+
+    async fn save(&self, record: &Record) -> session_store::Result<()> {
+        let data = encode(record)?;
+        let (id, expires_at) = (record.id.to_string(), record.expiry_date.unix_timestamp());
+        self.writer
+            .run(move |conn| {
+                Box::pin(async move {
+                    sqlx::query(
+                        "INSERT INTO sessions (id, data, expires_at) VALUES (?, ?, ?)
+                         ON CONFLICT(id) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at",
+                    )
+                    .bind(id)
+                    .bind(data)
+                    .bind(expires_at)
+                    .execute(&mut *conn)
+                    .await
+                    .map(|_| ())
+                })
+            })
+            .await
+            .map_err(backend)
+    }
+
+    async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        let row: Option<(String, i64)> =
+            sqlx::query_as("SELECT data, expires_at FROM sessions WHERE id = ? AND expires_at > ?")
+                .bind(id.to_string())
+                .bind(now)
+                .fetch_optional(&self.read)
+                .await
+                .map_err(backend)?;
+        let Some((data, expires_at)) = row else { return Ok(None) };
+        let data = serde_json::from_str(&data).map_err(|e| session_store::Error::Decode(e.to_string()))?;
+        let expiry_date = OffsetDateTime::from_unix_timestamp(expires_at)
+            .map_err(|e| session_store::Error::Decode(e.to_string()))?;
+        Ok(Some(Record { id: *id, data, expiry_date }))
+    }
+
+    async fn delete(&self, id: &Id) -> session_store::Result<()> {
+        let id = id.to_string();
+        self.writer
+            .run(move |conn| {
+                Box::pin(async move {
+                    sqlx::query("DELETE FROM sessions WHERE id = ?").bind(id).execute(&mut *conn).await.map(|_| ())
+                })
+            })
+            .await
+            .map_err(backend)
+    }
+}

@@ -1,0 +1,229 @@
+//! The one writer. Every change to the database is a *unit of work* sent to a task that owns
+//! the only writable connection: the caller awaits the outcome, but dropping the caller (a
+//! client that went away) cannot cancel the unit — it commits or rolls back whole either way.
+//!
+//! The task commits what is queued together (group commit): one `BEGIN IMMEDIATE … COMMIT`
+//! for a batch, each unit inside its own savepoint, so a failing unit rolls back alone and its
+//! caller alone gets its error. Callers are answered only after the batch's `COMMIT`.
+//!
+//! A PostgreSQL writer slots in behind the same `run`: a pool with ordinary transactions, each
+//! unit run in a spawned task so a dropped caller cannot cancel it.
+
+use futures::future::BoxFuture;
+use futures::FutureExt;
+use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::{ConnectOptions, Connection, SqliteConnection};
+use std::collections::VecDeque;
+use std::panic::AssertUnwindSafe;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+
+/// The connection a unit of work writes with.
+pub type Conn = SqliteConnection;
+
+/// Units waiting for the writer before callers are told to come back later.
+pub const QUEUE_CAPACITY: usize = 4096;
+/// Most units committed together.
+const MAX_BATCH: usize = 256;
+
+/// A unit, its result type erased: given the connection it runs in its savepoint and says
+/// whether to keep it; given none (the batch could not start) it only prepares its answer.
+type Work = Box<dyn for<'c> FnOnce(Option<&'c mut Conn>) -> BoxFuture<'c, Ran> + Send>;
+
+/// Answers a unit's caller once the batch's fate is known (`Some` = the batch was lost, with why).
+type Answer = Box<dyn FnOnce(Option<&str>) + Send>;
+
+/// A unit that has run: keep its savepoint or not, and how to answer its caller.
+struct Ran {
+    keep: bool,
+    answer: Answer,
+}
+
+/// A handle on the writer; clones share it. The writer stops when the last handle is gone,
+/// after finishing what was queued.
+#[derive(Clone, Debug)]
+pub struct Writer {
+    queue: mpsc::Sender<Work>,
+}
+
+/// The answer to a caller whose unit was committed in a batch that then could not commit.
+fn batch_lost(why: &str) -> sqlx::Error {
+    sqlx::Error::Protocol(format!("the write was not saved: {why}"))
+}
+
+impl Writer {
+    /// Starts the writer task on `conn`; `options` reopen it if its state becomes unknown.
+    pub fn spawn(conn: Conn, options: SqliteConnectOptions) -> Writer {
+        let (queue, receiver) = mpsc::channel(QUEUE_CAPACITY);
+        tokio::spawn(writer_loop(conn, options, receiver));
+        Writer { queue }
+    }
+
+    /// Runs `unit` on the writer and returns its result once it is committed (or rolled back,
+    /// when it failed). When the queue is full the answer is `PoolTimedOut` at once (the
+    /// server is overloaded: come back later), `PoolClosed` when the writer has stopped.
+    pub async fn run<T, F>(&self, unit: F) -> Result<T, sqlx::Error>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut Conn) -> BoxFuture<'c, Result<T, sqlx::Error>> + Send + 'static,
+    {
+        let (reply, outcome) = oneshot::channel::<Result<T, sqlx::Error>>();
+        let work: Work = Box::new(move |conn| {
+            async move {
+                let result = match conn {
+                    Some(conn) => Some(match AssertUnwindSafe(unit(conn)).catch_unwind().await {
+                        Ok(result) => result,
+                        Err(_) => Err(sqlx::Error::Protocol(
+                            "a write crashed; see the server log".into(),
+                        )),
+                    }),
+                    None => None,
+                };
+                let keep = matches!(result, Some(Ok(_)));
+                let answer: Answer = Box::new(move |lost: Option<&str>| {
+                    let result = match (lost, result) {
+                        (Some(why), Some(Ok(_)) | None) => Err(batch_lost(why)),
+                        (_, Some(result)) => result,
+                        (None, None) => Err(batch_lost("it never ran")),
+                    };
+                    // A caller that went away no longer wants the answer; the work is done.
+                    let _ = reply.send(result);
+                });
+                Ran { keep, answer }
+            }
+            .boxed()
+        });
+        self.queue.try_send(work).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => sqlx::Error::PoolTimedOut,
+            mpsc::error::TrySendError::Closed(_) => sqlx::Error::PoolClosed,
+        })?;
+        outcome.await.map_err(|_| sqlx::Error::PoolClosed)?
+    }
+}
+
+async fn writer_loop(
+    mut conn: Conn,
+    options: SqliteConnectOptions,
+    mut receiver: mpsc::Receiver<Work>,
+) {
+    let mut pending: VecDeque<Work> = VecDeque::new();
+    loop {
+        if pending.is_empty() {
+            match receiver.recv().await {
+                Some(work) => pending.push_back(work),
+                None => break,
+            }
+        }
+        while pending.len() < MAX_BATCH {
+            match receiver.try_recv() {
+                Ok(work) => pending.push_back(work),
+                Err(_) => break,
+            }
+        }
+        if let Err(lost) = run_batch(&mut conn, &mut pending).await {
+            tracing::error!("a write batch was rolled back: {lost}");
+            conn = recover(conn, options.clone()).await;
+        }
+    }
+    let _ = conn.close().await;
+}
+
+/// Runs units from the front of `pending` in one transaction. Units not run yet stay queued
+/// for the next batch; on `Err` every unit of this batch was rolled back and told so. (Boxed,
+/// like `exec` and `recover`, so that the writer task's future is `Send` for every lifetime.)
+fn run_batch<'a>(
+    conn: &'a mut Conn,
+    pending: &'a mut VecDeque<Work>,
+) -> BoxFuture<'a, Result<(), String>> {
+    async move {
+        if let Err(e) = exec(conn, "BEGIN IMMEDIATE").await {
+            // Nothing can run (the lock stayed taken past the busy timeout, the file is read-only
+            // …): the waiting units are answered with the error rather than kept spinning.
+            let why = format!("cannot start a write: {e}");
+            for work in pending.drain(..) {
+                (work(None).await.answer)(Some(&why));
+            }
+            return Err(why);
+        }
+        let mut ran: Vec<Ran> = Vec::new();
+        let mut lost = None;
+        while ran.len() < MAX_BATCH {
+            let Some(work) = pending.pop_front() else {
+                break;
+            };
+            if let Err(e) = exec(conn, "SAVEPOINT unit").await {
+                pending.push_front(work);
+                lost = Some(format!("SAVEPOINT failed: {e}"));
+                break;
+            }
+            let unit = work(Some(&mut *conn)).await;
+            let end = if unit.keep {
+                "RELEASE unit"
+            } else {
+                "ROLLBACK TO unit; RELEASE unit"
+            };
+            let ended = exec(conn, end).await;
+            ran.push(unit);
+            if let Err(e) = ended {
+                // The unit's failure ended the whole transaction (SQLite does on a full disk or
+                // an I/O error): everything before it in the batch is gone too.
+                lost = Some(format!("the transaction was aborted: {e}"));
+                break;
+            }
+        }
+        if lost.is_none() {
+            if let Err(e) = exec(conn, "COMMIT").await {
+                lost = Some(format!("COMMIT failed: {e}"));
+            }
+        }
+        match lost {
+            None => {
+                for unit in ran {
+                    (unit.answer)(None);
+                }
+                Ok(())
+            }
+            Some(why) => {
+                for unit in ran {
+                    (unit.answer)(Some(&why));
+                }
+                Err(why)
+            }
+        }
+    }
+    .boxed()
+}
+
+/// Runs the writer's own statements (transaction control, `;`-separated) on its connection.
+fn exec<'c>(conn: &'c mut Conn, sql: &'static str) -> BoxFuture<'c, Result<(), sqlx::Error>> {
+    async move {
+        for statement in sql.split(';') {
+            sqlx::query(statement.trim()).execute(&mut *conn).await?;
+        }
+        Ok(())
+    }
+    .boxed()
+}
+
+/// Makes sure no transaction is left open on the connection; if that cannot be shown, the
+/// connection is replaced (waiting and retrying while the database cannot be opened).
+fn recover(mut conn: Conn, options: SqliteConnectOptions) -> BoxFuture<'static, Conn> {
+    async move {
+        match exec(&mut conn, "ROLLBACK").await {
+            Ok(_) => return conn,
+            Err(e) if e.to_string().contains("no transaction is active") => return conn,
+            Err(e) => tracing::error!("discarding the write connection, its state is unknown: {e}"),
+        }
+        let _ = conn.close().await;
+        loop {
+            match options.connect().await {
+                Ok(conn) => return conn,
+                Err(e) => {
+                    tracing::error!("cannot reopen the write connection: {e}");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }
+    }
+    .boxed()
+}

@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# `make bench`: starts the release server on a fresh seeded database and measures, with wrk,
+# each scenario as the median of REPS runs of DURATION seconds after a WARMUP (throughput, p50,
+# p99, non-2xx answers), each also as a ratio of the HTTP floor (a trivial route of the same
+# binary) measured in the same run; then the server's RSS after 150 logins and at the end.
+# Knobs: REPS (3), DURATION (10), WARMUP (3), CONC (32), THREADS (2), BENCH_PORT (3300).
+# Every figure of one run compares with the others of that run only: machines drift 10–20%.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+REPS=${REPS:-3}
+DURATION=${DURATION:-10}
+WARMUP=${WARMUP:-3}
+CONC=${CONC:-32}
+THREADS=${THREADS:-2}
+PORT=${BENCH_PORT:-3300}
+BASE=http://127.0.0.1:$PORT
+OUT=target/bench
+RESULTS=$OUT/results-$(date -u +%Y%m%dT%H%M%SZ).jsonl
+LUA=bench/wrk.lua
+
+say() { printf '==> %s\n' "$*" >&2; }
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+if ! command -v wrk >/dev/null; then
+  say "installing wrk from Debian"
+  as_root apt-get update
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends wrk
+fi
+[ -x target/release/server ] || { echo "build first: make release" >&2; exit 1; }
+
+rm -rf "$OUT/db" && mkdir -p "$OUT/db"
+export DATABASE_URL=sqlite://$OUT/db/guise.db
+SERVER_PID=
+stop_server() { [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null; SERVER_PID=; }
+trap stop_server EXIT
+GUISE_DEMO=true LEPTOS_SITE_ADDR=127.0.0.1:$PORT RUST_LOG=warn target/release/server serve >"$OUT/server.log" 2>&1 &
+SERVER_PID=$!
+for _ in $(seq 300); do curl -sf "$BASE/healthz" >/dev/null && break; sleep 0.1; done
+curl -sf "$BASE/healthz" >/dev/null || { cat "$OUT/server.log" >&2; exit 1; }
+
+rss_mb() { echo $(( $(ps -o rss= -p "$SERVER_PID") / 1024 )); }
+json_field() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
+login() { # login EMAIL -> the session cookie
+  curl -s -D - -o /dev/null -H 'Accept: application/json' --data-urlencode "email=$1" -d password=guise-demo "$BASE/api/login" \
+    | tr -d '\r' | sed -n 's/^[Ss]et-[Cc]ookie: \(guise_session=[^;]*\).*/\1/p' | tail -1
+}
+user_id() { python3 -c "import sqlite3,sys; print(sqlite3.connect('$OUT/db/guise.db').execute('SELECT id FROM users WHERE email=?',(sys.argv[1],)).fetchone()[0])" "$1"; }
+
+# --- fixtures -------------------------------------------------------------------------------
+ALICE=$(login alice@tshirts.example)
+U1=$(login u1@tshirts.example)
+U2=$(login u2@tshirts.example)
+CAROL_ID=$(user_id carol@tshirts.example)
+DEMO_FORM='project=TSHIRTS&webapp=impersonation-demo&dataset=web_history_prepared'
+# 50 jobs for the /jobs page (refused at once: no build work disturbs the measurements).
+for _ in $(seq 50); do
+  curl -s -o /dev/null -H 'Accept: application/json' -H "Cookie: $U2" -d "$DEMO_FORM" "$BASE/api/build_in_context"
+done
+# A strict client: exchanges need a fresh jti each, so the replay check runs every time.
+CLIENT=$(target/release/server client create --name bench --owner alice@tshirts.example --policy strict)
+CLIENT_ID=$(sed -n 's/^client_id: *//p' <<<"$CLIENT")
+CLIENT_SECRET=$(sed -n 's/^client_secret: *//p' <<<"$CLIENT")
+CC_BODY="grant_type=client_credentials&client_id=$CLIENT_ID&client_secret=$CLIENT_SECRET"
+ACTOR=$(curl -sf -d "$CC_BODY" "$BASE/v2/auth/token" | json_field "['access_token']")
+
+# --- measuring --------------------------------------------------------------------------------
+wrk_once() { # wrk_once SECONDS THREADS CONNECTIONS URL -> the RESULT json
+  BENCH_THREADS=$2 wrk -t"$2" -c"$3" -d"$1"s --timeout 5s -s "$LUA" "$4" | sed -n 's/^RESULT //p'
+}
+exchange_bodies() { python3 bench/exchange_bodies.py "$CLIENT_ID" "$CLIENT_SECRET" "$ACTOR" u1@tshirts.example "$1" "$OUT/bodies.txt"; }
+
+declare -A RATE P50 P99 BAD
+ORDER=()
+measure() { # measure KEY LABEL THREADS CONNECTIONS PATH  (request set up by BENCH_* variables)
+  local key=$1 label=$2 t=$3 c=$4 url=$BASE$5 r
+  say "$label (warm-up ${WARMUP}s, then $REPS x ${DURATION}s, $c connections)"
+  [ "$key" = exchange ] && exchange_bodies 20000
+  wrk_once "$WARMUP" "$t" "$c" "$url" >/dev/null
+  for r in $(seq "$REPS"); do
+    [ "$key" = exchange ] && exchange_bodies $(( DURATION * 8000 ))
+    local row
+    row=$(wrk_once "$DURATION" "$t" "$c" "$url")
+    echo "  run $r: $row" >&2
+    python3 -c "import json,sys; d=json.loads(sys.argv[1]); d.update(scenario=sys.argv[2], run=int(sys.argv[3])); print(json.dumps(d))" \
+      "$row" "$key" "$r" >>"$RESULTS"
+  done
+  read -r RATE[$key] P50[$key] P99[$key] BAD[$key] < <(python3 - "$RESULTS" "$key" <<'PY'
+import json, statistics, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if json.loads(l).get("scenario") == sys.argv[2]]
+med = lambda k: statistics.median(r[k] for r in rows)
+print(f'{med("rps"):.0f} {med("p50_ms"):.2f} {med("p99_ms"):.2f} {sum(r["non2xx"] + r["socket_errors"] + r["timeouts"] for r in rows)}')
+PY
+)
+  ORDER+=("$key|$label")
+}
+clear_request() { unset BENCH_METHOD BENCH_PATH BENCH_BODY BENCH_BODIES BENCH_HEADERS BENCH_SESSION BENCH_LOGIN BENCH_PASSWORD BENCH_TARGET; }
+
+clear_request
+measure floor "HTTP floor (GET /healthz)" "$THREADS" "$CONC" /healthz
+
+export BENCH_METHOD=POST BENCH_BODY=$CC_BODY
+measure cc "client credentials (POST /v2/auth/token)" "$THREADS" "$CONC" /v2/auth/token
+clear_request
+
+export BENCH_METHOD=POST BENCH_BODIES=$OUT/bodies.txt BENCH_HEADERS="Authorization: Bearer $ACTOR"
+measure exchange "token exchange (strict client, fresh jti each)" "$THREADS" "$CONC" /v2/auth/token
+clear_request
+
+export BENCH_SESSION=impersonate BENCH_LOGIN=alice%40tshirts.example BENCH_PASSWORD=guise-demo BENCH_TARGET=$CAROL_ID
+measure ui "UI impersonation start or stop (server functions)" 16 16 /api/impersonation/start
+clear_request
+
+export BENCH_HEADERS="Cookie: $ALICE"
+measure jobs_page "SSR /jobs as an admin (50 rows)" "$THREADS" "$CONC" /jobs
+export BENCH_HEADERS="Cookie: $U1"
+measure demo_page "SSR demo page as u1" "$THREADS" "$CONC" /projects/TSHIRTS/webapps/impersonation-demo
+clear_request
+
+# 150 logins, four at a time, then the memory they leave behind.
+say "150 logins"
+for i in $(seq 150); do login "u1@tshirts.example" >/dev/null & (( i % 4 == 0 )) && wait; done; wait
+RSS_LOGINS=$(rss_mb)
+
+# Last: real enqueues set the workers building, which would disturb the figures above.
+export BENCH_METHOD=POST BENCH_BODY=$DEMO_FORM BENCH_HEADERS="Cookie: $U1|Accept: application/json"
+measure enqueue "dataset-build enqueues (server function)" "$THREADS" "$CONC" /api/build_in_context
+clear_request
+RSS_END=$(rss_mb)
+
+# --- report -----------------------------------------------------------------------------------
+FLOOR=${RATE[floor]}
+printf '\n%-52s %10s %8s %9s %9s %7s\n' "scenario (median of $REPS x ${DURATION}s)" "req/s" "x floor" "p50 ms" "p99 ms" "non-2xx"
+for entry in "${ORDER[@]}"; do
+  key=${entry%%|*}; label=${entry#*|}
+  rate=${RATE[$key]}
+  [ "$key" = ui ] && label="$label; pairs/s = req/s / 2"
+  printf '%-52s %10s %8s %9s %9s %7s\n' "$label" "$rate" "$(python3 -c "print(f'{$rate/$FLOOR:.3f}')")" "${P50[$key]}" "${P99[$key]}" "${BAD[$key]}"
+done
+printf '\nRSS after 150 logins: %s MB; at the end: %s MB\n' "$RSS_LOGINS" "$RSS_END"
+printf 'results: %s\n' "$RESULTS"
+python3 -c "import json,sys; print(json.dumps({'scenario':'memory','rss_after_logins_mb':int(sys.argv[1]),'rss_end_mb':int(sys.argv[2])}))" \
+  "$RSS_LOGINS" "$RSS_END" >>"$RESULTS"

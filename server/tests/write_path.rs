@@ -1,0 +1,303 @@
+//! Writes that clients cannot break: every kind of write dropped at each of its await points in
+//! turn, and bursts of real HTTP clients that disconnect with requests in flight. Afterwards the
+//! store keeps working, no transaction is left open, and each write happened whole (with its
+//! audit row) or not at all.
+
+mod common;
+
+use app::backend::seed::{DEMO_CLIENT_ID, DEMO_CLIENT_SECRET};
+use app::backend::store;
+use app::backend::tokens::{TOKEN_TYPE_ACCESS_TOKEN, TOKEN_TYPE_JWT};
+use axum::body::Body;
+use axum::http::{header, Method, Request, StatusCode};
+use common::{form_body, form_request, session_cookie, TestApp, DEMO_FORM};
+use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::{ConnectOptions, Connection};
+use std::future::Future;
+use std::pin::pin;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::Duration;
+use tokio::io::AsyncWriteExt;
+use tower::ServiceExt;
+
+const EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
+
+/// Wakes a test that waits for a future's next step.
+#[derive(Default)]
+struct Step(tokio::sync::Notify);
+
+impl Wake for Step {
+    fn wake(self: Arc<Self>) {
+        self.0.notify_one();
+    }
+}
+
+/// Runs `fut` until it has stopped at `stops` await points (resuming each only once what it
+/// waits for is ready), then drops it there. `Some` when it finished before that.
+async fn drop_at_await_point<F: Future>(fut: F, stops: usize) -> Option<F::Output> {
+    let step = Arc::new(Step::default());
+    let waker = Waker::from(step.clone());
+    let mut cx = Context::from_waker(&waker);
+    let mut fut = pin!(fut);
+    for stop in 0..=stops {
+        if let Poll::Ready(output) = fut.as_mut().poll(&mut cx) {
+            return Some(output);
+        }
+        if stop == stops {
+            break;
+        }
+        tokio::time::timeout(Duration::from_secs(10), step.0.notified()).await.expect("the future makes progress");
+    }
+    None
+}
+
+/// The kinds of write a client can start.
+#[derive(Clone, Copy, Debug)]
+enum Write {
+    Login,
+    StartImpersonation,
+    StopImpersonation,
+    ClientCredentials,
+    TokenExchange,
+    BuildInContext,
+    AddGrant,
+}
+
+const ALL: [Write; 7] = [
+    Write::Login,
+    Write::StartImpersonation,
+    Write::StopImpersonation,
+    Write::ClientCredentials,
+    Write::TokenExchange,
+    Write::BuildInContext,
+    Write::AddGrant,
+];
+
+/// Pairs of counts that each write of a kind changes together: the difference of each pair
+/// never moves, whether the write happened or not.
+fn together(kind: Write) -> &'static [(&'static str, &'static str)] {
+    match kind {
+        Write::Login | Write::ClientCredentials => &[],
+        Write::StartImpersonation => &[(
+            "SELECT COUNT(*) FROM impersonations WHERE via = 'UI'",
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'impersonation.start' AND outcome = 'allowed'",
+        )],
+        Write::StopImpersonation => &[(
+            "SELECT COUNT(*) FROM impersonations WHERE end_reason = 'stopped'",
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'impersonation.stop'",
+        )],
+        Write::TokenExchange => &[
+            (
+                "SELECT COUNT(*) FROM used_subject_tokens",
+                "SELECT COUNT(*) FROM audit_log WHERE action = 'api.token_exchange' AND outcome = 'allowed'",
+            ),
+            ("SELECT COUNT(*) FROM used_subject_tokens", "SELECT COUNT(*) FROM impersonations WHERE via <> 'UI'"),
+        ],
+        Write::BuildInContext => &[(
+            "SELECT COUNT(*) FROM jobs",
+            "SELECT COUNT(*) FROM job_log_lines WHERE message = 'Queued' OR message LIKE 'Refused:%'",
+        )],
+        Write::AddGrant => &[(
+            "SELECT COUNT(*) FROM impersonation_grants",
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'grant.add'",
+        )],
+    }
+}
+
+async fn count(app: &TestApp, sql: &str) -> i64 {
+    sqlx::query_scalar(sql).fetch_one(&app.state.db).await.unwrap()
+}
+
+async fn differences(app: &TestApp, kind: Write) -> Vec<i64> {
+    let mut out = Vec::new();
+    for (a, b) in together(kind) {
+        out.push(count(app, a).await - count(app, b).await);
+    }
+    out
+}
+
+static JTI: AtomicU64 = AtomicU64::new(0);
+
+fn subject_token(email: &str) -> String {
+    let now = store::now_ms() / 1000;
+    let jti = format!("write-path-{}", JTI.fetch_add(1, Ordering::Relaxed));
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+    header.kid = Some(DEMO_CLIENT_ID.to_string());
+    let claims = serde_json::json!({ "sub": email, "jti": jti, "iat": now, "exp": now + 120 });
+    jsonwebtoken::encode(&header, &claims, &jsonwebtoken::EncodingKey::from_secret(DEMO_CLIENT_SECRET.as_bytes())).unwrap()
+}
+
+fn token_request(form: &[(&str, &str)], bearer: Option<&str>) -> Request<Body> {
+    let mut req = Request::builder()
+        .method(Method::POST)
+        .uri("/v2/auth/token")
+        .header(header::HOST, "127.0.0.1:3000")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+    if let Some(token) = bearer {
+        req = req.header(header::AUTHORIZATION, format!("Bearer {token}"));
+    }
+    req.body(Body::from(form_body(form))).unwrap()
+}
+
+const CLIENT_CREDENTIALS: [(&str, &str); 3] =
+    [("grant_type", "client_credentials"), ("client_id", DEMO_CLIENT_ID), ("client_secret", DEMO_CLIENT_SECRET)];
+
+async fn actor_token(app: &TestApp) -> String {
+    let reply = app.request(token_request(&CLIENT_CREDENTIALS, None)).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    reply.json()["access_token"].as_str().unwrap().to_string()
+}
+
+/// A fresh request of the kind, with whatever it needs set up beforehand (run to the end).
+async fn prepare(app: &TestApp, kind: Write) -> Request<Body> {
+    let login = [("email", "alice@tshirts.example"), ("password", "guise-demo")];
+    match kind {
+        Write::Login => form_request("/api/login", &login, None),
+        Write::StartImpersonation => {
+            let alice = app.login("alice@tshirts.example").await;
+            let carol = app.user_id("carol@tshirts.example").await.to_string();
+            form_request("/api/impersonation/start", &[("user_id", &carol), ("reason", "T-1")], Some(&alice))
+        }
+        Write::StopImpersonation => {
+            let alice = app.login("alice@tshirts.example").await;
+            let carol = app.user_id("carol@tshirts.example").await.to_string();
+            let started = app.post("/api/impersonation/start", &[("user_id", &carol), ("reason", "T-2")], Some(&alice)).await;
+            assert_eq!(started.status, StatusCode::OK, "{}", started.body);
+            let as_carol = session_cookie(&started).expect("a new session id");
+            form_request("/api/impersonation/stop", &[], Some(&as_carol))
+        }
+        Write::ClientCredentials => token_request(&CLIENT_CREDENTIALS, None),
+        Write::TokenExchange => {
+            let actor = actor_token(app).await;
+            let subject = subject_token("u1@tshirts.example");
+            let form = [
+                ("grant_type", EXCHANGE),
+                ("subject_token", subject.as_str()),
+                ("subject_token_type", TOKEN_TYPE_JWT),
+                ("actor_token", actor.as_str()),
+                ("actor_token_type", TOKEN_TYPE_ACCESS_TOKEN),
+            ];
+            token_request(&form, Some(&actor))
+        }
+        Write::BuildInContext => {
+            let u1 = app.login("u1@tshirts.example").await;
+            form_request("/api/build_in_context", &DEMO_FORM, Some(&u1))
+        }
+        Write::AddGrant => {
+            let alice = app.login("alice@tshirts.example").await;
+            let actor = format!("user:{}", app.user_id("u2@tshirts.example").await);
+            let subject = format!("user:{}", app.user_id("dave@tshirts.example").await);
+            form_request("/api/admin/grants/add", &[("actor", &actor), ("subject", &subject)], Some(&alice))
+        }
+    }
+}
+
+/// The store is healthy: the writer has finished what was queued, nobody holds SQLite's write
+/// lock (an outside connection gets it without waiting), and the audit chain verifies.
+async fn assert_store_healthy(app: &TestApp) {
+    app.state.writer.run(|_| Box::pin(async { Ok(()) })).await.expect("the writer answers");
+    let outside = SqliteConnectOptions::from_str(&app.database_url()).unwrap().busy_timeout(Duration::ZERO);
+    let mut conn = outside.connect().await.unwrap();
+    sqlx::query("BEGIN IMMEDIATE").execute(&mut conn).await.expect("no transaction was left open");
+    sqlx::query("ROLLBACK").execute(&mut conn).await.unwrap();
+    conn.close().await.unwrap();
+    let records = store::audit::all_records(&app.state.db).await.unwrap();
+    app::backend::audit::verify_chain(&records).expect("the audit chain verifies");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_write_dropped_at_each_await_point_leaves_the_store_whole() {
+    let app = TestApp::new().await;
+    for kind in ALL {
+        let before = differences(&app, kind).await;
+        let mut stops = 0;
+        loop {
+            let request = prepare(&app, kind).await;
+            let finished = drop_at_await_point(app.router.clone().oneshot(request), stops).await;
+            assert_store_healthy(&app).await;
+            assert_eq!(differences(&app, kind).await, before, "{kind:?} dropped at await point {stops}: half written");
+            if let Some(response) = finished {
+                let response = response.expect("the router answers");
+                assert!(response.status().is_success(), "{kind:?} ran to its end: {}", response.status());
+                break;
+            }
+            stops += 1;
+            assert!(stops < 500, "{kind:?} never finished");
+        }
+        assert!(stops > 0, "{kind:?} had await points to drop at");
+        eprintln!("{kind:?}: dropped at each of {stops} await points");
+        // And the next write of the kind, undisturbed, succeeds.
+        let reply = app.request(prepare(&app, kind).await).await;
+        assert!(reply.status.is_success(), "{kind:?} after the drops: {} {}", reply.status, reply.body);
+    }
+}
+
+/// Sends `request` over a new connection and hangs up without reading the answer.
+async fn send_and_hang_up(addr: std::net::SocketAddr, request: String, linger: Duration) {
+    if let Ok(mut stream) = tokio::net::TcpStream::connect(addr).await {
+        let _ = stream.write_all(request.as_bytes()).await;
+        tokio::time::sleep(linger).await;
+    }
+}
+
+fn raw_post(path: &str, body: &str, extra: &str) -> String {
+    format!(
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nAccept: application/json\r\n{extra}Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bursts_of_disconnecting_clients_leave_the_server_healthy() {
+    let app = TestApp::new().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let router = app.router.clone();
+    let server = tokio::spawn(async move { axum::serve(listener, router).await });
+
+    let actor = actor_token(&app).await;
+    let u1 = app.login("u1@tshirts.example").await;
+    let kinds = [Write::TokenExchange, Write::ClientCredentials, Write::BuildInContext];
+    let mut before = Vec::new();
+    for kind in kinds {
+        before.push(differences(&app, kind).await);
+    }
+    for burst in 0..15u64 {
+        let mut clients = Vec::new();
+        for n in 0..32u64 {
+            let request = match n % 4 {
+                0 => raw_post("/v2/auth/token", &form_body(&CLIENT_CREDENTIALS), ""),
+                3 => raw_post("/api/build_in_context", &form_body(&DEMO_FORM), &format!("Cookie: {u1}\r\n")),
+                _ => {
+                    let subject = subject_token("u1@tshirts.example");
+                    let form = [
+                        ("grant_type", EXCHANGE),
+                        ("subject_token", subject.as_str()),
+                        ("subject_token_type", TOKEN_TYPE_JWT),
+                        ("actor_token", actor.as_str()),
+                        ("actor_token_type", TOKEN_TYPE_ACCESS_TOKEN),
+                    ];
+                    raw_post("/v2/auth/token", &form_body(&form), &format!("Authorization: Bearer {actor}\r\n"))
+                }
+            };
+            // Hang up at staggered moments: before, during and after the server's work.
+            let linger = Duration::from_micros((burst * 32 + n) * 97 % 4000);
+            clients.push(tokio::spawn(send_and_hang_up(addr, request, linger)));
+        }
+        for client in clients {
+            client.await.unwrap();
+        }
+    }
+    assert_store_healthy(&app).await;
+    for (kind, before) in kinds.into_iter().zip(before) {
+        assert_eq!(differences(&app, kind).await, before, "{kind:?}: a write of the bursts was half done");
+        let reply = app.request(prepare(&app, kind).await).await;
+        assert!(reply.status.is_success(), "{kind:?} after the bursts: {} {}", reply.status, reply.body);
+        assert_eq!(differences(&app, kind).await, before);
+    }
+    assert_store_healthy(&app).await;
+    server.abort();
+}
