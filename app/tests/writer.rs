@@ -203,3 +203,9 @@ async fn a_full_queue_answers_at_once_and_loses_nothing_accepted() {
     assert!(refused > 0, "a full queue turns writes away");
     assert_chain_intact(&db).await;
 }
+
+#[tokio::test]
+async fn an_in_memory_database_is_refused_with_a_clear_message() {
+    let error = store::open("sqlite::memory:").await.unwrap_err();
+    assert!(error.contains("in-memory") && error.contains("use a file"), "{error}");
+}

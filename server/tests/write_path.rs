@@ -301,3 +301,68 @@ async fn bursts_of_disconnecting_clients_leave_the_server_healthy() {
     assert_store_healthy(&app).await;
     server.abort();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_write_queue_answers_503_with_retry_after_and_writes_nothing() {
+    let app = TestApp::new().await;
+    let actor = actor_token(&app).await;
+    let u1 = app.login("u1@tshirts.example").await;
+    // Hold the writer on one unit, then queue units behind it until the queue refuses one.
+    let (release, hold) = tokio::sync::oneshot::channel::<()>();
+    let (started, running) = tokio::sync::oneshot::channel::<()>();
+    let held = tokio::spawn({
+        let writer = app.state.writer.clone();
+        async move {
+            let unit = writer.run(move |_| {
+                Box::pin(async move {
+                    let _ = started.send(());
+                    hold.await.map_err(|_| sqlx::Error::PoolClosed)
+                })
+            });
+            unit.await
+        }
+    });
+    running.await.unwrap();
+    let mut full = false;
+    for _ in 0..2 * store::QUEUE_CAPACITY {
+        // Queued by its first poll; dropping the caller afterwards does not take it back.
+        let mut caller = Box::pin(app.state.writer.run(|_| Box::pin(async { Ok(()) })));
+        if let Poll::Ready(Err(sqlx::Error::PoolTimedOut)) = futures::poll!(&mut caller) {
+            full = true;
+            break;
+        }
+    }
+    assert!(full, "the queue has a bound");
+    let jobs = count(&app, "SELECT COUNT(*) FROM jobs").await;
+    let exchanges = count(&app, "SELECT COUNT(*) FROM used_subject_tokens").await;
+
+    let subject = subject_token("u1@tshirts.example");
+    let form = [
+        ("grant_type", EXCHANGE),
+        ("subject_token", subject.as_str()),
+        ("subject_token_type", TOKEN_TYPE_JWT),
+        ("actor_token", actor.as_str()),
+        ("actor_token_type", TOKEN_TYPE_ACCESS_TOKEN),
+    ];
+    let api = app.router.clone().oneshot(token_request(&form, Some(&actor))).await.unwrap();
+    assert_eq!(api.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(api.headers()[header::RETRY_AFTER], "1");
+    let body = axum::body::to_bytes(api.into_body(), 1 << 16).await.unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(body["error"], "temporarily_unavailable", "{body}");
+
+    let page = app.router.clone().oneshot(form_request("/api/build_in_context", &DEMO_FORM, Some(&u1))).await.unwrap();
+    assert_eq!(page.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(page.headers()[header::RETRY_AFTER], "1");
+    let body = axum::body::to_bytes(page.into_body(), 1 << 16).await.unwrap();
+    assert!(String::from_utf8_lossy(&body).contains("the server is busy"), "{}", String::from_utf8_lossy(&body));
+
+    release.send(()).unwrap();
+    held.await.unwrap().unwrap();
+    assert_store_healthy(&app).await;
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM jobs").await, jobs, "a refused write wrote nothing");
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM used_subject_tokens").await, exchanges);
+    // Once the queue drains, the same requests go through.
+    let reply = app.request(prepare(&app, Write::TokenExchange).await).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+}

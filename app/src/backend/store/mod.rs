@@ -49,7 +49,7 @@ const READERS: u32 = 8;
 pub async fn open(url: &str) -> Result<Database, String> {
     let options = SqliteConnectOptions::from_str(url)
         .map_err(|e| format!("DATABASE_URL {url:?} is not a valid SQLite URL: {e}"))?;
-    if options.get_filename().to_string_lossy().contains(":memory:") || url.contains("mode=memory") {
+    if url.contains(":memory:") || url.contains("mode=memory") {
         return Err(format!(
             "DATABASE_URL {url:?} names an in-memory database, which the separate read and write \
              connections cannot share: use a file, such as sqlite://data/guise.db"
