@@ -114,7 +114,8 @@ async fn count(app: &TestApp, sql: &str) -> i64 {
 async fn differences(app: &TestApp, kind: Write) -> Vec<i64> {
     let mut out = Vec::new();
     for (a, b) in together(kind) {
-        out.push(count(app, a).await - count(app, b).await);
+        // One statement, one snapshot: a write committing in between cannot skew it.
+        out.push(count(app, &format!("SELECT ({a}) - ({b})")).await);
     }
     out
 }
@@ -130,7 +131,19 @@ fn subject_token(email: &str) -> String {
     jsonwebtoken::encode(&header, &claims, &jsonwebtoken::EncodingKey::from_secret(DEMO_CLIENT_SECRET.as_bytes())).unwrap()
 }
 
-fn token_request(form: &[(&str, &str)], bearer: Option<&str>) -> Request<Body> {
+/// The form of a token exchange for `email`, with a fresh subject token.
+fn exchange_form(email: &str, actor: &str) -> String {
+    let subject = subject_token(email);
+    form_body(&[
+        ("grant_type", EXCHANGE),
+        ("subject_token", subject.as_str()),
+        ("subject_token_type", TOKEN_TYPE_JWT),
+        ("actor_token", actor),
+        ("actor_token_type", TOKEN_TYPE_ACCESS_TOKEN),
+    ])
+}
+
+fn token_request(body: String, bearer: Option<&str>) -> Request<Body> {
     let mut req = Request::builder()
         .method(Method::POST)
         .uri("/v2/auth/token")
@@ -139,14 +152,14 @@ fn token_request(form: &[(&str, &str)], bearer: Option<&str>) -> Request<Body> {
     if let Some(token) = bearer {
         req = req.header(header::AUTHORIZATION, format!("Bearer {token}"));
     }
-    req.body(Body::from(form_body(form))).unwrap()
+    req.body(Body::from(body)).unwrap()
 }
 
 const CLIENT_CREDENTIALS: [(&str, &str); 3] =
     [("grant_type", "client_credentials"), ("client_id", DEMO_CLIENT_ID), ("client_secret", DEMO_CLIENT_SECRET)];
 
 async fn actor_token(app: &TestApp) -> String {
-    let reply = app.request(token_request(&CLIENT_CREDENTIALS, None)).await;
+    let reply = app.request(token_request(form_body(&CLIENT_CREDENTIALS), None)).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
     reply.json()["access_token"].as_str().unwrap().to_string()
 }
@@ -169,18 +182,10 @@ async fn prepare(app: &TestApp, kind: Write) -> Request<Body> {
             let as_carol = session_cookie(&started).expect("a new session id");
             form_request("/api/impersonation/stop", &[], Some(&as_carol))
         }
-        Write::ClientCredentials => token_request(&CLIENT_CREDENTIALS, None),
+        Write::ClientCredentials => token_request(form_body(&CLIENT_CREDENTIALS), None),
         Write::TokenExchange => {
             let actor = actor_token(app).await;
-            let subject = subject_token("u1@tshirts.example");
-            let form = [
-                ("grant_type", EXCHANGE),
-                ("subject_token", subject.as_str()),
-                ("subject_token_type", TOKEN_TYPE_JWT),
-                ("actor_token", actor.as_str()),
-                ("actor_token_type", TOKEN_TYPE_ACCESS_TOKEN),
-            ];
-            token_request(&form, Some(&actor))
+            token_request(exchange_form("u1@tshirts.example", &actor), Some(&actor))
         }
         Write::BuildInContext => {
             let u1 = app.login("u1@tshirts.example").await;
@@ -195,11 +200,13 @@ async fn prepare(app: &TestApp, kind: Write) -> Request<Body> {
     }
 }
 
-/// The store is healthy: the writer has finished what was queued, nobody holds SQLite's write
-/// lock (an outside connection gets it without waiting), and the audit chain verifies.
+/// The store is healthy: the writer has finished what was queued, no transaction was left
+/// open (an outside connection gets SQLite's write lock: at once, or once requests still in
+/// flight are done — a transaction left behind would hold it for good), and the audit chain
+/// verifies.
 async fn assert_store_healthy(app: &TestApp) {
     app.state.writer.run(|_| Box::pin(async { Ok(()) })).await.expect("the writer answers");
-    let outside = SqliteConnectOptions::from_str(&app.database_url()).unwrap().busy_timeout(Duration::ZERO);
+    let outside = SqliteConnectOptions::from_str(&app.database_url()).unwrap().busy_timeout(Duration::from_secs(5));
     let mut conn = outside.connect().await.unwrap();
     sqlx::query("BEGIN IMMEDIATE").execute(&mut conn).await.expect("no transaction was left open");
     sqlx::query("ROLLBACK").execute(&mut conn).await.unwrap();
@@ -271,17 +278,11 @@ async fn bursts_of_disconnecting_clients_leave_the_server_healthy() {
             let request = match n % 4 {
                 0 => raw_post("/v2/auth/token", &form_body(&CLIENT_CREDENTIALS), ""),
                 3 => raw_post("/api/build_in_context", &form_body(&DEMO_FORM), &format!("Cookie: {u1}\r\n")),
-                _ => {
-                    let subject = subject_token("u1@tshirts.example");
-                    let form = [
-                        ("grant_type", EXCHANGE),
-                        ("subject_token", subject.as_str()),
-                        ("subject_token_type", TOKEN_TYPE_JWT),
-                        ("actor_token", actor.as_str()),
-                        ("actor_token_type", TOKEN_TYPE_ACCESS_TOKEN),
-                    ];
-                    raw_post("/v2/auth/token", &form_body(&form), &format!("Authorization: Bearer {actor}\r\n"))
-                }
+                _ => raw_post(
+                    "/v2/auth/token",
+                    &exchange_form("u1@tshirts.example", &actor),
+                    &format!("Authorization: Bearer {actor}\r\n"),
+                ),
             };
             // Hang up at staggered moments: before, during and after the server's work.
             let linger = Duration::from_micros((burst * 32 + n) * 97 % 4000);
@@ -336,15 +337,8 @@ async fn a_full_write_queue_answers_503_with_retry_after_and_writes_nothing() {
     let jobs = count(&app, "SELECT COUNT(*) FROM jobs").await;
     let exchanges = count(&app, "SELECT COUNT(*) FROM used_subject_tokens").await;
 
-    let subject = subject_token("u1@tshirts.example");
-    let form = [
-        ("grant_type", EXCHANGE),
-        ("subject_token", subject.as_str()),
-        ("subject_token_type", TOKEN_TYPE_JWT),
-        ("actor_token", actor.as_str()),
-        ("actor_token_type", TOKEN_TYPE_ACCESS_TOKEN),
-    ];
-    let api = app.router.clone().oneshot(token_request(&form, Some(&actor))).await.unwrap();
+    let exchange = token_request(exchange_form("u1@tshirts.example", &actor), Some(&actor));
+    let api = app.router.clone().oneshot(exchange).await.unwrap();
     assert_eq!(api.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(api.headers()[header::RETRY_AFTER], "1");
     let body = axum::body::to_bytes(api.into_body(), 1 << 16).await.unwrap();

@@ -100,32 +100,16 @@ pub async fn list_enabled(db: &Db, tenant_id: i64) -> Result<Vec<UserRow>, sqlx:
 }
 
 pub async fn set_admin(writer: &Writer, id: i64, is_admin: bool) -> Result<(), sqlx::Error> {
-    writer
-        .run(move |tx| {
-            Box::pin(async move {
-                sqlx::query("UPDATE users SET is_admin = ? WHERE id = ?")
-                    .bind(is_admin)
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await
-                    .map(|_| ())
-            })
-        })
-        .await
+    set_flag(writer, "UPDATE users SET is_admin = ? WHERE id = ?", id, is_admin).await
 }
 
 pub async fn set_disabled(writer: &Writer, id: i64, disabled: bool) -> Result<(), sqlx::Error> {
+    set_flag(writer, "UPDATE users SET disabled = ? WHERE id = ?", id, disabled).await
+}
+
+async fn set_flag(writer: &Writer, update: &'static str, id: i64, value: bool) -> Result<(), sqlx::Error> {
     writer
-        .run(move |tx| {
-            Box::pin(async move {
-                sqlx::query("UPDATE users SET disabled = ? WHERE id = ?")
-                    .bind(disabled)
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await
-                    .map(|_| ())
-            })
-        })
+        .run(move |tx| Box::pin(async move { sqlx::query(update).bind(value).bind(id).execute(&mut *tx).await.map(|_| ()) }))
         .await
 }
 
