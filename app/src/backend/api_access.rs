@@ -7,7 +7,7 @@ use super::impersonation;
 use super::principal::Principal;
 use super::secrets::same_secret;
 use super::state::AppState;
-use super::store::{self, api_clients::{secret_context, ApiClientRow}, impersonations::NewImpersonation, now_ms, used_subject_tokens::Recorded, users::UserRow};
+use super::store::{self, api_clients::{secret_context, ApiClientRow, ClientWithOwner}, impersonations::NewImpersonation, now_ms, used_subject_tokens::Recorded, users::UserRow};
 use super::tokens::{self, AccessClaims, Actor, SubjectClaims, SubjectPolicy, TOKEN_TYPE_ACCESS_TOKEN, TOKEN_TYPE_JWT};
 use crate::error::AppError;
 use crate::model::Via;
@@ -214,20 +214,17 @@ fn open_secret(state: &AppState, client: &ApiClientRow) -> Result<Vec<u8>, OAuth
 
 /// `grant_type=client_credentials`: a token acting as the client's owner.
 pub async fn client_credentials(state: &AppState, client_id: &str, secret: &str) -> Result<IssuedToken, OAuthError> {
-    let client = match super::api_clients::check_client_id(client_id) {
-        Ok(id) => store::api_clients::by_client_id(&state.db, id).await?,
+    let found = match super::api_clients::check_client_id(client_id) {
+        Ok(id) => store::api_clients::with_owner(&state.db, id).await?,
         Err(_) => None,
     };
-    let Some(client) = client else {
+    let Some(ClientWithOwner { client, owner, tenant }) = found else {
         tracing::warn!("client credentials for unknown client {client_id:?}");
         return Err(OAuthError::invalid_client(CLIENT_REFUSED));
     };
     if let Some(seconds) = state.failed_secrets.wait(&client.client_id, now_secs()) {
         return Err(OAuthError::slow_down(format!("too many wrong secrets for this client; try again in {seconds} s")));
     }
-    let owner = store::users::by_id(&state.db, client.owner_user_id)
-        .await?
-        .ok_or_else(|| AppError::internal(format!("client {} has no owner", client.client_id)))?;
     let target = format!("client {}", client.client_id);
     let entry = |outcome: Outcome, reason: String| client_entry(&client, &owner, TOKEN_ACTION, None, target.clone(), outcome, reason);
     let refusal = if !same_secret(&open_secret(state, &client)?, secret.as_bytes()) {
@@ -246,7 +243,6 @@ pub async fn client_credentials(state: &AppState, client_id: &str, secret: &str)
         store::audit::append_alone(&state.writer, &entry(Outcome::Denied, why.into())).await?;
         return Err(OAuthError::invalid_client(told));
     }
-    let tenant = store::tenants::name_of(&state.db, client.tenant_id).await?;
     let claims = new_claims(&owner, &tenant, &client, now_secs() + tokens::ACCESS_TOKEN_SECONDS, None);
     let issued = issue(state, claims)?;
     let entry = entry(Outcome::Allowed, format!("client credentials; token {}", issued.claims.jti));
@@ -259,7 +255,7 @@ pub async fn client_credentials(state: &AppState, client_id: &str, secret: &str)
 /// impersonation (if any) not ended.
 pub async fn verify_client_token(state: &AppState, token: &str) -> Result<ClientSession, OAuthError> {
     let claims = state.keys.tokens.verify(token).map_err(|e| OAuthError::invalid_token(e.message()))?;
-    let client = store::api_clients::by_client_id(&state.db, &claims.client_id)
+    let ClientWithOwner { client, owner, tenant } = store::api_clients::with_owner(&state.db, &claims.client_id)
         .await?
         .ok_or_else(|| OAuthError::invalid_token("the token's client no longer exists"))?;
     if !client.is_active() {
@@ -289,10 +285,6 @@ pub async fn verify_client_token(state: &AppState, token: &str) -> Result<Client
             return Err(OAuthError::invalid_token(format!("the impersonation was ended: {why}")));
         }
     }
-    let owner = store::users::by_id(&state.db, client.owner_user_id)
-        .await?
-        .ok_or_else(|| AppError::internal(format!("client {} has no owner", client.client_id)))?;
-    let tenant = store::tenants::name_of(&state.db, client.tenant_id).await?;
     Ok(ClientSession { claims, client, owner, tenant })
 }
 

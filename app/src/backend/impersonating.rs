@@ -211,11 +211,11 @@ pub async fn candidates(state: &AppState, principal: &Principal) -> Result<Vec<U
     let actor = principal.acting_user();
     let nested = principal.actor.is_some();
     let enabled = store::settings::impersonation_enabled(&state.db).await?;
-    let granted = store::grants::granted_subjects(&state.db, actor.tenant_id, actor.id).await?;
-    Ok(store::users::list_enabled(&state.db, actor.tenant_id)
+    Ok(store::grants::enabled_users_granted_to(&state.db, actor.tenant_id, actor.id)
         .await?
         .into_iter()
-        .filter(|u| impersonation::may_offer(actor, u, granted.contains(&u.id), enabled, nested).is_ok())
+        .filter(|(u, granted)| impersonation::may_offer(actor, u, *granted, enabled, nested).is_ok())
+        .map(|(u, _)| u)
         .collect())
 }
 

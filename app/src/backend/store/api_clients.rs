@@ -3,6 +3,7 @@
 
 use super::{audit, impersonations, now_ms, Conn, Db, Writer};
 use crate::backend::audit::AuditEntry;
+use super::users::UserRow;
 use crate::model::{ApiClientView, UserView, Via};
 
 #[derive(Clone, sqlx::FromRow)]
@@ -83,6 +84,74 @@ pub async fn insert(writer: &Writer, new: NewApiClient, entry: AuditEntry) -> Re
             })
         })
         .await
+}
+
+/// A client with its owner and the name of its tenant.
+pub struct ClientWithOwner {
+    pub client: ApiClientRow,
+    pub owner: UserRow,
+    pub tenant: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct ClientWithOwnerRow {
+    id: i64,
+    tenant_id: i64,
+    client_id: String,
+    name: String,
+    owner_user_id: i64,
+    subject_policy: String,
+    secret_sealed: String,
+    secret_version: i64,
+    revoked_at: Option<i64>,
+    owner_email: String,
+    owner_display_name: String,
+    owner_password_hash: Option<String>,
+    owner_is_admin: bool,
+    owner_account_type: String,
+    owner_disabled: bool,
+    tenant_name: String,
+}
+
+/// The client, its owner and its tenant's name in one query: every API request needs all three.
+pub async fn with_owner(db: &Db, client_id: &str) -> Result<Option<ClientWithOwner>, sqlx::Error> {
+    let row: Option<ClientWithOwnerRow> = sqlx::query_as(
+        "SELECT c.id, c.tenant_id, c.client_id, c.name, c.owner_user_id, c.subject_policy, c.secret_sealed,
+                c.secret_version, c.revoked_at, u.email AS owner_email, u.display_name AS owner_display_name,
+                u.password_hash AS owner_password_hash, u.is_admin AS owner_is_admin,
+                u.account_type AS owner_account_type, u.disabled AS owner_disabled, t.name AS tenant_name
+         FROM api_clients c
+         JOIN users u ON u.id = c.owner_user_id
+         JOIN tenants t ON t.id = c.tenant_id
+         WHERE c.client_id = ?",
+    )
+    .bind(client_id)
+    .fetch_optional(db)
+    .await?;
+    Ok(row.map(|r| ClientWithOwner {
+        owner: UserRow {
+            id: r.owner_user_id,
+            tenant_id: r.tenant_id,
+            email: r.owner_email,
+            display_name: r.owner_display_name,
+            password_hash: r.owner_password_hash,
+            is_admin: r.owner_is_admin,
+            account_type: r.owner_account_type,
+            disabled: r.owner_disabled,
+        },
+        client: ApiClientRow {
+            id: r.id,
+            tenant_id: r.tenant_id,
+            client_id: r.client_id,
+            name: r.name,
+            owner_user_id: r.owner_user_id,
+            subject_policy: r.subject_policy,
+            secret_sealed: r.secret_sealed,
+            secret_version: r.secret_version,
+            revoked_at: r.revoked_at,
+        },
+        tenant: r.tenant_name,
+    }))
 }
 
 pub async fn by_client_id(db: &Db, client_id: &str) -> Result<Option<ApiClientRow>, sqlx::Error> {

@@ -5,6 +5,17 @@
 use super::impersonations::{self, NewImpersonation};
 use super::{api_clients, audit, now_ms, Writer};
 use crate::backend::audit::AuditEntry;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+/// When expired ids were last dropped (ms). Once a minute is enough: an id is refused while it
+/// is in the table, whether or not it has expired.
+static LAST_SWEEP: AtomicI64 = AtomicI64::new(0);
+
+fn sweep_due() -> bool {
+    let now = now_ms();
+    let last = LAST_SWEEP.load(Ordering::Relaxed);
+    now - last >= 60_000 && LAST_SWEEP.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_ok()
+}
 
 /// The outcome of recording an exchange.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,11 +42,13 @@ pub async fn record_exchange(
         .run(move |tx| {
             Box::pin(async move {
                 if let Some(jti) = jti {
-                    // Ids of tokens that expired more than a leeway ago can never be replayed: drop them.
-                    sqlx::query("DELETE FROM used_subject_tokens WHERE expires_at < ?")
-                        .bind(now_ms() / 1000 - 600)
-                        .execute(&mut *tx)
-                        .await?;
+                    if sweep_due() {
+                        // Ids of tokens that expired more than a leeway ago can never be replayed.
+                        sqlx::query("DELETE FROM used_subject_tokens WHERE expires_at < ?")
+                            .bind(now_ms() / 1000 - 600)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
                     let inserted = sqlx::query(
                         "INSERT INTO used_subject_tokens (client_id, jti, expires_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
                     )
