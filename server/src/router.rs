@@ -30,7 +30,7 @@ pub fn leptos_options(site_addr: std::net::SocketAddr) -> Result<LeptosOptions, 
 
 /// The session store: the `sessions` table, written through the writer.
 pub fn session_store(state: &AppState) -> Sessions {
-    Sessions::new(state.db.clone(), state.writer.clone())
+    Sessions::new(state.db.clone(), state.writer.clone(), state.cache.clone())
 }
 
 pub fn build(state: AppState, options: LeptosOptions, sessions: Sessions) -> Router {
@@ -41,7 +41,7 @@ pub fn build(state: AppState, options: LeptosOptions, sessions: Sessions) -> Rou
         .with_secure(false)
         .with_expiry(Expiry::OnInactivity(Duration::hours(8)));
     let auth_layer =
-        AuthManagerLayerBuilder::new(Accounts::new(state.db.clone(), state.hashing.clone()), session_layer).build();
+        AuthManagerLayerBuilder::new(Accounts::new(state.db.clone(), state.cache.clone(), state.hashing.clone()), session_layer).build();
 
     let routes = generate_route_list(App);
     let context_state = state.clone();

@@ -72,10 +72,10 @@ pub async fn current_user() -> Result<Option<SessionView>, AppError> {
         Err(e) => return Err(e),
     };
     let state = AppState::current()?;
-    let tenant_name = store::tenants::name_of(&state.db, principal.tenant_id()).await?;
+    let tenant_name = state.cached().tenant_name(principal.tenant_id()).await?;
     let impersonation = match (&principal.actor, principal.impersonation_id) {
         (Some(actor), Some(id)) => {
-            let row = store::impersonations::by_id(&state.db, id)
+            let row = state.cached().impersonation(id)
                 .await?
                 .ok_or_else(|| AppError::internal(format!("impersonation {id} vanished")))?;
             Some(ImpersonationView {

@@ -19,8 +19,8 @@ pub async fn project_page(key: String) -> Result<ProjectView, AppError> {
     use crate::model::{DatasetView, WebappLink};
     let principal = principal::current().await?;
     let state = AppState::current()?;
-    let project = webapp_backend::readable_project(&state, &principal, &key).await?;
-    let grants = store::projects::grants_of(&state.db, project.id, principal.subject.id).await?;
+    let project = webapp_backend::readable_project(state.cached(), &principal, &key).await?;
+    let grants = state.cached().project_grants(project.id, principal.subject.id).await?;
     let can_build = permissions::may_build(&principal.subject, project.tenant_id, grants).is_ok();
     let datasets = store::datasets::list(&state.db, project.id)
         .await?
@@ -47,7 +47,7 @@ pub async fn preview_dataset(project: String, dataset: String) -> Result<Dataset
     use crate::backend::{jobs::queue::validate_dataset_name, principal, state::AppState, store, webapp_backend};
     let principal = principal::current().await?;
     let state = AppState::current()?;
-    let project = webapp_backend::readable_project(&state, &principal, &project).await?;
+    let project = webapp_backend::readable_project(state.cached(), &principal, &project).await?;
     let name = validate_dataset_name(&dataset)?;
     let ds = store::datasets::by_name(&state.db, project.id, name)
         .await?

@@ -2,6 +2,7 @@
 //! axum-login backend that loads the signed-in user on each request.
 
 use super::permissions;
+use super::store::cache::{Cached, ReadCache};
 use super::store::{self, users::UserRow, Db};
 use axum_login::{AuthUser, AuthnBackend, UserId};
 use std::sync::{Arc, OnceLock};
@@ -41,13 +42,15 @@ pub enum AuthError {
 #[derive(Clone)]
 pub struct Accounts {
     db: Db,
+    /// The signed-in user is loaded on every request, after the session (which refreshes it).
+    cache: Arc<ReadCache>,
     /// Bounds concurrent argon2 work so a login burst cannot starve the server.
     hashing: Arc<Semaphore>,
 }
 
 impl Accounts {
-    pub fn new(db: Db, hashing: Arc<Semaphore>) -> Self {
-        Accounts { db, hashing }
+    pub fn new(db: Db, cache: Arc<ReadCache>, hashing: Arc<Semaphore>) -> Self {
+        Accounts { db, cache, hashing }
     }
 
     async fn verify(&self, password: String, hash: String) -> Result<bool, AuthError> {
@@ -87,7 +90,7 @@ impl AuthnBackend for Accounts {
     }
 
     async fn get_user(&self, id: &UserId<Self>) -> Result<Option<UserRow>, AuthError> {
-        let user = store::users::by_id(&self.db, *id).await?;
+        let user = Cached { db: &self.db, cache: &self.cache }.user(*id).await?;
         Ok(user.filter(|u| permissions::may_log_in(u).is_ok()))
     }
 }

@@ -40,16 +40,16 @@ pub async fn resolve(session: &AuthSession, state: &AppState) -> Result<Principa
         return Err(AppError::not_logged_in());
     };
     let Some(id) = ongoing else { return Ok(Principal::signed_in(actor)) };
-    let row = store::impersonations::by_id(&state.db, id).await?;
+    let row = state.cached().impersonation(id).await?;
     let Some(row) = row.filter(|r| r.ended_at.is_none() && r.actor_user_id == actor.id) else {
         session.session.remove::<i64>(SESSION_KEY).await.map_err(session_error)?;
         return Ok(Principal::signed_in(actor));
     };
-    let subject = store::users::by_id(&state.db, row.subject_user_id)
+    let subject = state.cached().user(row.subject_user_id)
         .await?
         .ok_or_else(|| AppError::internal(format!("impersonation {id} names a missing user")))?;
-    let has_grant = store::grants::covers(&state.db, actor.tenant_id, actor.id, subject.id).await?;
-    let enabled = store::settings::impersonation_enabled(&state.db).await?;
+    let has_grant = state.cached().grant_covers(actor.tenant_id, actor.id, subject.id).await?;
+    let enabled = state.cached().impersonation_enabled().await?;
     match impersonation::may_continue(&actor, &subject, has_grant, enabled, row.expires_at, now_ms()) {
         Ok(()) => Ok(Principal {
             subject,
@@ -87,8 +87,8 @@ fn ended_entry(row: &ImpersonationRow, action: &str, subject: &UserRow, why: Str
 }
 
 async fn end_without_actor(state: &AppState, id: i64) -> Result<(), AppError> {
-    if let Some(row) = store::impersonations::by_id(&state.db, id).await?.filter(|r| r.ended_at.is_none()) {
-        if let Some(subject) = store::users::by_id(&state.db, row.subject_user_id).await? {
+    if let Some(row) = state.cached().impersonation(id).await?.filter(|r| r.ended_at.is_none()) {
+        if let Some(subject) = state.cached().user(row.subject_user_id).await? {
             let why = "ended automatically: the impersonator can no longer sign in".to_string();
             let entry = ended_entry(&row, ENDED, &subject, why.clone());
             store::impersonations::end(&state.writer, row.id, &why, &entry).await?;
@@ -134,7 +134,7 @@ pub async fn start(
         reason: reason.chars().take(impersonation::MAX_REASON).collect(),
         via: Via::Ui.label(),
     };
-    let subject = store::users::by_id(&state.db, user_id)
+    let subject = state.cached().user(user_id)
         .await?
         // Users of other tenants are as unknown as users who do not exist.
         .filter(|u| u.tenant_id == actor.tenant_id);
@@ -146,8 +146,8 @@ pub async fn start(
         return Err(AppError::NotFound(format!("no user with id {user_id}")));
     };
     let attempt = AuditEntry { subject_user_id: Some(subject.id), target: target(&subject), ..attempt };
-    let has_grant = store::grants::covers(&state.db, actor.tenant_id, actor.id, subject.id).await?;
-    let enabled = store::settings::impersonation_enabled(&state.db).await?;
+    let has_grant = state.cached().grant_covers(actor.tenant_id, actor.id, subject.id).await?;
+    let enabled = state.cached().impersonation_enabled().await?;
     if let Err(denial) =
         impersonation::may_start(&actor, &subject, has_grant, enabled, principal.actor.is_some(), reason)
     {
@@ -210,8 +210,8 @@ pub async fn end_at_logout(state: &AppState, session: &AuthSession) -> Result<()
 pub async fn candidates(state: &AppState, principal: &Principal) -> Result<Vec<UserRow>, AppError> {
     let actor = principal.acting_user();
     let nested = principal.actor.is_some();
-    let enabled = store::settings::impersonation_enabled(&state.db).await?;
-    Ok(store::grants::enabled_users_granted_to(&state.db, actor.tenant_id, actor.id)
+    let enabled = state.cached().impersonation_enabled().await?;
+    Ok(state.cached().enabled_users_granted_to(actor.tenant_id, actor.id)
         .await?
         .into_iter()
         .filter(|(u, granted)| impersonation::may_offer(actor, u, *granted, enabled, nested).is_ok())
@@ -222,8 +222,8 @@ pub async fn candidates(state: &AppState, principal: &Principal) -> Result<Vec<U
 /// Why the principal may not impersonate `subject` now, if they may not (buttons, profiles).
 pub async fn refusal(state: &AppState, principal: &Principal, subject: &UserRow) -> Result<Option<String>, AppError> {
     let actor = principal.acting_user();
-    let has_grant = store::grants::covers(&state.db, actor.tenant_id, actor.id, subject.id).await?;
-    let enabled = store::settings::impersonation_enabled(&state.db).await?;
+    let has_grant = state.cached().grant_covers(actor.tenant_id, actor.id, subject.id).await?;
+    let enabled = state.cached().impersonation_enabled().await?;
     let nested = principal.actor.is_some();
     Ok(impersonation::may_offer(actor, subject, has_grant, enabled, nested).err().map(|d| d.message().to_string()))
 }

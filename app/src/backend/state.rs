@@ -1,6 +1,7 @@
 //! What every request and worker shares.
 
 use super::secrets::ServerKey;
+use super::store::cache::{Cached, ReadCache};
 use super::store::{Database, Db, Writer};
 use super::tokens::TokenKeys;
 use crate::model::JobEvent;
@@ -91,6 +92,8 @@ pub struct AppState {
     pub db: Db,
     /// Every write, as units of work on the one writer.
     pub writer: Writer,
+    /// Who-may-do-what rows, kept while the database's access version stays put.
+    pub cache: Arc<ReadCache>,
     pub jobs: JobHub,
     pub settings: Arc<Settings>,
     pub hashing: Arc<Semaphore>,
@@ -104,12 +107,25 @@ impl AppState {
         AppState {
             db: database.read,
             writer: database.writer,
+            cache: database.cache,
             jobs: JobHub::new(),
             settings: Arc::new(settings),
             hashing: Arc::new(Semaphore::new(hashing_slots())),
             keys: Arc::new(keys),
             failed_secrets: Arc::default(),
         }
+    }
+
+    /// Reads through the cache: only within a request that loaded its browser session.
+    pub fn cached(&self) -> Cached<'_> {
+        Cached { db: &self.db, cache: &self.cache }
+    }
+
+    /// Reads through the cache for a request without a browser session: one query brings the
+    /// cache up to date first.
+    pub async fn fresh_reads(&self) -> Result<Cached<'_>, sqlx::Error> {
+        self.cache.observe(super::store::cache::access_version_of(&self.db).await?);
+        Ok(self.cached())
     }
 
     /// The state of the current server-function request.

@@ -5,7 +5,7 @@ use super::context::{self, Execution};
 use super::permissions;
 use super::principal::Principal;
 use super::state::AppState;
-use super::store::{self, projects::ProjectRow, users::UserRow, webapps::WebappRow};
+use super::store::{cache::Cached, projects::ProjectRow, users::UserRow, webapps::WebappRow};
 use crate::error::AppError;
 use crate::model::Via;
 use std::future::Future;
@@ -25,12 +25,13 @@ pub fn validate_key<'a>(what: &str, value: &'a str) -> Result<&'a str, AppError>
 }
 
 /// A project of the principal's tenant that the principal may read.
-pub async fn readable_project(state: &AppState, principal: &Principal, key: &str) -> Result<ProjectRow, AppError> {
+pub async fn readable_project(reads: Cached<'_>, principal: &Principal, key: &str) -> Result<ProjectRow, AppError> {
     let key = validate_key("project key", key)?;
-    let project = store::projects::by_key(&state.db, principal.tenant_id(), key)
+    let project = reads
+        .project(principal.tenant_id(), key)
         .await?
         .ok_or_else(|| AppError::NotFound(format!("no project named {key}")))?;
-    let grants = store::projects::grants_of(&state.db, project.id, principal.subject.id).await?;
+    let grants = reads.project_grants(project.id, principal.subject.id).await?;
     permissions::may_read(&principal.subject, project.tenant_id, grants).map_err(|r| {
         AppError::Forbidden(format!("you may not open project {}: {}", project.key, r.reason()))
     })?;
@@ -46,12 +47,15 @@ pub struct Webapp {
 impl Webapp {
     /// Loads a webapp the principal may open, with its current run-as identity.
     pub async fn load(state: &AppState, principal: &Principal, project_key: &str, slug: &str) -> Result<Webapp, AppError> {
-        let project = readable_project(state, principal, project_key).await?;
+        let reads = state.cached();
+        let project = readable_project(reads, principal, project_key).await?;
         let slug = validate_key("webapp", slug)?;
-        let webapp = store::webapps::by_slug(&state.db, project.id, slug)
+        let webapp = reads
+            .webapp(project.id, slug)
             .await?
             .ok_or_else(|| AppError::NotFound(format!("project {} has no webapp {slug}", project.key)))?;
-        let run_as = store::users::by_id(&state.db, webapp.run_as_user_id)
+        let run_as = reads
+            .user(webapp.run_as_user_id)
             .await?
             .ok_or_else(|| AppError::internal(format!("webapp {} runs as a missing user", webapp.id)))?;
         Ok(Webapp { project, webapp, run_as })

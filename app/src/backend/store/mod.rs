@@ -17,6 +17,7 @@ pub mod used_subject_tokens;
 pub mod users;
 pub mod webapps;
 
+pub mod cache;
 pub mod sessions;
 mod writer;
 
@@ -25,6 +26,8 @@ pub use writer::{Conn, Writer, QUEUE_CAPACITY};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::ConnectOptions;
 use std::str::FromStr;
+use std::sync::Arc;
+use cache::ReadCache;
 use std::time::Duration;
 
 /// The read side: a pool of read-only connections. Every write goes through the `Writer`.
@@ -35,6 +38,7 @@ pub type Db = sqlx::SqlitePool;
 pub struct Database {
     pub read: Db,
     pub writer: Writer,
+    pub cache: Arc<ReadCache>,
 }
 
 /// How long a connection waits for SQLite's lock (another process, such as the `server`
@@ -77,14 +81,17 @@ pub async fn open(url: &str) -> Result<Database, String> {
         .run(&mut conn)
         .await
         .map_err(|e| format!("cannot migrate the database {}: {e}", file.display()))?;
-    let writer = Writer::spawn(conn, write_options);
+    let cache = Arc::new(ReadCache::default());
+    let writer = Writer::spawn(conn, write_options, cache.clone());
     let read = SqlitePoolOptions::new()
         .max_connections(READERS)
+        // A read-only connection has no state to check: skip the ping before each query.
+        .test_before_acquire(false)
         .acquire_timeout(Duration::from_secs(10))
         .connect_with(options.read_only(true).busy_timeout(BUSY_TIMEOUT))
         .await
         .map_err(|e| format!("cannot open the database {} for reading: {e}", file.display()))?;
-    Ok(Database { read, writer })
+    Ok(Database { read, writer, cache })
 }
 
 /// Whether the database has never been seeded (no tenant exists yet).

@@ -1,7 +1,11 @@
 //! Browser sessions (tower-sessions records): read on the read pool, written by the writer,
-//! so a client that disconnects mid-request can never leave a session write half done.
+//! so a client that disconnects mid-request can never leave a session write half done. Each
+//! load also brings the read cache up to date (`cache`), so the request it starts sees every
+//! change committed before it.
 
+use super::cache::ReadCache;
 use super::{Db, Writer};
+use std::sync::Arc;
 use tower_sessions::cookie::time::OffsetDateTime;
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, SessionStore};
@@ -10,11 +14,12 @@ use tower_sessions::session_store::{self, SessionStore};
 pub struct Sessions {
     read: Db,
     writer: Writer,
+    cache: Arc<ReadCache>,
 }
 
 impl Sessions {
-    pub fn new(read: Db, writer: Writer) -> Self {
-        Sessions { read, writer }
+    pub fn new(read: Db, writer: Writer, cache: Arc<ReadCache>) -> Self {
+        Sessions { read, writer, cache }
     }
 
     /// Removes sessions past their expiry; returns how many.
@@ -98,14 +103,19 @@ impl SessionStore for Sessions {
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
         let now = OffsetDateTime::now_utc().unix_timestamp();
-        let row: Option<(String, i64)> =
-            sqlx::query_as("SELECT data, expires_at FROM sessions WHERE id = ? AND expires_at > ?")
-                .bind(id.to_string())
-                .bind(now)
-                .fetch_optional(&self.read)
-                .await
-                .map_err(backend)?;
-        let Some((data, expires_at)) = row else { return Ok(None) };
+        // One row always: the access version, with the session when it exists and is current.
+        let (version, data, expires_at): (i64, Option<String>, Option<i64>) = sqlx::query_as(
+            "SELECT v.value, s.data, s.expires_at FROM access_version v
+             LEFT JOIN sessions s ON s.id = ? AND s.expires_at > ?
+             WHERE v.id = 1",
+        )
+        .bind(id.to_string())
+        .bind(now)
+        .fetch_one(&self.read)
+        .await
+        .map_err(backend)?;
+        self.cache.observe(version);
+        let (Some(data), Some(expires_at)) = (data, expires_at) else { return Ok(None) };
         let data = serde_json::from_str(&data).map_err(|e| session_store::Error::Decode(e.to_string()))?;
         let expiry_date = OffsetDateTime::from_unix_timestamp(expires_at)
             .map_err(|e| session_store::Error::Decode(e.to_string()))?;

@@ -4,17 +4,21 @@
 //!
 //! The task commits what is queued together (group commit): one `BEGIN IMMEDIATE … COMMIT`
 //! for a batch, each unit inside its own savepoint, so a failing unit rolls back alone and its
-//! caller alone gets its error. Callers are answered only after the batch's `COMMIT`.
+//! caller alone gets its error (a batch of one needs no savepoint: its transaction is the
+//! unit). Callers are answered only after the batch's `COMMIT`, and after the read cache has
+//! learnt whether the batch changed what it holds.
 //!
 //! A PostgreSQL writer slots in behind the same `run`: a pool with ordinary transactions, each
 //! unit run in a spawned task so a dropped caller cannot cancel it.
 
+use super::cache::{self, ReadCache};
 use futures::future::BoxFuture;
 use futures::FutureExt;
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{ConnectOptions, Connection, SqliteConnection};
 use std::collections::VecDeque;
 use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
@@ -53,9 +57,9 @@ fn batch_lost(why: &str) -> sqlx::Error {
 
 impl Writer {
     /// Starts the writer task on `conn`; `options` reopen it if its state becomes unknown.
-    pub fn spawn(conn: Conn, options: SqliteConnectOptions) -> Writer {
+    pub fn spawn(conn: Conn, options: SqliteConnectOptions, cache: Arc<ReadCache>) -> Writer {
         let (queue, receiver) = mpsc::channel(QUEUE_CAPACITY);
-        tokio::spawn(writer_loop(conn, options, receiver));
+        tokio::spawn(writer_loop(conn, options, cache, receiver));
         Writer { queue }
     }
 
@@ -104,6 +108,7 @@ impl Writer {
 async fn writer_loop(
     mut conn: Conn,
     options: SqliteConnectOptions,
+    cache: Arc<ReadCache>,
     mut receiver: mpsc::Receiver<Work>,
 ) {
     let mut pending: VecDeque<Work> = VecDeque::new();
@@ -120,7 +125,7 @@ async fn writer_loop(
                 Err(_) => break,
             }
         }
-        if let Err(lost) = run_batch(&mut conn, &mut pending).await {
+        if let Err(lost) = run_batch(&mut conn, &cache, &mut pending).await {
             tracing::error!("a write batch was rolled back: {lost}");
             conn = recover(conn, options.clone()).await;
         }
@@ -133,6 +138,7 @@ async fn writer_loop(
 /// like `exec` and `recover`, so that the writer task's future is `Send` for every lifetime.)
 fn run_batch<'a>(
     conn: &'a mut Conn,
+    cache: &'a ReadCache,
     pending: &'a mut VecDeque<Work>,
 ) -> BoxFuture<'a, Result<(), String>> {
     async move {
@@ -147,10 +153,16 @@ fn run_batch<'a>(
         }
         let mut ran: Vec<Ran> = Vec::new();
         let mut lost = None;
+        // Alone in its batch, a unit needs no savepoint: the transaction keeps or drops it.
+        let alone = pending.len() == 1;
         while ran.len() < MAX_BATCH {
             let Some(work) = pending.pop_front() else {
                 break;
             };
+            if alone {
+                ran.push(work(Some(&mut *conn)).await);
+                break;
+            }
             if let Err(e) = exec(conn, "SAVEPOINT unit").await {
                 pending.push_front(work);
                 lost = Some(format!("SAVEPOINT failed: {e}"));
@@ -172,8 +184,12 @@ fn run_batch<'a>(
             }
         }
         if lost.is_none() {
-            if let Err(e) = exec(conn, "COMMIT").await {
-                lost = Some(format!("COMMIT failed: {e}"));
+            let keep = !alone || ran.iter().all(|unit| unit.keep);
+            let (end, what) = if keep { ("COMMIT", "COMMIT") } else { ("ROLLBACK", "ROLLBACK") };
+            match exec(conn, end).await {
+                Ok(()) if keep => learn_access_version(conn, cache).await,
+                Ok(()) => {}
+                Err(e) => lost = Some(format!("{what} failed: {e}")),
             }
         }
         match lost {
@@ -188,6 +204,21 @@ fn run_batch<'a>(
                     (unit.answer)(Some(&why));
                 }
                 Err(why)
+            }
+        }
+    }
+    .boxed()
+}
+
+/// Tells the read cache where the access version stands after a commit; when that cannot be
+/// read, the cache forgets everything rather than risk serving a row the batch changed.
+fn learn_access_version<'c>(conn: &'c mut Conn, cache: &'c ReadCache) -> BoxFuture<'c, ()> {
+    async move {
+        match cache::access_version(conn).await {
+            Ok(version) => cache.observe(version),
+            Err(e) => {
+                tracing::warn!("cannot read the access version after a commit: {e}");
+                cache.forget();
             }
         }
     }
