@@ -623,6 +623,29 @@ async fn the_rules_module_decides_as_in_the_ui() {
 }
 
 #[tokio::test]
+async fn a_change_written_outside_the_server_stops_tokens_on_their_next_use() {
+    let app = TestApp::new().await;
+    let actor = demo_token(&app).await;
+    let as_carol = impersonation_token(&app, &actor, &demo_subject("carol@tshirts.example")).await;
+    let as_u1 = impersonation_token(&app, &actor, &demo_subject("u1@tshirts.example")).await;
+    for _ in 0..3 {
+        // What the checks read is cached now.
+        assert_eq!(get(&app, "/v2/whoami", &as_carol).await.status, StatusCode::OK);
+        assert_eq!(get(&app, "/v2/whoami", &as_u1).await.status, StatusCode::OK);
+    }
+    // As the command line writes: straight into the file.
+    app.edit_database("UPDATE users SET disabled = 1 WHERE email = 'carol@tshirts.example'").await.unwrap();
+    refused(&get(&app, "/v2/whoami", &as_carol).await, StatusCode::UNAUTHORIZED, "invalid_token");
+    let again = exchange(&app, &actor, &demo_subject("carol@tshirts.example")).await;
+    assert_eq!(refused(&again, StatusCode::BAD_REQUEST, "invalid_request"), SUBJECT_REFUSED);
+
+    // The actor loses the right to impersonate: her token for U1 stops at once.
+    app.edit_database("UPDATE users SET is_admin = 0 WHERE email = 'alice@tshirts.example'").await.unwrap();
+    let reply = get(&app, "/v2/whoami", &as_u1).await;
+    assert!(refused(&reply, StatusCode::UNAUTHORIZED, "invalid_token").contains("no longer allowed"));
+}
+
+#[tokio::test]
 async fn administration_endpoints_refuse_impersonation_tokens() {
     let app = TestApp::new().await;
     let actor = demo_token(&app).await;

@@ -212,13 +212,23 @@ fn open_secret(state: &AppState, client: &ApiClientRow) -> Result<Vec<u8>, OAuth
         .map_err(|e| AppError::internal(format!("client {}: {e}", client.client_id)).into())
 }
 
+/// The client, its owner and tenant, read fresh on every API request; the same query brings
+/// the read cache up to date, so the rest of the request may read through it.
+async fn client_with_owner(state: &AppState, client_id: &str) -> Result<Option<ClientWithOwner>, sqlx::Error> {
+    let found = store::api_clients::with_owner(&state.db, client_id).await?;
+    if let Some(found) = &found {
+        state.cache.observe(found.access_version);
+    }
+    Ok(found)
+}
+
 /// `grant_type=client_credentials`: a token acting as the client's owner.
 pub async fn client_credentials(state: &AppState, client_id: &str, secret: &str) -> Result<IssuedToken, OAuthError> {
     let found = match super::api_clients::check_client_id(client_id) {
-        Ok(id) => store::api_clients::with_owner(&state.db, id).await?,
+        Ok(id) => client_with_owner(state, id).await?,
         Err(_) => None,
     };
-    let Some(ClientWithOwner { client, owner, tenant }) = found else {
+    let Some(ClientWithOwner { client, owner, tenant, .. }) = found else {
         tracing::warn!("client credentials for unknown client {client_id:?}");
         return Err(OAuthError::invalid_client(CLIENT_REFUSED));
     };
@@ -255,7 +265,7 @@ pub async fn client_credentials(state: &AppState, client_id: &str, secret: &str)
 /// impersonation (if any) not ended.
 pub async fn verify_client_token(state: &AppState, token: &str) -> Result<ClientSession, OAuthError> {
     let claims = state.keys.tokens.verify(token).map_err(|e| OAuthError::invalid_token(e.message()))?;
-    let ClientWithOwner { client, owner, tenant } = store::api_clients::with_owner(&state.db, &claims.client_id)
+    let ClientWithOwner { client, owner, tenant, .. } = client_with_owner(state, &claims.client_id)
         .await?
         .ok_or_else(|| OAuthError::invalid_token("the token's client no longer exists"))?;
     if !client.is_active() {
@@ -280,7 +290,7 @@ pub async fn verify_client_token(state: &AppState, token: &str) -> Result<Client
         }
     }
     if let Some(id) = claims.imp {
-        let ended = store::impersonations::by_id(&state.db, id).await?.filter(|r| r.ended_at.is_some());
+        let ended = state.cached().impersonation(id).await?.filter(|r| r.ended_at.is_some());
         if let Some(why) = ended.map(|r| r.end_reason.unwrap_or_default()) {
             return Err(OAuthError::invalid_token(format!("the impersonation was ended: {why}")));
         }
@@ -290,7 +300,9 @@ pub async fn verify_client_token(state: &AppState, token: &str) -> Result<Client
 
 /// The user a verified token acts as, if still enabled in the client's tenant.
 async fn token_user(state: &AppState, session: &ClientSession) -> Result<Option<UserRow>, OAuthError> {
-    Ok(store::users::by_id(&state.db, session.claims.uid)
+    Ok(state
+        .cached()
+        .user(session.claims.uid)
         .await?
         .filter(|u| u.tenant_id == session.client.tenant_id && !u.disabled))
 }
@@ -308,11 +320,13 @@ pub async fn authenticate_request(state: &AppState, token: &str) -> Result<ApiCa
         None if subject.id == session.owner.id => None,
         None => return Err(OAuthError::invalid_token("the token does not belong to its client's owner")),
         Some(act) => {
-            let actor = store::users::by_id(&state.db, act.uid)
+            let actor = state
+                .cached()
+                .user(act.uid)
                 .await?
                 .ok_or_else(|| OAuthError::invalid_token("the token's actor is gone"))?;
-            let has_grant = store::grants::covers(&state.db, actor.tenant_id, actor.id, subject.id).await?;
-            let enabled = store::settings::impersonation_enabled(&state.db).await?;
+            let has_grant = state.cached().grant_covers(actor.tenant_id, actor.id, subject.id).await?;
+            let enabled = state.cached().impersonation_enabled().await?;
             if let Err(denial) = impersonation::may_impersonate(&actor, &subject, has_grant, enabled) {
                 let why = format!("ended automatically: {}", denial.message());
                 if let Some(id) = session.claims.imp {
@@ -494,7 +508,7 @@ async fn read_self_signed(state: &AppState, session: &ClientSession, token: &str
         .ok_or_else(|| AppError::internal(format!("client {} has policy {:?}", client.client_id, client.subject_policy)))?;
     let SubjectClaims { sub, tenant, jti, exp } =
         tokens::check_subject_claims(&claims, policy, now_secs()).map_err(OAuthError::invalid_request)?;
-    let user = store::users::by_email(&state.db, &sub).await?;
+    let user = state.cached().user_by_email(&sub).await?;
     Ok(Subject { user, named: sub, tenant_claim: tenant, jti, expires: exp, issued_by_us: false, prior: None })
 }
 
@@ -528,8 +542,8 @@ async fn read_issued(state: &AppState, token: &str) -> Result<Subject, OAuthErro
 async fn check_subject(state: &AppState, session: &ClientSession, subject: &Subject) -> Result<Result<UserRow, String>, OAuthError> {
     let owner = &session.owner;
     let user = subject.user.clone().filter(|u| u.tenant_id == session.client.tenant_id);
-    let has_grant = store::grants::covers(&state.db, owner.tenant_id, owner.id, user.as_ref().map_or(0, |u| u.id)).await?;
-    let enabled = store::settings::impersonation_enabled(&state.db).await?;
+    let has_grant = state.cached().grant_covers(owner.tenant_id, owner.id, user.as_ref().map_or(0, |u| u.id)).await?;
+    let enabled = state.cached().impersonation_enabled().await?;
     if let Some(claimed) = &subject.tenant_claim {
         if *claimed != session.tenant {
             return Ok(Err(format!("the tenant claim {:?} is not the client's tenant", tokens::clip(claimed, 64))));

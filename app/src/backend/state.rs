@@ -116,16 +116,10 @@ impl AppState {
         }
     }
 
-    /// Reads through the cache: only within a request that loaded its browser session.
+    /// Reads through the cache: only within a request that loaded its browser session or its
+    /// API client (which brought the cache up to date).
     pub fn cached(&self) -> Cached<'_> {
         Cached { db: &self.db, cache: &self.cache }
-    }
-
-    /// Reads through the cache for a request without a browser session: one query brings the
-    /// cache up to date first.
-    pub async fn fresh_reads(&self) -> Result<Cached<'_>, sqlx::Error> {
-        self.cache.observe(super::store::cache::access_version_of(&self.db).await?);
-        Ok(self.cached())
     }
 
     /// The state of the current server-function request.

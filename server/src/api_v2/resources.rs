@@ -228,7 +228,7 @@ pub async fn build(
     let Query(query) = query.map_err(query_error)?;
     let name = queue::validate_dataset_name(&name)?;
     let project = match query.project.as_deref() {
-        Some(key) => webapp_backend::readable_project(state.fresh_reads().await?, &caller.principal, key).await?,
+        Some(key) => webapp_backend::readable_project(state.cached(), &caller.principal, key).await?,
         None => project_with_dataset(&state, &caller, name).await?,
     };
     let execution = Execution {

@@ -91,6 +91,8 @@ pub struct ClientWithOwner {
     pub client: ApiClientRow,
     pub owner: UserRow,
     pub tenant: String,
+    /// The database's access version when they were read (for the read cache).
+    pub access_version: i64,
 }
 
 #[derive(sqlx::FromRow)]
@@ -111,6 +113,7 @@ struct ClientWithOwnerRow {
     owner_account_type: String,
     owner_disabled: bool,
     tenant_name: String,
+    access_version: i64,
 }
 
 /// The client, its owner and its tenant's name in one query: every API request needs all three.
@@ -119,7 +122,8 @@ pub async fn with_owner(db: &Db, client_id: &str) -> Result<Option<ClientWithOwn
         "SELECT c.id, c.tenant_id, c.client_id, c.name, c.owner_user_id, c.subject_policy, c.secret_sealed,
                 c.secret_version, c.revoked_at, u.email AS owner_email, u.display_name AS owner_display_name,
                 u.password_hash AS owner_password_hash, u.is_admin AS owner_is_admin,
-                u.account_type AS owner_account_type, u.disabled AS owner_disabled, t.name AS tenant_name
+                u.account_type AS owner_account_type, u.disabled AS owner_disabled, t.name AS tenant_name,
+                (SELECT value FROM access_version WHERE id = 1) AS access_version
          FROM api_clients c
          JOIN users u ON u.id = c.owner_user_id
          JOIN tenants t ON t.id = c.tenant_id
@@ -151,6 +155,7 @@ pub async fn with_owner(db: &Db, client_id: &str) -> Result<Option<ClientWithOwn
             revoked_at: r.revoked_at,
         },
         tenant: r.tenant_name,
+        access_version: r.access_version,
     }))
 }
 

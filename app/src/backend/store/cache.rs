@@ -6,8 +6,9 @@
 //! every session load reads it with the session, so a request sees every change committed
 //! before it began — a demotion, a disable, a revoked grant, the global switch — at once.
 //!
-//! Only requests that loaded a browser session read through the cache (`Cached`); the API,
-//! the job runner and the command line read the database directly.
+//! Only requests that brought the cache up to date read through it (`Cached`): a browser
+//! request loads its session, an API request its client: both queries read the version too.
+//! The job runner and the command line read the database directly.
 
 use super::{grants, impersonations, projects, settings, tenants, users, webapps, Conn, Db};
 use super::impersonations::ImpersonationRow;
@@ -28,6 +29,7 @@ const MAX_ENTRIES: usize = 20_000;
 #[derive(Clone, Debug, Hash, PartialEq, Eq)]
 enum Key {
     User(i64),
+    UserByEmail(String),
     TenantName(i64),
     ImpersonationEnabled,
     Impersonation(i64),
@@ -70,11 +72,6 @@ impl std::fmt::Debug for ReadCache {
 /// Reads the database's access version (on any connection).
 pub async fn access_version(conn: &mut Conn) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar("SELECT value FROM access_version WHERE id = 1").fetch_one(conn).await
-}
-
-/// The same on the read pool.
-pub async fn access_version_of(db: &Db) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("SELECT value FROM access_version WHERE id = 1").fetch_one(db).await
 }
 
 impl ReadCache {
@@ -132,8 +129,8 @@ impl ReadCache {
     }
 }
 
-/// Reads through the cache. Use only within a request that loaded its session (which
-/// brought the cache up to date); elsewhere read the store directly.
+/// Reads through the cache. Use only within a request that brought the cache up to date (see
+/// the module's comment); elsewhere read the store directly.
 #[derive(Clone, Copy)]
 pub struct Cached<'a> {
     pub db: &'a Db,
@@ -143,6 +140,10 @@ pub struct Cached<'a> {
 impl Cached<'_> {
     pub async fn user(&self, id: i64) -> Result<Option<UserRow>, sqlx::Error> {
         self.cache.get_or_load(Key::User(id), users::by_id(self.db, id)).await
+    }
+
+    pub async fn user_by_email(&self, email: &str) -> Result<Option<UserRow>, sqlx::Error> {
+        self.cache.get_or_load(Key::UserByEmail(email.to_string()), users::by_email(self.db, email)).await
     }
 
     pub async fn tenant_name(&self, tenant_id: i64) -> Result<String, sqlx::Error> {
