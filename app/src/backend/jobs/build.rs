@@ -7,6 +7,23 @@ use serde_json::Value;
 
 pub type Row = Vec<Value>;
 
+/// Rows read from an input at a time: a build holds one page of a large input, not all of it.
+const PAGE: i64 = 5_000;
+
+/// An input dataset being read page by page.
+pub struct Input {
+    dataset: DatasetRow,
+    next_row: i64,
+    read: i64,
+}
+
+impl Input {
+    /// Its rows, as counted when it was last built (for progress).
+    pub fn row_count(&self) -> i64 {
+        self.dataset.row_count
+    }
+}
+
 pub struct Build<'a> {
     state: &'a AppState,
     pub job_id: i64,
@@ -24,23 +41,57 @@ impl<'a> Build<'a> {
         Build { state, job_id, tenant_id, target, generation: job_id, rows_in: 0, rows_out: 0, reported: 0.0 }
     }
 
-    /// Reads every row of an input dataset of the same project.
-    pub async fn read_input(&mut self, name: &str) -> Result<Vec<Row>, String> {
-        let db = &self.state.db;
-        let input = store::datasets::by_name(db, self.target.project_id, name)
+    /// Opens an input dataset of the same project, to read page by page.
+    pub async fn open_input(&mut self, name: &str) -> Result<Input, String> {
+        let dataset = store::datasets::by_name(&self.state.db, self.target.project_id, name)
             .await
             .map_err(|e| format!("cannot read {name}: {e}"))?
             .ok_or_else(|| format!("input dataset {name} does not exist"))?;
-        let raw = store::datasets::read_rows(db, &input).await.map_err(|e| format!("cannot read {name}: {e}"))?;
+        Ok(Input { dataset, next_row: 0, read: 0 })
+    }
+
+    /// The next page of an input (at most `PAGE` rows), or `None` after its last row.
+    pub async fn next_page(&mut self, input: &mut Input) -> Result<Option<Vec<Row>>, String> {
+        let name = &input.dataset.name;
+        let raw = store::datasets::read_page(&self.state.db, &input.dataset, input.next_row, PAGE)
+            .await
+            .map_err(|e| format!("cannot read {name}: {e}"))?;
+        let Some((last, _)) = raw.last() else { return Ok(None) };
+        input.next_row = last + 1;
         let mut rows = Vec::with_capacity(raw.len());
-        for (i, text) in raw.iter().enumerate() {
+        for (row_no, text) in &raw {
             match serde_json::from_str::<Value>(text) {
                 Ok(Value::Array(row)) => rows.push(row),
-                _ => return Err(format!("{name} row {} is not a valid row", i + 1)),
+                _ => return Err(format!("{name} row {} is not a valid row", row_no + 1)),
             }
         }
+        input.read += rows.len() as i64;
         self.rows_in += rows.len() as i64;
-        self.log(Level::Info, &format!("Read {} rows from {name}", rows.len())).await;
+        Ok(Some(rows))
+    }
+
+    /// Once an input is read to its end: makes sure no new generation replaced the one read
+    /// (its pages would not add up), and logs how many rows were read.
+    pub async fn finish_input(&self, input: &Input) -> Result<(), String> {
+        let name = &input.dataset.name;
+        let now = store::datasets::by_id(&self.state.db, input.dataset.id)
+            .await
+            .map_err(|e| format!("cannot read {name}: {e}"))?;
+        if now.map(|d| d.generation) != Some(input.dataset.generation) {
+            return Err(format!("{name} was rebuilt while this build read it; build again"));
+        }
+        self.log(Level::Info, &format!("Read {} rows from {name}", input.read)).await;
+        Ok(())
+    }
+
+    /// Reads every row of a (small) input dataset of the same project.
+    pub async fn read_input(&mut self, name: &str) -> Result<Vec<Row>, String> {
+        let mut input = self.open_input(name).await?;
+        let mut rows = Vec::new();
+        while let Some(page) = self.next_page(&mut input).await? {
+            rows.extend(page);
+        }
+        self.finish_input(&input).await?;
         Ok(rows)
     }
 

@@ -72,13 +72,17 @@ pub async fn list(db: &Db, project_id: i64) -> Result<Vec<DatasetRow>, sqlx::Err
     .await
 }
 
-/// Every row of a dataset's current generation, in order.
-pub async fn read_rows(db: &Db, ds: &DatasetRow) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT data FROM dataset_rows WHERE dataset_id = ? AND generation = ? ORDER BY row_no",
+/// Up to `limit` rows of a dataset's current generation from row number `from` on, in order,
+/// each with its number.
+pub async fn read_page(db: &Db, ds: &DatasetRow, from: i64, limit: i64) -> Result<Vec<(i64, String)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT row_no, data FROM dataset_rows WHERE dataset_id = ? AND generation = ? AND row_no >= ?
+         ORDER BY row_no LIMIT ?",
     )
     .bind(ds.id)
     .bind(ds.generation)
+    .bind(from)
+    .bind(limit)
     .fetch_all(db)
     .await
 }

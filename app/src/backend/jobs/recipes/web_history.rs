@@ -12,8 +12,6 @@ pub const RAW_COLUMNS: &[&str] = &["timestamp", "ip", "user_agent", "url", "refe
 pub const PREPARED_COLUMNS: &[&str] =
     &["date", "hour", "visitor_id", "url", "referrer_host", "browser", "os", "device", "country"];
 
-const CHUNK: usize = 5_000;
-
 /// One raw hit, checked.
 #[derive(Debug, PartialEq)]
 pub struct Hit<'a> {
@@ -89,29 +87,30 @@ pub fn referrer_host(referrer: &str) -> &str {
 }
 
 pub async fn prepare(build: &mut Build<'_>) -> Result<(), String> {
-    let rows = build.read_input("web_history").await?;
-    build.progress(0.1).await;
-    let total = rows.len().max(1);
-    let mut seen = HashSet::new();
-    let (mut bots, mut duplicates) = (0usize, 0usize);
-    for (chunk_no, chunk) in rows.chunks(CHUNK).enumerate() {
-        let mut out = Vec::with_capacity(chunk.len());
-        for (i, row) in chunk.iter().enumerate() {
-            let row_no = chunk_no * CHUNK + i + 1;
+    let mut input = build.open_input("web_history").await?;
+    let total = input.row_count().max(1) as f64;
+    build.progress(0.05).await;
+    // Hits already kept, by (visitor, time, url): what a duplicate repeats.
+    let mut seen: HashSet<(String, String, String)> = HashSet::new();
+    let (mut bots, mut duplicates, mut row_no) = (0usize, 0usize, 0usize);
+    while let Some(page) = build.next_page(&mut input).await? {
+        let mut out = Vec::with_capacity(page.len());
+        for row in &page {
+            row_no += 1;
             let hit = Hit::parse(row).map_err(|e| format!("web_history row {row_no}: {e}"))?;
             if user_agent::is_bot(hit.user_agent) {
                 bots += 1;
-            } else if !seen.insert((hit.visitor_id, hit.timestamp, hit.url)) {
+            } else if !seen.insert((hit.visitor_id.to_string(), hit.timestamp.to_string(), hit.url.to_string())) {
                 duplicates += 1;
             } else {
                 out.push(hit.prepared());
             }
         }
         build.write(&out).await?;
-        let done = (chunk_no * CHUNK + chunk.len()) as f64 / total as f64;
-        build.progress(0.1 + 0.85 * done).await;
+        build.progress(0.05 + 0.9 * (row_no as f64 / total).min(1.0)).await;
         tokio::task::yield_now().await;
     }
+    build.finish_input(&input).await?;
     build
         .log(Level::Info, &format!("Dropped {bots} bot hits and {duplicates} duplicate hits"))
         .await;
