@@ -1,5 +1,6 @@
 //! Request guards and response fixes shared by every route.
 
+use app::backend::store::sessions;
 use app::error::AppError;
 use axum::body::{to_bytes, Body};
 use axum::extract::Request;
@@ -53,6 +54,16 @@ pub async fn limit_body(request: Request, next: Next) -> Response {
         Ok(bytes) => next.run(Request::from_parts(parts, Body::from(bytes))).await,
         Err(_) => too_large(),
     }
+}
+
+/// A session that could not be saved because the writer's queue was full is answered like any
+/// other write refused under overload: 503 with `Retry-After`, nothing changed.
+pub async fn session_back_pressure(request: Request, next: Next) -> Response {
+    let (response, queue_full) = sessions::noting_full_queue(next.run(request)).await;
+    if queue_full && response.status() == StatusCode::INTERNAL_SERVER_ERROR {
+        return AppError::busy().into_response();
+    }
+    response
 }
 
 /// Server functions send every error as 500; give each the status its `AppError` names.

@@ -63,6 +63,7 @@ pub fn build(state: AppState, options: LeptosOptions, sessions: Sessions) -> Rou
         .layer(axum::middleware::from_fn(middleware::server_fn_error_status))
         .layer(axum::middleware::from_fn(middleware::refuse_cross_site))
         .layer(auth_layer)
+        .layer(axum::middleware::from_fn(middleware::session_back_pressure))
         .layer(Extension(state))
         .layer(axum::middleware::from_fn(middleware::limit_body))
         // The API authenticates by bearer token, not by session: none of the layers above.

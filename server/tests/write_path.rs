@@ -351,6 +351,13 @@ async fn a_full_write_queue_answers_503_with_retry_after_and_writes_nothing() {
     let body = axum::body::to_bytes(page.into_body(), 1 << 16).await.unwrap();
     assert!(String::from_utf8_lossy(&body).contains("the server is busy"), "{}", String::from_utf8_lossy(&body));
 
+    // A login writes only its session: refused the same way, not with a bare 500.
+    let login = form_request("/api/login", &[("email", "u2@tshirts.example"), ("password", "guise-demo")], None);
+    let login = app.router.clone().oneshot(login).await.unwrap();
+    assert_eq!(login.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(login.headers()[header::RETRY_AFTER], "1");
+    assert!(login.headers().get(header::SET_COOKIE).is_none(), "no session was handed out");
+
     release.send(()).unwrap();
     held.await.unwrap().unwrap();
     assert_store_healthy(&app).await;

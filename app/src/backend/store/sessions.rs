@@ -5,6 +5,8 @@
 
 use super::cache::ReadCache;
 use super::{Db, Writer};
+use std::cell::Cell;
+use std::future::Future;
 use std::sync::Arc;
 use tower_sessions::cookie::time::OffsetDateTime;
 use tower_sessions::session::{Id, Record};
@@ -36,7 +38,28 @@ impl Sessions {
     }
 }
 
+tokio::task_local! {
+    /// Whether a session write of the current request found the writer's queue full.
+    static QUEUE_FULL: Cell<bool>;
+}
+
+/// Runs a request and tells whether one of its session writes found the writer's queue full.
+/// (tower-sessions answers any store failure with a bare 500; an overload deserves the 503
+/// and `Retry-After` that every other refused write gets.)
+pub async fn noting_full_queue<F: Future>(request: F) -> (F::Output, bool) {
+    QUEUE_FULL
+        .scope(Cell::new(false), async move {
+            let output = request.await;
+            (output, QUEUE_FULL.with(Cell::get))
+        })
+        .await
+}
+
 fn backend(e: sqlx::Error) -> session_store::Error {
+    if matches!(e, sqlx::Error::PoolTimedOut) {
+        // Outside `noting_full_queue` (a test calling the store) there is no one to tell.
+        let _ = QUEUE_FULL.try_with(|full| full.set(true));
+    }
     session_store::Error::Backend(e.to_string())
 }
 
