@@ -1,6 +1,7 @@
 -- A counter that moves whenever a row that decides who a request is, or what it may open,
 -- changes: whoever writes (the server, the command line), the triggers bump it. The server
--- caches those rows while the counter stays put (`store::cache`).
+-- caches those rows while the counter stays put (`store::cache`). Impersonations start and end
+-- all the time and are read only by the requests they concern: they are not cached.
 CREATE TABLE access_version (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     value INTEGER NOT NULL
@@ -96,12 +97,4 @@ CREATE TRIGGER settings_update_moves_access AFTER UPDATE ON settings
 BEGIN UPDATE access_version SET value = value + 1 WHERE id = 1; END;
 
 CREATE TRIGGER settings_delete_moves_access AFTER DELETE ON settings
-BEGIN UPDATE access_version SET value = value + 1 WHERE id = 1; END;
-
-
--- A new impersonation changes no cached row; its end does.
-CREATE TRIGGER impersonations_update_moves_access AFTER UPDATE ON impersonations
-BEGIN UPDATE access_version SET value = value + 1 WHERE id = 1; END;
-
-CREATE TRIGGER impersonations_delete_moves_access AFTER DELETE ON impersonations
 BEGIN UPDATE access_version SET value = value + 1 WHERE id = 1; END;

@@ -75,7 +75,7 @@ pub async fn current_user() -> Result<Option<SessionView>, AppError> {
     let tenant_name = state.cached().tenant_name(principal.tenant_id()).await?;
     let impersonation = match (&principal.actor, principal.impersonation_id) {
         (Some(actor), Some(id)) => {
-            let row = state.cached().impersonation(id)
+            let row = store::impersonations::by_id(&state.db, id)
                 .await?
                 .ok_or_else(|| AppError::internal(format!("impersonation {id} vanished")))?;
             Some(ImpersonationView {

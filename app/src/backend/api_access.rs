@@ -290,7 +290,7 @@ pub async fn verify_client_token(state: &AppState, token: &str) -> Result<Client
         }
     }
     if let Some(id) = claims.imp {
-        let ended = state.cached().impersonation(id).await?.filter(|r| r.ended_at.is_some());
+        let ended = store::impersonations::by_id(&state.db, id).await?.filter(|r| r.ended_at.is_some());
         if let Some(why) = ended.map(|r| r.end_reason.unwrap_or_default()) {
             return Err(OAuthError::invalid_token(format!("the impersonation was ended: {why}")));
         }

@@ -40,7 +40,7 @@ pub async fn resolve(session: &AuthSession, state: &AppState) -> Result<Principa
         return Err(AppError::not_logged_in());
     };
     let Some(id) = ongoing else { return Ok(Principal::signed_in(actor)) };
-    let row = state.cached().impersonation(id).await?;
+    let row = store::impersonations::by_id(&state.db, id).await?;
     let Some(row) = row.filter(|r| r.ended_at.is_none() && r.actor_user_id == actor.id) else {
         session.session.remove::<i64>(SESSION_KEY).await.map_err(session_error)?;
         return Ok(Principal::signed_in(actor));
@@ -87,7 +87,7 @@ fn ended_entry(row: &ImpersonationRow, action: &str, subject: &UserRow, why: Str
 }
 
 async fn end_without_actor(state: &AppState, id: i64) -> Result<(), AppError> {
-    if let Some(row) = state.cached().impersonation(id).await?.filter(|r| r.ended_at.is_none()) {
+    if let Some(row) = store::impersonations::by_id(&state.db, id).await?.filter(|r| r.ended_at.is_none()) {
         if let Some(subject) = state.cached().user(row.subject_user_id).await? {
             let why = "ended automatically: the impersonator can no longer sign in".to_string();
             let entry = ended_entry(&row, ENDED, &subject, why.clone());

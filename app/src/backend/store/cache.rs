@@ -1,6 +1,7 @@
 //! Rows that decide who a request is and what it may open — users, tenants, grants, groups,
-//! projects and their permissions, webapps, impersonations, settings — are read on every page
-//! and change rarely. They are kept here while the database's `access_version` stays put:
+//! projects and their permissions, webapps, settings — are read on every page and change
+//! rarely. (Impersonations start and end all the time, and only the requests they concern read
+//! them: those are read from the database each time.) They are kept here while the database's `access_version` stays put:
 //! triggers move it on every change to those tables, whoever writes (this server or the
 //! command line). The writer reads it after each commit, before answering its callers, and
 //! every session load reads it with the session, so a request sees every change committed
@@ -10,8 +11,7 @@
 //! request loads its session, an API request its client: both queries read the version too.
 //! The job runner and the command line read the database directly.
 
-use super::{grants, impersonations, projects, settings, tenants, users, webapps, Conn, Db};
-use super::impersonations::ImpersonationRow;
+use super::{grants, projects, settings, tenants, users, webapps, Conn, Db};
 use super::projects::ProjectRow;
 use crate::backend::permissions::ProjectGrants;
 use super::users::UserRow;
@@ -32,7 +32,6 @@ enum Key {
     UserByEmail(String),
     TenantName(i64),
     ImpersonationEnabled,
-    Impersonation(i64),
     GrantCovers { tenant_id: i64, actor: i64, subject: i64 },
     Candidates { tenant_id: i64, actor: i64 },
     Project { tenant_id: i64, key: String },
@@ -152,10 +151,6 @@ impl Cached<'_> {
 
     pub async fn impersonation_enabled(&self) -> Result<bool, sqlx::Error> {
         self.cache.get_or_load(Key::ImpersonationEnabled, settings::impersonation_enabled(self.db)).await
-    }
-
-    pub async fn impersonation(&self, id: i64) -> Result<Option<ImpersonationRow>, sqlx::Error> {
-        self.cache.get_or_load(Key::Impersonation(id), impersonations::by_id(self.db, id)).await
     }
 
     pub async fn grant_covers(&self, tenant_id: i64, actor: i64, subject: i64) -> Result<bool, sqlx::Error> {

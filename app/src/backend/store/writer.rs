@@ -154,33 +154,36 @@ fn run_batch<'a>(
         let mut ran: Vec<Ran> = Vec::new();
         let mut lost = None;
         // Alone in its batch, a unit needs no savepoint: the transaction keeps or drops it.
+        // Otherwise each unit's end and the next one's savepoint go to SQLite together.
         let alone = pending.len() == 1;
-        while ran.len() < MAX_BATCH {
+        if !alone {
+            if let Err(e) = exec(conn, "SAVEPOINT unit").await {
+                lost = Some(format!("SAVEPOINT failed: {e}"));
+            }
+        }
+        while lost.is_none() && ran.len() < MAX_BATCH {
             let Some(work) = pending.pop_front() else {
                 break;
             };
-            if alone {
-                ran.push(work(Some(&mut *conn)).await);
-                break;
-            }
-            if let Err(e) = exec(conn, "SAVEPOINT unit").await {
-                pending.push_front(work);
-                lost = Some(format!("SAVEPOINT failed: {e}"));
-                break;
-            }
             let unit = work(Some(&mut *conn)).await;
-            let end = if unit.keep {
-                "RELEASE unit"
-            } else {
-                "ROLLBACK TO unit; RELEASE unit"
+            if alone {
+                ran.push(unit);
+                break;
+            }
+            let another = !pending.is_empty() && ran.len() + 1 < MAX_BATCH;
+            let end = match (unit.keep, another) {
+                (true, true) => "RELEASE unit; SAVEPOINT unit",
+                (true, false) => "RELEASE unit",
+                (false, true) => "ROLLBACK TO unit; RELEASE unit; SAVEPOINT unit",
+                (false, false) => "ROLLBACK TO unit; RELEASE unit",
             };
             let ended = exec(conn, end).await;
             ran.push(unit);
             if let Err(e) = ended {
                 // The unit's failure ended the whole transaction (SQLite does on a full disk or
-                // an I/O error): everything before it in the batch is gone too.
+                // an I/O error), or the next savepoint could not be taken: everything before it
+                // in the batch is gone too.
                 lost = Some(format!("the transaction was aborted: {e}"));
-                break;
             }
         }
         if lost.is_none() {
@@ -225,15 +228,10 @@ fn learn_access_version<'c>(conn: &'c mut Conn, cache: &'c ReadCache) -> BoxFutu
     .boxed()
 }
 
-/// Runs the writer's own statements (transaction control, `;`-separated) on its connection.
+/// Runs the writer's own statements (transaction control, `;`-separated, in one go) on its
+/// connection.
 fn exec<'c>(conn: &'c mut Conn, sql: &'static str) -> BoxFuture<'c, Result<(), sqlx::Error>> {
-    async move {
-        for statement in sql.split(';') {
-            sqlx::query(statement.trim()).execute(&mut *conn).await?;
-        }
-        Ok(())
-    }
-    .boxed()
+    async move { sqlx::query(sql).execute(&mut *conn).await.map(|_| ()) }.boxed()
 }
 
 /// Makes sure no transaction is left open on the connection; if that cannot be shown, the
