@@ -73,6 +73,10 @@ impl FromServerFnError for AppError {
             }
             ServerFnErrorErr::Request(msg) => AppError::Network(msg),
             ServerFnErrorErr::UnsupportedRequestMethod(msg) => AppError::BadRequest(msg),
+            // On the server this is a request body that could not be read (not UTF-8): the
+            // client's fault. (In the browser it would be an answer the server garbled.)
+            #[cfg(feature = "ssr")]
+            ServerFnErrorErr::Deserialization(msg) => AppError::BadRequest(format!("malformed input: {msg}")),
             other => {
                 #[cfg(feature = "ssr")]
                 tracing::error!("server function failure: {other}");

@@ -424,6 +424,8 @@ pub struct ApiClientView {
     pub client_id: String,
     pub name: String,
     pub owner: UserView,
+    /// Whether the viewer owns it (only the owner may rotate its secret).
+    pub yours: bool,
     /// `strict` or `compatible`.
     pub subject_policy: String,
     pub secret_version: i64,

@@ -54,6 +54,17 @@ test('an admin creates, rotates and revokes an API client; the secret is shown o
   await page.screenshot({ path: 'test-results/admin-api-clients-revoked.png', fullPage: true });
 });
 
+test("another admin may revoke a client but never obtain its secret", async ({ page }) => {
+  await logIn(page, 'bob@tshirts.example');
+  await page.goto('/admin/api-clients');
+  await waitForHydration(page);
+  const demo = page.locator('table.clients tr', { hasText: 'tshirts-api-demo' });
+  await expect(demo).toContainText('Alice Admin');
+  await expect(demo.getByRole('button', { name: 'Revoke' })).toBeVisible();
+  await expect(demo.getByRole('button', { name: 'Rotate secret' })).toHaveCount(0);
+  await page.screenshot({ path: 'test-results/admin-api-clients-other-owner.png', fullPage: true });
+});
+
 test('members cannot open API clients', async ({ page }) => {
   await logIn(page, 'u1@tshirts.example');
   await page.goto('/admin/api-clients');

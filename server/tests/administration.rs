@@ -215,3 +215,48 @@ async fn many_admins_impersonating_at_once_keep_every_pair_straight() {
     let records = store::audit::all_records(&app.state.db).await.unwrap();
     assert_eq!(app::backend::audit::verify_chain(&records), Ok(PAIRS * 8));
 }
+
+#[tokio::test]
+async fn only_its_owner_obtains_a_client_secret_and_any_admin_may_revoke() {
+    let app = TestApp::new().await;
+    let alice = app.login("alice@tshirts.example").await;
+    let bob = app.login("bob@tshirts.example").await;
+    let created = app.post("/api/admin/api_clients/create", &[("name", "Bob's reports"), ("policy", "strict")], Some(&bob)).await;
+    assert_eq!(created.status, StatusCode::OK, "{}", created.body);
+    let client_id = created.json()["client_id"].as_str().unwrap().to_string();
+    let secret_version = || async {
+        sqlx::query_scalar::<_, i64>("SELECT secret_version FROM api_clients WHERE client_id = ?")
+            .bind(&client_id)
+            .fetch_one(&app.state.db)
+            .await
+            .unwrap()
+    };
+    let version = secret_version().await;
+
+    // Alice would act as Bob (an admin) with his secret: refused, audited, nothing changed.
+    let stolen = app.post("/api/admin/api_clients/rotate", &[("client_id", &client_id)], Some(&alice)).await;
+    assert_eq!(stolen.status, StatusCode::FORBIDDEN, "{}", stolen.body);
+    assert!(stolen.error_message().contains("only the client's owner may obtain its secret"), "{}", stolen.body);
+    assert!(!stolen.body.contains("secret\":"), "no secret in the answer: {}", stolen.body);
+    assert_eq!(secret_version().await, version);
+    let (actor, outcome): (String, String) = sqlx::query_as(
+        "SELECT u.email, a.outcome FROM audit_log a JOIN users u ON u.id = a.actor_user_id
+         WHERE a.action = 'api_client.rotate' ORDER BY a.id DESC LIMIT 1",
+    )
+    .fetch_one(&app.state.db)
+    .await
+    .unwrap();
+    assert_eq!((actor.as_str(), outcome.as_str()), ("alice@tshirts.example", "denied"));
+
+    // The list offers Rotate only on one's own clients.
+    let listed = app.post("/api/admin/api_clients", &[], Some(&alice)).await.json();
+    let row = listed.as_array().unwrap().iter().find(|c| c["client_id"] == client_id.as_str()).unwrap().clone();
+    assert_eq!(row["yours"], false);
+
+    // Bob rotates his own; Alice may revoke it.
+    let rotated = app.post("/api/admin/api_clients/rotate", &[("client_id", &client_id)], Some(&bob)).await;
+    assert_eq!(rotated.status, StatusCode::OK, "{}", rotated.body);
+    assert_eq!(secret_version().await, version + 1);
+    let revoked = app.post("/api/admin/api_clients/revoke", &[("client_id", &client_id)], Some(&alice)).await;
+    assert_eq!(revoked.status, StatusCode::OK, "{}", revoked.body);
+}

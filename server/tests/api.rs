@@ -709,7 +709,7 @@ async fn the_command_line_creates_a_client_whose_secret_works() {
     assert!(id.starts_with("nightly-reports-"), "{id}");
     let token = client_token(&app, &id, &secret).await;
     assert_eq!(get(&app, "/v2/whoami", &token).await.json()["email"], "sam@tshirts.example");
-    let clients = store::api_clients::list(&app.state.db, TSHIRTS).await.unwrap();
+    let clients = store::api_clients::list(&app.state.db, TSHIRTS, 0).await.unwrap();
     assert_eq!(clients.iter().find(|c| c.client_id == id).unwrap().subject_policy, "strict", "strict unless asked");
 
     let unknown = run(&["client", "create", "--name", "x", "--owner", "nobody@tshirts.example"]);

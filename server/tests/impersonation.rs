@@ -366,6 +366,53 @@ async fn logging_out_while_impersonating_ends_both() {
 }
 
 #[tokio::test]
+async fn logging_in_on_an_impersonating_session_ends_the_impersonation() {
+    let app = TestApp::new().await;
+    let alice = app.login("alice@tshirts.example").await;
+    let as_carol = impersonate(&app, &alice, "carol@tshirts.example", false).await;
+    let login = app.post("/api/login", &[("email", "u1@tshirts.example"), ("password", "guise-demo")], Some(&as_carol)).await;
+    assert!(login.status.is_success() || login.status.is_redirection(), "{} {}", login.status, login.body);
+    let as_u1 = session_cookie(&login).expect("a new session id");
+    let who = me(&app, &as_u1).await;
+    assert_eq!(who["user"]["email"], "u1@tshirts.example");
+    assert_eq!(who["impersonation"], serde_json::Value::Null);
+    let (ended_at, end_reason): (Option<i64>, Option<String>) =
+        sqlx::query_as("SELECT ended_at, end_reason FROM impersonations ORDER BY id DESC LIMIT 1")
+            .fetch_one(&app.state.db)
+            .await
+            .unwrap();
+    assert!(ended_at.is_some(), "Carol's record is closed");
+    assert_eq!(end_reason.as_deref(), Some("another login"));
+    let last = audit_rows(&app).await.pop().unwrap();
+    assert_eq!((last.action.as_str(), last.actor.as_str()), ("impersonation.stop", "alice@tshirts.example"));
+    assert_eq!(last.subject.as_deref(), Some("carol@tshirts.example"));
+    assert_eq!(last.reason, "someone logged in on the impersonator's browser session");
+    chain_ok(&store::audit::all_records(&app.state.db).await.unwrap());
+}
+
+#[tokio::test]
+async fn a_body_that_is_not_utf8_is_a_precise_400() {
+    let app = TestApp::new().await;
+    let alice = app.login("alice@tshirts.example").await;
+    let before = audit_rows(&app).await.len();
+    for body in [b"user_id=\xff&reason=TICKET-1".to_vec(), b"user_id=%FF&reason=TICKET-1".to_vec()] {
+        let request = Request::builder()
+            .method(Method::POST)
+            .uri("/api/impersonation/start")
+            .header(header::HOST, "127.0.0.1:3000")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::ACCEPT, "application/json")
+            .header(header::COOKIE, &alice)
+            .body(Body::from(body))
+            .unwrap();
+        let reply = app.request(request).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.body);
+        assert!(reply.error_message().contains("malformed input"), "{}", reply.body);
+    }
+    assert_eq!(audit_rows(&app).await.len(), before, "nothing started, nothing written");
+}
+
+#[tokio::test]
 async fn audit_rows_are_never_changed_and_the_cli_finds_tampering() {
     let app = TestApp::new().await;
     let alice = app.login("alice@tshirts.example").await;

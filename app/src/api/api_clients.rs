@@ -1,5 +1,5 @@
 //! Administration → API clients: list, create, rotate, revoke. Admins only; the secret is in
-//! the answer of create and rotate, and nowhere else.
+//! the answer of create and rotate (to the client's owner only), and nowhere else.
 
 use crate::error::AppError;
 use crate::model::{ApiClientView, ClientSecret};
@@ -9,7 +9,7 @@ use leptos::prelude::*;
 pub async fn list_api_clients() -> Result<Vec<ApiClientView>, AppError> {
     use crate::backend::store;
     let (state, principal) = super::admin::require_admin().await?;
-    Ok(store::api_clients::list(&state.db, principal.tenant_id()).await?)
+    Ok(store::api_clients::list(&state.db, principal.tenant_id(), principal.subject.id).await?)
 }
 
 /// Creates a client owned by the signed-in admin.

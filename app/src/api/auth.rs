@@ -24,6 +24,8 @@ pub fn safe_next(next: Option<&str>) -> &str {
 #[server(endpoint = "login")]
 pub async fn login(email: String, password: String, next: Option<String>) -> Result<(), AppError> {
     use crate::backend::auth::{AuthSession, Credentials};
+    use crate::backend::impersonating::{self, SessionChange};
+    use crate::backend::state::AppState;
     if email.trim().is_empty() || password.is_empty() {
         return Err(AppError::BadRequest("enter your email and password".into()));
     }
@@ -39,8 +41,10 @@ pub async fn login(email: String, password: String, next: Option<String>) -> Res
         .map_err(AppError::internal)?
         .ok_or_else(|| AppError::Unauthorized("wrong email or password".into()))?;
     // Logging in always gives the session a new id (no session fixation), also when someone
-    // was already signed in on it (axum-login only cycles it for anonymous sessions).
+    // was already signed in on it (axum-login only cycles it for anonymous sessions); and ends
+    // that someone's impersonation, which would otherwise stay open with no one to stop it.
     if session.user.is_some() {
+        impersonating::end_with_session(&AppState::current()?, &session, SessionChange::LogIn).await?;
         session.session.cycle_id().await.map_err(AppError::internal)?;
     }
     session.login(&user).await.map_err(AppError::internal)?;
@@ -50,12 +54,13 @@ pub async fn login(email: String, password: String, next: Option<String>) -> Res
 
 #[server(endpoint = "logout")]
 pub async fn logout() -> Result<(), AppError> {
-    use crate::backend::{auth::AuthSession, impersonating, state::AppState};
+    use crate::backend::impersonating::{self, SessionChange};
+    use crate::backend::{auth::AuthSession, state::AppState};
     let mut session: AuthSession = leptos_axum::extract()
         .await
         .map_err(|e| AppError::internal(format!("auth session unavailable: {e}")))?;
     // Logging out while impersonating ends both.
-    impersonating::end_at_logout(&AppState::current()?, &session).await?;
+    impersonating::end_with_session(&AppState::current()?, &session, SessionChange::LogOut).await?;
     session.logout().await.map_err(AppError::internal)?;
     leptos_axum::redirect("/login");
     Ok(())

@@ -2,6 +2,7 @@
 //! whoever created or rotated it, and stored only sealed with the server key.
 
 use super::audit::{AuditEntry, Outcome};
+use super::permissions;
 use super::principal::Principal;
 use super::secrets::{self, ServerKey};
 use super::state::AppState;
@@ -115,12 +116,18 @@ pub async fn create(state: &AppState, owner: &UserRow, name: &str, policy: Subje
 }
 
 /// Gives a client a new secret: the old one and every token issued under it stop working.
+/// Only its owner gets it; anyone else's attempt is refused and audited.
 pub async fn rotate(state: &AppState, principal: &Principal, client_id: &str) -> Result<ClientSecret, AppError> {
     let client_id = check_client_id(client_id)?;
     let client = store::api_clients::by_client_id(&state.db, client_id)
         .await?
         .filter(|c| c.tenant_id == principal.tenant_id())
         .ok_or_else(|| AppError::NotFound(format!("no API client {client_id}")))?;
+    if let Err(refusal) = permissions::may_obtain_client_secret(principal.acting_user(), client.owner_user_id) {
+        let entry = principal.audit(ROTATE, format!("client {client_id}"), Outcome::Denied, refusal.reason().into());
+        store::audit::append_alone(&state.writer, &entry).await?;
+        return Err(AppError::Forbidden(refusal.reason().into()));
+    }
     let secret = secrets::new_secret();
     let sealed = state.keys.server.seal(secret.as_bytes(), &secret_context(client_id));
     let entry = principal.audit(ROTATE, format!("client {client_id}"), Outcome::Allowed, "tokens issued before are retired".into());

@@ -191,17 +191,37 @@ pub async fn stop(state: &AppState, session: &AuthSession) -> Result<UserRow, Ap
     Ok(principal.subject)
 }
 
-/// Ends an ongoing impersonation because its actor logs out.
-pub async fn end_at_logout(state: &AppState, session: &AuthSession) -> Result<(), AppError> {
+/// What happens to a browser session that ends its impersonation with it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SessionChange {
+    /// The impersonator logs out.
+    LogOut,
+    /// Someone logs in on the impersonator's browser session.
+    LogIn,
+}
+
+impl SessionChange {
+    /// (the impersonation's end reason, the audit row's reason)
+    fn reasons(self) -> (&'static str, &'static str) {
+        match self {
+            SessionChange::LogOut => ("logged out", "the impersonator logged out"),
+            SessionChange::LogIn => ("another login", "someone logged in on the impersonator's browser session"),
+        }
+    }
+}
+
+/// Ends the session's ongoing impersonation, if any, because the session's identity changes.
+pub async fn end_with_session(state: &AppState, session: &AuthSession, change: SessionChange) -> Result<(), AppError> {
     let principal = match resolve(session, state).await {
         Ok(p) => p,
         Err(AppError::Unauthorized(_)) => return Ok(()),
         Err(e) => return Err(e),
     };
     if let Some(id) = principal.impersonation_id {
-        let entry =
-            principal.audit(STOP, target(&principal.subject), Outcome::Allowed, "the impersonator logged out".into());
-        store::impersonations::end(&state.writer, id, "logged out", &entry).await?;
+        let (ended, why) = change.reasons();
+        let entry = principal.audit(STOP, target(&principal.subject), Outcome::Allowed, why.into());
+        store::impersonations::end(&state.writer, id, ended, &entry).await?;
+        session.session.remove::<i64>(SESSION_KEY).await.map_err(session_error)?;
     }
     Ok(())
 }

@@ -18,6 +18,7 @@ pub enum Refusal {
     NoReadPermission,
     NoBuildPermission,
     NotAdmin,
+    NotClientOwner,
 }
 
 impl Refusal {
@@ -29,6 +30,7 @@ impl Refusal {
             Refusal::NoReadPermission => "no read permission on the project",
             Refusal::NoBuildPermission => "no build permission on the project",
             Refusal::NotAdmin => "only administrators may do this",
+            Refusal::NotClientOwner => "only the client's owner may obtain its secret; revoke the client instead",
         }
     }
 }
@@ -90,6 +92,16 @@ pub fn may_administer(account: &UserRow, tenant_id: i64) -> Result<(), Refusal> 
 /// The identity a webapp backend runs as: any enabled account of the webapp's tenant.
 pub fn may_be_webapp_identity(candidate: &UserRow, project_tenant: i64) -> Result<(), Refusal> {
     member_of(candidate, project_tenant)
+}
+
+/// A client's secret goes to its owner only (at creation and on rotation): whoever holds it acts
+/// as the owner, so an admin given another admin's secret could act as that admin.
+pub fn may_obtain_client_secret(account: &UserRow, owner_user_id: i64) -> Result<(), Refusal> {
+    if account.id == owner_user_id {
+        Ok(())
+    } else {
+        Err(Refusal::NotClientOwner)
+    }
 }
 
 #[cfg(test)]
@@ -168,5 +180,13 @@ mod tests {
         assert_eq!(may_log_in(&service), Err(Refusal::ServiceAccount));
         let disabled = UserRow { disabled: true, ..account(1) };
         assert_eq!(may_log_in(&disabled), Err(Refusal::Disabled));
+    }
+
+    #[test]
+    fn only_the_owner_obtains_a_client_secret() {
+        let owner = account(1);
+        assert_eq!(may_obtain_client_secret(&owner, owner.id), Ok(()));
+        let other_admin = UserRow { id: owner.id + 1, is_admin: true, ..account(1) };
+        assert_eq!(may_obtain_client_secret(&other_admin, owner.id), Err(Refusal::NotClientOwner));
     }
 }

@@ -45,13 +45,17 @@ pub fn AdminApiClientsPage() -> impl IntoView {
             .map(|c| {
                 let active = c.revoked_at.is_none();
                 let id = c.client_id.clone();
+                // Only the owner may obtain a secret; any admin may revoke.
+                let yours = c.yours;
                 let actions = active.then(|| {
                     let id2 = id.clone();
                     view! {
-                        <ActionForm action=rotate>
-                            <input type="hidden" name="client_id" value=id.clone()/>
-                            <button type="submit">"Rotate secret"</button>
-                        </ActionForm>
+                        {yours.then(|| view! {
+                            <ActionForm action=rotate>
+                                <input type="hidden" name="client_id" value=id.clone()/>
+                                <button type="submit">"Rotate secret"</button>
+                            </ActionForm>
+                        })}
                         <ActionForm action=revoke>
                             <input type="hidden" name="client_id" value=id2/>
                             <button type="submit" class="danger">"Revoke"</button>

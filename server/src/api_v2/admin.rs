@@ -55,7 +55,7 @@ pub struct ClientList {
     responses((status = 200, body = ClientList), (status = 403, description = "An impersonation token, or not an admin", body = ErrorBody)))]
 pub async fn clients(State(state): State<AppState>, Extension(caller): Extension<ApiCaller>) -> ApiResult<Response> {
     require_admin(&caller)?;
-    let clients = store::api_clients::list(&state.db, caller.principal.tenant_id())
+    let clients = store::api_clients::list(&state.db, caller.principal.tenant_id(), caller.principal.subject.id)
         .await?
         .into_iter()
         .map(|c| ClientEntry {

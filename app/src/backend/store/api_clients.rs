@@ -182,7 +182,8 @@ struct ViewRow {
 }
 
 /// The tenant's clients, newest first.
-pub async fn list(db: &Db, tenant_id: i64) -> Result<Vec<ApiClientView>, sqlx::Error> {
+/// The tenant's clients, newest first, each marked whether `viewer` owns it.
+pub async fn list(db: &Db, tenant_id: i64, viewer_user_id: i64) -> Result<Vec<ApiClientView>, sqlx::Error> {
     let rows: Vec<ViewRow> = sqlx::query_as(
         "SELECT c.client_id, c.name, u.id AS owner_id, u.email AS owner_email, u.display_name AS owner_name,
                 c.subject_policy, c.secret_version, c.created_at, c.rotated_at, c.revoked_at, c.last_used_at
@@ -197,6 +198,7 @@ pub async fn list(db: &Db, tenant_id: i64) -> Result<Vec<ApiClientView>, sqlx::E
         .map(|r| ApiClientView {
             client_id: r.client_id,
             name: r.name,
+            yours: r.owner_id == viewer_user_id,
             owner: UserView { id: r.owner_id, email: r.owner_email, display_name: r.owner_name },
             subject_policy: r.subject_policy,
             secret_version: r.secret_version,
