@@ -6,10 +6,10 @@ export PATH := $(CURDIR)/end2end/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 .PHONY: run dev test bench install install-test lint unit integration e2e example release
 
 run: install
-	cargo leptos serve --release
+	GUISE_DEMO=true cargo leptos serve --release
 
 dev: install
-	cargo leptos watch
+	GUISE_DEMO=true cargo leptos watch
 
 test: install-test lint unit integration e2e example
 

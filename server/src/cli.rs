@@ -98,6 +98,8 @@ async fn serve(cli: &Cli) -> Result<(), String> {
     let state = open_state(&cli.database_url, cli.settings(), cli.demo).await?;
     if cli.demo {
         print_demo_logins();
+    } else if store::is_empty(&state.db).await.map_err(|e| format!("cannot read the database: {e}"))? {
+        print_first_steps();
     }
     let requeued = runner::recover_interrupted(&state).await.map_err(|e| format!("cannot recover jobs: {e}"))?;
     if !requeued.is_empty() {
@@ -117,6 +119,15 @@ async fn serve(cli: &Cli) -> Result<(), String> {
         .with_graceful_shutdown(shutdown_signal())
         .await
         .map_err(|e| format!("server error: {e}"))
+}
+
+/// What an operator does on a new, empty database.
+fn print_first_steps() {
+    println!(
+        "The database is empty: nobody can sign in yet. Create the first admin (and their tenant):\n  \
+         GUISE_USER_PASSWORD='…' server user create --admin --email you@example.com --name 'Your Name' --tenant 'Your Company'\n\
+         To try Guise with the demo organisation instead, start with GUISE_DEMO=true (as `make run` does)."
+    );
 }
 
 /// Removes expired sessions now and then, so the table holds only live ones.

@@ -13,8 +13,9 @@ pub struct Cli {
     /// Address to serve on.
     #[arg(long, env = "LEPTOS_SITE_ADDR", default_value = "127.0.0.1:3000", global = true)]
     pub site_addr: SocketAddr,
-    /// Seed the demo organisation into an empty database.
-    #[arg(long, env = "GUISE_DEMO", default_value = "true", value_parser = BoolishValueParser::new(), global = true)]
+    /// Seed the demo organisation into an empty database. Its passwords and client secret are
+    /// public: for trying Guise (`make run` asks for it), never for production.
+    #[arg(long, env = "GUISE_DEMO", default_value = "false", value_parser = BoolishValueParser::new(), global = true)]
     pub demo: bool,
     /// Number of job workers.
     #[arg(long, env = "GUISE_JOB_WORKERS", default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64), global = true)]

@@ -261,6 +261,16 @@ async fn admins_change_run_backend_as_and_members_cannot() {
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
     let started = job_id(&app.post("/api/build_as_backend", &DEMO_FORM, Some(&member)).await);
     assert_eq!(job(&app, started).await.run_as.email, "bob@tshirts.example");
+    // Audited, though Alice was not impersonating anyone.
+    let (actor, reason): (String, String) = sqlx::query_as(
+        "SELECT u.email, a.reason FROM audit_log a JOIN users u ON u.id = a.actor_user_id
+         WHERE a.action = 'webapp.settings' ORDER BY a.id DESC LIMIT 1",
+    )
+    .fetch_one(&app.state.db)
+    .await
+    .expect("an audit row for the change");
+    assert_eq!(actor, "alice@tshirts.example");
+    assert_eq!(reason, "was webapp-backend@tshirts.example, now bob@tshirts.example");
 
     let eve_id = eve.to_string();
     let reply = app
@@ -410,4 +420,45 @@ fn an_unwritable_database_path_is_a_clear_error_and_a_failed_exit() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("error: cannot create the database folder /proc/guise-test"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn a_plain_first_start_seeds_nothing_and_says_how_to_create_the_first_admin() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("guise.db").display());
+    let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_server"))
+        .arg("serve")
+        .env("DATABASE_URL", &url)
+        .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
+        .env_remove("GUISE_DEMO")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("run the server binary");
+    let stdout = BufReader::new(server.stdout.take().unwrap());
+    let (lines, said) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in stdout.lines().map_while(Result::ok) {
+            let _ = lines.send(line);
+        }
+    });
+    let mut output = String::new();
+    while let Ok(line) = said.recv_timeout(std::time::Duration::from_secs(60)) {
+        output.push_str(&line);
+        output.push('\n');
+        if line.starts_with("Guise is serving") {
+            break;
+        }
+    }
+    server.kill().unwrap();
+    server.wait().unwrap();
+    assert!(output.contains("The database is empty"), "{output}");
+    assert!(output.contains("server user create --admin"), "{output}");
+    assert!(!output.contains("guise-demo"), "no demo logins printed: {output}");
+    let tenants = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        use sqlx::Connection;
+        let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM tenants").fetch_one(&mut conn).await.unwrap()
+    });
+    assert_eq!(tenants, 0, "no demo seeded");
 }

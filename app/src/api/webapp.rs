@@ -102,10 +102,9 @@ pub async fn set_run_as(project: String, webapp: String, user_id: i64) -> Result
         store::audit::append_alone(&state.writer, &entry).await?;
         return Err(AppError::Forbidden(denial.message().into()));
     }
-    let entry = principal
-        .actor
-        .as_ref()
-        .map(|_| principal.audit("webapp.settings", target, Outcome::Allowed, format!("now {}", candidate.email)));
-    store::webapps::set_run_as(&state.writer, loaded.webapp.id, candidate.id, entry.as_ref()).await?;
+    // Administrative changes are audited whoever makes them, impersonating or not.
+    let change = format!("was {}, now {}", loaded.run_as.email, candidate.email);
+    let entry = principal.audit("webapp.settings", target, Outcome::Allowed, change);
+    store::webapps::set_run_as(&state.writer, loaded.webapp.id, candidate.id, &entry).await?;
     Ok(())
 }

@@ -46,8 +46,8 @@ pub async fn list(db: &Db, project_id: i64) -> Result<Vec<WebappRow>, sqlx::Erro
 }
 
 /// Changes "Run backend as", with its audit row (when audited) in the same transaction.
-pub async fn set_run_as(writer: &Writer, webapp_id: i64, user_id: i64, audit_entry: Option<&AuditEntry>) -> Result<(), sqlx::Error> {
-    let audit_entry = audit_entry.cloned();
+pub async fn set_run_as(writer: &Writer, webapp_id: i64, user_id: i64, audit_entry: &AuditEntry) -> Result<(), sqlx::Error> {
+    let audit_entry = audit_entry.clone();
     writer
         .run(move |tx| {
             Box::pin(async move {
@@ -56,9 +56,7 @@ pub async fn set_run_as(writer: &Writer, webapp_id: i64, user_id: i64, audit_ent
                     .bind(webapp_id)
                     .execute(&mut *tx)
                     .await?;
-                if let Some(entry) = audit_entry {
-                    super::audit::append(tx, &entry).await?;
-                }
+                super::audit::append(tx, &audit_entry).await?;
                 Ok(())
             })
         })
