@@ -1,4 +1,4 @@
-import { createHmac } from 'node:crypto';
+import { createHmac, randomUUID } from 'node:crypto';
 import { test, expect, APIRequestContext } from '@playwright/test';
 import { logIn, waitForHydration } from './helpers';
 
@@ -84,7 +84,7 @@ test("an API impersonation shows on the user's My activity", async ({ page, requ
     headers: { Authorization: `Bearer ${actor}` },
     form: {
       grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
-      subject_token: hs256({ sub: 'dave@tshirts.example' }, 'tshirts-api-demo', 'guise-demo-client-secret'),
+      subject_token: hs256({ sub: 'dave@tshirts.example', jti: randomUUID() }, 'tshirts-api-demo', 'guise-demo-client-secret'),
       subject_token_type: 'urn:ietf:params:oauth:token-type:jwt',
       actor_token: actor,
       actor_token_type: 'urn:ietf:params:oauth:token-type:access_token',

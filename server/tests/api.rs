@@ -508,7 +508,8 @@ async fn actor_tokens_must_be_a_live_client_token() {
     ];
     assert!(refused(&token_request(&app, &form, Some(&other)).await, StatusCode::BAD_REQUEST, "invalid_request").contains("differ"));
     // The bearer header alone is enough.
-    let form = [("grant_type", EXCHANGE), ("subject_token", subject.as_str()), ("subject_token_type", TOKEN_TYPE_JWT)];
+    let fresh = subject_jwt(Algorithm::HS256, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, json!({"sub": "carol@tshirts.example", "jti": "bearer-only"}));
+    let form = [("grant_type", EXCHANGE), ("subject_token", fresh.as_str()), ("subject_token_type", TOKEN_TYPE_JWT)];
     assert_eq!(token_request(&app, &form, Some(&actor)).await.status, StatusCode::OK);
     let form = [("grant_type", EXCHANGE), ("subject_token", subject.as_str()), ("subject_token_type", "urn:x")];
     assert!(refused(&token_request(&app, &form, Some(&actor)).await, StatusCode::BAD_REQUEST, "invalid_request").contains("subject_token_type"));
@@ -519,6 +520,29 @@ async fn actor_tokens_must_be_a_live_client_token() {
     // HTTP Basic does not authenticate an exchange.
     let form = form_body(&[("grant_type", EXCHANGE), ("subject_token", &subject), ("subject_token_type", TOKEN_TYPE_JWT), ("actor_token", &actor), ("actor_token_type", TOKEN_TYPE_ACCESS_TOKEN)]);
     assert!(refused(&basic_request(&app, form).await, StatusCode::BAD_REQUEST, "invalid_request").contains("not HTTP Basic"));
+}
+
+#[tokio::test]
+async fn a_compatible_subject_token_without_jti_or_exp_is_single_use() {
+    let app = TestApp::new().await;
+    let actor = demo_token(&app).await;
+    // The demo client is compatible: `sub` alone is accepted — once.
+    let bare = demo_subject("carol@tshirts.example");
+    assert_eq!(exchange(&app, &actor, &bare).await.status, StatusCode::OK);
+    let replayed = exchange(&app, &actor, &bare).await;
+    assert!(refused(&replayed, StatusCode::BAD_REQUEST, "invalid_request").contains("single-use"));
+    assert_eq!(last_audit(&app).await.outcome, "denied");
+    // A token issued long ago is refused whatever it carries.
+    let old = subject_jwt(
+        Algorithm::HS256,
+        DEMO_CLIENT_ID,
+        DEMO_CLIENT_SECRET,
+        json!({"sub": "carol@tshirts.example", "iat": now() - 3600, "jti": "old-one"}),
+    );
+    assert!(refused(&exchange(&app, &actor, &old).await, StatusCode::BAD_REQUEST, "invalid_request").contains("issued too long ago"));
+    // Another token for the same user is another key.
+    let other = subject_jwt(Algorithm::HS256, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, json!({"sub": "carol@tshirts.example", "iat": now()}));
+    assert_eq!(exchange(&app, &actor, &other).await.status, StatusCode::OK);
 }
 
 #[tokio::test]

@@ -422,6 +422,17 @@ async fn audit_rows_are_never_changed_and_the_cli_finds_tampering() {
     assert!(update.unwrap_err().to_string().contains("audit rows are never updated"));
     let delete = app.edit_database("DELETE FROM audit_log").await;
     assert!(delete.unwrap_err().to_string().contains("audit rows are never deleted"));
+    for verb in ["INSERT OR REPLACE", "REPLACE"] {
+        let replace = app
+            .edit_database(&format!(
+                "{verb} INTO audit_log (id, at, tenant_id, actor_user_id, subject_user_id, impersonation_id, action,
+                                         target, outcome, reason, via, prev_hash, hash)
+                 SELECT id, at, tenant_id, actor_user_id, subject_user_id, impersonation_id, action,
+                        target, outcome, 'nothing', via, prev_hash, hash FROM audit_log WHERE id = 1"
+            ))
+            .await;
+        assert!(replace.unwrap_err().to_string().contains("audit rows are never replaced"), "{verb}");
+    }
 
     let verify = || {
         std::process::Command::new(env!("CARGO_BIN_EXE_server"))

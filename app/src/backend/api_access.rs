@@ -381,8 +381,11 @@ struct Subject {
     /// What the token named, for the audit row.
     named: String,
     tenant_claim: Option<String>,
+    /// What makes it single-use: its `jti`, or its hash (see `tokens::replay_guard`).
     jti: Option<String>,
     expires: Option<i64>,
+    /// Until when (seconds) the `jti` must be remembered; `None`: for ever.
+    replay_until: Option<i64>,
     /// A Guise token rather than one the client signed: reusable, and the new token must not
     /// outlive it.
     issued_by_us: bool,
@@ -453,9 +456,9 @@ pub async fn exchange(
         expires_at: claims.exp * 1000,
         via: via.clone(),
     };
-    let jti_expiry = subject.expires.map(|e| e + tokens::SUBJECT_LEEWAY_SECONDS);
-    // Self-signed subject tokens are single-use when they carry a jti; Guise tokens are when the
-    // client's policy is strict.
+    let jti_expiry = subject.replay_until;
+    // Self-signed subject tokens are always single-use; Guise tokens are when the client's
+    // policy is strict.
     let strict = session.client.subject_policy == SubjectPolicy::Strict.as_db();
     let jti = subject.jti.as_deref().filter(|_| !subject.issued_by_us || strict);
     let client_id = &session.client.client_id;
@@ -506,10 +509,20 @@ async fn read_self_signed(state: &AppState, session: &ClientSession, token: &str
     let claims = tokens::verify_subject_signature(token, &open_secret(state, client)?).map_err(OAuthError::invalid_request)?;
     let policy = SubjectPolicy::from_db(&client.subject_policy)
         .ok_or_else(|| AppError::internal(format!("client {} has policy {:?}", client.client_id, client.subject_policy)))?;
-    let SubjectClaims { sub, tenant, jti, exp } =
-        tokens::check_subject_claims(&claims, policy, now_secs()).map_err(OAuthError::invalid_request)?;
+    let accepted = tokens::check_subject_claims(&claims, policy, now_secs()).map_err(OAuthError::invalid_request)?;
+    let guard = tokens::replay_guard(token, &accepted);
+    let SubjectClaims { sub, tenant, exp, .. } = accepted;
     let user = state.cached().user_by_email(&sub).await?;
-    Ok(Subject { user, named: sub, tenant_claim: tenant, jti, expires: exp, issued_by_us: false, prior: None })
+    Ok(Subject {
+        user,
+        named: sub,
+        tenant_claim: tenant,
+        jti: Some(guard.key),
+        expires: exp,
+        replay_until: guard.until,
+        issued_by_us: false,
+        prior: None,
+    })
 }
 
 /// An impersonation token Guise issued (to this or another client of the tenant): its user,
@@ -531,6 +544,7 @@ async fn read_issued(state: &AppState, token: &str) -> Result<Subject, OAuthErro
         tenant_claim: Some(claims.tenant.clone()),
         jti: Some(claims.jti.clone()),
         expires: Some(claims.exp),
+        replay_until: Some(claims.exp + tokens::SUBJECT_LEEWAY_SECONDS),
         issued_by_us: true,
         prior: claims.act,
     })

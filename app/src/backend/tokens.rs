@@ -13,6 +13,7 @@ use jsonwebtoken::jwk::{Jwk, JwkSet, KeyAlgorithm, PublicKeyUse};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use sha2::Digest;
 use std::collections::HashMap;
 
 pub const ISSUER: &str = "guise";
@@ -300,6 +301,34 @@ pub struct SubjectClaims {
     pub jti: Option<String>,
     /// Seconds since the epoch.
     pub exp: Option<i64>,
+    pub iat: Option<i64>,
+}
+
+/// How a self-signed subject token is kept from being used twice.
+#[derive(Debug, PartialEq, Eq)]
+pub struct ReplayGuard {
+    /// Its `jti`, or (without one) the hash of the whole token.
+    pub key: String,
+    /// Until when (seconds) it could still be replayed; `None`: for ever (no `exp`, no `iat`).
+    pub until: Option<i64>,
+}
+
+/// Every self-signed subject token is single-use: by its `jti`, or by its hash when it has none
+/// (a compatible client may send tokens with neither `jti` nor `exp`, which would otherwise
+/// impersonate for ever once leaked). It must be remembered while it could be accepted.
+pub fn replay_guard(token: &str, claims: &SubjectClaims) -> ReplayGuard {
+    let key = match &claims.jti {
+        Some(jti) => jti.clone(),
+        None => {
+            let digest = sha2::Sha256::digest(token.as_bytes());
+            format!("sha256:{}", digest.iter().map(|b| format!("{b:02x}")).collect::<String>())
+        }
+    };
+    let until = claims
+        .exp
+        .or(claims.iat.map(|iat| iat.saturating_add(STRICT_MAX_LIFETIME_SECONDS)))
+        .map(|t| t.saturating_add(SUBJECT_LEEWAY_SECONDS));
+    ReplayGuard { key, until }
 }
 
 /// Reads a JWT's header without trusting it, to say precisely what is wrong with it.
@@ -400,6 +429,11 @@ pub fn check_subject_claims(claims: &Map<String, Value>, policy: SubjectPolicy, 
     if iat.is_some_and(|iat| iat > now.saturating_add(leeway)) {
         return Err("subject_token was issued in the future (iat)".into());
     }
+    if iat.is_some_and(|iat| iat.saturating_add(STRICT_MAX_LIFETIME_SECONDS + leeway) < now) {
+        return Err(format!(
+            "subject_token was issued too long ago (iat more than {STRICT_MAX_LIFETIME_SECONDS} seconds back)"
+        ));
+    }
     if policy == SubjectPolicy::Strict {
         let exp = exp.ok_or("subject_token has no exp claim, which this client's strict policy requires")?;
         if exp > now.saturating_add(STRICT_MAX_LIFETIME_SECONDS + leeway) {
@@ -414,7 +448,7 @@ pub fn check_subject_claims(claims: &Map<String, Value>, policy: SubjectPolicy, 
             return Err("subject_token has no jti claim, which this client's strict policy requires".into());
         }
     }
-    Ok(SubjectClaims { sub, tenant, jti, exp })
+    Ok(SubjectClaims { sub, tenant, jti, exp, iat })
 }
 
 #[cfg(test)]
@@ -436,7 +470,7 @@ mod tests {
     fn compatible_accepts_the_minimal_form_and_strict_does_not() {
         let minimal = claims(json!({"sub": "carol@tshirts.example"}));
         let accepted = check_subject_claims(&minimal, SubjectPolicy::Compatible, NOW).unwrap();
-        assert_eq!(accepted, SubjectClaims { sub: "carol@tshirts.example".into(), tenant: None, jti: None, exp: None });
+        assert_eq!(accepted, SubjectClaims { sub: "carol@tshirts.example".into(), tenant: None, jti: None, exp: None, iat: None });
         assert!(check_subject_claims(&minimal, SubjectPolicy::Strict, NOW).unwrap_err().contains("no exp"));
         assert!(check_subject_claims(&claims(strict_ok()), SubjectPolicy::Strict, NOW).is_ok());
     }
@@ -620,5 +654,28 @@ mod tests {
         assert_eq!(key["alg"], "EdDSA");
         assert_eq!(key["kid"], json!(keys.kid));
         assert!(key.get("d").is_none());
+    }
+
+    #[test]
+    fn an_old_iat_is_refused_under_either_policy() {
+        for policy in [SubjectPolicy::Compatible, SubjectPolicy::Strict] {
+            let old = claims(json!({"sub": "carol@tshirts.example", "exp": NOW + 60, "iat": NOW - 400, "jti": "j"}));
+            assert!(check_subject_claims(&old, policy, NOW).unwrap_err().contains("issued too long ago"), "{policy:?}");
+            let recent = claims(json!({"sub": "carol@tshirts.example", "exp": NOW + 60, "iat": NOW - 200, "jti": "j"}));
+            assert!(check_subject_claims(&recent, policy, NOW).is_ok(), "{policy:?}");
+        }
+    }
+
+    #[test]
+    fn every_self_signed_token_is_single_use() {
+        let bare = SubjectClaims { sub: "carol@tshirts.example".into(), tenant: None, jti: None, exp: None, iat: None };
+        let guard = replay_guard("a.b.c", &bare);
+        assert!(guard.key.starts_with("sha256:") && guard.key.len() == 7 + 64, "{}", guard.key);
+        assert_eq!(guard.until, None, "no exp, no iat: remembered for ever");
+        assert_ne!(replay_guard("a.b.d", &bare).key, guard.key, "another token, another key");
+        let with_iat = SubjectClaims { iat: Some(NOW), ..bare.clone() };
+        assert_eq!(replay_guard("t", &with_iat).until, Some(NOW + STRICT_MAX_LIFETIME_SECONDS + SUBJECT_LEEWAY_SECONDS));
+        let full = SubjectClaims { jti: Some("abc".into()), exp: Some(NOW + 120), ..with_iat };
+        assert_eq!(replay_guard("t", &full), ReplayGuard { key: "abc".into(), until: Some(NOW + 120 + SUBJECT_LEEWAY_SECONDS) });
     }
 }
