@@ -1,9 +1,9 @@
 //! Rows that decide who a request is and what it may open — users, tenants, grants, groups,
 //! projects and their permissions, webapps, settings — are read on every page and change
-//! rarely. (Impersonations start and end all the time, and only the requests they concern read
-//! them: those are read from the database each time.) They are kept here while the database's `access_version` stays put:
-//! triggers move it on every change to those tables, whoever writes (this server or the
-//! command line). The writer reads it after each commit, before answering its callers, and
+//! rarely. (Impersonations start and end all the time and only the requests they concern read
+//! them: those are read from the database each time.) The rows are kept here while the
+//! database's `access_version` stays put: triggers move it on every change to those tables,
+//! whoever writes (this server or the command line). The writer reads it after each commit, before answering its callers, and
 //! every session load reads it with the session, so a request sees every change committed
 //! before it began — a demotion, a disable, a revoked grant, the global switch — at once.
 //!
@@ -11,11 +11,11 @@
 //! request loads its session, an API request its client: both queries read the version too.
 //! The job runner and the command line read the database directly.
 
-use super::{grants, projects, settings, tenants, users, webapps, Conn, Db};
 use super::projects::ProjectRow;
-use crate::backend::permissions::ProjectGrants;
 use super::users::UserRow;
 use super::webapps::WebappRow;
+use super::{grants, projects, settings, tenants, users, webapps, Conn, Db};
+use crate::backend::permissions::ProjectGrants;
 use std::any::Any;
 use std::collections::HashMap;
 use std::future::Future;

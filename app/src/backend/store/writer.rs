@@ -188,11 +188,11 @@ fn run_batch<'a>(
         }
         if lost.is_none() {
             let keep = !alone || ran.iter().all(|unit| unit.keep);
-            let (end, what) = if keep { ("COMMIT", "COMMIT") } else { ("ROLLBACK", "ROLLBACK") };
+            let end = if keep { "COMMIT" } else { "ROLLBACK" };
             match exec(conn, end).await {
                 Ok(()) if keep => learn_access_version(conn, cache).await,
                 Ok(()) => {}
-                Err(e) => lost = Some(format!("{what} failed: {e}")),
+                Err(e) => lost = Some(format!("{end} failed: {e}")),
             }
         }
         match lost {
