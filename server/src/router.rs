@@ -68,6 +68,7 @@ pub fn build(state: AppState, options: LeptosOptions, sessions: Sessions) -> Rou
         .layer(axum::middleware::from_fn(middleware::limit_body))
         // The API authenticates by bearer token, not by session: none of the layers above.
         .merge(api)
+        .layer(axum::middleware::from_fn(middleware::security_headers))
         // Server-Sent Events are never compressed (tower-http's default predicate), so they
         // reach the browser as they happen.
         .layer(CompressionLayer::new())

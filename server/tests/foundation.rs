@@ -9,6 +9,7 @@ use app::model::{JobStatus, JobView, Via};
 use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
 use common::{session_cookie, TestApp, DEMO_FORM};
+use tower::ServiceExt;
 
 const TSHIRTS: i64 = 1;
 
@@ -461,4 +462,19 @@ fn a_plain_first_start_seeds_nothing_and_says_how_to_create_the_first_admin() {
         sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM tenants").fetch_one(&mut conn).await.unwrap()
     });
     assert_eq!(tenants, 0, "no demo seeded");
+}
+
+#[tokio::test]
+async fn every_answer_refuses_framing_sniffing_and_cross_site_referrers() {
+    let app = TestApp::new().await;
+    let get = |path: &str| Request::get(path).header(header::HOST, "127.0.0.1:3000").body(Body::empty()).unwrap();
+    for request in [get("/login"), get("/healthz"), get("/v2/whoami"), get("/no-such-page")] {
+        let path = request.uri().path().to_string();
+        let response = app.router.clone().oneshot(request).await.unwrap();
+        let h = response.headers();
+        assert_eq!(h[header::CONTENT_SECURITY_POLICY], "frame-ancestors 'none'", "{path}");
+        assert_eq!(h[header::X_FRAME_OPTIONS], "DENY", "{path}");
+        assert_eq!(h[header::X_CONTENT_TYPE_OPTIONS], "nosniff", "{path}");
+        assert_eq!(h[header::REFERRER_POLICY], "same-origin", "{path}");
+    }
 }
