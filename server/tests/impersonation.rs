@@ -396,15 +396,8 @@ async fn a_body_that_is_not_utf8_is_a_precise_400() {
     let alice = app.login("alice@tshirts.example").await;
     let before = audit_rows(&app).await.len();
     for body in [b"user_id=\xff&reason=TICKET-1".to_vec(), b"user_id=%FF&reason=TICKET-1".to_vec()] {
-        let request = Request::builder()
-            .method(Method::POST)
-            .uri("/api/impersonation/start")
-            .header(header::HOST, "127.0.0.1:3000")
-            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .header(header::ACCEPT, "application/json")
-            .header(header::COOKIE, &alice)
-            .body(Body::from(body))
-            .unwrap();
+        let mut request = common::form_request("/api/impersonation/start", &[], Some(&alice));
+        *request.body_mut() = Body::from(body);
         let reply = app.request(request).await;
         assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.body);
         assert!(reply.error_message().contains("malformed input"), "{}", reply.body);
