@@ -23,7 +23,7 @@ struct Fixture {
 
 async fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
-    let db = store::open(&format!("sqlite://{}", dir.path().join("t.db").display())).await.unwrap();
+    let db = store::open(&format!("sqlite://{}", dir.path().join("t.db").display()), app::backend::audit::ChainKey::new([5; 32])).await.unwrap();
     let (tenant, backend, user_ids) = db
         .writer
         .run(|tx| {

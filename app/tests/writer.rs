@@ -2,12 +2,13 @@
 //! unit, and a writer that keeps working after constraint errors, a full disk and a panic.
 #![cfg(feature = "ssr")]
 
-use app::backend::audit::{verify_chain, AuditEntry, Outcome};
+use app::backend::audit::{AuditEntry, ChainKey, Outcome};
 use app::backend::store::{self, Database};
+use sqlx::Connection;
 
 async fn open() -> (Database, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let db = store::open(&format!("sqlite://{}", dir.path().join("w.db").display())).await.unwrap();
+    let db = store::open(&format!("sqlite://{}", dir.path().join("w.db").display()), key()).await.unwrap();
     db.writer
         .run(|tx| {
             Box::pin(async move {
@@ -24,6 +25,10 @@ async fn open() -> (Database, tempfile::TempDir) {
         .await
         .unwrap();
     (db, dir)
+}
+
+fn key() -> ChainKey {
+    ChainKey::new([3; 32])
 }
 
 fn entry(note: &str) -> AuditEntry {
@@ -67,8 +72,7 @@ async fn audit_rows(db: &Database) -> Vec<String> {
 }
 
 async fn assert_chain_intact(db: &Database) {
-    let records = store::audit::all_records(&db.read).await.unwrap();
-    verify_chain(&records).expect("the audit chain verifies");
+    store::audit::verify_all(&db.read, &key()).await.unwrap().expect("the audit chain verifies");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -206,6 +210,16 @@ async fn a_full_queue_answers_at_once_and_loses_nothing_accepted() {
 
 #[tokio::test]
 async fn an_in_memory_database_is_refused_with_a_clear_message() {
-    let error = store::open("sqlite::memory:").await.unwrap_err();
+    let error = store::open("sqlite::memory:", key()).await.unwrap_err();
     assert!(error.contains("in-memory") && error.contains("use a file"), "{error}");
+}
+
+#[tokio::test]
+async fn only_the_writer_appends_audit_rows() {
+    // Outside the writer there is no chain key to sign with: the append is refused.
+    let (db, _dir) = open().await;
+    let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", _dir.path().join("w.db").display())).await.unwrap();
+    let refused = store::audit::append(&mut conn, &entry("outside")).await.unwrap_err();
+    assert!(refused.to_string().contains("appended by the writer only"), "{refused}");
+    assert!(audit_rows(&db).await.is_empty());
 }

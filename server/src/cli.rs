@@ -3,6 +3,7 @@
 use crate::config::{AuditCommand, Cli, ClientCommand, Command, UserCommand};
 use crate::{open_state, router};
 use app::backend::jobs::runner;
+use app::backend::secrets::ServerKey;
 use app::backend::state::AppState;
 use app::backend::store::sessions::Sessions;
 use app::backend::{api_clients, auth, seed, store};
@@ -11,13 +12,12 @@ pub async fn run(cli: Cli) -> Result<(), String> {
     match &cli.command {
         None | Some(Command::Serve) => serve(&cli).await,
         Some(Command::Migrate) => {
-            store::open(&cli.database_url).await?;
+            open_database(&cli).await?;
             println!("database is up to date");
             Ok(())
         }
         Some(Command::SeedDemo) => {
-            let db = store::open(&cli.database_url).await?;
-            let server_key = crate::server_key(&cli.database_url, cli.key_file.as_deref())?;
+            let (db, server_key) = open_database(&cli).await?;
             if seed::seed_demo(&db, &server_key).await? {
                 println!("seeded the demo organisation");
                 print_demo_logins();
@@ -27,14 +27,22 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Some(Command::Audit { command: AuditCommand::Verify }) => {
-            let db = store::open(&cli.database_url).await?;
-            let records = store::audit::all_records(&db.read).await.map_err(|e| format!("cannot read the audit log: {e}"))?;
-            let checked = app::backend::audit::verify_chain(&records).map_err(|b| format!("the audit chain is broken at {b}"))?;
-            println!("audit chain intact: {checked} rows verified");
+            // A missing key file would be created afresh, and every row would then look forged.
+            if let Some(path) = cli.key_file.clone().or_else(|| crate::default_key_file(&cli.database_url)) {
+                if !path.exists() {
+                    return Err(format!("the server key file {} is missing: the audit chains cannot be checked without it", path.display()));
+                }
+            }
+            let (db, server_key) = open_database(&cli).await?;
+            let checked = store::audit::verify_all(&db.read, &server_key.chain_key())
+                .await
+                .map_err(|e| format!("cannot read the audit log: {e}"))?
+                .map_err(|b| format!("the audit log does not verify: {b}"))?;
+            println!("audit chains intact: {checked} rows verified");
             Ok(())
         }
         Some(Command::Impersonation { state }) => {
-            let db = store::open(&cli.database_url).await?;
+            let (db, _) = open_database(&cli).await?;
             let on = state == "on";
             store::settings::set_impersonation_enabled(&db.writer, on).await.map_err(|e| format!("cannot change the setting: {e}"))?;
             println!("impersonation is now {}", if on { "on" } else { "off" });
@@ -45,10 +53,17 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             create_client(&state, name, owner, policy).await
         }
         Some(Command::User { command: UserCommand::Create { email, name, admin, tenant, password } }) => {
-            let db = store::open(&cli.database_url).await?;
+            let (db, _) = open_database(&cli).await?;
             create_user(&db.writer, email, name, *admin, tenant, password).await
         }
     }
+}
+
+/// The database, migrated and with its writer, and the server key (created when missing).
+async fn open_database(cli: &Cli) -> Result<(store::Database, ServerKey), String> {
+    let server_key = crate::server_key(&cli.database_url, cli.key_file.as_deref())?;
+    let db = store::open(&cli.database_url, server_key.chain_key()).await?;
+    Ok((db, server_key))
 }
 
 fn print_demo_logins() {

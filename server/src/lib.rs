@@ -36,7 +36,7 @@ pub fn server_key(database_url: &str, key_file: Option<&Path>) -> Result<ServerK
 /// and loads the keys (creating them on first start).
 pub async fn open_state(database_url: &str, settings: Settings, demo: bool) -> Result<AppState, String> {
     let server = server_key(database_url, settings.key_file.as_deref())?;
-    let database = store::open(database_url).await?;
+    let database = store::open(database_url, server.chain_key()).await?;
     if demo && seed::seed_demo(&database, &server).await? {
         tracing::info!("seeded the demo organisation");
     }

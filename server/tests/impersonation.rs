@@ -3,7 +3,7 @@
 
 mod common;
 
-use app::backend::audit::verify_chain;
+use app::backend::audit::{chain_hash, global_chain_hash, AuditEntry, AuditRecord, ChainKey, Outcome};
 use app::backend::store;
 use app::model::JobStatus;
 use axum::body::Body;
@@ -60,8 +60,12 @@ async fn me(app: &TestApp, cookie: &str) -> serde_json::Value {
     app.post("/api/me", &[], Some(cookie)).await.json()
 }
 
-fn chain_ok(records: &[app::backend::audit::AuditRecord]) -> usize {
-    verify_chain(records).expect("the audit chain is intact")
+/// Checks every audit chain the way `server audit verify` does; returns the rows checked.
+async fn chains_ok(app: &TestApp) -> usize {
+    store::audit::verify_all(&app.state.db, &app.state.keys.server.chain_key())
+        .await
+        .unwrap()
+        .expect("the audit chains are intact")
 }
 
 #[tokio::test]
@@ -117,7 +121,7 @@ async fn alice_impersonates_carol_builds_and_stops() {
         assert_eq!(r.subject.as_deref(), Some("carol@tshirts.example"));
     }
     assert!(rows[2].target.contains(&format!("job #{job_id}")));
-    assert_eq!(chain_ok(&store::audit::all_records(&app.state.db).await.unwrap()), 4);
+    assert_eq!(chains_ok(&app).await, 4);
 
     // Carol sees it under My account → Activity.
     let carol = app.login("carol@tshirts.example").await;
@@ -174,7 +178,7 @@ async fn every_refusal_has_its_status_message_and_audit_row() {
     assert_eq!(denied[9].actor, "alice@tshirts.example", "the nested attempt names the real actor");
     let impersonations: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM impersonations").fetch_one(&app.state.db).await.unwrap();
     assert_eq!(impersonations, 1);
-    chain_ok(&store::audit::all_records(&app.state.db).await.unwrap());
+    chains_ok(&app).await;
 }
 
 #[tokio::test]
@@ -257,7 +261,7 @@ async fn losing_the_right_or_the_time_ends_it_on_the_next_request() {
         .await
         .unwrap();
     assert_eq!(open, 0);
-    chain_ok(&store::audit::all_records(&app.state.db).await.unwrap());
+    chains_ok(&app).await;
 }
 
 #[tokio::test]
@@ -387,7 +391,7 @@ async fn logging_in_on_an_impersonating_session_ends_the_impersonation() {
     assert_eq!((last.action.as_str(), last.actor.as_str()), ("impersonation.stop", "alice@tshirts.example"));
     assert_eq!(last.subject.as_deref(), Some("carol@tshirts.example"));
     assert_eq!(last.reason, "someone logged in on the impersonator's browser session");
-    chain_ok(&store::audit::all_records(&app.state.db).await.unwrap());
+    chains_ok(&app).await;
 }
 
 #[tokio::test]
@@ -436,7 +440,7 @@ async fn audit_rows_are_never_changed_and_the_cli_finds_tampering() {
     };
     let ok = verify();
     assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
-    assert!(String::from_utf8_lossy(&ok.stdout).contains("audit chain intact: 2 rows verified"));
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("audit chains intact: 2 rows verified"));
 
     // Someone with write access to the database file edits history.
     app.edit_database("DROP TRIGGER audit_log_never_updated").await.unwrap();
@@ -444,5 +448,156 @@ async fn audit_rows_are_never_changed_and_the_cli_finds_tampering() {
     let broken = verify();
     assert!(!broken.status.success());
     let stderr = String::from_utf8_lossy(&broken.stderr);
-    assert!(stderr.contains("the audit chain is broken at audit row 1: its content does not match its hash"), "{stderr}");
+    assert!(stderr.contains("the audit log does not verify: audit row 1: its content does not match its hash"), "{stderr}");
+}
+
+/// A row rewritten with the hash `rehash` gives it, and every later row of its tenant's chain
+/// relinked (what someone who can write the database file can do).
+async fn rewrite_chain(app: &TestApp, from_id: i64, rehash: impl Fn(&AuditRecord) -> String) {
+    let rows: Vec<(i64, i64, i64, String)> =
+        sqlx::query_as("SELECT id, seq, at, prev_hash FROM audit_log WHERE tenant_id = 1 AND id >= ? ORDER BY seq")
+            .bind(from_id)
+            .fetch_all(&app.state.db)
+            .await
+            .unwrap();
+    let mut prev = rows[0].3.clone();
+    for (id, seq, at, _) in rows {
+        let entry = store::audit::list(&app.state.db, TSHIRTS, &store::audit::AuditFilter { limit: 1000, ..Default::default() })
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|a| a.id == id)
+            .unwrap();
+        let record = AuditRecord {
+            id,
+            seq: Some(seq),
+            at,
+            entry: AuditEntry {
+                tenant_id: TSHIRTS,
+                actor_user_id: entry.actor.id,
+                subject_user_id: entry.subject.map(|s| s.id),
+                impersonation_id: entry.impersonation_id,
+                action: entry.action,
+                target: entry.target,
+                outcome: Outcome::from_db(&entry.outcome).unwrap(),
+                reason: entry.reason,
+                via: entry.via,
+            },
+            prev_hash: prev.clone(),
+            hash: String::new(),
+        };
+        let hash = rehash(&record);
+        app.edit_database(&format!("UPDATE audit_log SET prev_hash = '{prev}', hash = '{hash}' WHERE id = {id}")).await.unwrap();
+        prev = hash;
+    }
+}
+
+#[tokio::test]
+async fn editing_the_database_alone_cannot_forge_the_keyed_chain() {
+    let app = TestApp::new().await;
+    let alice = app.login("alice@tshirts.example").await;
+    let as_carol = impersonate(&app, &alice, "carol@tshirts.example", false).await;
+    app.post("/api/impersonation/stop", &[], Some(&as_carol)).await;
+    assert_eq!(chains_ok(&app).await, 2);
+    // The reason of the start is changed and every hash from there recomputed, as plain
+    // SHA-256 and as an HMAC under a key of the forger's own: without the key file, neither
+    // passes.
+    app.edit_database("DROP TRIGGER audit_log_never_updated").await.unwrap();
+    app.edit_database("UPDATE audit_log SET reason = 'nothing to see' WHERE id = 1").await.unwrap();
+    let forger = ChainKey::new([1; 32]);
+    let forgeries: [&dyn Fn(&AuditRecord) -> String; 2] = [
+        &|r| global_chain_hash(&r.prev_hash, r.seq.unwrap(), r.at, &r.entry),
+        &|r| chain_hash(&forger, &r.prev_hash, r.seq.unwrap(), r.at, &r.entry),
+    ];
+    for forge in forgeries {
+        rewrite_chain(&app, 1, forge).await;
+        let found = store::audit::verify_all(&app.state.db, &app.state.keys.server.chain_key()).await.unwrap();
+        assert_eq!(found.unwrap_err().row_id, Some(1));
+    }
+    // With the key, the same rewrite verifies: the key is what the chain's trust rests on.
+    let key = app.state.keys.server.chain_key();
+    rewrite_chain(&app, 1, |r| chain_hash(&key, &r.prev_hash, r.seq.unwrap(), r.at, &r.entry)).await;
+    assert_eq!(chains_ok(&app).await, 2);
+}
+
+#[tokio::test]
+async fn each_tenant_verifies_its_own_chain_and_learns_nothing_of_others() {
+    let app = TestApp::new().await;
+    let alice = app.login("alice@tshirts.example").await;
+    let as_carol = impersonate(&app, &alice, "carol@tshirts.example", false).await;
+    app.post("/api/impersonation/stop", &[], Some(&as_carol)).await;
+    // Starting gave the session a new id: log in afresh.
+    let alice: &'static str = app.login("alice@tshirts.example").await.leak();
+    let eve: &'static str = app.login("eve@other.example").await.leak();
+    let rotate = app.post("/api/admin/api_clients/create", &[("name", "Eve's reports"), ("policy", "strict")], Some(eve)).await;
+    assert_eq!(rotate.status, StatusCode::OK, "{}", rotate.body);
+    let other_rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE tenant_id <> 1").fetch_one(&app.state.db).await.unwrap();
+    assert!(other_rows > 0);
+    let verify = |cookie: &'static str| app.post("/api/admin/audit/verify", &[], Some(cookie));
+    assert_eq!(verify(alice).await.json()["rows_checked"], 2, "only TShirts Co.'s rows are counted");
+    assert_eq!(verify(eve).await.json()["rows_checked"], other_rows);
+    assert_eq!(chains_ok(&app).await, 2 + other_rows as usize, "the operator checks every chain");
+    // Another tenant's row is edited: that tenant's chain breaks, TShirts Co.'s does not.
+    app.edit_database("DROP TRIGGER audit_log_never_updated").await.unwrap();
+    app.edit_database("UPDATE audit_log SET reason = 'nothing' WHERE tenant_id <> 1").await.unwrap();
+    assert_eq!(verify(alice).await.json()["intact"], true);
+    assert_eq!(verify(eve).await.json()["intact"], false);
+    assert!(store::audit::verify_all(&app.state.db, &app.state.keys.server.chain_key()).await.unwrap().is_err());
+}
+
+#[tokio::test]
+async fn rows_of_the_older_global_chain_still_verify_and_anchor_every_tenant_chain() {
+    let app = TestApp::new().await;
+    // Two rows as written before chains were per tenant and keyed: one global plain chain.
+    let mut prev = app::backend::audit::GENESIS.to_string();
+    let (mut first_hash, mut older_entry) = (String::new(), None);
+    for (id, tenant) in [(1, 1), (2, 2)] {
+        let entry = AuditEntry {
+            tenant_id: tenant,
+            actor_user_id: if tenant == 1 { app.user_id("alice@tshirts.example").await } else { app.user_id("eve@other.example").await },
+            subject_user_id: None,
+            impersonation_id: None,
+            action: "settings.change".into(),
+            target: "run-as".into(),
+            outcome: Outcome::Allowed,
+            reason: format!("older row {id}"),
+            via: "UI".into(),
+        };
+        let hash = global_chain_hash(&prev, id, 1000 + id, &entry);
+        app.edit_database(&format!(
+            "INSERT INTO audit_log (id, at, tenant_id, actor_user_id, action, target, outcome, reason, via, prev_hash, hash)
+             VALUES ({id}, {}, {tenant}, {}, '{}', '{}', 'allowed', '{}', 'UI', '{prev}', '{hash}')",
+            1000 + id, entry.actor_user_id, entry.action, entry.target, entry.reason
+        ))
+        .await
+        .unwrap();
+        if id == 1 {
+            first_hash = hash.clone();
+        }
+        older_entry = Some(entry);
+        prev = hash;
+    }
+    let older_entry = older_entry.unwrap();
+    let alice = app.login("alice@tshirts.example").await;
+    let as_carol = impersonate(&app, &alice, "carol@tshirts.example", false).await;
+    app.post("/api/impersonation/stop", &[], Some(&as_carol)).await;
+    assert_eq!(chains_ok(&app).await, 4);
+    let alice = app.login("alice@tshirts.example").await;
+    let report = app.post("/api/admin/audit/verify", &[], Some(&alice)).await.json();
+    assert_eq!(report["rows_checked"], 3, "TShirts Co.'s older row and its two keyed rows");
+    // Eve's older row edited: Alice learns that a row of another tenant changed, not which.
+    app.edit_database("DROP TRIGGER audit_log_never_updated").await.unwrap();
+    app.edit_database("UPDATE audit_log SET reason = 'nothing' WHERE id = 2").await.unwrap();
+    let report = app.post("/api/admin/audit/verify", &[], Some(&alice)).await.json();
+    assert_eq!(report["intact"], false);
+    assert!(report["message"].as_str().unwrap().contains("a row of another tenant"), "{report}");
+    let key = app.state.keys.server.chain_key();
+    assert_eq!(store::audit::verify_all(&app.state.db, &key).await.unwrap().unwrap_err().row_id, Some(2));
+    // Its plain hash recomputed, the older chain holds again, but its last hash moved: the
+    // first keyed row of TShirts Co., which starts from it, no longer matches.
+    let edited = AuditEntry { reason: "nothing".into(), ..older_entry };
+    let rehashed = global_chain_hash(&first_hash, 2, 1002, &edited);
+    app.edit_database(&format!("UPDATE audit_log SET hash = '{rehashed}' WHERE id = 2")).await.unwrap();
+    let first_keyed: i64 = sqlx::query_scalar("SELECT MIN(id) FROM audit_log WHERE seq IS NOT NULL").fetch_one(&app.state.db).await.unwrap();
+    assert_eq!(store::audit::verify_all(&app.state.db, &key).await.unwrap().unwrap_err().row_id, Some(first_keyed));
 }

@@ -211,8 +211,8 @@ async fn assert_store_healthy(app: &TestApp) {
     sqlx::query("BEGIN IMMEDIATE").execute(&mut conn).await.expect("no transaction was left open");
     sqlx::query("ROLLBACK").execute(&mut conn).await.unwrap();
     conn.close().await.unwrap();
-    let records = store::audit::all_records(&app.state.db).await.unwrap();
-    app::backend::audit::verify_chain(&records).expect("the audit chain verifies");
+    let checked = store::audit::verify_all(&app.state.db, &app.state.keys.server.chain_key()).await.unwrap();
+    checked.expect("the audit chains verify");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

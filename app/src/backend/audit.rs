@@ -1,9 +1,15 @@
-//! The audit log's hash chain. Each row's hash covers its id, time, content and the previous
-//! row's hash, so an edited, deleted or reordered row breaks the chain at a row that can be
-//! named. Pure: the store writes and reads rows, this module computes and checks hashes.
+//! The audit log's hash chains, one per tenant. Each row's hash is an HMAC, keyed by a key
+//! derived from the server key file, over the tenant's previous hash, its place in the chain,
+//! its time and its content: an edited, deleted or reordered row breaks the chain at a row
+//! that can be named, and someone who can write the database but has not the key file cannot
+//! recompute the chain. Pure: the store writes and reads rows, this module computes and checks.
+//!
+//! Rows written before the chains were per tenant and keyed (`seq` is empty) form one global
+//! chain of plain SHA-256; each tenant's keyed chain starts from that chain's last hash, so
+//! editing those older rows breaks every tenant's chain too.
 
+use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
-
 /// The "previous hash" of the first row.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
@@ -46,72 +52,164 @@ pub struct AuditEntry {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AuditRecord {
     pub id: i64,
+    /// The row's place in its tenant's chain, from 1; empty for a row of the older global chain.
+    pub seq: Option<i64>,
     pub at: i64,
     pub entry: AuditEntry,
     pub prev_hash: String,
     pub hash: String,
 }
 
-/// The hash of a row: SHA-256 over the previous hash and every field, each length-prefixed so
-/// no two different rows encode alike.
-pub fn chain_hash(prev_hash: &str, id: i64, at: i64, e: &AuditEntry) -> String {
-    let mut h = Sha256::new();
-    let subject = e.subject_user_id.map(|s| s.to_string()).unwrap_or_default();
-    let impersonation = e.impersonation_id.map(|s| s.to_string()).unwrap_or_default();
-    let fields: [&str; 12] = [
-        prev_hash,
-        &id.to_string(),
-        &at.to_string(),
-        &e.tenant_id.to_string(),
-        &e.actor_user_id.to_string(),
-        &subject,
-        &impersonation,
-        &e.action,
-        &e.target,
-        e.outcome.as_db(),
-        &e.reason,
-        &e.via,
-    ];
-    for field in fields {
-        h.update((field.len() as u64).to_be_bytes());
-        h.update(field.as_bytes());
+/// The key of the audit chains. Never shown in logs.
+#[derive(Clone)]
+pub struct ChainKey([u8; 32]);
+
+impl std::fmt::Debug for ChainKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ChainKey(..)")
     }
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl ChainKey {
+    pub fn new(bytes: [u8; 32]) -> Self {
+        ChainKey(bytes)
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Every field, each length-prefixed so no two different rows encode alike.
+fn encode(fields: &[&str], mut update: impl FnMut(&[u8])) {
+    for field in fields {
+        update(&(field.len() as u64).to_be_bytes());
+        update(field.as_bytes());
+    }
+}
+
+fn entry_fields(e: &AuditEntry) -> [String; 9] {
+    [
+        e.tenant_id.to_string(),
+        e.actor_user_id.to_string(),
+        e.subject_user_id.map(|s| s.to_string()).unwrap_or_default(),
+        e.impersonation_id.map(|s| s.to_string()).unwrap_or_default(),
+        e.action.clone(),
+        e.target.clone(),
+        e.outcome.as_db().to_string(),
+        e.reason.clone(),
+        e.via.clone(),
+    ]
+}
+
+/// The hash of a row of a tenant's chain: HMAC-SHA-256 over the previous hash, the row's
+/// place in the chain, its time and every field.
+pub fn chain_hash(key: &ChainKey, prev_hash: &str, seq: i64, at: i64, e: &AuditEntry) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(&key.0).expect("HMAC takes a key of any length");
+    let fields = entry_fields(e);
+    let mut all: Vec<&str> = vec![prev_hash];
+    let (seq, at) = (seq.to_string(), at.to_string());
+    all.extend([seq.as_str(), at.as_str()]);
+    all.extend(fields.iter().map(String::as_str));
+    encode(&all, |bytes| mac.update(bytes));
+    hex(&mac.finalize().into_bytes())
+}
+
+/// The hash of a row of the older global chain: plain SHA-256 over the previous hash, the
+/// row's id, its time and every field.
+pub fn global_chain_hash(prev_hash: &str, id: i64, at: i64, e: &AuditEntry) -> String {
+    let mut h = Sha256::new();
+    let fields = entry_fields(e);
+    let (id, at) = (id.to_string(), at.to_string());
+    let mut all: Vec<&str> = vec![prev_hash, id.as_str(), at.as_str()];
+    all.extend(fields.iter().map(String::as_str));
+    encode(&all, |bytes| h.update(bytes));
+    hex(&h.finalize())
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ChainBreak {
-    /// The first row whose check fails.
-    pub row_id: i64,
+    /// The first row whose check fails (none when it must not be named to this reader).
+    pub row_id: Option<i64>,
     pub problem: &'static str,
 }
 
 impl std::fmt::Display for ChainBreak {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "audit row {}: {}", self.row_id, self.problem)
+        match self.row_id {
+            Some(id) => write!(f, "audit row {id}: {}", self.problem),
+            None => f.write_str(self.problem),
+        }
     }
 }
 
-/// Checks rows given in id order; returns how many were checked, or the first broken row.
-pub fn verify_chain<'a>(records: impl IntoIterator<Item = &'a AuditRecord>) -> Result<usize, ChainBreak> {
-    let mut prev_hash = GENESIS.to_string();
-    let mut prev_id = 0;
-    let mut checked = 0;
-    for r in records {
-        if r.id != prev_id + 1 {
-            return Err(ChainBreak { row_id: r.id, problem: "rows before it are missing or out of order" });
-        }
-        if r.prev_hash != prev_hash {
-            return Err(ChainBreak { row_id: r.id, problem: "the row before it was changed or removed" });
-        }
-        if chain_hash(&r.prev_hash, r.id, r.at, &r.entry) != r.hash {
-            return Err(ChainBreak { row_id: r.id, problem: "its content does not match its hash" });
-        }
-        prev_hash = r.hash.clone();
-        prev_id = r.id;
-        checked += 1;
+/// Which chain a `ChainCheck` follows.
+#[derive(Clone, Debug)]
+pub enum Chain {
+    /// The older global chain: rows in id order, ids from 1.
+    Global,
+    /// One tenant's keyed chain: its rows in `seq` order, starting from `anchor` (the global
+    /// chain's last hash, or `GENESIS`).
+    Tenant { key: ChainKey, anchor: String },
+}
+
+/// Checks the rows of one chain as they come, in order, keeping only the last hash.
+#[derive(Debug)]
+pub struct ChainCheck {
+    chain: Chain,
+    prev_hash: String,
+    checked: i64,
+}
+
+impl ChainCheck {
+    pub fn new(chain: Chain) -> Self {
+        let prev_hash = match &chain {
+            Chain::Global => GENESIS.to_string(),
+            Chain::Tenant { anchor, .. } => anchor.clone(),
+        };
+        ChainCheck { chain, prev_hash, checked: 0 }
     }
-    Ok(checked)
+
+    /// Checks the next row.
+    pub fn check(&mut self, r: &AuditRecord) -> Result<(), ChainBreak> {
+        let expected = self.checked + 1;
+        let (place, hash) = match &self.chain {
+            Chain::Global => (Some(r.id), global_chain_hash(&r.prev_hash, r.id, r.at, &r.entry)),
+            Chain::Tenant { key, .. } => (r.seq, chain_hash(key, &r.prev_hash, r.seq.unwrap_or(0), r.at, &r.entry)),
+        };
+        let broken = |problem| Err(ChainBreak { row_id: Some(r.id), problem });
+        if place != Some(expected) {
+            return broken("rows before it are missing or out of order");
+        }
+        if r.prev_hash != self.prev_hash {
+            return broken("the row before it was changed or removed");
+        }
+        if hash != r.hash {
+            return broken("its content does not match its hash");
+        }
+        self.prev_hash = hash;
+        self.checked = expected;
+        Ok(())
+    }
+
+    pub fn checked(&self) -> usize {
+        self.checked as usize
+    }
+
+    /// The last hash checked (the chain's start when none was).
+    pub fn last_hash(&self) -> &str {
+        &self.prev_hash
+    }
+}
+
+/// Checks rows of one chain given in order; returns how many were checked, or the first
+/// broken row.
+pub fn verify_chain<'a>(chain: Chain, records: impl IntoIterator<Item = &'a AuditRecord>) -> Result<usize, ChainBreak> {
+    let mut check = ChainCheck::new(chain);
+    for r in records {
+        check.check(r)?;
+    }
+    Ok(check.checked())
 }
 
 #[cfg(test)]
@@ -132,13 +230,36 @@ mod tests {
         }
     }
 
+    fn key() -> ChainKey {
+        ChainKey::new([7; 32])
+    }
+
+    fn tenant_chain() -> Chain {
+        Chain::Tenant { key: key(), anchor: GENESIS.into() }
+    }
+
+    /// A tenant chain of `n` rows (ids 10, 20, …: other tenants' rows sit between them).
     fn chain(n: i64) -> Vec<AuditRecord> {
+        let mut prev = GENESIS.to_string();
+        (1..=n)
+            .map(|seq| {
+                let e = entry(seq);
+                let hash = chain_hash(&key(), &prev, seq, 1000 + seq, &e);
+                let r = AuditRecord { id: 10 * seq, seq: Some(seq), at: 1000 + seq, entry: e, prev_hash: prev.clone(), hash: hash.clone() };
+                prev = hash;
+                r
+            })
+            .collect()
+    }
+
+    /// The older global chain of `n` rows.
+    fn global_chain(n: i64) -> Vec<AuditRecord> {
         let mut prev = GENESIS.to_string();
         (1..=n)
             .map(|id| {
                 let e = entry(id);
-                let hash = chain_hash(&prev, id, 1000 + id, &e);
-                let r = AuditRecord { id, at: 1000 + id, entry: e, prev_hash: prev.clone(), hash: hash.clone() };
+                let hash = global_chain_hash(&prev, id, 1000 + id, &e);
+                let r = AuditRecord { id, seq: None, at: 1000 + id, entry: e, prev_hash: prev.clone(), hash: hash.clone() };
                 prev = hash;
                 r
             })
@@ -147,46 +268,107 @@ mod tests {
 
     #[test]
     fn an_intact_chain_verifies() {
-        assert_eq!(verify_chain(&chain(5)), Ok(5));
-        assert_eq!(verify_chain(&[]), Ok(0));
+        assert_eq!(verify_chain(tenant_chain(), &chain(5)), Ok(5));
+        assert_eq!(verify_chain(tenant_chain(), &[]), Ok(0));
+        assert_eq!(verify_chain(Chain::Global, &global_chain(5)), Ok(5));
     }
 
     #[test]
     fn an_edited_row_is_named() {
         let mut rows = chain(5);
         rows[2].entry.reason = "nothing to see".into();
-        assert_eq!(verify_chain(&rows).unwrap_err().row_id, 3);
+        assert_eq!(verify_chain(tenant_chain(), &rows).unwrap_err().row_id, Some(30));
         let mut rows = chain(5);
         rows[3].entry.outcome = Outcome::Denied;
-        assert_eq!(verify_chain(&rows).unwrap_err(), ChainBreak { row_id: 4, problem: "its content does not match its hash" });
+        assert_eq!(
+            verify_chain(tenant_chain(), &rows).unwrap_err(),
+            ChainBreak { row_id: Some(40), problem: "its content does not match its hash" }
+        );
+        let mut rows = global_chain(5);
+        rows[3].entry.via = "API".into();
+        assert_eq!(verify_chain(Chain::Global, &rows).unwrap_err().row_id, Some(4));
     }
 
     #[test]
     fn an_edited_row_with_a_recomputed_hash_breaks_the_next_row() {
         let mut rows = chain(5);
         rows[1].entry.actor_user_id = 9;
-        rows[1].hash = chain_hash(&rows[1].prev_hash, 2, rows[1].at, &rows[1].entry);
-        assert_eq!(verify_chain(&rows).unwrap_err().row_id, 3);
+        rows[1].hash = chain_hash(&key(), &rows[1].prev_hash, 2, rows[1].at, &rows[1].entry);
+        assert_eq!(verify_chain(tenant_chain(), &rows).unwrap_err().row_id, Some(30));
+    }
+
+    #[test]
+    fn without_the_key_a_whole_chain_cannot_be_recomputed() {
+        // Someone with the database but not the key file edits a row and recomputes every
+        // hash after it with a key of their own.
+        let mut rows = chain(3);
+        rows[1].entry.reason = "nothing to see".into();
+        let forger = ChainKey::new([8; 32]);
+        let mut prev = rows[0].hash.clone();
+        for r in rows.iter_mut().skip(1) {
+            r.prev_hash = prev.clone();
+            r.hash = chain_hash(&forger, &prev, r.seq.unwrap(), r.at, &r.entry);
+            prev = r.hash.clone();
+        }
+        assert_eq!(verify_chain(tenant_chain(), &rows).unwrap_err().row_id, Some(20));
+        // Nor can plain SHA-256 stand in for the keyed hash.
+        let mut rows = chain(2);
+        rows[1].hash = global_chain_hash(&rows[1].prev_hash, 2, rows[1].at, &rows[1].entry);
+        assert_eq!(verify_chain(tenant_chain(), &rows).unwrap_err().row_id, Some(20));
+    }
+
+    #[test]
+    fn a_tenant_chain_starts_from_the_global_chain_s_last_hash() {
+        let global = global_chain(3);
+        let anchor = global[2].hash.clone();
+        let mut rows = chain(2);
+        rows[0].prev_hash = anchor.clone();
+        rows[0].hash = chain_hash(&key(), &anchor, 1, rows[0].at, &rows[0].entry);
+        rows[1].prev_hash = rows[0].hash.clone();
+        rows[1].hash = chain_hash(&key(), &rows[1].prev_hash, 2, rows[1].at, &rows[1].entry);
+        let anchored = |anchor: &str| Chain::Tenant { key: key(), anchor: anchor.into() };
+        assert_eq!(verify_chain(anchored(&anchor), &rows), Ok(2));
+        // The global chain edited and recomputed: its last hash moves, the tenant chain breaks.
+        let mut edited = global_chain(3);
+        edited[0].entry.reason = "nothing to see".into();
+        let mut prev = GENESIS.to_string();
+        for r in edited.iter_mut() {
+            r.prev_hash = prev.clone();
+            r.hash = global_chain_hash(&prev, r.id, r.at, &r.entry);
+            prev = r.hash.clone();
+        }
+        assert_eq!(verify_chain(Chain::Global, &edited), Ok(3));
+        assert_eq!(verify_chain(anchored(&prev), &rows).unwrap_err().row_id, Some(10));
     }
 
     #[test]
     fn a_deleted_row_is_found() {
         let mut rows = chain(5);
         rows.remove(2);
-        assert_eq!(verify_chain(&rows).unwrap_err().row_id, 4);
+        assert_eq!(verify_chain(tenant_chain(), &rows).unwrap_err().row_id, Some(40));
+        let mut rows = global_chain(5);
+        rows.remove(0);
+        assert_eq!(verify_chain(Chain::Global, &rows).unwrap_err().row_id, Some(2));
     }
 
     #[test]
     fn reordered_rows_are_found() {
         let mut rows = chain(5);
         rows.swap(1, 2);
-        assert_eq!(verify_chain(&rows).unwrap_err().row_id, 3);
-        // Swapping contents but keeping ids in place breaks too.
+        assert_eq!(verify_chain(tenant_chain(), &rows).unwrap_err().row_id, Some(30));
+        // Swapping contents but keeping places breaks too.
         let mut rows = chain(5);
         let (a, b) = (rows[1].entry.clone(), rows[2].entry.clone());
         rows[1].entry = b;
         rows[2].entry = a;
-        assert_eq!(verify_chain(&rows).unwrap_err().row_id, 2);
+        assert_eq!(verify_chain(tenant_chain(), &rows).unwrap_err().row_id, Some(20));
+    }
+
+    #[test]
+    fn a_row_moved_to_another_tenant_breaks() {
+        let mut rows = chain(3);
+        rows[1].entry.tenant_id = 2;
+        assert_eq!(verify_chain(tenant_chain(), &rows).unwrap_err().row_id, Some(20));
     }
 
     #[test]
@@ -197,6 +379,7 @@ mod tests {
         a.reason = "c".into();
         b.target = "a".into();
         b.reason = "bc".into();
-        assert_ne!(chain_hash(GENESIS, 1, 1, &a), chain_hash(GENESIS, 1, 1, &b));
+        assert_ne!(chain_hash(&key(), GENESIS, 1, 1, &a), chain_hash(&key(), GENESIS, 1, 1, &b));
+        assert_ne!(global_chain_hash(GENESIS, 1, 1, &a), global_chain_hash(GENESIS, 1, 1, &b));
     }
 }

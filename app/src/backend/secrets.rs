@@ -2,6 +2,7 @@
 //! the database must hold but never in plain text (API client secrets, token signing keys).
 //! A stolen database alone gives away none of them.
 
+use super::audit::ChainKey;
 use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
@@ -17,6 +18,7 @@ const SEALED_PREFIX: &str = "v1.";
 #[derive(Clone)]
 pub struct ServerKey {
     cipher: XChaCha20Poly1305,
+    chain_key: ChainKey,
 }
 
 // The key never appears in logs.
@@ -46,7 +48,13 @@ pub fn same_secret(a: &[u8], b: &[u8]) -> bool {
 
 impl ServerKey {
     pub fn from_bytes(bytes: &[u8; KEY_BYTES]) -> Self {
-        ServerKey { cipher: XChaCha20Poly1305::new(bytes.into()) }
+        ServerKey { cipher: XChaCha20Poly1305::new(bytes.into()), chain_key: ChainKey::new(derive(bytes, "guise audit chain v1")) }
+    }
+
+    /// The key of the audit log's hash chains, derived from this key: one key file serves both,
+    /// and neither use can stand in for the other.
+    pub fn chain_key(&self) -> ChainKey {
+        self.chain_key.clone()
     }
 
     /// A key that lives only as long as the process (tests, in-memory databases).
@@ -103,6 +111,14 @@ impl ServerKey {
             .decrypt(XNonce::from_slice(nonce), Payload { msg: sealed, aad: context.as_bytes() })
             .map_err(|_| "sealed value does not open with this server key".to_string())
     }
+}
+
+/// A key for one purpose, derived from the server key: HMAC-SHA-256 of the purpose's label.
+fn derive(key: &[u8; KEY_BYTES], label: &str) -> [u8; 32] {
+    use hmac::{Hmac, Mac};
+    let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(key).expect("HMAC takes a key of any length");
+    mac.update(label.as_bytes());
+    mac.finalize().into_bytes().into()
 }
 
 fn write_private(path: &Path, content: &str) -> std::io::Result<()> {

@@ -1,28 +1,52 @@
-//! The audit log table: append-only (the database refuses updates and deletes) and
-//! hash-chained by `backend::audit`.
+//! The audit log table: append-only (the database refuses updates, deletes and replacing
+//! inserts) and hash-chained per tenant by `backend::audit`.
 
 use super::{now_ms, Conn, Db, Writer};
-use crate::backend::audit::{chain_hash, AuditEntry, AuditRecord, Outcome, GENESIS};
+use crate::backend::audit::{chain_hash, AuditEntry, AuditRecord, Chain, ChainBreak, ChainCheck, ChainKey, Outcome, GENESIS};
 use crate::model::{AuditView, UserView};
+use futures::TryStreamExt;
 
-/// Appends a row inside the caller's write transaction, so it commits or rolls back with the
-/// action it records.
-pub async fn append(tx: &mut Conn, entry: &AuditEntry) -> Result<i64, sqlx::Error> {
-    let last: Option<(i64, String)> = sqlx::query_as("SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1")
+tokio::task_local! {
+    /// The chain key, known to the writer task only: audit rows are appended by the writer.
+    static CHAIN_KEY: ChainKey;
+}
+
+/// Runs `work` (the writer task) with the chain key that `append` signs rows with.
+pub(super) async fn with_chain_key<F: std::future::Future>(key: ChainKey, work: F) -> F::Output {
+    CHAIN_KEY.scope(key, work).await
+}
+
+/// The last hash of the older global chain, where each tenant's chain starts.
+async fn anchor(tx: &mut Conn) -> Result<String, sqlx::Error> {
+    let last: Option<String> = sqlx::query_scalar("SELECT hash FROM audit_log WHERE seq IS NULL ORDER BY id DESC LIMIT 1")
         .fetch_optional(&mut *tx)
         .await?;
-    let (id, prev_hash) = match last {
-        Some((id, hash)) => (id + 1, hash),
-        None => (1, GENESIS.to_string()),
+    Ok(last.unwrap_or_else(|| GENESIS.to_string()))
+}
+
+/// Appends a row to its tenant's chain inside the caller's write transaction, so it commits
+/// or rolls back with the action it records.
+pub async fn append(tx: &mut Conn, entry: &AuditEntry) -> Result<i64, sqlx::Error> {
+    let key = CHAIN_KEY
+        .try_with(ChainKey::clone)
+        .map_err(|_| sqlx::Error::Protocol("audit rows are appended by the writer only".into()))?;
+    let last: Option<(i64, String)> =
+        sqlx::query_as("SELECT seq, hash FROM audit_log WHERE tenant_id = ? AND seq IS NOT NULL ORDER BY seq DESC LIMIT 1")
+            .bind(entry.tenant_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let (seq, prev_hash) = match last {
+        Some((seq, hash)) => (seq + 1, hash),
+        None => (1, anchor(tx).await?),
     };
     let at = now_ms();
-    let hash = chain_hash(&prev_hash, id, at, entry);
-    sqlx::query(
-        "INSERT INTO audit_log (id, at, tenant_id, actor_user_id, subject_user_id, impersonation_id, action,
+    let hash = chain_hash(&key, &prev_hash, seq, at, entry);
+    sqlx::query_scalar(
+        "INSERT INTO audit_log (seq, at, tenant_id, actor_user_id, subject_user_id, impersonation_id, action,
                                 target, outcome, reason, via, prev_hash, hash)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
     )
-    .bind(id)
+    .bind(seq)
     .bind(at)
     .bind(entry.tenant_id)
     .bind(entry.actor_user_id)
@@ -35,9 +59,8 @@ pub async fn append(tx: &mut Conn, entry: &AuditEntry) -> Result<i64, sqlx::Erro
     .bind(&entry.via)
     .bind(&prev_hash)
     .bind(&hash)
-    .execute(&mut *tx)
-    .await?;
-    Ok(id)
+    .fetch_one(&mut *tx)
+    .await
 }
 
 /// Appends a row in a transaction of its own (denied attempts, which change nothing else).
@@ -49,6 +72,7 @@ pub async fn append_alone(writer: &Writer, entry: &AuditEntry) -> Result<i64, sq
 #[derive(sqlx::FromRow)]
 struct RecordRow {
     id: i64,
+    seq: Option<i64>,
     at: i64,
     tenant_id: i64,
     actor_user_id: i64,
@@ -63,19 +87,11 @@ struct RecordRow {
     hash: String,
 }
 
-/// Every row, in id order, for checking the chain.
-pub async fn all_records(db: &Db) -> Result<Vec<AuditRecord>, sqlx::Error> {
-    let rows: Vec<RecordRow> = sqlx::query_as(
-        "SELECT id, at, tenant_id, actor_user_id, subject_user_id, impersonation_id, action, target, outcome,
-                reason, via, prev_hash, hash
-         FROM audit_log ORDER BY id",
-    )
-    .fetch_all(db)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| AuditRecord {
+impl From<RecordRow> for AuditRecord {
+    fn from(r: RecordRow) -> Self {
+        AuditRecord {
             id: r.id,
+            seq: r.seq,
             at: r.at,
             entry: AuditEntry {
                 tenant_id: r.tenant_id,
@@ -91,8 +107,88 @@ pub async fn all_records(db: &Db) -> Result<Vec<AuditRecord>, sqlx::Error> {
             },
             prev_hash: r.prev_hash,
             hash: r.hash,
-        })
-        .collect())
+        }
+    }
+}
+
+const RECORD_COLUMNS: &str = "id, seq, at, tenant_id, actor_user_id, subject_user_id, impersonation_id, action, target,
+                              outcome, reason, via, prev_hash, hash";
+
+/// Streams the rows of one chain through `check`, in chain order; `count` says which rows
+/// to count (all of them, or a tenant's), so a tenant learns nothing of other tenants' rows.
+async fn check_rows(db: &Db, sql: &str, bind: Option<i64>, check: &mut ChainCheck, count: impl Fn(&AuditRecord) -> bool) -> Result<Result<usize, ChainBreak>, sqlx::Error> {
+    let mut query = sqlx::query_as::<_, RecordRow>(sql);
+    if let Some(value) = bind {
+        query = query.bind(value);
+    }
+    let mut rows = query.fetch(db);
+    let mut counted = 0;
+    while let Some(row) = rows.try_next().await? {
+        let record = AuditRecord::from(row);
+        if let Err(broken) = check.check(&record) {
+            return Ok(Err(broken));
+        }
+        counted += usize::from(count(&record));
+    }
+    Ok(Ok(counted))
+}
+
+/// Checks the older global chain; counts the rows of `tenant` (all rows when `None`) and
+/// returns the chain's last hash, where the tenant chains start.
+async fn check_global_chain(db: &Db, tenant: Option<i64>) -> Result<Result<(usize, String), ChainBreak>, sqlx::Error> {
+    let mut check = ChainCheck::new(Chain::Global);
+    let sql = format!("SELECT {RECORD_COLUMNS} FROM audit_log WHERE seq IS NULL ORDER BY id");
+    let counted = check_rows(db, &sql, None, &mut check, |r| tenant.is_none_or(|t| r.entry.tenant_id == t)).await?;
+    Ok(counted.map(|n| (n, check.last_hash().to_string())))
+}
+
+async fn check_tenant_chain(db: &Db, key: &ChainKey, anchor: &str, tenant_id: i64) -> Result<Result<usize, ChainBreak>, sqlx::Error> {
+    let mut check = ChainCheck::new(Chain::Tenant { key: key.clone(), anchor: anchor.to_string() });
+    let sql = format!("SELECT {RECORD_COLUMNS} FROM audit_log WHERE tenant_id = ? AND seq IS NOT NULL ORDER BY seq");
+    check_rows(db, &sql, Some(tenant_id), &mut check, |_| true).await
+}
+
+/// Checks one tenant's chain (and the older global chain it starts from); returns how many
+/// of the tenant's rows were checked. A break in another tenant's older row is reported
+/// without naming it.
+pub async fn verify_tenant(db: &Db, key: &ChainKey, tenant_id: i64) -> Result<Result<usize, ChainBreak>, sqlx::Error> {
+    let (older, anchor) = match check_global_chain(db, Some(tenant_id)).await? {
+        Ok(found) => found,
+        Err(broken) => {
+            let theirs: Option<i64> = sqlx::query_scalar("SELECT tenant_id FROM audit_log WHERE id = ?")
+                .bind(broken.row_id)
+                .fetch_optional(db)
+                .await?;
+            return Ok(Err(if theirs == Some(tenant_id) {
+                broken
+            } else {
+                ChainBreak {
+                    row_id: None,
+                    problem: "a row of another tenant, written before each tenant had its own chain, was changed or removed; `server audit verify` names it",
+                }
+            }));
+        }
+    };
+    Ok(check_tenant_chain(db, key, &anchor, tenant_id).await?.map(|n| older + n))
+}
+
+/// Checks every chain: the older global one and each tenant's; returns how many rows were
+/// checked in all.
+pub async fn verify_all(db: &Db, key: &ChainKey) -> Result<Result<usize, ChainBreak>, sqlx::Error> {
+    let (mut total, anchor) = match check_global_chain(db, None).await? {
+        Ok(found) => found,
+        Err(broken) => return Ok(Err(broken)),
+    };
+    let tenants: Vec<i64> = sqlx::query_scalar("SELECT DISTINCT tenant_id FROM audit_log WHERE seq IS NOT NULL ORDER BY tenant_id")
+        .fetch_all(db)
+        .await?;
+    for tenant_id in tenants {
+        match check_tenant_chain(db, key, &anchor, tenant_id).await? {
+            Ok(n) => total += n,
+            Err(broken) => return Ok(Err(broken)),
+        }
+    }
+    Ok(Ok(total))
 }
 
 #[derive(sqlx::FromRow)]

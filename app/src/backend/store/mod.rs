@@ -27,6 +27,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::ConnectOptions;
 use std::str::FromStr;
 use std::sync::Arc;
+use crate::backend::audit::ChainKey;
 use cache::ReadCache;
 use std::time::Duration;
 
@@ -52,8 +53,8 @@ fn readers() -> u32 {
 }
 
 /// Opens the database named by a `sqlite://` URL (creating the file when missing), brings its
-/// schema up to date and starts its writer.
-pub async fn open(url: &str) -> Result<Database, String> {
+/// schema up to date and starts its writer, which signs audit rows with `chain_key`.
+pub async fn open(url: &str, chain_key: ChainKey) -> Result<Database, String> {
     let options = SqliteConnectOptions::from_str(url)
         .map_err(|e| format!("DATABASE_URL {url:?} is not a valid SQLite URL: {e}"))?;
     if url.contains(":memory:") || url.contains("mode=memory") {
@@ -85,7 +86,7 @@ pub async fn open(url: &str) -> Result<Database, String> {
         .await
         .map_err(|e| format!("cannot migrate the database {}: {e}", file.display()))?;
     let cache = Arc::new(ReadCache::default());
-    let writer = Writer::spawn(conn, write_options, cache.clone());
+    let writer = Writer::spawn(conn, write_options, cache.clone(), chain_key);
     let read = SqlitePoolOptions::new()
         .max_connections(readers())
         // A read-only connection has no state to check: skip the ping before each query.

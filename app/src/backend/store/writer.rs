@@ -12,6 +12,7 @@
 //! unit run in a spawned task so a dropped caller cannot cancel it.
 
 use super::cache::{self, ReadCache};
+use crate::backend::audit::ChainKey;
 use futures::future::BoxFuture;
 use futures::FutureExt;
 use sqlx::sqlite::SqliteConnectOptions;
@@ -57,9 +58,10 @@ fn batch_lost(why: &str) -> sqlx::Error {
 
 impl Writer {
     /// Starts the writer task on `conn`; `options` reopen it if its state becomes unknown.
-    pub fn spawn(conn: Conn, options: SqliteConnectOptions, cache: Arc<ReadCache>) -> Writer {
+    /// Audit rows appended by its units are signed with `chain_key`.
+    pub fn spawn(conn: Conn, options: SqliteConnectOptions, cache: Arc<ReadCache>, chain_key: ChainKey) -> Writer {
         let (queue, receiver) = mpsc::channel(QUEUE_CAPACITY);
-        tokio::spawn(writer_loop(conn, options, cache, receiver));
+        tokio::spawn(super::audit::with_chain_key(chain_key, writer_loop(conn, options, cache, receiver)));
         Writer { queue }
     }
 
