@@ -19,6 +19,9 @@ pub enum AppError {
     Conflict(String),
     #[error("{0}")]
     PayloadTooLarge(String),
+    /// Too many failed tries: the next one is refused unchecked until `retry_after` seconds pass.
+    #[error("{message}")]
+    TooManyRequests { message: String, retry_after: i64 },
     /// The server is overloaded and turned the request away untouched: try again shortly.
     #[error("{0}")]
     Unavailable(String),
@@ -44,17 +47,27 @@ impl AppError {
             AppError::NotFound(_) => 404,
             AppError::Conflict(_) => 409,
             AppError::PayloadTooLarge(_) => 413,
+            AppError::TooManyRequests { .. } => 429,
             AppError::Unavailable(_) | AppError::Network(_) => 503,
             AppError::Internal => 500,
         }
     }
 
-    /// Logs the detail of an unexpected failure and returns the generic error users see.
+    /// The seconds to send in `Retry-After`, for the errors that ask to come back later.
+    pub fn retry_after(&self) -> Option<i64> {
+        match self {
+            AppError::TooManyRequests { retry_after, .. } => Some(*retry_after),
+            AppError::Unavailable(_) => Some(RETRY_AFTER_SECONDS),
+            _ => None,
+        }
+    }
+
     /// The answer when the writer's queue is full.
     pub fn busy() -> Self {
         AppError::Unavailable("the server is busy; nothing was changed, try again in a moment".into())
     }
 
+    /// Logs the detail of an unexpected failure and returns the generic error users see.
     #[cfg(feature = "ssr")]
     pub fn internal(detail: impl std::fmt::Display) -> Self {
         tracing::error!("internal error: {detail}");
@@ -100,18 +113,17 @@ impl From<sqlx::Error> for AppError {
 }
 
 /// Seconds a client is asked to wait after a 503.
-pub const RETRY_AFTER_SECONDS: &str = "1";
+pub const RETRY_AFTER_SECONDS: i64 = 1;
 
 #[cfg(feature = "ssr")]
 impl axum::response::IntoResponse for AppError {
     fn into_response(self) -> axum::response::Response {
         let status = axum::http::StatusCode::from_u16(self.status())
             .unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR);
+        let retry_after = self.retry_after();
         let mut response = (status, axum::Json(self)).into_response();
-        if status == axum::http::StatusCode::SERVICE_UNAVAILABLE {
-            response
-                .headers_mut()
-                .insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static(RETRY_AFTER_SECONDS));
+        if let Some(seconds) = retry_after {
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, seconds.into());
         }
         response
     }

@@ -27,6 +27,10 @@ pub struct Cli {
     /// database backups. Created on first start; by default beside the database.
     #[arg(long, env = "GUISE_KEY_FILE", global = true)]
     pub key_file: Option<std::path::PathBuf>,
+    /// Proxies in front of the server (comma-separated IP addresses): for requests from them,
+    /// the address they name in `X-Forwarded-For` is the one logins are throttled by.
+    #[arg(long, env = "GUISE_TRUSTED_PROXIES", value_delimiter = ',', global = true)]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -109,6 +113,7 @@ impl Cli {
             job_workers: usize::from(self.job_workers),
             impersonation_minutes: self.impersonation_minutes,
             key_file: self.key_file.clone(),
+            trusted_proxies: self.trusted_proxies.clone(),
         }
     }
 }

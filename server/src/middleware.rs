@@ -1,15 +1,49 @@
 //! Request guards and response fixes shared by every route.
 
 use app::backend::store::sessions;
+use app::backend::throttle::ClientAddress;
 use app::error::AppError;
 use axum::body::{to_bytes, Body};
-use axum::extract::Request;
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
 /// Request bodies larger than this are refused with 413.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// The address a request came from: its peer; or, when the peer is one of the `trusted`
+/// proxies, the nearest address in `X-Forwarded-For` that is not (the proxies append the
+/// address they saw, so entries further left are whatever the client chose to send).
+pub fn client_ip(peer: Option<IpAddr>, forwarded_for: &[&str], trusted: &[IpAddr]) -> Option<IpAddr> {
+    let peer = peer?;
+    if !trusted.contains(&peer) {
+        return Some(peer);
+    }
+    let hops = forwarded_for.iter().flat_map(|h| h.split(',')).map(str::trim).collect::<Vec<_>>();
+    let mut nearest = peer;
+    for hop in hops.into_iter().rev() {
+        match hop.parse::<IpAddr>() {
+            Ok(ip) if trusted.contains(&ip) => nearest = ip,
+            Ok(ip) => return Some(ip),
+            // A garbled entry: nothing to its left can be trusted either.
+            Err(_) => break,
+        }
+    }
+    Some(nearest)
+}
+
+/// Hands every request on with its `ClientAddress` (unspecified when the server was not
+/// given the peer's address, as in tests).
+pub async fn client_address(State(trusted): State<Arc<Vec<IpAddr>>>, mut request: Request, next: Next) -> Response {
+    let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    let forwarded: Vec<&str> = request.headers().get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).collect();
+    let address = client_ip(peer, &forwarded, &trusted).map(ClientAddress).unwrap_or_default();
+    request.extensions_mut().insert(address);
+    next.run(request).await
+}
 
 /// Whether a state-changing request comes from another site. Browsers send `Sec-Fetch-Site`
 /// and `Origin` on such requests; clients that send neither are not browsers carrying our
@@ -94,8 +128,8 @@ pub async fn server_fn_error_status(request: Request, next: Next) -> Response {
     };
     if let Ok(error) = serde_json::from_slice::<AppError>(&bytes) {
         parts.status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        if parts.status == StatusCode::SERVICE_UNAVAILABLE {
-            parts.headers.insert(header::RETRY_AFTER, axum::http::HeaderValue::from_static(app::error::RETRY_AFTER_SECONDS));
+        if let Some(seconds) = error.retry_after() {
+            parts.headers.insert(header::RETRY_AFTER, seconds.into());
         }
     }
     Response::from_parts(parts, Body::from(bytes))
@@ -112,6 +146,22 @@ mod tests {
             h.insert(*k, HeaderValue::from_static(v));
         }
         h
+    }
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn the_client_address_is_the_peer_unless_the_peer_is_a_trusted_proxy() {
+        let proxy = [ip("10.0.0.1")];
+        assert_eq!(client_ip(Some(ip("192.0.2.7")), &["203.0.113.9"], &proxy), Some(ip("192.0.2.7")), "an untrusted peer's header is ignored");
+        assert_eq!(client_ip(Some(ip("10.0.0.1")), &["203.0.113.9"], &proxy), Some(ip("203.0.113.9")));
+        assert_eq!(client_ip(Some(ip("10.0.0.1")), &["198.51.100.1, 203.0.113.9"], &proxy), Some(ip("203.0.113.9")), "the client cannot choose by prepending");
+        assert_eq!(client_ip(Some(ip("10.0.0.1")), &["203.0.113.9", "10.0.0.1"], &proxy), Some(ip("203.0.113.9")), "proxies in the chain are skipped");
+        assert_eq!(client_ip(Some(ip("10.0.0.1")), &["203.0.113.9, garbage"], &proxy), Some(ip("10.0.0.1")));
+        assert_eq!(client_ip(Some(ip("10.0.0.1")), &[], &proxy), Some(ip("10.0.0.1")));
+        assert_eq!(client_ip(None, &["203.0.113.9"], &proxy), None);
     }
 
     #[test]

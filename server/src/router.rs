@@ -10,6 +10,7 @@ use axum::routing::get;
 use axum::{Extension, Router};
 use axum_login::AuthManagerLayerBuilder;
 use leptos::prelude::*;
+use std::sync::Arc;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tower_http::compression::CompressionLayer;
 use tower_http::trace::TraceLayer;
@@ -46,6 +47,7 @@ pub fn build(state: AppState, options: LeptosOptions, sessions: Sessions) -> Rou
     let routes = generate_route_list(App);
     let context_state = state.clone();
     let api = api_v2::router(state.clone());
+    let trusted_proxies = Arc::new(state.settings.trusted_proxies.clone());
     Router::new()
         .leptos_routes_with_context(
             &options,
@@ -68,6 +70,7 @@ pub fn build(state: AppState, options: LeptosOptions, sessions: Sessions) -> Rou
         .layer(axum::middleware::from_fn(middleware::limit_body))
         // The API authenticates by bearer token, not by session: none of the layers above.
         .merge(api)
+        .layer(axum::middleware::from_fn_with_state(trusted_proxies, middleware::client_address))
         .layer(axum::middleware::from_fn(middleware::security_headers))
         // Server-Sent Events are never compressed (tower-http's default predicate), so they
         // reach the browser as they happen.

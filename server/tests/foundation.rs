@@ -23,6 +23,43 @@ fn job_id(reply: &common::Reply) -> i64 {
 }
 
 #[tokio::test]
+async fn password_guessing_waits_per_account_and_address_and_is_audited() {
+    let app = TestApp::new().await;
+    let try_login = |email: &'static str, password: &'static str, ip: &'static str| {
+        let request = common::form_request("/api/login", &[("email", email), ("password", password)], None);
+        app.request(common::from_address(request, ip))
+    };
+    for n in 1..=5 {
+        let reply = try_login("carol@tshirts.example", "guess", "203.0.113.5").await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "guess {n}");
+        assert_eq!(reply.error_message(), "wrong email or password");
+    }
+    let reasons: Vec<String> = sqlx::query_scalar("SELECT reason FROM audit_log WHERE action = 'login' AND outcome = 'denied' ORDER BY id")
+        .fetch_all(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(reasons.len(), 5, "every wrong password is audited on the account");
+    assert_eq!(reasons[0], "wrong password (from 203.0.113.5)");
+    assert_eq!(reasons[4], "wrong password (from 203.0.113.5); that address now waits 4 s");
+    // The right password from that address now waits too: it is not even checked.
+    let throttled = try_login("carol@tshirts.example", "guise-demo", "203.0.113.5").await;
+    assert_eq!(throttled.status, StatusCode::TOO_MANY_REQUESTS, "{}", throttled.body);
+    assert!(throttled.error_message().starts_with("too many failed logins; try again in"), "{}", throttled.body);
+    assert!(matches!(throttled.retry_after.as_deref(), Some("4" | "3")), "{:?}", throttled.retry_after);
+    assert!(session_cookie(&throttled).is_none());
+    // Carol, elsewhere, is not locked out; nor is anyone else from the guesser's address.
+    let carol = try_login("carol@tshirts.example", "guise-demo", "192.0.2.10").await;
+    assert!(carol.status.is_success() || carol.status.is_redirection(), "{} {}", carol.status, carol.body);
+    let dave = try_login("dave@tshirts.example", "guise-demo", "203.0.113.5").await;
+    assert!(dave.status.is_success() || dave.status.is_redirection(), "{} {}", dave.status, dave.body);
+    // An unknown email is throttled alike, so the answers do not tell which accounts exist.
+    for _ in 1..=5 {
+        assert_eq!(try_login("nobody@tshirts.example", "guess", "203.0.113.5").await.status, StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(try_login("nobody@tshirts.example", "guess", "203.0.113.5").await.status, StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test]
 async fn login_sets_a_session_and_bad_credentials_get_one_message() {
     let app = TestApp::new().await;
     for (email, password) in [

@@ -23,9 +23,10 @@ pub fn safe_next(next: Option<&str>) -> &str {
 
 #[server(endpoint = "login")]
 pub async fn login(email: String, password: String, next: Option<String>) -> Result<(), AppError> {
-    use crate::backend::auth::{AuthSession, Credentials};
+    use crate::backend::auth::{self, AuthSession};
     use crate::backend::impersonating::{self, SessionChange};
     use crate::backend::state::AppState;
+    use crate::backend::throttle::ClientAddress;
     if email.trim().is_empty() || password.is_empty() {
         return Err(AppError::BadRequest("enter your email and password".into()));
     }
@@ -35,16 +36,14 @@ pub async fn login(email: String, password: String, next: Option<String>) -> Res
     let mut session: AuthSession = leptos_axum::extract()
         .await
         .map_err(|e| AppError::internal(format!("auth session unavailable: {e}")))?;
-    let user = session
-        .authenticate(Credentials { email, password })
-        .await
-        .map_err(AppError::internal)?
-        .ok_or_else(|| AppError::Unauthorized("wrong email or password".into()))?;
+    let address = leptos_axum::extract::<axum::Extension<ClientAddress>>().await.map(|a| a.0).unwrap_or_default();
+    let state = AppState::current()?;
+    let user = auth::log_in(&state, &mut session, &email, password, address).await?;
     // Logging in always gives the session a new id (no session fixation), also when someone
     // was already signed in on it (axum-login only cycles it for anonymous sessions); and ends
     // that someone's impersonation, which would otherwise stay open with no one to stop it.
     if session.user.is_some() {
-        impersonating::end_with_session(&AppState::current()?, &session, SessionChange::LogIn).await?;
+        impersonating::end_with_session(&state, &session, SessionChange::LogIn).await?;
         session.session.cycle_id().await.map_err(AppError::internal)?;
     }
     session.login(&user).await.map_err(AppError::internal)?;

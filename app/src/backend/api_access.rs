@@ -7,6 +7,7 @@ use super::impersonation;
 use super::principal::Principal;
 use super::secrets::same_secret;
 use super::state::AppState;
+use super::throttle::ClientAddress;
 use super::store::{self, api_clients::{secret_context, ApiClientRow, ClientWithOwner}, impersonations::NewImpersonation, now_ms, used_subject_tokens::Recorded, users::UserRow};
 use super::tokens::{self, AccessClaims, Actor, SubjectClaims, SubjectPolicy, TOKEN_TYPE_ACCESS_TOKEN, TOKEN_TYPE_JWT};
 use crate::error::AppError;
@@ -30,11 +31,13 @@ pub struct OAuthError {
     pub status: u16,
     pub code: &'static str,
     pub description: String,
+    /// Seconds to send in `Retry-After`, when the client should come back later.
+    pub retry_after: Option<i64>,
 }
 
 impl OAuthError {
     fn new(status: u16, code: &'static str, description: impl Into<String>) -> Self {
-        OAuthError { status, code, description: description.into() }
+        OAuthError { status, code, description: description.into(), retry_after: None }
     }
     pub fn invalid_request(d: impl Into<String>) -> Self {
         Self::new(400, "invalid_request", d)
@@ -54,62 +57,27 @@ impl OAuthError {
     pub fn too_large(d: impl Into<String>) -> Self {
         Self::new(413, "invalid_request", d)
     }
-    pub fn slow_down(d: impl Into<String>) -> Self {
-        Self::new(429, "slow_down", d)
-    }
-}
-
-/// Failed secrets per client in the current minute. Past the limit a client is told to slow
-/// down before its secret is even checked, and nothing more is audited until the minute is
-/// over: guessing stays slow and the audit log cannot be flooded.
-#[derive(Debug, Default)]
-pub struct FailedAttempts {
-    by_client: std::sync::Mutex<std::collections::HashMap<String, (i64, u32)>>,
-}
-
-pub const MAX_FAILED_PER_MINUTE: u32 = 10;
-
-impl FailedAttempts {
-    fn with<T>(&self, f: impl FnOnce(&mut std::collections::HashMap<String, (i64, u32)>) -> T) -> T {
-        let mut map = self.by_client.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        f(&mut map)
-    }
-
-    /// Seconds to wait, when `client_id` used up its failures of the minute at `now` (seconds).
-    pub fn wait(&self, client_id: &str, now: i64) -> Option<i64> {
-        self.with(|m| match m.get(client_id) {
-            Some(&(start, count)) if now < start + 60 && count >= MAX_FAILED_PER_MINUTE => Some(start + 60 - now),
-            _ => None,
-        })
-    }
-
-    pub fn record(&self, client_id: &str, now: i64) {
-        self.with(|m| {
-            if m.len() > 10_000 {
-                m.retain(|_, (start, _)| now < *start + 60);
-            }
-            let entry = m.entry(client_id.to_string()).or_insert((now, 0));
-            if now >= entry.0 + 60 {
-                *entry = (now, 0);
-            }
-            entry.1 += 1;
-        })
+    pub fn slow_down(d: impl Into<String>, retry_after: i64) -> Self {
+        OAuthError { retry_after: Some(retry_after), ..Self::new(429, "slow_down", d) }
     }
 }
 
 impl From<AppError> for OAuthError {
     fn from(e: AppError) -> Self {
         let description = e.to_string();
-        match e {
+        let retry_after = e.retry_after();
+        let error = match e {
             AppError::BadRequest(_) => Self::new(400, "invalid_request", description),
             AppError::Unauthorized(_) => Self::new(401, "invalid_token", description),
             AppError::Forbidden(_) => Self::new(403, "access_denied", description),
             AppError::NotFound(_) => Self::new(404, "not_found", description),
             AppError::Conflict(_) => Self::new(409, "conflict", description),
             AppError::PayloadTooLarge(_) => Self::new(413, "invalid_request", description),
+            AppError::TooManyRequests { .. } => Self::new(429, "slow_down", description),
             AppError::Unavailable(_) => Self::new(503, "temporarily_unavailable", description),
             AppError::Network(_) | AppError::Internal => Self::new(500, "server_error", description),
-        }
+        };
+        OAuthError { retry_after, ..error }
     }
 }
 
@@ -222,8 +190,10 @@ async fn client_with_owner(state: &AppState, client_id: &str) -> Result<Option<C
     Ok(found)
 }
 
-/// `grant_type=client_credentials`: a token acting as the client's owner.
-pub async fn client_credentials(state: &AppState, client_id: &str, secret: &str) -> Result<IssuedToken, OAuthError> {
+/// `grant_type=client_credentials` from `address`: a token acting as the client's owner.
+/// Wrong secrets slow that client down from that address only, so someone who knows a
+/// `client_id` cannot lock the client out.
+pub async fn client_credentials(state: &AppState, client_id: &str, secret: &str, address: ClientAddress) -> Result<IssuedToken, OAuthError> {
     let found = match super::api_clients::check_client_id(client_id) {
         Ok(id) => client_with_owner(state, id).await?,
         Err(_) => None,
@@ -232,8 +202,12 @@ pub async fn client_credentials(state: &AppState, client_id: &str, secret: &str)
         tracing::warn!("client credentials for unknown client {client_id:?}");
         return Err(OAuthError::invalid_client(CLIENT_REFUSED));
     };
-    if let Some(seconds) = state.failed_secrets.wait(&client.client_id, now_secs()) {
-        return Err(OAuthError::slow_down(format!("too many wrong secrets for this client; try again in {seconds} s")));
+    let source = (client.client_id.clone(), address.0);
+    if let Some(seconds) = state.client_throttle.wait(&source, now_secs()) {
+        return Err(OAuthError::slow_down(
+            format!("too many wrong secrets for this client from this address; try again in {seconds} s"),
+            seconds,
+        ));
     }
     let target = format!("client {}", client.client_id);
     let entry = |outcome: Outcome, reason: String| client_entry(&client, &owner, TOKEN_ACTION, None, target.clone(), outcome, reason);
@@ -247,10 +221,15 @@ pub async fn client_credentials(state: &AppState, client_id: &str, secret: &str)
         None
     };
     if let Some((why, told)) = refusal {
-        if told == CLIENT_REFUSED {
-            state.failed_secrets.record(&client.client_id, now_secs());
-        }
-        store::audit::append_alone(&state.writer, &entry(Outcome::Denied, why.into())).await?;
+        let why = if told == CLIENT_REFUSED {
+            match state.client_throttle.fail(source, now_secs()) {
+                0 => format!("{why} (from {})", address.0),
+                wait => format!("{why} (from {}); that address now waits {wait} s", address.0),
+            }
+        } else {
+            why.to_string()
+        };
+        store::audit::append_alone(&state.writer, &entry(Outcome::Denied, why)).await?;
         return Err(OAuthError::invalid_client(told));
     }
     let claims = new_claims(&owner, &tenant, &client, now_secs() + tokens::ACCESS_TOKEN_SECONDS, None);
@@ -585,23 +564,4 @@ pub async fn audit_request(state: &AppState, caller: &ApiCaller, request: &str, 
         .audit(REQUEST_ACTION, request.to_string(), outcome, format!("HTTP {status}; token {}", caller.claims.jti));
     store::audit::append_alone(&state.writer, &entry).await?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn failed_secrets_slow_a_client_down_for_the_rest_of_the_minute() {
-        let attempts = FailedAttempts::default();
-        for _ in 0..MAX_FAILED_PER_MINUTE {
-            assert_eq!(attempts.wait("c", 1_000), None);
-            attempts.record("c", 1_000);
-        }
-        assert_eq!(attempts.wait("c", 1_010), Some(50));
-        assert_eq!(attempts.wait("other", 1_010), None);
-        assert_eq!(attempts.wait("c", 1_060), None);
-        attempts.record("c", 1_060);
-        assert_eq!(attempts.wait("c", 1_061), None, "a new minute starts afresh");
-    }
 }

@@ -1,9 +1,14 @@
 //! Password login: account lookup, argon2 verification off the async workers, and the
 //! axum-login backend that loads the signed-in user on each request.
 
+use super::audit::{AuditEntry, Outcome};
 use super::permissions;
+use super::state::AppState;
 use super::store::cache::{Cached, ReadCache};
 use super::store::{self, users::UserRow, Db};
+use super::throttle::ClientAddress;
+use crate::error::AppError;
+use crate::model::Via;
 use axum_login::{AuthUser, AuthnBackend, UserId};
 use std::sync::{Arc, OnceLock};
 use tokio::sync::Semaphore;
@@ -72,6 +77,54 @@ fn decoy_hash() -> String {
 /// Hashes a password with argon2 on the blocking pool.
 pub async fn hash_password(password: String) -> Result<String, tokio::task::JoinError> {
     tokio::task::spawn_blocking(move || password_auth::generate_hash(password)).await
+}
+
+pub const LOGIN_ACTION: &str = "login";
+
+/// A password login for `email` from `address`. A wait imposed by earlier failures is
+/// answered 429 before the password is even checked; a wrong password for an existing account
+/// is audited on it, with the address and any wait it now imposes. Unknown emails are
+/// throttled alike, so the answers do not tell which accounts exist.
+pub async fn log_in(state: &AppState, session: &mut AuthSession, email: &str, password: String, address: ClientAddress) -> Result<UserRow, AppError> {
+    let now = store::now_ms() / 1000;
+    if let Some(wait) = state.login_throttle.wait(email, address.0, now) {
+        return Err(AppError::TooManyRequests {
+            message: format!("too many failed logins; try again in {wait} s"),
+            retry_after: wait,
+        });
+    }
+    let user = session
+        .authenticate(Credentials { email: email.to_string(), password })
+        .await
+        .map_err(AppError::internal)?;
+    if let Some(user) = user {
+        state.login_throttle.succeeded(email, address.0);
+        return Ok(user);
+    }
+    let wait = state.login_throttle.failed(email, address.0, now);
+    match store::users::by_email(&state.db, email.trim()).await? {
+        Some(account) => {
+            let why = match permissions::may_log_in(&account) {
+                Err(refusal) => format!("refused: {}", refusal.reason()),
+                Ok(()) => "wrong password".to_string(),
+            };
+            let waits = if wait > 0 { format!("; that address now waits {wait} s") } else { String::new() };
+            let entry = AuditEntry {
+                tenant_id: account.tenant_id,
+                actor_user_id: account.id,
+                subject_user_id: None,
+                impersonation_id: None,
+                action: LOGIN_ACTION.into(),
+                target: format!("user {}", account.email),
+                outcome: Outcome::Denied,
+                reason: format!("{why} (from {}){waits}", address.0),
+                via: Via::Ui.label(),
+            };
+            store::audit::append_alone(&state.writer, &entry).await?;
+        }
+        None => tracing::warn!("login for unknown email {:?} from {}", email.trim(), address.0),
+    }
+    Err(AppError::Unauthorized("wrong email or password".into()))
 }
 
 impl AuthnBackend for Accounts {

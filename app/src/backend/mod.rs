@@ -14,5 +14,6 @@ pub mod secrets;
 pub mod seed;
 pub mod state;
 pub mod store;
+pub mod throttle;
 pub mod tokens;
 pub mod webapp_backend;

@@ -1,6 +1,8 @@
 //! What every request and worker shares.
 
 use super::secrets::ServerKey;
+use super::throttle::{self, LoginThrottle, Throttle};
+use std::net::IpAddr;
 use super::store::cache::{Cached, ReadCache};
 use super::store::{Database, Db, Writer};
 use super::tokens::TokenKeys;
@@ -14,11 +16,13 @@ pub struct Settings {
     pub impersonation_minutes: i64,
     /// The server key file; by default beside the database.
     pub key_file: Option<std::path::PathBuf>,
+    /// Proxies whose `X-Forwarded-For` names the address a request came from.
+    pub trusted_proxies: Vec<IpAddr>,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { job_workers: 2, impersonation_minutes: 60, key_file: None }
+        Settings { job_workers: 2, impersonation_minutes: 60, key_file: None, trusted_proxies: Vec::new() }
     }
 }
 
@@ -98,8 +102,10 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub hashing: Arc<Semaphore>,
     pub keys: Arc<Keys>,
-    /// Wrong API client secrets of the last minute.
-    pub failed_secrets: Arc<super::api_access::FailedAttempts>,
+    /// Wrong passwords, per account and address.
+    pub login_throttle: Arc<LoginThrottle>,
+    /// Wrong API client secrets, per client and address.
+    pub client_throttle: Arc<Throttle<(String, IpAddr)>>,
 }
 
 impl AppState {
@@ -112,7 +118,8 @@ impl AppState {
             settings: Arc::new(settings),
             hashing: Arc::new(Semaphore::new(hashing_slots())),
             keys: Arc::new(keys),
-            failed_secrets: Arc::default(),
+            login_throttle: Arc::default(),
+            client_throttle: Arc::new(Throttle::new(throttle::ONE_CLIENT_SOURCE)),
         }
     }
 

@@ -6,6 +6,7 @@ use super::{bearer_token, private_json, read_body};
 use app::backend::api_access::{self, OAuthError, EXCHANGE_ACTION};
 use app::backend::audit::Outcome;
 use app::backend::state::AppState;
+use app::backend::throttle::ClientAddress;
 use app::backend::store;
 use app::backend::tokens::{clip, TOKEN_TYPE_ACCESS_TOKEN};
 use axum::extract::{Request, State};
@@ -129,7 +130,10 @@ async fn answer(state: &AppState, request: Request) -> ApiResult<TokenResponse> 
     }
     let params = parse_form(&bytes)?;
     match required(&params, "grant_type")? {
-        CLIENT_CREDENTIALS => client_credentials(state, headers, &params).await,
+        CLIENT_CREDENTIALS => {
+            let address = parts.extensions.get::<ClientAddress>().copied().unwrap_or_default();
+            client_credentials(state, headers, &params, address).await
+        }
         TOKEN_EXCHANGE => token_exchange(state, headers, &params).await,
         other => Err(OAuthError::unsupported_grant_type(format!(
             "grant_type {:?} is not supported: use {CLIENT_CREDENTIALS} or {TOKEN_EXCHANGE}",
@@ -139,7 +143,12 @@ async fn answer(state: &AppState, request: Request) -> ApiResult<TokenResponse> 
     }
 }
 
-async fn client_credentials(state: &AppState, headers: &HeaderMap, params: &HashMap<String, String>) -> ApiResult<TokenResponse> {
+async fn client_credentials(
+    state: &AppState,
+    headers: &HeaderMap,
+    params: &HashMap<String, String>,
+    address: ClientAddress,
+) -> ApiResult<TokenResponse> {
     let in_body = params.contains_key("client_id") || params.contains_key("client_secret");
     let (client_id, secret) = match basic_credentials(headers)? {
         Some(_) if in_body => {
@@ -148,7 +157,7 @@ async fn client_credentials(state: &AppState, headers: &HeaderMap, params: &Hash
         Some(credentials) => credentials,
         None => (required(params, "client_id")?.to_string(), required(params, "client_secret")?.to_string()),
     };
-    let issued = api_access::client_credentials(state, &client_id, &secret).await?;
+    let issued = api_access::client_credentials(state, &client_id, &secret, address).await?;
     Ok(TokenResponse { access_token: issued.access_token, token_type: "bearer", expires_in: issued.expires_in, issued_token_type: None })
 }
 

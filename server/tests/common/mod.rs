@@ -51,6 +51,7 @@ pub struct Reply {
     pub status: StatusCode,
     pub set_cookie: Option<String>,
     pub location: Option<String>,
+    pub retry_after: Option<String>,
     pub body: String,
 }
 
@@ -62,7 +63,12 @@ impl Reply {
     /// The message of an `AppError` body, whatever its variant.
     pub fn error_message(&self) -> String {
         match self.json() {
-            serde_json::Value::Object(map) => map.values().next().and_then(|v| v.as_str()).unwrap_or("").to_string(),
+            // `{"Variant": "message"}`, or `{"Variant": {"message": …, …}}`.
+            serde_json::Value::Object(map) => {
+                let inner = map.values().next();
+                let text = inner.and_then(|v| v.as_str().or_else(|| v["message"].as_str()));
+                text.unwrap_or("").to_string()
+            }
             serde_json::Value::String(s) => s,
             other => other.to_string(),
         }
@@ -111,8 +117,9 @@ impl TestApp {
         let headers = response.headers();
         let header_text = |name| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
         let (set_cookie, location) = (header_text(header::SET_COOKIE), header_text(header::LOCATION));
+        let retry_after = header_text(header::RETRY_AFTER);
         let bytes = response.into_body().collect().await.expect("body").to_bytes();
-        Reply { status, set_cookie, location, body: String::from_utf8_lossy(&bytes).into_owned() }
+        Reply { status, set_cookie, location, retry_after, body: String::from_utf8_lossy(&bytes).into_owned() }
     }
 
     /// POSTs a form to a server function, as the browser's fetch does.
@@ -161,6 +168,14 @@ impl TestApp {
 }
 
 /// A form POST to a server function, as the browser's fetch sends it.
+/// The request as if it came over a connection from `ip` (the server serves with the peer's
+/// address; a test's requests otherwise have none).
+pub fn from_address(mut request: Request<Body>, ip: &str) -> Request<Body> {
+    let peer: std::net::SocketAddr = format!("{ip}:50000").parse().expect("an IPv4 address");
+    request.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+    request
+}
+
 pub fn form_request(path: &str, form: &[(&str, &str)], cookie: Option<&str>) -> Request<Body> {
     let mut req = Request::builder()
         .method(Method::POST)
