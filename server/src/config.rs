@@ -31,6 +31,10 @@ pub struct Cli {
     /// the address they name in `X-Forwarded-For` is the one logins are throttled by.
     #[arg(long, env = "GUISE_TRUSTED_PROXIES", value_delimiter = ',', global = true)]
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// The address users reach the server at (e.g. `https://guise.example.com` behind a proxy
+    /// that terminates TLS). When it is https, cookies are `Secure` and HSTS is sent.
+    #[arg(long, env = "GUISE_PUBLIC_URL", value_parser = parse_public_url, global = true)]
+    pub public_url: Option<String>,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -114,6 +118,34 @@ impl Cli {
             impersonation_minutes: self.impersonation_minutes,
             key_file: self.key_file.clone(),
             trusted_proxies: self.trusted_proxies.clone(),
+            public_url: self.public_url.clone(),
+        }
+    }
+}
+
+/// An absolute http(s) URL with a host and nothing that cannot be part of one.
+fn parse_public_url(text: &str) -> Result<String, String> {
+    let rest = text
+        .strip_prefix("https://")
+        .or_else(|| text.strip_prefix("http://"))
+        .ok_or("it must start with https:// (or http://)")?;
+    let host = rest.split('/').next().unwrap_or("");
+    if host.is_empty() || !text.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err("it must name a host, without spaces".into());
+    }
+    Ok(text.trim_end_matches('/').to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_public_url;
+
+    #[test]
+    fn a_public_url_is_an_absolute_http_url() {
+        assert_eq!(parse_public_url("https://guise.example.com/").unwrap(), "https://guise.example.com");
+        assert!(parse_public_url("http://127.0.0.1:3000").is_ok());
+        for bad in ["guise.example.com", "ftp://x", "https://", "https:///x", "https://a b"] {
+            assert!(parse_public_url(bad).is_err(), "{bad}");
         }
     }
 }

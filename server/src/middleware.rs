@@ -92,9 +92,13 @@ pub async fn limit_body(request: Request, next: Next) -> Response {
 
 /// Headers every answer carries: no framing by other sites (clickjacking on the impersonation
 /// buttons), no content-type sniffing, and no full URLs leaked to other sites as referrers.
-pub async fn security_headers(request: Request, next: Next) -> Response {
+/// Over HTTPS, browsers are also told to reach the site by nothing else for two years.
+pub async fn security_headers(State(https): State<bool>, request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
+    if https {
+        headers.insert(header::STRICT_TRANSPORT_SECURITY, axum::http::HeaderValue::from_static("max-age=63072000"));
+    }
     for (name, value) in [
         (header::CONTENT_SECURITY_POLICY, "frame-ancestors 'none'"),
         (header::X_FRAME_OPTIONS, "DENY"),

@@ -39,7 +39,7 @@ pub fn build(state: AppState, options: LeptosOptions, sessions: Sessions) -> Rou
         .with_name(SESSION_COOKIE)
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
-        .with_secure(false)
+        .with_secure(state.settings.serves_https())
         .with_expiry(Expiry::OnInactivity(Duration::hours(8)));
     let auth_layer =
         AuthManagerLayerBuilder::new(Accounts::new(state.db.clone(), state.cache.clone(), state.hashing.clone()), session_layer).build();
@@ -48,6 +48,7 @@ pub fn build(state: AppState, options: LeptosOptions, sessions: Sessions) -> Rou
     let context_state = state.clone();
     let api = api_v2::router(state.clone());
     let trusted_proxies = Arc::new(state.settings.trusted_proxies.clone());
+    let https = state.settings.serves_https();
     Router::new()
         .leptos_routes_with_context(
             &options,
@@ -71,7 +72,7 @@ pub fn build(state: AppState, options: LeptosOptions, sessions: Sessions) -> Rou
         // The API authenticates by bearer token, not by session: none of the layers above.
         .merge(api)
         .layer(axum::middleware::from_fn_with_state(trusted_proxies, middleware::client_address))
-        .layer(axum::middleware::from_fn(middleware::security_headers))
+        .layer(axum::middleware::from_fn_with_state(https, middleware::security_headers))
         // Server-Sent Events are never compressed (tower-http's default predicate), so they
         // reach the browser as they happen.
         .layer(CompressionLayer::new())

@@ -60,6 +60,23 @@ async fn password_guessing_waits_per_account_and_address_and_is_audited() {
 }
 
 #[tokio::test]
+async fn over_https_cookies_are_secure_and_browsers_are_told_to_stay_on_https() {
+    let plain = TestApp::new().await;
+    let login = plain.post("/api/login", &[("email", "u1@tshirts.example"), ("password", "guise-demo")], None).await;
+    assert!(!login.set_cookie.unwrap().contains("Secure"), "plain HTTP (make run) cannot carry Secure cookies");
+    let page = plain.request(Request::get("/login").body(Body::empty()).unwrap()).await;
+    assert!(page.strict_transport_security.is_none());
+
+    let settings = app::backend::state::Settings { public_url: Some("https://guise.example.com".into()), ..Default::default() };
+    let https = TestApp::with_settings(settings).await;
+    let login = https.post("/api/login", &[("email", "u1@tshirts.example"), ("password", "guise-demo")], None).await;
+    let cookie = login.set_cookie.unwrap();
+    assert!(cookie.contains("Secure") && cookie.contains("HttpOnly"), "{cookie}");
+    let page = https.request(Request::get("/login").body(Body::empty()).unwrap()).await;
+    assert_eq!(page.strict_transport_security.as_deref(), Some("max-age=63072000"));
+}
+
+#[tokio::test]
 async fn login_sets_a_session_and_bad_credentials_get_one_message() {
     let app = TestApp::new().await;
     for (email, password) in [

@@ -395,6 +395,32 @@ async fn logging_in_on_an_impersonating_session_ends_the_impersonation() {
 }
 
 #[tokio::test]
+async fn a_session_ends_a_day_after_its_login_however_active_and_its_impersonation_with_it() {
+    let app = TestApp::new().await;
+    let alice = app.login("alice@tshirts.example").await;
+    let as_carol = impersonate(&app, &alice, "carol@tshirts.example", false).await;
+    assert_eq!(me(&app, &as_carol).await["user"]["email"], "carol@tshirts.example");
+    // Her login was 24 hours ago; she kept the session busy (it never idled out).
+    let day_ago = store::now_ms() - app::backend::auth::SESSION_LIFETIME_MS;
+    let aged = app
+        .edit_database(&format!("UPDATE sessions SET data = json_set(data, '$.\"guise.signed_in_at\"', {day_ago})"))
+        .await
+        .unwrap();
+    assert_eq!(aged, 1);
+    let reply = app.post("/api/me", &[], Some(&as_carol)).await;
+    assert_eq!(reply.json(), serde_json::Value::Null, "signed out");
+    let refused = app.post("/api/impersonation/stop", &[], Some(&as_carol)).await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+    let (reason,): (String,) = sqlx::query_as("SELECT end_reason FROM impersonations").fetch_one(&app.state.db).await.unwrap();
+    assert_eq!(reason, "ended automatically: the impersonator's session reached its time limit");
+    let last = audit_rows(&app).await.pop().unwrap();
+    assert_eq!((last.action.as_str(), last.actor.as_str()), ("impersonation.ended", "alice@tshirts.example"));
+    let sessions: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sessions").fetch_one(&app.state.db).await.unwrap();
+    assert_eq!(sessions, 0, "the session is gone");
+    chains_ok(&app).await;
+}
+
+#[tokio::test]
 async fn a_body_that_is_not_utf8_is_a_precise_400() {
     let app = TestApp::new().await;
     let alice = app.login("alice@tshirts.example").await;

@@ -47,6 +47,7 @@ pub async fn login(email: String, password: String, next: Option<String>) -> Res
         session.session.cycle_id().await.map_err(AppError::internal)?;
     }
     session.login(&user).await.map_err(AppError::internal)?;
+    session.session.insert(auth::SIGNED_IN_AT, crate::backend::store::now_ms()).await.map_err(AppError::internal)?;
     leptos_axum::redirect(safe_next(next.as_deref()));
     Ok(())
 }

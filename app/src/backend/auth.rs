@@ -81,6 +81,17 @@ pub async fn hash_password(password: String) -> Result<String, tokio::task::Join
 
 pub const LOGIN_ACTION: &str = "login";
 
+/// Session key of the time (ms) its user logged in.
+pub const SIGNED_IN_AT: &str = "guise.signed_in_at";
+/// However active, a browser session ends this long after its login (besides ending after
+/// eight idle hours).
+pub const SESSION_LIFETIME_MS: i64 = 24 * 3_600_000;
+
+/// Whether a session whose user logged in at `signed_in_at` may still be used at `now`.
+pub fn within_session_lifetime(signed_in_at: i64, now: i64) -> bool {
+    now >= signed_in_at && now < signed_in_at + SESSION_LIFETIME_MS
+}
+
 /// A password login for `email` from `address`. A wait imposed by earlier failures is
 /// answered 429 before the password is even checked; a wrong password for an existing account
 /// is audited on it, with the address and any wait it now imposes. Unknown emails are
@@ -145,5 +156,19 @@ impl AuthnBackend for Accounts {
     async fn get_user(&self, id: &UserId<Self>) -> Result<Option<UserRow>, AuthError> {
         let user = Cached { db: &self.db, cache: &self.cache }.user(*id).await?;
         Ok(user.filter(|u| permissions::may_log_in(u).is_ok()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_session_lasts_a_day_from_its_login_however_active() {
+        let login = 1_000_000;
+        assert!(within_session_lifetime(login, login));
+        assert!(within_session_lifetime(login, login + SESSION_LIFETIME_MS - 1));
+        assert!(!within_session_lifetime(login, login + SESSION_LIFETIME_MS));
+        assert!(!within_session_lifetime(login, login - 1), "a login stamped in the future is not trusted");
     }
 }

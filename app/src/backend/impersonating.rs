@@ -3,7 +3,7 @@
 //! `impersonation` (the rules) and written with its audit row.
 
 use super::audit::{AuditEntry, Outcome};
-use super::auth::AuthSession;
+use super::auth::{self, AuthSession};
 use super::impersonation::{self, AutomaticEnd, Denial};
 use super::principal::Principal;
 use super::state::AppState;
@@ -34,11 +34,30 @@ pub async fn resolve(session: &AuthSession, state: &AppState) -> Result<Principa
     let Some(actor) = session.user.clone() else {
         if let Some(id) = ongoing {
             // The actor can no longer sign in (disabled or removed): the impersonation ends too.
-            end_without_actor(state, id).await?;
+            end_unattended(state, id, "ended automatically: the impersonator can no longer sign in").await?;
             session.session.remove::<i64>(SESSION_KEY).await.map_err(session_error)?;
         }
         return Err(AppError::not_logged_in());
     };
+    let signed_in_at: Option<i64> = session.session.get(auth::SIGNED_IN_AT).await.map_err(session_error)?;
+    let signed_in_at = match signed_in_at {
+        Some(at) => at,
+        // A session from before logins were stamped: its lifetime starts now.
+        None => {
+            session.session.insert(auth::SIGNED_IN_AT, now_ms()).await.map_err(session_error)?;
+            now_ms()
+        }
+    };
+    if !auth::within_session_lifetime(signed_in_at, now_ms()) {
+        if let Some(id) = ongoing {
+            end_unattended(state, id, "ended automatically: the impersonator's session reached its time limit").await?;
+        }
+        session.session.flush().await.map_err(session_error)?;
+        return Err(AppError::Unauthorized(format!(
+            "your session is over after {} hours; log in again",
+            auth::SESSION_LIFETIME_MS / 3_600_000
+        )));
+    }
     let Some(id) = ongoing else { return Ok(Principal::signed_in(actor)) };
     let row = store::impersonations::by_id(&state.db, id).await?;
     let Some(row) = row.filter(|r| r.ended_at.is_none() && r.actor_user_id == actor.id) else {
@@ -86,12 +105,11 @@ fn ended_entry(row: &ImpersonationRow, action: &str, subject: &UserRow, why: Str
     }
 }
 
-async fn end_without_actor(state: &AppState, id: i64) -> Result<(), AppError> {
+async fn end_unattended(state: &AppState, id: i64, why: &str) -> Result<(), AppError> {
     if let Some(row) = store::impersonations::by_id(&state.db, id).await?.filter(|r| r.ended_at.is_none()) {
         if let Some(subject) = state.cached().user(row.subject_user_id).await? {
-            let why = "ended automatically: the impersonator can no longer sign in".to_string();
-            let entry = ended_entry(&row, ENDED, &subject, why.clone());
-            store::impersonations::end(&state.writer, row.id, &why, &entry).await?;
+            let entry = ended_entry(&row, ENDED, &subject, why.to_string());
+            store::impersonations::end(&state.writer, row.id, why, &entry).await?;
         }
     }
     Ok(())

@@ -18,11 +18,22 @@ pub struct Settings {
     pub key_file: Option<std::path::PathBuf>,
     /// Proxies whose `X-Forwarded-For` names the address a request came from.
     pub trusted_proxies: Vec<IpAddr>,
+    /// The address users reach the server at, when it is not the one it listens on (behind a
+    /// proxy that terminates TLS).
+    pub public_url: Option<String>,
+}
+
+impl Settings {
+    /// Whether browsers reach the server over HTTPS: its cookies are then `Secure`, and
+    /// browsers are told to use nothing else (HSTS).
+    pub fn serves_https(&self) -> bool {
+        self.public_url.as_deref().is_some_and(|url| url.starts_with("https://"))
+    }
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { job_workers: 2, impersonation_minutes: 60, key_file: None, trusted_proxies: Vec::new() }
+        Settings { job_workers: 2, impersonation_minutes: 60, key_file: None, trusted_proxies: Vec::new(), public_url: None }
     }
 }
 

@@ -52,6 +52,7 @@ pub struct Reply {
     pub set_cookie: Option<String>,
     pub location: Option<String>,
     pub retry_after: Option<String>,
+    pub strict_transport_security: Option<String>,
     pub body: String,
 }
 
@@ -78,13 +79,18 @@ impl Reply {
 impl TestApp {
     /// A fresh copy of the demo database, without job workers.
     pub async fn new() -> TestApp {
+        Self::with_settings(Settings::default()).await
+    }
+
+    /// The same, with settings of its own.
+    pub async fn with_settings(settings: Settings) -> TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
         let file = dir.path().join("guise.db");
         std::fs::copy(template(), &file).expect("copy template");
         // The server key that sealed the template's secrets goes with it.
         std::fs::copy(template().with_extension("key"), file.with_extension("key")).expect("copy server key");
         let url = format!("sqlite://{}", file.display());
-        let state = server::open_state(&url, Settings::default(), true).await.expect("open");
+        let state = server::open_state(&url, settings, true).await.expect("open");
         let options = server::router::leptos_options("127.0.0.1:0".parse().unwrap()).expect("options");
         let sessions = server::router::session_store(&state);
         let router = server::router::build(state.clone(), options, sessions);
@@ -118,8 +124,10 @@ impl TestApp {
         let header_text = |name| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
         let (set_cookie, location) = (header_text(header::SET_COOKIE), header_text(header::LOCATION));
         let retry_after = header_text(header::RETRY_AFTER);
+        let strict_transport_security = header_text(header::STRICT_TRANSPORT_SECURITY);
         let bytes = response.into_body().collect().await.expect("body").to_bytes();
-        Reply { status, set_cookie, location, retry_after, body: String::from_utf8_lossy(&bytes).into_owned() }
+        let body = String::from_utf8_lossy(&bytes).into_owned();
+        Reply { status, set_cookie, location, retry_after, strict_transport_security, body }
     }
 
     /// POSTs a form to a server function, as the browser's fetch does.
