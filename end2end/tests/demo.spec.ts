@@ -124,6 +124,28 @@ test.describe('Impersonation Demo (hydrated)', () => {
     await expect(page.getByRole('alert')).toHaveText('wrong email or password');
     await page.screenshot({ path: 'test-results/login-error.png' });
   });
+
+  test('password guessing is told to wait', async ({ page }) => {
+    // An address of its own per run is not available here: an email of its own is.
+    const email = `nobody-${Date.now()}@tshirts.example`;
+    await page.goto('/login');
+    await waitForHydration(page);
+    await page.getByLabel('Email').fill(email);
+    await page.getByLabel('Password').fill('guess');
+    // Each try waits for its answer, so the sixth is sent after the fifth failure counted.
+    const tryOnce = async (status: number) => {
+      const answered = page.waitForResponse((r) => r.url().includes('/api/login'));
+      await page.getByRole('button', { name: 'Log in' }).click();
+      expect((await answered).status()).toBe(status);
+    };
+    for (let n = 1; n <= 5; n++) {
+      await tryOnce(401);
+      await expect(page.getByRole('alert')).toHaveText('wrong email or password');
+    }
+    await tryOnce(429);
+    await expect(page.getByRole('alert')).toHaveText(/^too many failed logins; try again in [1-4] s$/);
+    await page.screenshot({ path: 'test-results/login-throttled.png' });
+  });
 });
 
 test.describe('without JavaScript', () => {
