@@ -77,6 +77,22 @@ async fn over_https_cookies_are_secure_and_browsers_are_told_to_stay_on_https() 
 }
 
 #[tokio::test]
+async fn the_project_list_shows_only_projects_one_may_read() {
+    let app = TestApp::new().await;
+    let carol = app.login("carol@tshirts.example").await;
+    let keys = |reply: common::Reply| -> Vec<String> {
+        reply.json().as_array().unwrap().iter().map(|p| p["key"].as_str().unwrap().to_string()).collect()
+    };
+    assert_eq!(keys(app.post("/api/projects", &[], Some(&carol)).await), ["TSHIRTS"]);
+    // Carol leaves the Customers group, through which she could read TSHIRTS.
+    let carol_id = app.user_id("carol@tshirts.example").await;
+    app.edit_database(&format!("DELETE FROM group_members WHERE user_id = {carol_id}")).await.unwrap();
+    assert!(keys(app.post("/api/projects", &[], Some(&carol)).await).is_empty(), "listed only if it may be opened");
+    let opened = app.post("/api/project", &[("key", "TSHIRTS")], Some(&carol)).await;
+    assert_eq!(opened.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
 async fn login_sets_a_session_and_bad_credentials_get_one_message() {
     let app = TestApp::new().await;
     for (email, password) in [

@@ -4,17 +4,6 @@ use crate::error::AppError;
 use crate::model::{AuditPage, ChainReport, GrantsPage, GroupView};
 use leptos::prelude::*;
 
-/// The state and principal of a request by an admin of their own tenant; 403 otherwise.
-#[cfg(feature = "ssr")]
-pub(crate) async fn require_admin(
-) -> Result<(crate::backend::state::AppState, crate::backend::principal::Principal), AppError> {
-    use crate::backend::{permissions, principal, state::AppState};
-    let principal = principal::current().await?;
-    permissions::may_administer(&principal.subject, principal.tenant_id())
-        .map_err(|r| AppError::Forbidden(format!("you may not open Administration: {}", r.reason())))?;
-    Ok((AppState::current()?, principal))
-}
-
 /// `user:ID` or `group:ID` of the tenant, as a grant party.
 #[cfg(feature = "ssr")]
 async fn party(
@@ -30,7 +19,7 @@ async fn party(
     let id: i64 = id.parse().map_err(|_| bad())?;
     match kind {
         "user" => {
-            let user = store::users::by_id(&state.db, id).await?.filter(|u| u.tenant_id == tenant_id).ok_or_else(bad)?;
+            let user = store::users::in_tenant(&state.db, tenant_id, id).await?.ok_or_else(bad)?;
             Ok((Party::User(user.id), PartyView::User(user.view())))
         }
         "group" => {
@@ -49,7 +38,7 @@ async fn party(
 pub async fn load_grants() -> Result<GrantsPage, AppError> {
     use crate::backend::store;
     use crate::model::PartyView;
-    let (state, principal) = require_admin().await?;
+    let (state, principal) = crate::backend::identity::current_admin().await?;
     let tenant = principal.tenant_id();
     let mut parties: Vec<PartyView> = store::groups::list(&state.db, tenant)
         .await?
@@ -71,7 +60,7 @@ pub async fn load_grants() -> Result<GrantsPage, AppError> {
 pub async fn add_grant(actor: String, subject: String) -> Result<(), AppError> {
     use crate::backend::{audit::Outcome, impersonation, store};
     use crate::model::PartyView;
-    let (state, principal) = require_admin().await?;
+    let (state, principal) = crate::backend::identity::current_admin().await?;
     impersonation::may_change(principal.read_only).map_err(|d| AppError::Forbidden(d.message().into()))?;
     let tenant = principal.tenant_id();
     let (actor, actor_view) = party(&state, tenant, "the impersonator", &actor).await?;
@@ -80,7 +69,7 @@ pub async fn add_grant(actor: String, subject: String) -> Result<(), AppError> {
         return Err(AppError::BadRequest("nobody may impersonate themselves".into()));
     }
     if let PartyView::User(u) = &subject_view {
-        if let Some(row) = store::users::by_id(&state.db, u.id).await? {
+        if let Some(row) = store::users::in_tenant(&state.db, tenant, u.id).await? {
             impersonation::may_be_granted(&row).map_err(|d| {
                 AppError::BadRequest(format!("{} cannot be granted: {}", u.display_name, d.message()))
             })?;
@@ -95,7 +84,7 @@ pub async fn add_grant(actor: String, subject: String) -> Result<(), AppError> {
 #[server(endpoint = "admin/grants/remove")]
 pub async fn remove_grant(id: i64) -> Result<(), AppError> {
     use crate::backend::{audit::Outcome, impersonation, store};
-    let (state, principal) = require_admin().await?;
+    let (state, principal) = crate::backend::identity::current_admin().await?;
     impersonation::may_change(principal.read_only).map_err(|d| AppError::Forbidden(d.message().into()))?;
     let grant = store::grants::list(&state.db, principal.tenant_id())
         .await?
@@ -114,7 +103,7 @@ pub async fn remove_grant(id: i64) -> Result<(), AppError> {
 #[server(endpoint = "admin/groups")]
 pub async fn groups_page() -> Result<Vec<GroupView>, AppError> {
     use crate::backend::store;
-    let (state, principal) = require_admin().await?;
+    let (state, principal) = crate::backend::identity::current_admin().await?;
     let mut groups = Vec::new();
     for (id, name) in store::groups::list(&state.db, principal.tenant_id()).await? {
         let mut members = Vec::new();
@@ -151,7 +140,7 @@ pub async fn load_audit(
     to: Option<String>,
 ) -> Result<AuditPage, AppError> {
     use crate::backend::store::{self, audit::AuditFilter};
-    let (state, principal) = require_admin().await?;
+    let (state, principal) = crate::backend::identity::current_admin().await?;
     let non_empty = |v: Option<String>| v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
     let id = |v: Option<String>, what: &str| -> Result<Option<i64>, AppError> {
         non_empty(v).map(|s| s.parse().map_err(|_| AppError::BadRequest(format!("{what} must be a user id")))).transpose()
@@ -181,7 +170,7 @@ pub async fn load_audit(
 #[server(endpoint = "admin/audit/verify")]
 pub async fn verify_audit_chain() -> Result<ChainReport, AppError> {
     use crate::backend::store;
-    let (state, principal) = require_admin().await?;
+    let (state, principal) = crate::backend::identity::current_admin().await?;
     let key = state.keys.server.chain_key();
     Ok(match store::audit::verify_tenant(&state.db, &key, principal.tenant_id()).await? {
         Ok(n) => ChainReport { intact: true, rows_checked: n, message: format!("The audit chain is intact: {n} rows verified.") },

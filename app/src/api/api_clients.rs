@@ -8,7 +8,7 @@ use leptos::prelude::*;
 #[server(endpoint = "admin/api_clients")]
 pub async fn list_api_clients() -> Result<Vec<ApiClientView>, AppError> {
     use crate::backend::store;
-    let (state, principal) = super::admin::require_admin().await?;
+    let (state, principal) = crate::backend::identity::current_admin().await?;
     Ok(store::api_clients::list(&state.db, principal.tenant_id(), principal.subject.id).await?)
 }
 
@@ -16,7 +16,7 @@ pub async fn list_api_clients() -> Result<Vec<ApiClientView>, AppError> {
 #[server(endpoint = "admin/api_clients/create")]
 pub async fn create_api_client(name: String, policy: String) -> Result<ClientSecret, AppError> {
     use crate::backend::{api_clients, impersonation};
-    let (state, principal) = super::admin::require_admin().await?;
+    let (state, principal) = crate::backend::identity::current_admin().await?;
     impersonation::may_change(principal.read_only).map_err(|d| AppError::Forbidden(d.message().into()))?;
     let policy = api_clients::parse_policy(&policy)?;
     // Administration is refused while impersonating: the subject is the admin acting.
@@ -26,7 +26,7 @@ pub async fn create_api_client(name: String, policy: String) -> Result<ClientSec
 #[server(endpoint = "admin/api_clients/rotate")]
 pub async fn rotate_api_client(client_id: String) -> Result<ClientSecret, AppError> {
     use crate::backend::{api_clients, impersonation};
-    let (state, principal) = super::admin::require_admin().await?;
+    let (state, principal) = crate::backend::identity::current_admin().await?;
     impersonation::may_change(principal.read_only).map_err(|d| AppError::Forbidden(d.message().into()))?;
     api_clients::rotate(&state, &principal, &client_id).await
 }
@@ -34,7 +34,7 @@ pub async fn rotate_api_client(client_id: String) -> Result<ClientSecret, AppErr
 #[server(endpoint = "admin/api_clients/revoke")]
 pub async fn revoke_api_client(client_id: String) -> Result<(), AppError> {
     use crate::backend::{api_clients, impersonation};
-    let (state, principal) = super::admin::require_admin().await?;
+    let (state, principal) = crate::backend::identity::current_admin().await?;
     impersonation::may_change(principal.read_only).map_err(|d| AppError::Forbidden(d.message().into()))?;
     api_clients::revoke(&state, &principal, &client_id).await
 }

@@ -69,9 +69,9 @@ pub async fn logout() -> Result<(), AppError> {
 /// Who is signed in, or nothing.
 #[server(endpoint = "me")]
 pub async fn current_user() -> Result<Option<SessionView>, AppError> {
-    use crate::backend::{impersonating, principal, state::AppState, store};
+    use crate::backend::{identity, impersonating, state::AppState, store};
     use crate::model::ImpersonationView;
-    let principal = match principal::current().await {
+    let principal = match identity::current().await {
         Ok(p) => p,
         Err(AppError::Unauthorized(_)) => return Ok(None),
         Err(e) => return Err(e),

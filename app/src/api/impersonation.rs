@@ -35,8 +35,8 @@ pub async fn stop_impersonation() -> Result<(), AppError> {
 /// Exactly the users I may impersonate now.
 #[server(endpoint = "impersonation/candidates")]
 pub async fn impersonation_candidates() -> Result<Vec<UserView>, AppError> {
-    use crate::backend::{impersonating, principal, state::AppState};
-    let principal = principal::current().await?;
+    use crate::backend::{identity, impersonating, state::AppState};
+    let principal = identity::current().await?;
     let state = AppState::current()?;
     Ok(impersonating::candidates(&state, &principal).await?.iter().map(|u| u.view()).collect())
 }
@@ -69,7 +69,7 @@ pub(crate) async fn entry_for(
 #[server(endpoint = "admin/users")]
 pub async fn directory() -> Result<Vec<DirectoryEntry>, AppError> {
     use crate::backend::store;
-    let (state, principal) = super::admin::require_admin().await?;
+    let (state, principal) = crate::backend::identity::current_admin().await?;
     let mut entries = Vec::new();
     for user in store::users::list_all(&state.db, principal.tenant_id()).await? {
         entries.push(entry_for(&state, &principal, &user).await?);
@@ -80,12 +80,11 @@ pub async fn directory() -> Result<Vec<DirectoryEntry>, AppError> {
 /// A user's profile, for anyone of the same tenant.
 #[server(endpoint = "users/profile")]
 pub async fn profile(id: i64) -> Result<ProfileView, AppError> {
-    use crate::backend::{principal, state::AppState, store};
-    let principal = principal::current().await?;
+    use crate::backend::{identity, state::AppState, store};
+    let principal = identity::current().await?;
     let state = AppState::current()?;
-    let user = store::users::by_id(&state.db, id)
+    let user = store::users::in_tenant(&state.db, principal.tenant_id(), id)
         .await?
-        .filter(|u| u.tenant_id == principal.tenant_id())
         .ok_or_else(|| AppError::NotFound(format!("no user with id {id}")))?;
     // Grants naming the user directly or through one of their groups.
     let groups = store::groups::ids_of(&state.db, user.id).await?;
@@ -115,8 +114,8 @@ pub async fn profile(id: i64) -> Result<ProfileView, AppError> {
 /// My account → Activity: every impersonation of my account and what was done in it.
 #[server(endpoint = "account/activity")]
 pub async fn my_activity() -> Result<Vec<ImpersonationRecordView>, AppError> {
-    use crate::backend::{principal, state::AppState, store};
-    let principal = principal::current().await?;
+    use crate::backend::{identity, state::AppState, store};
+    let principal = identity::current().await?;
     let state = AppState::current()?;
     let mut records = store::impersonations::of_subject(&state.db, principal.subject.id).await?;
     for record in &mut records {

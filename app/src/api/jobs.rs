@@ -7,8 +7,8 @@ pub const JOB_LIST_LIMIT: i64 = 200;
 /// The tenant's jobs, newest first; `only_mine` keeps those I triggered or that ran as me.
 #[server(endpoint = "jobs")]
 pub async fn list_jobs(only_mine: bool) -> Result<Vec<JobView>, AppError> {
-    use crate::backend::{principal, state::AppState, store::{self, jobs::JobFilter}};
-    let principal = principal::current().await?;
+    use crate::backend::{identity, state::AppState, store::{self, jobs::JobFilter}};
+    let principal = identity::current().await?;
     let state = AppState::current()?;
     let filter = JobFilter {
         user_id: only_mine.then_some(principal.subject.id),
@@ -21,8 +21,8 @@ pub async fn list_jobs(only_mine: bool) -> Result<Vec<JobView>, AppError> {
 /// The latest jobs a webapp started.
 #[server(endpoint = "webapp_jobs")]
 pub async fn webapp_jobs(project: String, webapp: String) -> Result<Vec<JobView>, AppError> {
-    use crate::backend::{principal, state::AppState, store::{self, jobs::JobFilter}, webapp_backend::Webapp};
-    let principal = principal::current().await?;
+    use crate::backend::{identity, state::AppState, store::{self, jobs::JobFilter}, webapp_backend::Webapp};
+    let principal = identity::current().await?;
     let state = AppState::current()?;
     let loaded = Webapp::load(&state, &principal, &project, &webapp).await?;
     let filter = JobFilter { user_id: None, webapp_id: Some(loaded.webapp.id), limit: 5 };
@@ -31,8 +31,8 @@ pub async fn webapp_jobs(project: String, webapp: String) -> Result<Vec<JobView>
 
 #[server(endpoint = "job")]
 pub async fn get_job(id: i64) -> Result<JobDetail, AppError> {
-    use crate::backend::{principal, state::AppState, store};
-    let principal = principal::current().await?;
+    use crate::backend::{identity, state::AppState, store};
+    let principal = identity::current().await?;
     let state = AppState::current()?;
     let job = store::jobs::view(&state.db, principal.tenant_id(), id)
         .await?

@@ -6,20 +6,20 @@ pub const PREVIEW_ROWS: i64 = 20;
 
 #[server(endpoint = "projects")]
 pub async fn list_projects() -> Result<Vec<ProjectSummary>, AppError> {
-    use crate::backend::{principal, state::AppState, store};
-    let principal = principal::current().await?;
+    use crate::backend::{identity, services, state::AppState};
+    let principal = identity::current().await?;
     let state = AppState::current()?;
-    let projects = store::projects::list(&state.db, principal.tenant_id()).await?;
+    let projects = services::projects::readable_projects(state.cached(), &principal).await?;
     Ok(projects.into_iter().map(|p| ProjectSummary { key: p.key, name: p.name }).collect())
 }
 
 #[server(endpoint = "project")]
 pub async fn project_page(key: String) -> Result<ProjectView, AppError> {
-    use crate::backend::{permissions, principal, state::AppState, store, webapp_backend};
+    use crate::backend::{identity, permissions, services, state::AppState, store};
     use crate::model::{DatasetView, WebappLink};
-    let principal = principal::current().await?;
+    let principal = identity::current().await?;
     let state = AppState::current()?;
-    let project = webapp_backend::readable_project(state.cached(), &principal, &key).await?;
+    let project = services::projects::readable_project(state.cached(), &principal, &key).await?;
     let grants = state.cached().project_grants(project.id, principal.subject.id).await?;
     let can_build = permissions::may_build(&principal.subject, project.tenant_id, grants).is_ok();
     let datasets = store::datasets::list(&state.db, project.id)
@@ -44,10 +44,10 @@ pub async fn project_page(key: String) -> Result<ProjectView, AppError> {
 
 #[server(endpoint = "dataset_preview")]
 pub async fn preview_dataset(project: String, dataset: String) -> Result<DatasetPreview, AppError> {
-    use crate::backend::{jobs::queue::validate_dataset_name, principal, state::AppState, store, webapp_backend};
-    let principal = principal::current().await?;
+    use crate::backend::{identity, jobs::queue::validate_dataset_name, services, state::AppState, store};
+    let principal = identity::current().await?;
     let state = AppState::current()?;
-    let project = webapp_backend::readable_project(state.cached(), &principal, &project).await?;
+    let project = services::projects::readable_project(state.cached(), &principal, &project).await?;
     let name = validate_dataset_name(&dataset)?;
     let ds = store::datasets::by_name(&state.db, project.id, name)
         .await?

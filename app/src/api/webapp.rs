@@ -26,8 +26,8 @@ fn view_of(
 /// analogue of reading auth info from the browser's request) and who the backend runs as.
 #[server(endpoint = "webapp")]
 pub async fn webapp_page(project: String, webapp: String) -> Result<WebappView, AppError> {
-    use crate::backend::{principal, state::AppState, webapp_backend::Webapp};
-    let principal = principal::current().await?;
+    use crate::backend::{identity, state::AppState, webapp_backend::Webapp};
+    let principal = identity::current().await?;
     let state = AppState::current()?;
     let loaded = Webapp::load(&state, &principal, &project, &webapp).await?;
     Ok(view_of(&loaded, &principal))
@@ -37,8 +37,8 @@ pub async fn webapp_page(project: String, webapp: String) -> Result<WebappView, 
 /// browser user.
 #[server(endpoint = "build_in_context")]
 pub async fn build_in_context(project: String, webapp: String, dataset: String) -> Result<BuildStarted, AppError> {
-    use crate::backend::{context, jobs::queue, principal, state::AppState, webapp_backend::Webapp};
-    let principal = principal::current().await?;
+    use crate::backend::{context, identity, jobs::queue, state::AppState, webapp_backend::Webapp};
+    let principal = identity::current().await?;
     let state = AppState::current()?;
     let loaded = Webapp::load(&state, &principal, &project, &webapp).await?;
     let work = context::impersonation_context(queue::enqueue_build(&state, &loaded.project, &dataset));
@@ -49,8 +49,8 @@ pub async fn build_in_context(project: String, webapp: String, dataset: String) 
 /// "Run backend as" identity.
 #[server(endpoint = "build_as_backend")]
 pub async fn build_as_backend(project: String, webapp: String, dataset: String) -> Result<BuildStarted, AppError> {
-    use crate::backend::{jobs::queue, principal, state::AppState, webapp_backend::Webapp};
-    let principal = principal::current().await?;
+    use crate::backend::{identity, jobs::queue, state::AppState, webapp_backend::Webapp};
+    let principal = identity::current().await?;
     let state = AppState::current()?;
     let loaded = Webapp::load(&state, &principal, &project, &webapp).await?;
     loaded.serve(&principal, queue::enqueue_build(&state, &loaded.project, &dataset)).await
@@ -61,8 +61,8 @@ async fn load_for_admin(
     project: &str,
     webapp: &str,
 ) -> Result<(crate::backend::state::AppState, crate::backend::principal::Principal, crate::backend::webapp_backend::Webapp), AppError> {
-    use crate::backend::{permissions, principal, state::AppState, webapp_backend::Webapp};
-    let principal = principal::current().await?;
+    use crate::backend::{identity, permissions, state::AppState, webapp_backend::Webapp};
+    let principal = identity::current().await?;
     let state = AppState::current()?;
     let loaded = Webapp::load(&state, &principal, project, webapp).await?;
     permissions::may_edit_webapp(&principal.subject, loaded.project.tenant_id).map_err(|r| {
@@ -89,9 +89,8 @@ pub async fn webapp_settings(project: String, webapp: String) -> Result<WebappSe
 pub async fn set_run_as(project: String, webapp: String, user_id: i64) -> Result<(), AppError> {
     use crate::backend::{audit::Outcome, impersonation, permissions, store};
     let (state, principal, loaded) = load_for_admin(&project, &webapp).await?;
-    let candidate = store::users::by_id(&state.db, user_id)
+    let candidate = store::users::in_tenant(&state.db, loaded.project.tenant_id, user_id)
         .await?
-        .filter(|u| u.tenant_id == loaded.project.tenant_id)
         .ok_or_else(|| AppError::NotFound(format!("no user with id {user_id} in this tenant")))?;
     permissions::may_be_webapp_identity(&candidate, loaded.project.tenant_id).map_err(|r| {
         AppError::BadRequest(format!("{} cannot run this backend: {}", candidate.display_name, r.reason()))

@@ -257,7 +257,7 @@ pub async fn verify_client_token(state: &AppState, token: &str) -> Result<Client
         let live = if link.client_id == client.client_id {
             link.cv == client.secret_version
         } else {
-            store::api_clients::by_client_id(&state.db, &link.client_id)
+            store::api_clients::by_client_id(&state.db, client.tenant_id, &link.client_id)
                 .await?
                 .is_some_and(|c| c.is_active() && c.secret_version == link.cv)
         };
@@ -279,11 +279,11 @@ pub async fn verify_client_token(state: &AppState, token: &str) -> Result<Client
 
 /// The user a verified token acts as, if still enabled in the client's tenant.
 async fn token_user(state: &AppState, session: &ClientSession) -> Result<Option<UserRow>, OAuthError> {
-    Ok(state
-        .cached()
-        .user(session.claims.uid)
-        .await?
-        .filter(|u| u.tenant_id == session.client.tenant_id && !u.disabled))
+    enabled_user_in(state, session.client.tenant_id, session.claims.uid).await
+}
+
+async fn enabled_user_in(state: &AppState, tenant_id: i64, id: i64) -> Result<Option<UserRow>, OAuthError> {
+    Ok(state.cached().user_in(tenant_id, id).await?.filter(|u| !u.disabled))
 }
 
 /// The principal of a /v2 request carrying `token`. An impersonation token is re-checked
@@ -394,7 +394,7 @@ pub async fn exchange(
     let user = match check_subject(state, session, &subject).await? {
         Ok(user) => user,
         Err(why) => {
-            let known = subject.user.as_ref().filter(|u| u.tenant_id == session.client.tenant_id);
+            let known = subject.user.as_ref();
             return Err(refusal(state, session, known, target, why, OAuthError::invalid_request(SUBJECT_REFUSED)).await);
         }
     };
@@ -473,7 +473,7 @@ async fn refusal(
 async fn read_subject(state: &AppState, session: &ClientSession, token: &str, token_type: &str) -> Result<Subject, OAuthError> {
     match token_type {
         TOKEN_TYPE_JWT => read_self_signed(state, session, token).await,
-        TOKEN_TYPE_ACCESS_TOKEN => read_issued(state, token).await,
+        TOKEN_TYPE_ACCESS_TOKEN => read_issued(state, session, token).await,
         other => Err(OAuthError::invalid_request(format!(
             "subject_token_type {:?} is not supported: use {TOKEN_TYPE_JWT} (or {TOKEN_TYPE_ACCESS_TOKEN} for a Guise impersonation token)",
             tokens::clip(other, 64)
@@ -491,7 +491,7 @@ async fn read_self_signed(state: &AppState, session: &ClientSession, token: &str
     let accepted = tokens::check_subject_claims(&claims, policy, now_secs()).map_err(OAuthError::invalid_request)?;
     let guard = tokens::replay_guard(token, &accepted);
     let SubjectClaims { sub, tenant, exp, .. } = accepted;
-    let user = state.cached().user_by_email(&sub).await?;
+    let user = state.cached().user_by_email_in(client.tenant_id, &sub).await?;
     Ok(Subject {
         user,
         named: sub,
@@ -505,8 +505,8 @@ async fn read_self_signed(state: &AppState, session: &ClientSession, token: &str
 }
 
 /// An impersonation token Guise issued (to this or another client of the tenant): its user,
-/// and its delegation chain kept.
-async fn read_issued(state: &AppState, token: &str) -> Result<Subject, OAuthError> {
+/// if of this client's tenant, and its delegation chain kept.
+async fn read_issued(state: &AppState, session: &ClientSession, token: &str) -> Result<Subject, OAuthError> {
     let inner = verify_client_token(state, token)
         .await
         .map_err(|e| OAuthError::invalid_request(format!("subject_token: {}", e.description)))?;
@@ -515,7 +515,7 @@ async fn read_issued(state: &AppState, token: &str) -> Result<Subject, OAuthErro
             "a subject_token of type {TOKEN_TYPE_ACCESS_TOKEN} must be an impersonation token; name a user with a {TOKEN_TYPE_JWT} subject token"
         )));
     }
-    let user = token_user(state, &inner).await?;
+    let user = enabled_user_in(state, session.client.tenant_id, inner.claims.uid).await?;
     let claims = inner.claims;
     Ok(Subject {
         named: claims.sub.clone(),
@@ -534,7 +534,7 @@ async fn read_issued(state: &AppState, token: &str) -> Result<Subject, OAuthErro
 /// the same queries run whoever the subject is, so timing tells as little as the answer.
 async fn check_subject(state: &AppState, session: &ClientSession, subject: &Subject) -> Result<Result<UserRow, String>, OAuthError> {
     let owner = &session.owner;
-    let user = subject.user.clone().filter(|u| u.tenant_id == session.client.tenant_id);
+    let user = subject.user.clone();
     let has_grant = state.cached().grant_covers(owner.tenant_id, owner.id, user.as_ref().map_or(0, |u| u.id)).await?;
     let enabled = state.cached().impersonation_enabled().await?;
     if let Some(claimed) = &subject.tenant_claim {

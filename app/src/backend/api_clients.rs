@@ -119,9 +119,8 @@ pub async fn create(state: &AppState, owner: &UserRow, name: &str, policy: Subje
 /// Only its owner gets it; anyone else's attempt is refused and audited.
 pub async fn rotate(state: &AppState, principal: &Principal, client_id: &str) -> Result<ClientSecret, AppError> {
     let client_id = check_client_id(client_id)?;
-    let client = store::api_clients::by_client_id(&state.db, client_id)
+    let client = store::api_clients::by_client_id(&state.db, principal.tenant_id(), client_id)
         .await?
-        .filter(|c| c.tenant_id == principal.tenant_id())
         .ok_or_else(|| AppError::NotFound(format!("no API client {client_id}")))?;
     if let Err(refusal) = permissions::may_obtain_client_secret(principal.acting_user(), client.owner_user_id) {
         let entry = principal.audit(ROTATE, format!("client {client_id}"), Outcome::Denied, refusal.reason().into());

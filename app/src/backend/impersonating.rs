@@ -64,7 +64,7 @@ pub async fn resolve(session: &AuthSession, state: &AppState) -> Result<Principa
         session.session.remove::<i64>(SESSION_KEY).await.map_err(session_error)?;
         return Ok(Principal::signed_in(actor));
     };
-    let subject = state.cached().user(row.subject_user_id)
+    let subject = state.cached().user_in(row.tenant_id, row.subject_user_id)
         .await?
         .ok_or_else(|| AppError::internal(format!("impersonation {id} names a missing user")))?;
     let has_grant = state.cached().grant_covers(actor.tenant_id, actor.id, subject.id).await?;
@@ -107,7 +107,7 @@ fn ended_entry(row: &ImpersonationRow, action: &str, subject: &UserRow, why: Str
 
 async fn end_unattended(state: &AppState, id: i64, why: &str) -> Result<(), AppError> {
     if let Some(row) = store::impersonations::by_id(&state.db, id).await?.filter(|r| r.ended_at.is_none()) {
-        if let Some(subject) = state.cached().user(row.subject_user_id).await? {
+        if let Some(subject) = state.cached().user_in(row.tenant_id, row.subject_user_id).await? {
             let entry = ended_entry(&row, ENDED, &subject, why.to_string());
             store::impersonations::end(&state.writer, row.id, why, &entry).await?;
         }
@@ -152,10 +152,8 @@ pub async fn start(
         reason: reason.chars().take(impersonation::MAX_REASON).collect(),
         via: Via::Ui.label(),
     };
-    let subject = state.cached().user(user_id)
-        .await?
-        // Users of other tenants are as unknown as users who do not exist.
-        .filter(|u| u.tenant_id == actor.tenant_id);
+    // Users of other tenants are as unknown as users who do not exist.
+    let subject = state.cached().user_in(actor.tenant_id, user_id).await?;
     let Some(subject) = subject else {
         let mut entry = attempt;
         entry.outcome = Outcome::Denied;

@@ -1,15 +1,9 @@
-//! Who a request acts for. Built once per request from the session — never from client
-//! input — and re-checked against the impersonation rules every time.
+//! Who a request acts for: the subject, and the actor when impersonating. Built per request
+//! by `identity` (from the session) or `api_access` (from a token), never from client input.
 
 use super::audit::{AuditEntry, Outcome};
-use super::auth::AuthSession;
-use super::impersonating;
-use super::state::AppState;
 use super::store::users::UserRow;
-use crate::error::AppError;
 use crate::model::{UserView, Via};
-use axum::extract::FromRequestParts;
-use axum::http::request::Parts;
 
 #[derive(Clone, Debug)]
 pub struct Principal {
@@ -55,31 +49,5 @@ impl Principal {
             reason,
             via: self.via.label(),
         }
-    }
-}
-
-/// The principal of the current server-function request.
-pub async fn current() -> Result<Principal, AppError> {
-    let session: AuthSession = leptos_axum::extract()
-        .await
-        .map_err(|e| AppError::internal(format!("auth session unavailable: {e}")))?;
-    let state = AppState::current()?;
-    impersonating::resolve(&session, &state).await
-}
-
-/// The same principal for plain axum handlers.
-impl<S: Send + Sync> FromRequestParts<S> for Principal {
-    type Rejection = AppError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let session = AuthSession::from_request_parts(parts, state)
-            .await
-            .map_err(|(_, msg)| AppError::internal(format!("auth session unavailable: {msg}")))?;
-        let app_state = parts
-            .extensions
-            .get::<AppState>()
-            .cloned()
-            .ok_or_else(|| AppError::internal("AppState extension missing"))?;
-        impersonating::resolve(&session, &app_state).await
     }
 }

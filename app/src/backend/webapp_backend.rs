@@ -2,41 +2,13 @@
 //! browser user who called it.
 
 use super::context::{self, Execution};
-use super::permissions;
+use super::services::projects::{readable_project, validate_key};
 use super::principal::Principal;
 use super::state::AppState;
-use super::store::{cache::Cached, projects::ProjectRow, users::UserRow, webapps::WebappRow};
+use super::store::{projects::ProjectRow, users::UserRow, webapps::WebappRow};
 use crate::error::AppError;
 use crate::model::Via;
 use std::future::Future;
-
-const MAX_KEY: usize = 100;
-
-/// Checks a project key or webapp slug sent by the client.
-pub fn validate_key<'a>(what: &str, value: &'a str) -> Result<&'a str, AppError> {
-    let value = value.trim();
-    if value.is_empty() {
-        return Err(AppError::BadRequest(format!("{what} is empty")));
-    }
-    if value.len() > MAX_KEY {
-        return Err(AppError::BadRequest(format!("{what} is too long (at most {MAX_KEY} characters)")));
-    }
-    Ok(value)
-}
-
-/// A project of the principal's tenant that the principal may read.
-pub async fn readable_project(reads: Cached<'_>, principal: &Principal, key: &str) -> Result<ProjectRow, AppError> {
-    let key = validate_key("project key", key)?;
-    let project = reads
-        .project(principal.tenant_id(), key)
-        .await?
-        .ok_or_else(|| AppError::NotFound(format!("no project named {key}")))?;
-    let grants = reads.project_grants(project.id, principal.subject.id).await?;
-    permissions::may_read(&principal.subject, project.tenant_id, grants).map_err(|r| {
-        AppError::Forbidden(format!("you may not open project {}: {}", project.key, r.reason()))
-    })?;
-    Ok(project)
-}
 
 pub struct Webapp {
     pub project: ProjectRow,

@@ -8,7 +8,7 @@ use app::backend::context::{self, Execution};
 use app::backend::jobs::queue;
 use app::backend::state::AppState;
 use app::backend::store::{self, jobs::JobFilter, projects::ProjectRow};
-use app::backend::{permissions, webapp_backend};
+use app::backend::services;
 use app::error::AppError;
 use app::model::{JobView, LogLineView, UserView};
 use axum::extract::rejection::QueryRejection;
@@ -140,20 +140,6 @@ fn parse_bounded(name: &str, value: Option<&str>, default: usize, max: usize) ->
     }
 }
 
-/// The projects of the subject's tenant the subject may read, by key.
-async fn readable_projects(state: &AppState, caller: &ApiCaller) -> Result<Vec<ProjectRow>, AppError> {
-    let subject = &caller.principal.subject;
-    let mut readable = Vec::new();
-    for project in store::projects::list(&state.db, subject.tenant_id).await? {
-        let grants = store::projects::grants_of(&state.db, project.id, subject.id).await?;
-        if permissions::may_read(subject, project.tenant_id, grants).is_ok() {
-            readable.push(project);
-        }
-    }
-    readable.sort_by(|a, b| a.key.cmp(&b.key));
-    Ok(readable)
-}
-
 /// The datasets the subject may read, page by page.
 #[utoipa::path(get, path = "/v2/files", tag = "data", security(("bearer" = [])), params(FilesQuery),
     responses((status = 200, body = FilesPage), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
@@ -174,7 +160,7 @@ pub async fn files(
         Some(page) => page.trim().parse::<usize>().map_err(|_| OAuthError::invalid_request("page is not a nextPage value"))?,
     };
     let mut entries = Vec::new();
-    for project in readable_projects(&state, &caller).await? {
+    for project in services::projects::readable_projects(state.cached(), &caller.principal).await? {
         for d in store::datasets::list(&state.db, project.id).await? {
             entries.push(FileEntry {
                 kind: "dataset",
@@ -228,7 +214,7 @@ pub async fn build(
     let Query(query) = query.map_err(query_error)?;
     let name = queue::validate_dataset_name(&name)?;
     let project = match query.project.as_deref() {
-        Some(key) => webapp_backend::readable_project(state.cached(), &caller.principal, key).await?,
+        Some(key) => services::projects::readable_project(state.cached(), &caller.principal, key).await?,
         None => project_with_dataset(&state, &caller, name).await?,
     };
     let execution = Execution {
@@ -255,7 +241,7 @@ pub async fn build(
 /// The one readable project holding a dataset named `name`.
 async fn project_with_dataset(state: &AppState, caller: &ApiCaller, name: &str) -> Result<ProjectRow, ApiError> {
     let mut found = Vec::new();
-    for project in readable_projects(state, caller).await? {
+    for project in services::projects::readable_projects(state.cached(), &caller.principal).await? {
         if store::datasets::by_name(&state.db, project.id, name).await?.is_some() {
             found.push(project);
         }

@@ -108,19 +108,20 @@ pub async fn run_claimed(state: &AppState, job: JobRow) {
     );
 }
 
-async fn load_user(state: &AppState, id: i64) -> Result<UserRow, JobEnd> {
-    store::users::by_id(&state.db, id)
+/// One of the job's people, of the job's tenant.
+async fn load_user(state: &AppState, tenant_id: i64, id: i64) -> Result<UserRow, JobEnd> {
+    store::users::in_tenant(&state.db, tenant_id, id)
         .await
         .map_err(|e| JobEnd::Failed(format!("cannot load user {id}: {e}")))?
-        .ok_or_else(|| JobEnd::Failed(format!("user {id} no longer exists")))
+        .ok_or_else(|| JobEnd::Failed(format!("user {id} no longer exists in the job's tenant")))
 }
 
 /// Rebuilds the job's execution context from its row and runs the build inside it.
 async fn execute(state: &AppState, job: &JobRow) -> Result<Counts, JobEnd> {
-    let run_as = load_user(state, job.run_as_user_id).await?;
-    let triggered_by = load_user(state, job.triggered_by_user_id).await?;
+    let run_as = load_user(state, job.tenant_id, job.run_as_user_id).await?;
+    let triggered_by = load_user(state, job.tenant_id, job.triggered_by_user_id).await?;
     let impersonated_by = match job.impersonated_by_user_id {
-        Some(id) => Some(load_user(state, id).await?),
+        Some(id) => Some(load_user(state, job.tenant_id, id).await?),
         None => None,
     };
     let via = job.via();

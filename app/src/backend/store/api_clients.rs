@@ -159,9 +159,11 @@ pub async fn with_owner(db: &Db, client_id: &str) -> Result<Option<ClientWithOwn
     }))
 }
 
-pub async fn by_client_id(db: &Db, client_id: &str) -> Result<Option<ApiClientRow>, sqlx::Error> {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM api_clients WHERE client_id = ?"))
+/// A client of `tenant_id`.
+pub async fn by_client_id(db: &Db, tenant_id: i64, client_id: &str) -> Result<Option<ApiClientRow>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM api_clients WHERE client_id = ? AND tenant_id = ?"))
         .bind(client_id)
+        .bind(tenant_id)
         .fetch_optional(db)
         .await
 }

@@ -35,6 +35,7 @@ enum Key {
     GrantCovers { tenant_id: i64, actor: i64, subject: i64 },
     Candidates { tenant_id: i64, actor: i64 },
     Project { tenant_id: i64, key: String },
+    Projects(i64),
     ProjectGrants { project_id: i64, user_id: i64 },
     Webapp { project_id: i64, slug: String },
 }
@@ -145,6 +146,16 @@ impl Cached<'_> {
         self.cache.get_or_load(Key::UserByEmail(email.to_string()), users::by_email(self.db, email)).await
     }
 
+    /// A user of `tenant_id` (users are cached by id alone; another tenant's is not returned).
+    pub async fn user_in(&self, tenant_id: i64, id: i64) -> Result<Option<UserRow>, sqlx::Error> {
+        Ok(self.user(id).await?.filter(|u| u.tenant_id == tenant_id))
+    }
+
+    /// The user of `tenant_id` with `email`.
+    pub async fn user_by_email_in(&self, tenant_id: i64, email: &str) -> Result<Option<UserRow>, sqlx::Error> {
+        Ok(self.user_by_email(email).await?.filter(|u| u.tenant_id == tenant_id))
+    }
+
     pub async fn tenant_name(&self, tenant_id: i64) -> Result<String, sqlx::Error> {
         self.cache.get_or_load(Key::TenantName(tenant_id), tenants::name_of(self.db, tenant_id)).await
     }
@@ -166,6 +177,11 @@ impl Cached<'_> {
     pub async fn project(&self, tenant_id: i64, key: &str) -> Result<Option<ProjectRow>, sqlx::Error> {
         let cache_key = Key::Project { tenant_id, key: key.to_string() };
         self.cache.get_or_load(cache_key, projects::by_key(self.db, tenant_id, key)).await
+    }
+
+    /// The projects of a tenant, by key.
+    pub async fn projects(&self, tenant_id: i64) -> Result<Vec<ProjectRow>, sqlx::Error> {
+        self.cache.get_or_load(Key::Projects(tenant_id), projects::list(self.db, tenant_id)).await
     }
 
     pub async fn project_grants(&self, project_id: i64, user_id: i64) -> Result<ProjectGrants, sqlx::Error> {

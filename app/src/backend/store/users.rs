@@ -75,6 +75,8 @@ pub async fn insert(tx: &mut Conn, user: &NewUser<'_>) -> Result<i64, sqlx::Erro
     .await
 }
 
+/// A user of any tenant: only for ids the server itself stored (a session's user, a job's
+/// people); an id that came with a request is looked up with `in_tenant`.
 pub async fn by_id(db: &Db, id: i64) -> Result<Option<UserRow>, sqlx::Error> {
     sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE id = ?"))
         .bind(id)
@@ -82,6 +84,16 @@ pub async fn by_id(db: &Db, id: i64) -> Result<Option<UserRow>, sqlx::Error> {
         .await
 }
 
+/// A user of `tenant_id`; a user of another tenant is as unknown as one who does not exist.
+pub async fn in_tenant(db: &Db, tenant_id: i64, id: i64) -> Result<Option<UserRow>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE id = ? AND tenant_id = ?"))
+        .bind(id)
+        .bind(tenant_id)
+        .fetch_optional(db)
+        .await
+}
+
+/// The user who logs in with `email` (emails are unique across tenants).
 pub async fn by_email(db: &Db, email: &str) -> Result<Option<UserRow>, sqlx::Error> {
     sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE email = ?"))
         .bind(email)

@@ -1,0 +1,3 @@
+//! One function per use case, called by both the server functions and the `/v2` handlers.
+
+pub mod projects;
