@@ -58,7 +58,7 @@ pub async fn load_grants() -> Result<GrantsPage, AppError> {
 /// Lets `actor` (a user or group) impersonate `subject` (a user or group).
 #[server(endpoint = "admin/grants/add")]
 pub async fn add_grant(actor: String, subject: String) -> Result<(), AppError> {
-    use crate::backend::{audit::Outcome, impersonation, store};
+    use crate::backend::{audit::Outcome, rules::impersonation, store};
     use crate::model::PartyView;
     let (state, principal) = crate::backend::identity::current_admin().await?;
     impersonation::may_change(principal.read_only).map_err(|d| AppError::Forbidden(d.message().into()))?;
@@ -83,7 +83,7 @@ pub async fn add_grant(actor: String, subject: String) -> Result<(), AppError> {
 
 #[server(endpoint = "admin/grants/remove")]
 pub async fn remove_grant(id: i64) -> Result<(), AppError> {
-    use crate::backend::{audit::Outcome, impersonation, store};
+    use crate::backend::{audit::Outcome, rules::impersonation, store};
     let (state, principal) = crate::backend::identity::current_admin().await?;
     impersonation::may_change(principal.read_only).map_err(|d| AppError::Forbidden(d.message().into()))?;
     let grant = store::grants::list(&state.db, principal.tenant_id())

@@ -15,7 +15,7 @@ pub async fn list_api_clients() -> Result<Vec<ApiClientView>, AppError> {
 /// Creates a client owned by the signed-in admin.
 #[server(endpoint = "admin/api_clients/create")]
 pub async fn create_api_client(name: String, policy: String) -> Result<ClientSecret, AppError> {
-    use crate::backend::{api_clients, impersonation};
+    use crate::backend::{api_clients, rules::impersonation};
     let (state, principal) = crate::backend::identity::current_admin().await?;
     impersonation::may_change(principal.read_only).map_err(|d| AppError::Forbidden(d.message().into()))?;
     let policy = api_clients::parse_policy(&policy)?;
@@ -25,7 +25,7 @@ pub async fn create_api_client(name: String, policy: String) -> Result<ClientSec
 
 #[server(endpoint = "admin/api_clients/rotate")]
 pub async fn rotate_api_client(client_id: String) -> Result<ClientSecret, AppError> {
-    use crate::backend::{api_clients, impersonation};
+    use crate::backend::{api_clients, rules::impersonation};
     let (state, principal) = crate::backend::identity::current_admin().await?;
     impersonation::may_change(principal.read_only).map_err(|d| AppError::Forbidden(d.message().into()))?;
     api_clients::rotate(&state, &principal, &client_id).await
@@ -33,7 +33,7 @@ pub async fn rotate_api_client(client_id: String) -> Result<ClientSecret, AppErr
 
 #[server(endpoint = "admin/api_clients/revoke")]
 pub async fn revoke_api_client(client_id: String) -> Result<(), AppError> {
-    use crate::backend::{api_clients, impersonation};
+    use crate::backend::{api_clients, rules::impersonation};
     let (state, principal) = crate::backend::identity::current_admin().await?;
     impersonation::may_change(principal.read_only).map_err(|d| AppError::Forbidden(d.message().into()))?;
     api_clients::revoke(&state, &principal, &client_id).await

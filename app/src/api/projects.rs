@@ -15,7 +15,7 @@ pub async fn list_projects() -> Result<Vec<ProjectSummary>, AppError> {
 
 #[server(endpoint = "project")]
 pub async fn project_page(key: String) -> Result<ProjectView, AppError> {
-    use crate::backend::{identity, permissions, services, state::AppState, store};
+    use crate::backend::{identity, rules::permissions, services, state::AppState, store};
     use crate::model::{DatasetView, WebappLink};
     let principal = identity::current().await?;
     let state = AppState::current()?;

@@ -10,7 +10,7 @@ fn view_of(
     loaded: &crate::backend::webapp_backend::Webapp,
     principal: &crate::backend::principal::Principal,
 ) -> WebappView {
-    use crate::backend::permissions;
+    use crate::backend::rules::permissions;
     WebappView {
         project_key: loaded.project.key.clone(),
         slug: loaded.webapp.slug.clone(),
@@ -61,7 +61,7 @@ async fn load_for_admin(
     project: &str,
     webapp: &str,
 ) -> Result<(crate::backend::state::AppState, crate::backend::principal::Principal, crate::backend::webapp_backend::Webapp), AppError> {
-    use crate::backend::{identity, permissions, state::AppState, webapp_backend::Webapp};
+    use crate::backend::{identity, rules::permissions, state::AppState, webapp_backend::Webapp};
     let principal = identity::current().await?;
     let state = AppState::current()?;
     let loaded = Webapp::load(&state, &principal, project, webapp).await?;
@@ -73,7 +73,7 @@ async fn load_for_admin(
 
 #[server(endpoint = "webapp_settings")]
 pub async fn webapp_settings(project: String, webapp: String) -> Result<WebappSettingsView, AppError> {
-    use crate::backend::{permissions, store};
+    use crate::backend::{rules::permissions, store};
     let (state, principal, loaded) = load_for_admin(&project, &webapp).await?;
     let candidates = store::users::list_enabled(&state.db, loaded.project.tenant_id)
         .await?
@@ -87,7 +87,7 @@ pub async fn webapp_settings(project: String, webapp: String) -> Result<WebappSe
 /// Changes "Run backend as" (admins of the webapp's tenant only).
 #[server(endpoint = "set_run_as")]
 pub async fn set_run_as(project: String, webapp: String, user_id: i64) -> Result<(), AppError> {
-    use crate::backend::{audit::Outcome, impersonation, permissions, store};
+    use crate::backend::{audit::Outcome, rules::{impersonation, permissions}, store};
     let (state, principal, loaded) = load_for_admin(&project, &webapp).await?;
     let candidate = store::users::in_tenant(&state.db, loaded.project.tenant_id, user_id)
         .await?

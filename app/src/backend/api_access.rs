@@ -3,7 +3,8 @@
 //! same rules module as the UI; every token issued and every refusal is audited.
 
 use super::audit::{AuditEntry, Outcome};
-use super::impersonation;
+use super::rules::api_clients::{self, CLIENT_REFUSED};
+use super::rules::impersonation;
 use super::principal::Principal;
 use super::secrets::same_secret;
 use super::state::AppState;
@@ -22,9 +23,6 @@ pub const ENDED: &str = super::impersonating::ENDED;
 /// The one answer for every subject that may not be impersonated — unknown, disabled, admin,
 /// service account, other tenant or no right — so the API reveals nothing about who exists.
 pub const SUBJECT_REFUSED: &str = "the subject token names no user this client may impersonate";
-/// The one answer for an unknown client and a wrong secret.
-const CLIENT_REFUSED: &str = "unknown client or wrong client secret";
-
 /// An error in the RFC 6749 §5.2 shape, with its HTTP status.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OAuthError {
@@ -211,26 +209,18 @@ pub async fn client_credentials(state: &AppState, client_id: &str, secret: &str,
     }
     let target = format!("client {}", client.client_id);
     let entry = |outcome: Outcome, reason: String| client_entry(&client, &owner, TOKEN_ACTION, None, target.clone(), outcome, reason);
-    let refusal = if !same_secret(&open_secret(state, &client)?, secret.as_bytes()) {
-        Some(("wrong client secret", CLIENT_REFUSED))
-    } else if !client.is_active() {
-        Some(("the client is revoked", "the client is revoked"))
-    } else if owner.disabled {
-        Some(("the client's owner is disabled", "the client's owner is disabled"))
-    } else {
-        None
-    };
-    if let Some((why, told)) = refusal {
-        let why = if told == CLIENT_REFUSED {
+    let secret_matches = same_secret(&open_secret(state, &client)?, secret.as_bytes());
+    if let Err(refusal) = api_clients::may_use_client(secret_matches, client.is_active(), owner.disabled) {
+        let why = if refusal.is_guess() {
             match state.client_throttle.fail(source, now_secs()) {
-                0 => format!("{why} (from {})", address.0),
-                wait => format!("{why} (from {}); that address now waits {wait} s", address.0),
+                0 => format!("{} (from {})", refusal.reason(), address.0),
+                wait => format!("{} (from {}); that address now waits {wait} s", refusal.reason(), address.0),
             }
         } else {
-            why.to_string()
+            refusal.reason().to_string()
         };
         store::audit::append_alone(&state.writer, &entry(Outcome::Denied, why)).await?;
-        return Err(OAuthError::invalid_client(told));
+        return Err(OAuthError::invalid_client(refusal.told()));
     }
     let claims = new_claims(&owner, &tenant, &client, now_secs() + tokens::ACCESS_TOKEN_SECONDS, None);
     let issued = issue(state, claims)?;
@@ -409,12 +399,13 @@ pub async fn exchange(
         let error = OAuthError::invalid_request(format!("the delegation chain would exceed {} actors", tokens::MAX_CHAIN));
         return Err(refusal(state, session, Some(&user), target, error.description.clone(), error).await);
     }
-    let limit = state.settings.impersonation_minutes * 60;
-    let exp = [now_secs() + tokens::ACCESS_TOKEN_SECONDS, now_secs() + limit, session.claims.exp]
-        .into_iter()
-        .chain(subject.expires.filter(|_| subject.issued_by_us))
-        .min()
-        .unwrap_or(0);
+    let bounds = [Some(session.claims.exp), subject.expires.filter(|_| subject.issued_by_us)];
+    let exp = impersonation::token_expiry(
+        now_secs(),
+        state.settings.impersonation_minutes,
+        tokens::ACCESS_TOKEN_SECONDS,
+        bounds.into_iter().flatten(),
+    );
     let mut claims = new_claims(&user, &session.tenant, &session.client, exp, Some(act));
     let entry = session.entry(
         EXCHANGE_ACTION,
@@ -551,17 +542,14 @@ async fn check_subject(state: &AppState, session: &ClientSession, subject: &Subj
 
 /// Audits a request made with an impersonation token, naming both people.
 pub async fn audit_request(state: &AppState, caller: &ApiCaller, request: &str, status: u16) -> Result<(), AppError> {
-    if caller.principal.actor.is_none() {
-        return Ok(());
-    }
     let outcome = match status {
         200..=399 => Outcome::Allowed,
         400..=499 => Outcome::Denied,
         _ => Outcome::Failed,
     };
-    let entry = caller
-        .principal
-        .audit(REQUEST_ACTION, request.to_string(), outcome, format!("HTTP {status}; token {}", caller.claims.jti));
-    store::audit::append_alone(&state.writer, &entry).await?;
+    let reason = format!("HTTP {status}; token {}", caller.claims.jti);
+    if let Some(entry) = caller.principal.audit_if_impersonating(REQUEST_ACTION, request.to_string(), outcome, reason) {
+        store::audit::append_alone(&state.writer, &entry).await?;
+    }
     Ok(())
 }

@@ -2,7 +2,7 @@
 //! whoever created or rotated it, and stored only sealed with the server key.
 
 use super::audit::{AuditEntry, Outcome};
-use super::permissions;
+use super::rules::permissions;
 use super::principal::Principal;
 use super::secrets::{self, ServerKey};
 use super::state::AppState;
@@ -84,8 +84,8 @@ pub fn new_credentials(server_key: &ServerKey, name: &str, client_id: Option<&st
 /// in (`via`: the UI, the command line).
 pub async fn create(state: &AppState, owner: &UserRow, name: &str, policy: SubjectPolicy, via: &str) -> Result<ClientSecret, AppError> {
     let name = check_name(name)?;
-    if owner.disabled || owner.is_service_account() {
-        return Err(AppError::BadRequest(format!("{} cannot own an API client", owner.email)));
+    if let Err(refusal) = permissions::may_own_client(owner) {
+        return Err(AppError::BadRequest(format!("{} cannot own an API client: {}", owner.email, refusal.reason())));
     }
     let Credentials { client_id, secret, sealed } = new_credentials(&state.keys.server, name, None, None);
     let new = NewApiClient {

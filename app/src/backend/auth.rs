@@ -2,7 +2,7 @@
 //! axum-login backend that loads the signed-in user on each request.
 
 use super::audit::{AuditEntry, Outcome};
-use super::permissions;
+use super::rules::permissions;
 use super::state::AppState;
 use super::store::cache::{Cached, ReadCache};
 use super::store::{self, users::UserRow, Db};

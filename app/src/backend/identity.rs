@@ -3,7 +3,7 @@
 
 use super::auth::AuthSession;
 use super::impersonating;
-use super::permissions;
+use super::rules::permissions;
 use super::principal::Principal;
 use super::state::AppState;
 use crate::error::AppError;

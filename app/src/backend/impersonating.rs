@@ -4,7 +4,7 @@
 
 use super::audit::{AuditEntry, Outcome};
 use super::auth::{self, AuthSession};
-use super::impersonation::{self, AutomaticEnd, Denial};
+use super::rules::impersonation::{self, AutomaticEnd, Denial};
 use super::principal::Principal;
 use super::state::AppState;
 use super::store::{self, impersonations::{ImpersonationRow, NewImpersonation}, now_ms, users::UserRow};

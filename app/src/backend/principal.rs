@@ -36,6 +36,12 @@ impl Principal {
         self.actor.as_ref().unwrap_or(&self.subject)
     }
 
+    /// The audit entry of work done while impersonating, naming both people; none for someone
+    /// acting as themselves, whose work the job log and their own records already name.
+    pub fn audit_if_impersonating(&self, action: &str, target: String, outcome: Outcome, reason: String) -> Option<AuditEntry> {
+        self.actor.as_ref().map(|_| self.audit(action, target, outcome, reason))
+    }
+
     /// An audit entry for something this principal did, naming both people when impersonating.
     pub fn audit(&self, action: &str, target: String, outcome: Outcome, reason: String) -> AuditEntry {
         AuditEntry {

@@ -7,7 +7,8 @@ use super::resources::Person;
 use app::backend::api_access::{ApiCaller, OAuthError};
 use app::backend::state::AppState;
 use app::backend::store::{self, audit::AuditFilter};
-use app::backend::{api_clients, permissions};
+use app::backend::rules::api_clients as client_rules;
+use app::backend::{api_clients, rules::permissions};
 use app::error::AppError;
 use app::model::PartyView;
 use axum::extract::{Path, State};
@@ -17,13 +18,10 @@ use axum::Extension;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-pub const REFUSES_IMPERSONATION: &str = "this endpoint refuses impersonation tokens: managing API clients, grants and the audit log needs the client's own access token (client credentials)";
-
 /// The caller, if it is an administrator acting as themselves.
 fn require_admin(caller: &ApiCaller) -> Result<(), OAuthError> {
-    if caller.principal.actor.is_some() || caller.claims.is_impersonation() {
-        return Err(OAuthError::insufficient_scope(REFUSES_IMPERSONATION));
-    }
+    client_rules::may_administer_with_token(caller.principal.actor.is_some() || caller.claims.is_impersonation())
+        .map_err(OAuthError::insufficient_scope)?;
     let subject = &caller.principal.subject;
     permissions::may_administer(subject, subject.tenant_id)
         .map_err(|r| AppError::Forbidden(format!("administration needs an admin: {}", r.reason())).into())

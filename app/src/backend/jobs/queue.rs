@@ -2,8 +2,8 @@
 
 use crate::backend::audit::{AuditEntry, Outcome};
 use crate::backend::context;
-use crate::backend::impersonation;
-use crate::backend::permissions::{self, Refusal};
+use crate::backend::rules::impersonation;
+use crate::backend::rules::permissions::{self, Refusal};
 use crate::backend::state::AppState;
 use crate::backend::store::{self, datasets::DatasetRow, jobs::NewJob, projects::ProjectRow, users::UserRow};
 use crate::error::AppError;
@@ -56,10 +56,10 @@ pub async fn enqueue_build(
     let caller = &execution.caller;
     // Work done while impersonating is audited with both people, in the job's transaction.
     let audit_entry = |outcome: Outcome, reason: String| {
-        caller.actor.as_ref().map(|_| AuditEntry {
-            via: execution.via.label(),
-            ..caller.audit(BUILD_ACTION, format!("{}/{}", project.key, dataset.name), outcome, reason)
-        })
+        let target = format!("{}/{}", project.key, dataset.name);
+        caller
+            .audit_if_impersonating(BUILD_ACTION, target, outcome, reason)
+            .map(|entry| AuditEntry { via: execution.via.label(), ..entry })
     };
     if let Err(denial) = impersonation::may_change(caller.read_only) {
         let message = format!("{} (building {})", denial.message(), dataset.name);

@@ -5,7 +5,7 @@ use super::build::Build;
 use super::queue::refusal_message;
 use super::recipes::Recipe;
 use crate::backend::context::{self, Execution};
-use crate::backend::permissions;
+use crate::backend::rules::permissions;
 use crate::backend::principal::Principal;
 use crate::backend::state::AppState;
 use crate::backend::store::{self, jobs::JobRow, job_log::Level, now_ms, users::UserRow};

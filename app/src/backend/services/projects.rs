@@ -1,6 +1,6 @@
 //! Projects: which the principal may see. The UI and the API both list and open them here.
 
-use crate::backend::permissions;
+use crate::backend::rules::permissions;
 use crate::backend::principal::Principal;
 use crate::backend::store::{cache::Cached, projects::ProjectRow};
 use crate::error::AppError;

@@ -15,7 +15,7 @@ use super::projects::ProjectRow;
 use super::users::UserRow;
 use super::webapps::WebappRow;
 use super::{grants, projects, settings, tenants, users, webapps, Conn, Db};
-use crate::backend::permissions::ProjectGrants;
+use crate::backend::rules::permissions::ProjectGrants;
 use std::any::Any;
 use std::collections::HashMap;
 use std::future::Future;

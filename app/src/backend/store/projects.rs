@@ -1,5 +1,5 @@
 use super::{Conn, Db};
-use crate::backend::permissions::ProjectGrants;
+use crate::backend::rules::permissions::ProjectGrants;
 
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct ProjectRow {

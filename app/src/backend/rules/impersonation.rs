@@ -3,7 +3,7 @@
 //! functions and the token endpoint all ask the same functions, and each rule is unit-tested
 //! for both outcomes.
 
-use super::store::users::UserRow;
+use crate::backend::store::users::UserRow;
 
 /// The longest reason (free text or ticket id) accepted when starting.
 pub const MAX_REASON: usize = 500;
@@ -170,6 +170,14 @@ pub fn expires_at(now: i64, limit_minutes: i64) -> i64 {
     now + limit_minutes.clamp(1, 24 * 60) * 60_000
 }
 
+/// When an API impersonation token issued at `now` (seconds) expires: within a token's
+/// lifetime, within the impersonation time limit as in the UI, and never after a token it
+/// derives from (`bounds`).
+pub fn token_expiry(now: i64, limit_minutes: i64, token_seconds: i64, bounds: impl IntoIterator<Item = i64>) -> i64 {
+    let limit = expires_at(now * 1000, limit_minutes) / 1000;
+    bounds.into_iter().fold((now + token_seconds).min(limit), i64::min)
+}
+
 /// Whether a change may be made: read-only impersonation refuses every one.
 pub fn may_change(read_only: bool) -> Result<(), Denial> {
     if read_only {
@@ -289,6 +297,10 @@ mod tests {
     #[test]
     fn limits_are_bounded() {
         assert_eq!(expires_at(0, 0), 60_000);
+        assert_eq!(token_expiry(1_000, 60, 3_600, []), 4_600);
+        assert_eq!(token_expiry(1_000, 10, 3_600, []), 1_600, "the impersonation limit");
+        assert_eq!(token_expiry(1_000, 0, 3_600, []), 1_060, "clamped like a UI impersonation");
+        assert_eq!(token_expiry(1_000, 60, 3_600, [2_000, 1_500]), 1_500, "never after what it derives from");
         assert_eq!(expires_at(0, 100_000), 24 * 60 * 60_000);
     }
 

@@ -1,7 +1,7 @@
 //! Who may do what with projects, datasets, webapps and logins. Pure: no I/O, so every rule is
 //! unit-tested for both outcomes and every caller asks the same functions.
 
-use super::store::users::UserRow;
+use crate::backend::store::users::UserRow;
 
 /// What an account holds on a project, directly or through a group.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -94,6 +94,11 @@ pub fn may_be_webapp_identity(candidate: &UserRow, project_tenant: i64) -> Resul
     member_of(candidate, project_tenant)
 }
 
+/// Only people who can log in own API clients: a client acts as its owner.
+pub fn may_own_client(account: &UserRow) -> Result<(), Refusal> {
+    may_log_in(account)
+}
+
 /// A client's secret goes to its owner only (at creation and on rotation): whoever holds it acts
 /// as the owner, so an admin given another admin's secret could act as that admin.
 pub fn may_obtain_client_secret(account: &UserRow, owner_user_id: i64) -> Result<(), Refusal> {
@@ -180,6 +185,12 @@ mod tests {
         assert_eq!(may_log_in(&service), Err(Refusal::ServiceAccount));
         let disabled = UserRow { disabled: true, ..account(1) };
         assert_eq!(may_log_in(&disabled), Err(Refusal::Disabled));
+    }
+
+    #[test]
+    fn only_people_who_can_log_in_own_clients() {
+        assert_eq!(may_own_client(&account(1)), Ok(()));
+        assert_eq!(may_own_client(&UserRow { disabled: true, ..account(1) }), Err(Refusal::Disabled));
     }
 
     #[test]

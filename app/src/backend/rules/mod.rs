@@ -1,0 +1,6 @@
+//! Pure decisions: who may do what, and who may act as whom. No I/O: callers load the facts,
+//! these functions decide, and every decision is unit-tested for allow and deny.
+
+pub mod api_clients;
+pub mod impersonation;
+pub mod permissions;
