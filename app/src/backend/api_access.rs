@@ -414,8 +414,8 @@ pub async fn exchange(
         Outcome::Allowed,
         format!("token {} until {}", claims.jti, claims.exp),
     );
-    let via = session.via().label();
-    let reason = format!("{via} (token exchange)");
+    let via = session.via();
+    let reason = format!("{} (token exchange)", via.label());
     let started = NewImpersonation {
         tenant_id: session.client.tenant_id,
         actor_user_id: session.owner.id,
@@ -424,7 +424,7 @@ pub async fn exchange(
         read_only: false,
         started_at: claims.iat * 1000,
         expires_at: claims.exp * 1000,
-        via: via.clone(),
+        via,
     };
     let jti_expiry = subject.replay_until;
     // Self-signed subject tokens are always single-use; Guise tokens are when the client's

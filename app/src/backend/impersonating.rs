@@ -179,7 +179,7 @@ pub async fn start(
         read_only,
         started_at: now,
         expires_at: impersonation::expires_at(now, state.settings.impersonation_minutes),
-        via: "UI".to_string(),
+        via: Via::Ui,
     };
     let entry = AuditEntry {
         reason: if read_only { format!("{reason} (read-only)") } else { reason.to_string() },

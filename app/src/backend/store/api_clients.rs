@@ -4,7 +4,7 @@
 use super::{audit, impersonations, now_ms, Conn, Db, Writer};
 use crate::backend::audit::AuditEntry;
 use super::users::UserRow;
-use crate::model::{ApiClientView, UserView, Via};
+use crate::model::{ApiClientView, UserView};
 
 #[derive(Clone, sqlx::FromRow)]
 pub struct ApiClientRow {
@@ -260,8 +260,7 @@ async fn change_active(
                 if changed == 0 {
                     return Ok(false);
                 }
-                let via = Via::ApiClient { client_id: client_id.clone() }.label();
-                impersonations::end_all_via(tx, &via, &why).await?;
+                impersonations::end_all_started_by_client(tx, tenant_id, &client_id, &why).await?;
                 audit::append(tx, &entry).await?;
                 Ok(true)
             })

@@ -3,7 +3,7 @@
 
 use super::{audit, now_ms, Conn, Db, Writer};
 use crate::backend::audit::AuditEntry;
-use crate::model::{ImpersonationRecordView, UserView};
+use crate::model::{ImpersonationRecordView, UserView, Via};
 
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct ImpersonationRow {
@@ -28,16 +28,16 @@ pub struct NewImpersonation {
     pub read_only: bool,
     pub started_at: i64,
     pub expires_at: i64,
-    /// `UI`, or the API client's label.
-    pub via: String,
+    /// The UI, or the API client that started it.
+    pub via: Via,
 }
 
 /// Inserts an impersonation inside the caller's transaction.
 pub async fn insert_in(tx: &mut Conn, new: &NewImpersonation) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar(
         "INSERT INTO impersonations (tenant_id, actor_user_id, subject_user_id, reason, read_only, started_at,
-                                     expires_at, via)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                                     expires_at, via, via_client_id)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
     )
     .bind(new.tenant_id)
     .bind(new.actor_user_id)
@@ -46,7 +46,11 @@ pub async fn insert_in(tx: &mut Conn, new: &NewImpersonation) -> Result<i64, sql
     .bind(new.read_only)
     .bind(new.started_at)
     .bind(new.expires_at)
-    .bind(&new.via)
+    .bind(new.via.label())
+    .bind(match &new.via {
+        Via::ApiClient { client_id } => Some(client_id.as_str()),
+        Via::Ui | Via::Webapp { .. } => None,
+    })
     .fetch_one(&mut *tx)
     .await
 }
@@ -76,15 +80,18 @@ pub async fn by_id(db: &Db, id: i64) -> Result<Option<ImpersonationRow>, sqlx::E
     .await
 }
 
-/// Ends, inside the caller's transaction, every ongoing impersonation an API client started.
-pub async fn end_all_via(tx: &mut Conn, via: &str, end_reason: &str) -> Result<u64, sqlx::Error> {
+/// Ends, inside the caller's transaction, every ongoing impersonation an API client of the
+/// tenant started.
+pub async fn end_all_started_by_client(tx: &mut Conn, tenant_id: i64, client_id: &str, end_reason: &str) -> Result<u64, sqlx::Error> {
     let now = now_ms();
     Ok(sqlx::query(
-        "UPDATE impersonations SET ended_at = ?1, end_reason = ?2 WHERE via = ?3 AND ended_at IS NULL AND expires_at > ?1",
+        "UPDATE impersonations SET ended_at = ?1, end_reason = ?2
+         WHERE tenant_id = ?3 AND via_client_id = ?4 AND ended_at IS NULL AND expires_at > ?1",
     )
     .bind(now)
     .bind(end_reason)
-    .bind(via)
+    .bind(tenant_id)
+    .bind(client_id)
     .execute(&mut *tx)
     .await?
     .rows_affected())
