@@ -58,7 +58,7 @@ pub async fn load_grants() -> Result<GrantsPage, AppError> {
 /// Lets `actor` (a user or group) impersonate `subject` (a user or group).
 #[server(endpoint = "admin/grants/add")]
 pub async fn add_grant(actor: String, subject: String) -> Result<(), AppError> {
-    use crate::backend::{audit::Outcome, rules::impersonation, store};
+    use crate::backend::{audit::{AuditAction, Outcome}, rules::impersonation, store};
     use crate::model::PartyView;
     let (state, principal) = crate::backend::identity::current_admin().await?;
     impersonation::may_change(principal.read_only).map_err(|d| AppError::Forbidden(d.message().into()))?;
@@ -76,14 +76,14 @@ pub async fn add_grant(actor: String, subject: String) -> Result<(), AppError> {
         }
     }
     let what = format!("{} may impersonate {}", actor_view.label(), subject_view.label());
-    let entry = principal.audit("grant.add", what, Outcome::Allowed, String::new());
+    let entry = principal.audit(AuditAction::GrantAdd, what, Outcome::Allowed, String::new());
     store::grants::add(&state.writer, tenant, actor, subject, principal.acting_user().id, &entry).await?;
     Ok(())
 }
 
 #[server(endpoint = "admin/grants/remove")]
 pub async fn remove_grant(id: i64) -> Result<(), AppError> {
-    use crate::backend::{audit::Outcome, rules::impersonation, store};
+    use crate::backend::{audit::{AuditAction, Outcome}, rules::impersonation, store};
     let (state, principal) = crate::backend::identity::current_admin().await?;
     impersonation::may_change(principal.read_only).map_err(|d| AppError::Forbidden(d.message().into()))?;
     let grant = store::grants::list(&state.db, principal.tenant_id())
@@ -92,7 +92,7 @@ pub async fn remove_grant(id: i64) -> Result<(), AppError> {
         .find(|g| g.id == id)
         .ok_or_else(|| AppError::NotFound(format!("no grant #{id}")))?;
     let what = format!("{} may impersonate {}", grant.actor.label(), grant.subject.label());
-    let entry = principal.audit("grant.remove", what, Outcome::Allowed, String::new());
+    let entry = principal.audit(AuditAction::GrantRemove, what, Outcome::Allowed, String::new());
     if !store::grants::remove(&state.writer, principal.tenant_id(), id, &entry).await? {
         return Err(AppError::NotFound(format!("no grant #{id}")));
     }

@@ -87,7 +87,7 @@ pub async fn webapp_settings(project: String, webapp: String) -> Result<WebappSe
 /// Changes "Run backend as" (admins of the webapp's tenant only).
 #[server(endpoint = "set_run_as")]
 pub async fn set_run_as(project: String, webapp: String, user_id: i64) -> Result<(), AppError> {
-    use crate::backend::{audit::Outcome, rules::{impersonation, permissions}, store};
+    use crate::backend::{audit::{AuditAction, Outcome}, rules::{impersonation, permissions}, store};
     let (state, principal, loaded) = load_for_admin(&project, &webapp).await?;
     let candidate = store::users::in_tenant(&state.db, loaded.project.tenant_id, user_id)
         .await?
@@ -97,13 +97,13 @@ pub async fn set_run_as(project: String, webapp: String, user_id: i64) -> Result
     })?;
     let target = format!("webapp {}/{} run as", loaded.project.key, loaded.webapp.slug);
     if let Err(denial) = impersonation::may_change(principal.read_only) {
-        let entry = principal.audit("webapp.settings", target, Outcome::Denied, denial.message().into());
+        let entry = principal.audit(AuditAction::WebappSettings, target, Outcome::Denied, denial.message().into());
         store::audit::append_alone(&state.writer, &entry).await?;
         return Err(AppError::Forbidden(denial.message().into()));
     }
     // Administrative changes are audited whoever makes them, impersonating or not.
     let change = format!("was {}, now {}", loaded.run_as.email, candidate.email);
-    let entry = principal.audit("webapp.settings", target, Outcome::Allowed, change);
+    let entry = principal.audit(AuditAction::WebappSettings, target, Outcome::Allowed, change);
     store::webapps::set_run_as(&state.writer, loaded.webapp.id, candidate.id, &entry).await?;
     Ok(())
 }

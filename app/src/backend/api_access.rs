@@ -2,7 +2,7 @@
 //! tokens of the /v2 API. Whether an API client's owner may act as a user is decided by the
 //! same rules module as the UI; every token issued and every refusal is audited.
 
-use super::audit::{AuditEntry, Outcome};
+use super::audit::{AuditAction, AuditEntry, Outcome};
 use super::rules::api_clients::{self, CLIENT_REFUSED};
 use super::rules::impersonation;
 use super::principal::Principal;
@@ -14,15 +14,10 @@ use super::tokens::{self, AccessClaims, Actor, SubjectClaims, SubjectPolicy, TOK
 use crate::error::AppError;
 use crate::model::Via;
 
-pub const TOKEN_ACTION: &str = "api.token";
-pub const EXCHANGE_ACTION: &str = "api.token_exchange";
-pub const REQUEST_ACTION: &str = "api.request";
-/// An API impersonation ended by itself (rights lost), as UI ones are.
-pub const ENDED: &str = super::impersonating::ENDED;
-
 /// The one answer for every subject that may not be impersonated — unknown, disabled, admin,
 /// service account, other tenant or no right — so the API reveals nothing about who exists.
 pub const SUBJECT_REFUSED: &str = "the subject token names no user this client may impersonate";
+
 /// An error in the RFC 6749 §5.2 shape, with its HTTP status.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OAuthError {
@@ -107,7 +102,7 @@ impl ClientSession {
         Via::ApiClient { client_id: self.client.client_id.clone() }
     }
 
-    pub fn entry(&self, action: &str, subject: Option<&UserRow>, target: String, outcome: Outcome, reason: String) -> AuditEntry {
+    pub fn entry(&self, action: AuditAction, subject: Option<&UserRow>, target: String, outcome: Outcome, reason: String) -> AuditEntry {
         client_entry(&self.client, &self.owner, action, subject, target, outcome, reason)
     }
 }
@@ -116,7 +111,7 @@ impl ClientSession {
 fn client_entry(
     client: &ApiClientRow,
     owner: &UserRow,
-    action: &str,
+    action: AuditAction,
     subject: Option<&UserRow>,
     target: String,
     outcome: Outcome,
@@ -127,7 +122,7 @@ fn client_entry(
         actor_user_id: owner.id,
         subject_user_id: subject.map(|s| s.id),
         impersonation_id: None,
-        action: action.to_string(),
+        action: action.as_str().into(),
         target,
         outcome,
         reason,
@@ -208,7 +203,7 @@ pub async fn client_credentials(state: &AppState, client_id: &str, secret: &str,
         ));
     }
     let target = format!("client {}", client.client_id);
-    let entry = |outcome: Outcome, reason: String| client_entry(&client, &owner, TOKEN_ACTION, None, target.clone(), outcome, reason);
+    let entry = |outcome: Outcome, reason: String| client_entry(&client, &owner, AuditAction::ApiToken, None, target.clone(), outcome, reason);
     let secret_matches = same_secret(&open_secret(state, &client)?, secret.as_bytes());
     if let Err(refusal) = api_clients::may_use_client(secret_matches, client.is_active(), owner.disabled) {
         let why = if refusal.is_guess() {
@@ -302,7 +297,7 @@ pub async fn authenticate_request(state: &AppState, token: &str) -> Result<ApiCa
                     let target = format!("user {} ({})", subject.id, subject.email);
                     let entry = AuditEntry {
                         impersonation_id: Some(id),
-                        ..session.entry(ENDED, Some(&subject), target, Outcome::Allowed, why.clone())
+                        ..session.entry(AuditAction::ImpersonationEnded, Some(&subject), target, Outcome::Allowed, why.clone())
                     };
                     store::impersonations::end(&state.writer, id, &why, &entry).await?;
                 }
@@ -408,7 +403,7 @@ pub async fn exchange(
     );
     let mut claims = new_claims(&user, &session.tenant, &session.client, exp, Some(act));
     let entry = session.entry(
-        EXCHANGE_ACTION,
+        AuditAction::ApiTokenExchange,
         Some(&user),
         target.clone(),
         Outcome::Allowed,
@@ -453,7 +448,7 @@ async fn refusal(
     why: String,
     error: OAuthError,
 ) -> OAuthError {
-    let entry = session.entry(EXCHANGE_ACTION, subject, target, Outcome::Denied, why);
+    let entry = session.entry(AuditAction::ApiTokenExchange, subject, target, Outcome::Denied, why);
     match store::audit::append_alone(&state.writer, &entry).await {
         Ok(_) => error,
         Err(e) => e.into(),
@@ -548,7 +543,7 @@ pub async fn audit_request(state: &AppState, caller: &ApiCaller, request: &str, 
         _ => Outcome::Failed,
     };
     let reason = format!("HTTP {status}; token {}", caller.claims.jti);
-    if let Some(entry) = caller.principal.audit_if_impersonating(REQUEST_ACTION, request.to_string(), outcome, reason) {
+    if let Some(entry) = caller.principal.audit_if_impersonating(AuditAction::ApiRequest, request.to_string(), outcome, reason) {
         store::audit::append_alone(&state.writer, &entry).await?;
     }
     Ok(())

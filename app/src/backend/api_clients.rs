@@ -1,7 +1,7 @@
 //! Creating, rotating and revoking API clients. The secret is generated here, shown once to
 //! whoever created or rotated it, and stored only sealed with the server key.
 
-use super::audit::{AuditEntry, Outcome};
+use super::audit::{AuditAction, AuditEntry, Outcome};
 use super::rules::permissions;
 use super::principal::Principal;
 use super::secrets::{self, ServerKey};
@@ -11,9 +11,6 @@ use super::tokens::SubjectPolicy;
 use crate::error::AppError;
 use crate::model::ClientSecret;
 
-pub const CREATE: &str = "api_client.create";
-pub const ROTATE: &str = "api_client.rotate";
-pub const REVOKE: &str = "api_client.revoke";
 pub const MAX_NAME: usize = 100;
 pub const MAX_CLIENT_ID: usize = 64;
 
@@ -102,7 +99,7 @@ pub async fn create(state: &AppState, owner: &UserRow, name: &str, policy: Subje
         actor_user_id: owner.id,
         subject_user_id: None,
         impersonation_id: None,
-        action: CREATE.into(),
+        action: AuditAction::ApiClientCreate.as_str().into(),
         target: format!("client {client_id} ({name}), policy {}", policy.as_db()),
         outcome: Outcome::Allowed,
         reason: String::new(),
@@ -123,13 +120,13 @@ pub async fn rotate(state: &AppState, principal: &Principal, client_id: &str) ->
         .await?
         .ok_or_else(|| AppError::NotFound(format!("no API client {client_id}")))?;
     if let Err(refusal) = permissions::may_obtain_client_secret(principal.acting_user(), client.owner_user_id) {
-        let entry = principal.audit(ROTATE, format!("client {client_id}"), Outcome::Denied, refusal.reason().into());
+        let entry = principal.audit(AuditAction::ApiClientRotate, format!("client {client_id}"), Outcome::Denied, refusal.reason().into());
         store::audit::append_alone(&state.writer, &entry).await?;
         return Err(AppError::Forbidden(refusal.reason().into()));
     }
     let secret = secrets::new_secret();
     let sealed = state.keys.server.seal(secret.as_bytes(), &secret_context(client_id));
-    let entry = principal.audit(ROTATE, format!("client {client_id}"), Outcome::Allowed, "tokens issued before are retired".into());
+    let entry = principal.audit(AuditAction::ApiClientRotate, format!("client {client_id}"), Outcome::Allowed, "tokens issued before are retired".into());
     if !store::api_clients::rotate(&state.writer, principal.tenant_id(), client_id, &sealed, &entry).await? {
         return Err(AppError::Conflict(format!("API client {client_id} is revoked; create a new one")));
     }
@@ -139,7 +136,7 @@ pub async fn rotate(state: &AppState, principal: &Principal, client_id: &str) ->
 /// Revokes a client for good: its tokens stop working at once.
 pub async fn revoke(state: &AppState, principal: &Principal, client_id: &str) -> Result<(), AppError> {
     let client_id = check_client_id(client_id)?;
-    let entry = principal.audit(REVOKE, format!("client {client_id}"), Outcome::Allowed, String::new());
+    let entry = principal.audit(AuditAction::ApiClientRevoke, format!("client {client_id}"), Outcome::Allowed, String::new());
     if store::api_clients::revoke(&state.writer, principal.tenant_id(), client_id, &entry).await? {
         Ok(())
     } else {

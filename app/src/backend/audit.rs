@@ -34,6 +34,50 @@ impl Outcome {
     }
 }
 
+/// What was done. The words are what rows store and filters offer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuditAction {
+    Login,
+    ImpersonationStart,
+    ImpersonationStop,
+    /// An impersonation reached its time limit.
+    ImpersonationExpired,
+    /// An impersonation ended by itself: a right lost, the actor gone, a client revoked.
+    ImpersonationEnded,
+    DatasetBuild,
+    ApiToken,
+    ApiTokenExchange,
+    ApiRequest,
+    ApiClientCreate,
+    ApiClientRotate,
+    ApiClientRevoke,
+    GrantAdd,
+    GrantRemove,
+    WebappSettings,
+}
+
+impl AuditAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditAction::Login => "login",
+            AuditAction::ImpersonationStart => "impersonation.start",
+            AuditAction::ImpersonationStop => "impersonation.stop",
+            AuditAction::ImpersonationExpired => "impersonation.expired",
+            AuditAction::ImpersonationEnded => "impersonation.ended",
+            AuditAction::DatasetBuild => "dataset.build",
+            AuditAction::ApiToken => "api.token",
+            AuditAction::ApiTokenExchange => "api.token_exchange",
+            AuditAction::ApiRequest => "api.request",
+            AuditAction::ApiClientCreate => "api_client.create",
+            AuditAction::ApiClientRotate => "api_client.rotate",
+            AuditAction::ApiClientRevoke => "api_client.revoke",
+            AuditAction::GrantAdd => "grant.add",
+            AuditAction::GrantRemove => "grant.remove",
+            AuditAction::WebappSettings => "webapp.settings",
+        }
+    }
+}
+
 /// What an audit row says: who acted, as whom, what, on what, how it went and why.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AuditEntry {
@@ -42,6 +86,7 @@ pub struct AuditEntry {
     pub subject_user_id: Option<i64>,
     /// The impersonation the action happened in, if any.
     pub impersonation_id: Option<i64>,
+    /// An `AuditAction`'s word (kept as stored, so a row with any word can be checked).
     pub action: String,
     pub target: String,
     pub outcome: Outcome,

@@ -1,7 +1,7 @@
 //! Password login: account lookup, argon2 verification off the async workers, and the
 //! axum-login backend that loads the signed-in user on each request.
 
-use super::audit::{AuditEntry, Outcome};
+use super::audit::{AuditAction, AuditEntry, Outcome};
 use super::rules::permissions;
 use super::state::AppState;
 use super::store::cache::{Cached, ReadCache};
@@ -79,8 +79,6 @@ pub async fn hash_password(password: String) -> Result<String, tokio::task::Join
     tokio::task::spawn_blocking(move || password_auth::generate_hash(password)).await
 }
 
-pub const LOGIN_ACTION: &str = "login";
-
 /// Session key of the time (ms) its user logged in.
 pub const SIGNED_IN_AT: &str = "guise.signed_in_at";
 /// However active, a browser session ends this long after its login (besides ending after
@@ -125,7 +123,7 @@ pub async fn log_in(state: &AppState, session: &mut AuthSession, email: &str, pa
                 actor_user_id: account.id,
                 subject_user_id: None,
                 impersonation_id: None,
-                action: LOGIN_ACTION.into(),
+                action: AuditAction::Login.as_str().into(),
                 target: format!("user {}", account.email),
                 outcome: Outcome::Denied,
                 reason: format!("{why} (from {}){waits}", address.0),

@@ -2,7 +2,7 @@
 //! impersonation, the `impersonations` table holds its facts, and every step is decided by
 //! `impersonation` (the rules) and written with its audit row.
 
-use super::audit::{AuditEntry, Outcome};
+use super::audit::{AuditAction, AuditEntry, Outcome};
 use super::auth::{self, AuthSession};
 use super::rules::impersonation::{self, AutomaticEnd, Denial};
 use super::principal::Principal;
@@ -14,10 +14,6 @@ use crate::model::Via;
 /// Session key of the ongoing impersonation's id.
 pub const SESSION_KEY: &str = "guise.impersonation_id";
 
-pub const START: &str = "impersonation.start";
-pub const STOP: &str = "impersonation.stop";
-pub const EXPIRED: &str = "impersonation.expired";
-pub const ENDED: &str = "impersonation.ended";
 
 fn session_error(e: impl std::fmt::Display) -> AppError {
     AppError::internal(format!("session: {e}"))
@@ -80,8 +76,8 @@ pub async fn resolve(session: &AuthSession, state: &AppState) -> Result<Principa
         }),
         Err(end) => {
             let (action, why) = match end {
-                AutomaticEnd::Expired => (EXPIRED, "the time limit was reached".to_string()),
-                AutomaticEnd::RightLost(d) => (ENDED, format!("ended automatically: {}", d.message())),
+                AutomaticEnd::Expired => (AuditAction::ImpersonationExpired, "the time limit was reached".to_string()),
+                AutomaticEnd::RightLost(d) => (AuditAction::ImpersonationEnded, format!("ended automatically: {}", d.message())),
             };
             let entry = ended_entry(&row, action, &subject, why.clone());
             store::impersonations::end(&state.writer, row.id, &why, &entry).await?;
@@ -91,13 +87,13 @@ pub async fn resolve(session: &AuthSession, state: &AppState) -> Result<Principa
     }
 }
 
-fn ended_entry(row: &ImpersonationRow, action: &str, subject: &UserRow, why: String) -> AuditEntry {
+fn ended_entry(row: &ImpersonationRow, action: AuditAction, subject: &UserRow, why: String) -> AuditEntry {
     AuditEntry {
         tenant_id: row.tenant_id,
         actor_user_id: row.actor_user_id,
         subject_user_id: Some(row.subject_user_id),
         impersonation_id: Some(row.id),
-        action: action.to_string(),
+        action: action.as_str().into(),
         target: target(subject),
         outcome: Outcome::Allowed,
         reason: why,
@@ -108,7 +104,7 @@ fn ended_entry(row: &ImpersonationRow, action: &str, subject: &UserRow, why: Str
 async fn end_unattended(state: &AppState, id: i64, why: &str) -> Result<(), AppError> {
     if let Some(row) = store::impersonations::by_id(&state.db, id).await?.filter(|r| r.ended_at.is_none()) {
         if let Some(subject) = state.cached().user_in(row.tenant_id, row.subject_user_id).await? {
-            let entry = ended_entry(&row, ENDED, &subject, why.to_string());
+            let entry = ended_entry(&row, AuditAction::ImpersonationEnded, &subject, why.to_string());
             store::impersonations::end(&state.writer, row.id, why, &entry).await?;
         }
     }
@@ -146,7 +142,7 @@ pub async fn start(
         actor_user_id: actor.id,
         subject_user_id: None,
         impersonation_id: principal.impersonation_id,
-        action: START.to_string(),
+        action: AuditAction::ImpersonationStart.as_str().into(),
         target: format!("user {user_id}"),
         outcome: Outcome::Allowed,
         reason: reason.chars().take(impersonation::MAX_REASON).collect(),
@@ -200,7 +196,7 @@ pub async fn stop(state: &AppState, session: &AuthSession) -> Result<UserRow, Ap
             "you are not impersonating anyone (it may have ended at its time limit)".into(),
         ));
     };
-    let entry = principal.audit(STOP, target(&principal.subject), Outcome::Allowed, "stopped by the impersonator".into());
+    let entry = principal.audit(AuditAction::ImpersonationStop, target(&principal.subject), Outcome::Allowed, "stopped by the impersonator".into());
     store::impersonations::end(&state.writer, id, "stopped", &entry).await?;
     session.session.cycle_id().await.map_err(session_error)?;
     session.session.remove::<i64>(SESSION_KEY).await.map_err(session_error)?;
@@ -235,7 +231,7 @@ pub async fn end_with_session(state: &AppState, session: &AuthSession, change: S
     };
     if let Some(id) = principal.impersonation_id {
         let (ended, why) = change.reasons();
-        let entry = principal.audit(STOP, target(&principal.subject), Outcome::Allowed, why.into());
+        let entry = principal.audit(AuditAction::ImpersonationStop, target(&principal.subject), Outcome::Allowed, why.into());
         store::impersonations::end(&state.writer, id, ended, &entry).await?;
         session.session.remove::<i64>(SESSION_KEY).await.map_err(session_error)?;
     }

@@ -1,7 +1,7 @@
 //! Who a request acts for: the subject, and the actor when impersonating. Built per request
 //! by `identity` (from the session) or `api_access` (from a token), never from client input.
 
-use super::audit::{AuditEntry, Outcome};
+use super::audit::{AuditAction, AuditEntry, Outcome};
 use super::store::users::UserRow;
 use crate::model::{UserView, Via};
 
@@ -38,18 +38,18 @@ impl Principal {
 
     /// The audit entry of work done while impersonating, naming both people; none for someone
     /// acting as themselves, whose work the job log and their own records already name.
-    pub fn audit_if_impersonating(&self, action: &str, target: String, outcome: Outcome, reason: String) -> Option<AuditEntry> {
+    pub fn audit_if_impersonating(&self, action: AuditAction, target: String, outcome: Outcome, reason: String) -> Option<AuditEntry> {
         self.actor.as_ref().map(|_| self.audit(action, target, outcome, reason))
     }
 
     /// An audit entry for something this principal did, naming both people when impersonating.
-    pub fn audit(&self, action: &str, target: String, outcome: Outcome, reason: String) -> AuditEntry {
+    pub fn audit(&self, action: AuditAction, target: String, outcome: Outcome, reason: String) -> AuditEntry {
         AuditEntry {
             tenant_id: self.tenant_id(),
             actor_user_id: self.acting_user().id,
             subject_user_id: self.actor.as_ref().map(|_| self.subject.id),
             impersonation_id: self.impersonation_id,
-            action: action.to_string(),
+            action: action.as_str().into(),
             target,
             outcome,
             reason,

@@ -3,7 +3,8 @@
 
 use super::error::{ApiError, ApiResult, ErrorBody};
 use super::{bearer_token, private_json, read_body};
-use app::backend::api_access::{self, OAuthError, EXCHANGE_ACTION};
+use app::backend::api_access::{self, OAuthError};
+use app::backend::audit::AuditAction;
 use app::backend::audit::Outcome;
 use app::backend::state::AppState;
 use app::backend::throttle::ClientAddress;
@@ -217,7 +218,7 @@ async fn audit_oversized(state: &AppState, headers: &HeaderMap, error: OAuthErro
     if let Ok(Some(token)) = bearer_token(headers) {
         if let Ok(session) = api_access::verify_client_token(state, token).await {
             let entry = session.entry(
-                EXCHANGE_ACTION,
+                AuditAction::ApiTokenExchange,
                 None,
                 format!("client {}", session.client.client_id),
                 Outcome::Denied,

@@ -1,6 +1,6 @@
 //! Enqueueing builds. The identities come from the current execution context only.
 
-use crate::backend::audit::{AuditEntry, Outcome};
+use crate::backend::audit::{AuditAction, AuditEntry, Outcome};
 use crate::backend::context;
 use crate::backend::rules::impersonation;
 use crate::backend::rules::permissions::{self, Refusal};
@@ -10,7 +10,6 @@ use crate::error::AppError;
 use crate::model::{BuildStarted, JobEvent, JobStatus};
 
 pub const MAX_DATASET_NAME: usize = 100;
-pub const BUILD_ACTION: &str = "dataset.build";
 
 /// Checks a dataset name a client sent before it reaches the database.
 pub fn validate_dataset_name(name: &str) -> Result<&str, AppError> {
@@ -58,7 +57,7 @@ pub async fn enqueue_build(
     let audit_entry = |outcome: Outcome, reason: String| {
         let target = format!("{}/{}", project.key, dataset.name);
         caller
-            .audit_if_impersonating(BUILD_ACTION, target, outcome, reason)
+            .audit_if_impersonating(AuditAction::DatasetBuild, target, outcome, reason)
             .map(|entry| AuditEntry { via: execution.via.label(), ..entry })
     };
     if let Err(denial) = impersonation::may_change(caller.read_only) {
