@@ -88,16 +88,16 @@ pub struct IssuedToken {
     pub claims: AccessClaims,
 }
 
-/// An API client proven by one of its access tokens.
+/// One of our access tokens, checked, with the client, owner and tenant behind it.
 #[derive(Clone, Debug)]
-pub struct ClientSession {
+pub struct VerifiedClientToken {
     pub claims: AccessClaims,
     pub client: ApiClientRow,
     pub owner: UserRow,
     pub tenant: String,
 }
 
-impl ClientSession {
+impl VerifiedClientToken {
     fn via(&self) -> Via {
         Via::ApiClient { client_id: self.client.client_id.clone() }
     }
@@ -227,7 +227,7 @@ pub async fn client_credentials(state: &AppState, client_id: &str, secret: &str,
 /// Checks one of our access tokens and the client behind it: signature and times, the client
 /// still active under the same secret, every client of its delegation chain likewise, and its
 /// impersonation (if any) not ended.
-pub async fn verify_client_token(state: &AppState, token: &str) -> Result<ClientSession, OAuthError> {
+pub async fn verify_client_token(state: &AppState, token: &str) -> Result<VerifiedClientToken, OAuthError> {
     let claims = state.keys.tokens.verify(token).map_err(|e| OAuthError::invalid_token(e.message()))?;
     let ClientWithOwner { client, owner, tenant, .. } = client_with_owner(state, &claims.client_id)
         .await?
@@ -259,11 +259,11 @@ pub async fn verify_client_token(state: &AppState, token: &str) -> Result<Client
             return Err(OAuthError::invalid_token(format!("the impersonation was ended: {why}")));
         }
     }
-    Ok(ClientSession { claims, client, owner, tenant })
+    Ok(VerifiedClientToken { claims, client, owner, tenant })
 }
 
 /// The user a verified token acts as, if still enabled in the client's tenant.
-async fn token_user(state: &AppState, session: &ClientSession) -> Result<Option<UserRow>, OAuthError> {
+async fn token_user(state: &AppState, session: &VerifiedClientToken) -> Result<Option<UserRow>, OAuthError> {
     enabled_user_in(state, session.client.tenant_id, session.claims.uid).await
 }
 
@@ -319,7 +319,7 @@ pub async fn authenticate_request(state: &AppState, token: &str) -> Result<ApiCa
 
 /// The actor of an exchange: a client's own access token, never an impersonation token (that
 /// refusal is audited: the client is known).
-pub async fn authenticate_actor(state: &AppState, actor_token: &str) -> Result<ClientSession, OAuthError> {
+pub async fn authenticate_actor(state: &AppState, actor_token: &str) -> Result<VerifiedClientToken, OAuthError> {
     let session = verify_client_token(state, actor_token)
         .await
         .map_err(|e| OAuthError::invalid_client(format!("actor_token: {}", e.description)))?;
@@ -334,7 +334,7 @@ pub async fn authenticate_actor(state: &AppState, actor_token: &str) -> Result<C
 }
 
 /// Audits a refused exchange request of an authenticated client and returns its error.
-pub async fn refuse_exchange(state: &AppState, session: &ClientSession, error: OAuthError) -> OAuthError {
+pub async fn refuse_exchange(state: &AppState, session: &VerifiedClientToken, error: OAuthError) -> OAuthError {
     let target = format!("client {}", session.client.client_id);
     refusal(state, session, None, target, error.description.clone(), error).await
 }
@@ -361,7 +361,7 @@ struct Subject {
 /// subject token's user, with the client's owner as actor (`act`), nesting any earlier chain.
 pub async fn exchange(
     state: &AppState,
-    session: &ClientSession,
+    session: &VerifiedClientToken,
     subject_token: &str,
     subject_token_type: &str,
 ) -> Result<IssuedToken, OAuthError> {
@@ -442,7 +442,7 @@ pub async fn exchange(
 /// Audits a refused exchange; returns the error to answer with (or the audit's own failure).
 async fn refusal(
     state: &AppState,
-    session: &ClientSession,
+    session: &VerifiedClientToken,
     subject: Option<&UserRow>,
     target: String,
     why: String,
@@ -456,7 +456,7 @@ async fn refusal(
 }
 
 /// Checks the subject token's form, signature and claims.
-async fn read_subject(state: &AppState, session: &ClientSession, token: &str, token_type: &str) -> Result<Subject, OAuthError> {
+async fn read_subject(state: &AppState, session: &VerifiedClientToken, token: &str, token_type: &str) -> Result<Subject, OAuthError> {
     match token_type {
         TOKEN_TYPE_JWT => read_self_signed(state, session, token).await,
         TOKEN_TYPE_ACCESS_TOKEN => read_issued(state, session, token).await,
@@ -468,7 +468,7 @@ async fn read_subject(state: &AppState, session: &ClientSession, token: &str, to
 }
 
 /// A JWT the client signed itself: HS256 with its own secret, `kid` = its id.
-async fn read_self_signed(state: &AppState, session: &ClientSession, token: &str) -> Result<Subject, OAuthError> {
+async fn read_self_signed(state: &AppState, session: &VerifiedClientToken, token: &str) -> Result<Subject, OAuthError> {
     let client = &session.client;
     tokens::check_subject_header(token, &client.client_id).map_err(OAuthError::invalid_request)?;
     let claims = tokens::verify_subject_signature(token, &open_secret(state, client)?).map_err(OAuthError::invalid_request)?;
@@ -492,7 +492,7 @@ async fn read_self_signed(state: &AppState, session: &ClientSession, token: &str
 
 /// An impersonation token Guise issued (to this or another client of the tenant): its user,
 /// if of this client's tenant, and its delegation chain kept.
-async fn read_issued(state: &AppState, session: &ClientSession, token: &str) -> Result<Subject, OAuthError> {
+async fn read_issued(state: &AppState, session: &VerifiedClientToken, token: &str) -> Result<Subject, OAuthError> {
     let inner = verify_client_token(state, token)
         .await
         .map_err(|e| OAuthError::invalid_request(format!("subject_token: {}", e.description)))?;
@@ -518,7 +518,7 @@ async fn read_issued(state: &AppState, session: &ClientSession, token: &str) -> 
 /// Whether the client's owner may act as the subject: same tenant (the claim must name it
 /// exactly when present) and the impersonation rules. The reason is for the audit row only;
 /// the same queries run whoever the subject is, so timing tells as little as the answer.
-async fn check_subject(state: &AppState, session: &ClientSession, subject: &Subject) -> Result<Result<UserRow, String>, OAuthError> {
+async fn check_subject(state: &AppState, session: &VerifiedClientToken, subject: &Subject) -> Result<Result<UserRow, String>, OAuthError> {
     let owner = &session.owner;
     let user = subject.user.clone();
     let has_grant = state.cached().grant_covers(owner.tenant_id, owner.id, user.as_ref().map_or(0, |u| u.id)).await?;

@@ -4,7 +4,7 @@
 
 use super::audit::{AuditAction, AuditEntry, Outcome};
 use super::auth::{self, AuthSession};
-use super::rules::impersonation::{self, AutomaticEnd, Denial};
+use super::rules::impersonation::{self, AutomaticEnd, ImpersonationDenial};
 use super::principal::Principal;
 use super::state::AppState;
 use super::store::{self, impersonations::{ImpersonationRow, NewImpersonation}, now_ms, users::UserRow};
@@ -112,7 +112,7 @@ async fn end_unattended(state: &AppState, id: i64, why: &str) -> Result<(), AppE
 }
 
 /// Refuses with the rule's message, after auditing the attempt in its own transaction.
-async fn refuse(state: &AppState, attempt: AuditEntry, denial: Denial) -> AppError {
+async fn refuse(state: &AppState, attempt: AuditEntry, denial: ImpersonationDenial) -> AppError {
     let mut entry = attempt;
     entry.outcome = Outcome::Denied;
     entry.reason = format!("{} (reason given: {:?})", denial.message(), entry.reason);

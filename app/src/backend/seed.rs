@@ -195,8 +195,7 @@ pub async fn seed_demo(db: &Database, server_key: &ServerKey) -> Result<bool, St
         .run(move |tx| {
             Box::pin(async move {
                 // Checked again in the unit of work: another process may have seeded meanwhile.
-                let tenants: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tenants").fetch_one(&mut *tx).await?;
-                if tenants > 0 {
+                if store::tenants::any_in(tx).await? {
                     return Ok(false);
                 }
                 write_demo(tx, &hashes, credentials).await.map(|_| true)

@@ -6,45 +6,45 @@ pub const CLIENT_REFUSED: &str = "unknown client or wrong client secret";
 
 /// Why client credentials were refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ClientRefusal {
+pub enum ClientDenial {
     WrongSecret,
     Revoked,
     OwnerDisabled,
 }
 
-impl ClientRefusal {
+impl ClientDenial {
     /// For the audit row.
     pub fn reason(self) -> &'static str {
         match self {
-            ClientRefusal::WrongSecret => "wrong client secret",
-            ClientRefusal::Revoked => "the client is revoked",
-            ClientRefusal::OwnerDisabled => "the client's owner is disabled",
+            ClientDenial::WrongSecret => "wrong client secret",
+            ClientDenial::Revoked => "the client is revoked",
+            ClientDenial::OwnerDisabled => "the client's owner is disabled",
         }
     }
 
     /// For the caller. Only someone who knows the secret learns more than `CLIENT_REFUSED`.
     pub fn told(self) -> &'static str {
         match self {
-            ClientRefusal::WrongSecret => CLIENT_REFUSED,
+            ClientDenial::WrongSecret => CLIENT_REFUSED,
             other => other.reason(),
         }
     }
 
     /// Whether it counts as a guess, for the throttle.
     pub fn is_guess(self) -> bool {
-        self == ClientRefusal::WrongSecret
+        self == ClientDenial::WrongSecret
     }
 }
 
 /// Whether a client's credentials get a token: the right secret first (nothing else is told
 /// to whoever lacks it), then a client not revoked, owned by someone not disabled.
-pub fn may_use_client(secret_matches: bool, active: bool, owner_disabled: bool) -> Result<(), ClientRefusal> {
+pub fn may_use_client(secret_matches: bool, active: bool, owner_disabled: bool) -> Result<(), ClientDenial> {
     if !secret_matches {
-        Err(ClientRefusal::WrongSecret)
+        Err(ClientDenial::WrongSecret)
     } else if !active {
-        Err(ClientRefusal::Revoked)
+        Err(ClientDenial::Revoked)
     } else if owner_disabled {
-        Err(ClientRefusal::OwnerDisabled)
+        Err(ClientDenial::OwnerDisabled)
     } else {
         Ok(())
     }
@@ -69,17 +69,17 @@ mod tests {
     #[test]
     fn the_secret_is_checked_before_anything_is_told() {
         assert_eq!(may_use_client(true, true, false), Ok(()));
-        assert_eq!(may_use_client(false, false, true), Err(ClientRefusal::WrongSecret));
-        assert_eq!(ClientRefusal::WrongSecret.told(), CLIENT_REFUSED);
-        assert!(ClientRefusal::WrongSecret.is_guess());
+        assert_eq!(may_use_client(false, false, true), Err(ClientDenial::WrongSecret));
+        assert_eq!(ClientDenial::WrongSecret.told(), CLIENT_REFUSED);
+        assert!(ClientDenial::WrongSecret.is_guess());
     }
 
     #[test]
     fn a_revoked_client_or_a_disabled_owner_is_refused_and_said_so() {
-        assert_eq!(may_use_client(true, false, false), Err(ClientRefusal::Revoked));
-        assert_eq!(may_use_client(true, true, true), Err(ClientRefusal::OwnerDisabled));
-        assert_eq!(ClientRefusal::Revoked.told(), "the client is revoked");
-        assert!(!ClientRefusal::OwnerDisabled.is_guess());
+        assert_eq!(may_use_client(true, false, false), Err(ClientDenial::Revoked));
+        assert_eq!(may_use_client(true, true, true), Err(ClientDenial::OwnerDisabled));
+        assert_eq!(ClientDenial::Revoked.told(), "the client is revoked");
+        assert!(!ClientDenial::OwnerDisabled.is_guess());
     }
 
     #[test]

@@ -9,7 +9,7 @@ use crate::backend::store::users::UserRow;
 pub const MAX_REASON: usize = 500;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Denial {
+pub enum ImpersonationDenial {
     SwitchedOff,
     ActorDisabled,
     AlreadyImpersonating,
@@ -24,27 +24,27 @@ pub enum Denial {
     ReadOnly,
 }
 
-impl Denial {
+impl ImpersonationDenial {
     pub fn message(self) -> &'static str {
         match self {
-            Denial::SwitchedOff => "impersonation is switched off",
-            Denial::ActorDisabled => "your account is disabled",
-            Denial::AlreadyImpersonating => "you are already impersonating someone; stop first",
-            Denial::SelfImpersonation => "you cannot impersonate yourself",
-            Denial::OtherTenant => "the user belongs to another tenant",
-            Denial::SubjectIsAdmin => "administrators cannot be impersonated",
-            Denial::SubjectDisabled => "the user is disabled",
-            Denial::SubjectIsServiceAccount => "service accounts cannot be impersonated",
-            Denial::NoGrant => "you have no grant to impersonate this user",
-            Denial::MissingReason => "a reason is required to impersonate",
-            Denial::ReasonTooLong => "the reason is too long (at most 500 characters)",
-            Denial::ReadOnly => "read-only impersonation: changes are not allowed",
+            ImpersonationDenial::SwitchedOff => "impersonation is switched off",
+            ImpersonationDenial::ActorDisabled => "your account is disabled",
+            ImpersonationDenial::AlreadyImpersonating => "you are already impersonating someone; stop first",
+            ImpersonationDenial::SelfImpersonation => "you cannot impersonate yourself",
+            ImpersonationDenial::OtherTenant => "the user belongs to another tenant",
+            ImpersonationDenial::SubjectIsAdmin => "administrators cannot be impersonated",
+            ImpersonationDenial::SubjectDisabled => "the user is disabled",
+            ImpersonationDenial::SubjectIsServiceAccount => "service accounts cannot be impersonated",
+            ImpersonationDenial::NoGrant => "you have no grant to impersonate this user",
+            ImpersonationDenial::MissingReason => "a reason is required to impersonate",
+            ImpersonationDenial::ReasonTooLong => "the reason is too long (at most 500 characters)",
+            ImpersonationDenial::ReadOnly => "read-only impersonation: changes are not allowed",
         }
     }
 
     /// Whether the request itself was malformed (400) rather than refused (403).
     pub fn is_bad_input(self) -> bool {
-        matches!(self, Denial::MissingReason | Denial::ReasonTooLong)
+        matches!(self, ImpersonationDenial::MissingReason | ImpersonationDenial::ReasonTooLong)
     }
 }
 
@@ -52,38 +52,38 @@ impl Denial {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AutomaticEnd {
     Expired,
-    RightLost(Denial),
+    RightLost(ImpersonationDenial),
 }
 
 /// Whether `actor` may impersonate `subject` at all: admins may impersonate the non-admin
 /// people of their own tenant; others need a grant, which never reaches an admin, a service
 /// account, a disabled user or another tenant.
-pub fn may_impersonate(actor: &UserRow, subject: &UserRow, has_grant: bool, enabled: bool) -> Result<(), Denial> {
+pub fn may_impersonate(actor: &UserRow, subject: &UserRow, has_grant: bool, enabled: bool) -> Result<(), ImpersonationDenial> {
     if !enabled {
-        return Err(Denial::SwitchedOff);
+        return Err(ImpersonationDenial::SwitchedOff);
     }
     if actor.disabled {
-        return Err(Denial::ActorDisabled);
+        return Err(ImpersonationDenial::ActorDisabled);
     }
     if actor.id == subject.id {
-        return Err(Denial::SelfImpersonation);
+        return Err(ImpersonationDenial::SelfImpersonation);
     }
     if actor.tenant_id != subject.tenant_id {
-        return Err(Denial::OtherTenant);
+        return Err(ImpersonationDenial::OtherTenant);
     }
     if subject.is_admin {
-        return Err(Denial::SubjectIsAdmin);
+        return Err(ImpersonationDenial::SubjectIsAdmin);
     }
     if subject.is_service_account() {
-        return Err(Denial::SubjectIsServiceAccount);
+        return Err(ImpersonationDenial::SubjectIsServiceAccount);
     }
     if subject.disabled {
-        return Err(Denial::SubjectDisabled);
+        return Err(ImpersonationDenial::SubjectDisabled);
     }
     if actor.is_admin || has_grant {
         Ok(())
     } else {
-        Err(Denial::NoGrant)
+        Err(ImpersonationDenial::NoGrant)
     }
 }
 
@@ -95,16 +95,16 @@ pub fn may_offer(
     has_grant: bool,
     enabled: bool,
     already_impersonating: bool,
-) -> Result<(), Denial> {
+) -> Result<(), ImpersonationDenial> {
     no_nesting(already_impersonating)?;
     may_impersonate(actor, subject, has_grant, enabled)
 }
 
 /// Someone acting as another user (in the UI, or with an API impersonation token) cannot
 /// impersonate anyone else from there.
-pub fn no_nesting(already_impersonating: bool) -> Result<(), Denial> {
+pub fn no_nesting(already_impersonating: bool) -> Result<(), ImpersonationDenial> {
     if already_impersonating {
-        Err(Denial::AlreadyImpersonating)
+        Err(ImpersonationDenial::AlreadyImpersonating)
     } else {
         Ok(())
     }
@@ -112,23 +112,23 @@ pub fn no_nesting(already_impersonating: bool) -> Result<(), Denial> {
 
 /// Whether a grant may name `subject` on the impersonated side: one that reaches an
 /// administrator or a service account would never apply, so it is refused outright.
-pub fn may_be_granted(subject: &UserRow) -> Result<(), Denial> {
+pub fn may_be_granted(subject: &UserRow) -> Result<(), ImpersonationDenial> {
     if subject.is_admin {
-        Err(Denial::SubjectIsAdmin)
+        Err(ImpersonationDenial::SubjectIsAdmin)
     } else if subject.is_service_account() {
-        Err(Denial::SubjectIsServiceAccount)
+        Err(ImpersonationDenial::SubjectIsServiceAccount)
     } else {
         Ok(())
     }
 }
 
 /// The reason given to start, trimmed; required and bounded.
-pub fn check_reason(reason: &str) -> Result<&str, Denial> {
+pub fn check_reason(reason: &str) -> Result<&str, ImpersonationDenial> {
     let reason = reason.trim();
     if reason.is_empty() {
-        Err(Denial::MissingReason)
+        Err(ImpersonationDenial::MissingReason)
     } else if reason.chars().count() > MAX_REASON {
-        Err(Denial::ReasonTooLong)
+        Err(ImpersonationDenial::ReasonTooLong)
     } else {
         Ok(reason)
     }
@@ -142,7 +142,7 @@ pub fn may_start(
     enabled: bool,
     already_impersonating: bool,
     reason: &str,
-) -> Result<(), Denial> {
+) -> Result<(), ImpersonationDenial> {
     no_nesting(already_impersonating)?;
     check_reason(reason)?;
     may_offer(actor, subject, has_grant, enabled, false)
@@ -179,9 +179,9 @@ pub fn token_expiry(now: i64, limit_minutes: i64, token_seconds: i64, bounds: im
 }
 
 /// Whether a change may be made: read-only impersonation refuses every one.
-pub fn may_change(read_only: bool) -> Result<(), Denial> {
+pub fn may_change(read_only: bool) -> Result<(), ImpersonationDenial> {
     if read_only {
-        Err(Denial::ReadOnly)
+        Err(ImpersonationDenial::ReadOnly)
     } else {
         Ok(())
     }
@@ -214,42 +214,42 @@ mod tests {
 
     #[test]
     fn nobody_impersonates_an_admin_even_through_a_grant() {
-        assert_eq!(may_impersonate(&admin(1), &admin(2), false, true), Err(Denial::SubjectIsAdmin));
+        assert_eq!(may_impersonate(&admin(1), &admin(2), false, true), Err(ImpersonationDenial::SubjectIsAdmin));
         // A grant on a group that contains an admin does not reach the admin.
-        assert_eq!(may_impersonate(&user(3, 1), &admin(2), true, true), Err(Denial::SubjectIsAdmin));
+        assert_eq!(may_impersonate(&user(3, 1), &admin(2), true, true), Err(ImpersonationDenial::SubjectIsAdmin));
     }
 
     #[test]
     fn not_oneself() {
-        assert_eq!(may_impersonate(&admin(1), &admin(1), true, true), Err(Denial::SelfImpersonation));
-        assert_eq!(may_impersonate(&user(3, 1), &user(3, 1), true, true), Err(Denial::SelfImpersonation));
+        assert_eq!(may_impersonate(&admin(1), &admin(1), true, true), Err(ImpersonationDenial::SelfImpersonation));
+        assert_eq!(may_impersonate(&user(3, 1), &user(3, 1), true, true), Err(ImpersonationDenial::SelfImpersonation));
     }
 
     #[test]
     fn not_disabled_users_or_service_accounts() {
         let disabled = UserRow { disabled: true, ..user(2, 1) };
-        assert_eq!(may_impersonate(&admin(1), &disabled, false, true), Err(Denial::SubjectDisabled));
+        assert_eq!(may_impersonate(&admin(1), &disabled, false, true), Err(ImpersonationDenial::SubjectDisabled));
         let service = UserRow { account_type: "service".into(), password_hash: None, ..user(2, 1) };
-        assert_eq!(may_impersonate(&admin(1), &service, true, true), Err(Denial::SubjectIsServiceAccount));
+        assert_eq!(may_impersonate(&admin(1), &service, true, true), Err(ImpersonationDenial::SubjectIsServiceAccount));
         let disabled_actor = UserRow { disabled: true, ..admin(1) };
-        assert_eq!(may_impersonate(&disabled_actor, &user(2, 1), true, true), Err(Denial::ActorDisabled));
+        assert_eq!(may_impersonate(&disabled_actor, &user(2, 1), true, true), Err(ImpersonationDenial::ActorDisabled));
     }
 
     #[test]
     fn never_across_tenants() {
-        assert_eq!(may_impersonate(&admin(1), &user(2, 2), false, true), Err(Denial::OtherTenant));
-        assert_eq!(may_impersonate(&user(3, 1), &user(2, 2), true, true), Err(Denial::OtherTenant));
+        assert_eq!(may_impersonate(&admin(1), &user(2, 2), false, true), Err(ImpersonationDenial::OtherTenant));
+        assert_eq!(may_impersonate(&user(3, 1), &user(2, 2), true, true), Err(ImpersonationDenial::OtherTenant));
     }
 
     #[test]
     fn members_need_a_grant() {
-        assert_eq!(may_impersonate(&user(3, 1), &user(2, 1), false, true), Err(Denial::NoGrant));
+        assert_eq!(may_impersonate(&user(3, 1), &user(2, 1), false, true), Err(ImpersonationDenial::NoGrant));
         assert_eq!(may_impersonate(&user(3, 1), &user(2, 1), true, true), Ok(()));
     }
 
     #[test]
     fn the_global_switch_stops_everyone() {
-        assert_eq!(may_impersonate(&admin(1), &user(2, 1), true, false), Err(Denial::SwitchedOff));
+        assert_eq!(may_impersonate(&admin(1), &user(2, 1), true, false), Err(ImpersonationDenial::SwitchedOff));
         assert_eq!(may_impersonate(&admin(1), &user(2, 1), true, true), Ok(()));
     }
 
@@ -257,12 +257,12 @@ mod tests {
     fn no_nesting_and_a_reason_is_required() {
         let (a, s) = (admin(1), user(2, 1));
         assert_eq!(may_start(&a, &s, false, true, false, "TICKET-42"), Ok(()));
-        assert_eq!(may_start(&a, &s, false, true, true, "TICKET-42"), Err(Denial::AlreadyImpersonating));
-        assert_eq!(may_start(&a, &s, false, true, false, "  "), Err(Denial::MissingReason));
-        assert_eq!(may_start(&a, &s, false, true, false, &"x".repeat(501)), Err(Denial::ReasonTooLong));
+        assert_eq!(may_start(&a, &s, false, true, true, "TICKET-42"), Err(ImpersonationDenial::AlreadyImpersonating));
+        assert_eq!(may_start(&a, &s, false, true, false, "  "), Err(ImpersonationDenial::MissingReason));
+        assert_eq!(may_start(&a, &s, false, true, false, &"x".repeat(501)), Err(ImpersonationDenial::ReasonTooLong));
         assert_eq!(may_start(&a, &s, false, true, false, &"é".repeat(500)), Ok(()));
-        assert!(Denial::MissingReason.is_bad_input() && !Denial::NoGrant.is_bad_input());
-        assert_eq!(no_nesting(true), Err(Denial::AlreadyImpersonating));
+        assert!(ImpersonationDenial::MissingReason.is_bad_input() && !ImpersonationDenial::NoGrant.is_bad_input());
+        assert_eq!(no_nesting(true), Err(ImpersonationDenial::AlreadyImpersonating));
         assert_eq!(no_nesting(false), Ok(()));
     }
 
@@ -274,24 +274,24 @@ mod tests {
         assert_eq!(may_continue(&a, &s, false, true, end, end - 1), Ok(()));
         assert_eq!(may_continue(&a, &s, false, true, end, end), Err(AutomaticEnd::Expired));
         let demoted = UserRow { is_admin: false, ..admin(1) };
-        assert_eq!(may_continue(&demoted, &s, false, true, end, 2_000), Err(AutomaticEnd::RightLost(Denial::NoGrant)));
+        assert_eq!(may_continue(&demoted, &s, false, true, end, 2_000), Err(AutomaticEnd::RightLost(ImpersonationDenial::NoGrant)));
         let member = user(3, 1);
         assert_eq!(may_continue(&member, &s, true, true, end, 2_000), Ok(()));
-        assert_eq!(may_continue(&member, &s, false, true, end, 2_000), Err(AutomaticEnd::RightLost(Denial::NoGrant)));
-        assert_eq!(may_continue(&a, &s, false, false, end, 2_000), Err(AutomaticEnd::RightLost(Denial::SwitchedOff)));
+        assert_eq!(may_continue(&member, &s, false, true, end, 2_000), Err(AutomaticEnd::RightLost(ImpersonationDenial::NoGrant)));
+        assert_eq!(may_continue(&a, &s, false, false, end, 2_000), Err(AutomaticEnd::RightLost(ImpersonationDenial::SwitchedOff)));
         let promoted = UserRow { is_admin: true, ..user(2, 1) };
-        assert_eq!(may_continue(&a, &promoted, false, true, end, 2_000), Err(AutomaticEnd::RightLost(Denial::SubjectIsAdmin)));
+        assert_eq!(may_continue(&a, &promoted, false, true, end, 2_000), Err(AutomaticEnd::RightLost(ImpersonationDenial::SubjectIsAdmin)));
     }
 
     #[test]
     fn offers_and_grants() {
         let (a, s) = (admin(1), user(2, 1));
         assert_eq!(may_offer(&a, &s, false, true, false), Ok(()));
-        assert_eq!(may_offer(&a, &s, false, true, true), Err(Denial::AlreadyImpersonating));
+        assert_eq!(may_offer(&a, &s, false, true, true), Err(ImpersonationDenial::AlreadyImpersonating));
         assert_eq!(may_be_granted(&s), Ok(()));
-        assert_eq!(may_be_granted(&admin(3)), Err(Denial::SubjectIsAdmin));
+        assert_eq!(may_be_granted(&admin(3)), Err(ImpersonationDenial::SubjectIsAdmin));
         let service = UserRow { account_type: "service".into(), ..user(4, 1) };
-        assert_eq!(may_be_granted(&service), Err(Denial::SubjectIsServiceAccount));
+        assert_eq!(may_be_granted(&service), Err(ImpersonationDenial::SubjectIsServiceAccount));
     }
 
     #[test]
@@ -306,7 +306,7 @@ mod tests {
 
     #[test]
     fn read_only_refuses_changes() {
-        assert_eq!(may_change(true), Err(Denial::ReadOnly));
+        assert_eq!(may_change(true), Err(ImpersonationDenial::ReadOnly));
         assert_eq!(may_change(false), Ok(()));
     }
 }

@@ -11,7 +11,7 @@ pub struct ProjectGrants {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Refusal {
+pub enum PermissionDenial {
     Disabled,
     OtherTenant,
     ServiceAccount,
@@ -21,91 +21,91 @@ pub enum Refusal {
     NotClientOwner,
 }
 
-impl Refusal {
+impl PermissionDenial {
     pub fn reason(self) -> &'static str {
         match self {
-            Refusal::Disabled => "the account is disabled",
-            Refusal::OtherTenant => "it belongs to another tenant",
-            Refusal::ServiceAccount => "service accounts cannot log in",
-            Refusal::NoReadPermission => "no read permission on the project",
-            Refusal::NoBuildPermission => "no build permission on the project",
-            Refusal::NotAdmin => "only administrators may do this",
-            Refusal::NotClientOwner => "only the client's owner may obtain its secret; revoke the client instead",
+            PermissionDenial::Disabled => "the account is disabled",
+            PermissionDenial::OtherTenant => "it belongs to another tenant",
+            PermissionDenial::ServiceAccount => "service accounts cannot log in",
+            PermissionDenial::NoReadPermission => "no read permission on the project",
+            PermissionDenial::NoBuildPermission => "no build permission on the project",
+            PermissionDenial::NotAdmin => "only administrators may do this",
+            PermissionDenial::NotClientOwner => "only the client's owner may obtain its secret; revoke the client instead",
         }
     }
 }
 
-fn member_of(account: &UserRow, tenant_id: i64) -> Result<(), Refusal> {
+fn member_of(account: &UserRow, tenant_id: i64) -> Result<(), PermissionDenial> {
     if account.disabled {
-        Err(Refusal::Disabled)
+        Err(PermissionDenial::Disabled)
     } else if account.tenant_id != tenant_id {
-        Err(Refusal::OtherTenant)
+        Err(PermissionDenial::OtherTenant)
     } else {
         Ok(())
     }
 }
 
 /// Interactive login: people only, and only while enabled.
-pub fn may_log_in(account: &UserRow) -> Result<(), Refusal> {
+pub fn may_log_in(account: &UserRow) -> Result<(), PermissionDenial> {
     if account.disabled {
-        Err(Refusal::Disabled)
+        Err(PermissionDenial::Disabled)
     } else if account.is_service_account() {
-        Err(Refusal::ServiceAccount)
+        Err(PermissionDenial::ServiceAccount)
     } else {
         Ok(())
     }
 }
 
-pub fn may_read(account: &UserRow, project_tenant: i64, grants: ProjectGrants) -> Result<(), Refusal> {
+pub fn may_read(account: &UserRow, project_tenant: i64, grants: ProjectGrants) -> Result<(), PermissionDenial> {
     member_of(account, project_tenant)?;
     if account.is_admin || grants.can_read || grants.can_build {
         Ok(())
     } else {
-        Err(Refusal::NoReadPermission)
+        Err(PermissionDenial::NoReadPermission)
     }
 }
 
-pub fn may_build(account: &UserRow, project_tenant: i64, grants: ProjectGrants) -> Result<(), Refusal> {
+pub fn may_build(account: &UserRow, project_tenant: i64, grants: ProjectGrants) -> Result<(), PermissionDenial> {
     member_of(account, project_tenant)?;
     if account.is_admin || grants.can_build {
         Ok(())
     } else {
-        Err(Refusal::NoBuildPermission)
+        Err(PermissionDenial::NoBuildPermission)
     }
 }
 
 /// Changing a webapp's settings (such as "Run backend as") is for the tenant's admins.
-pub fn may_edit_webapp(account: &UserRow, project_tenant: i64) -> Result<(), Refusal> {
+pub fn may_edit_webapp(account: &UserRow, project_tenant: i64) -> Result<(), PermissionDenial> {
     member_of(account, project_tenant)?;
     if account.is_admin {
         Ok(())
     } else {
-        Err(Refusal::NotAdmin)
+        Err(PermissionDenial::NotAdmin)
     }
 }
 
 /// Administration (users, groups, grants, audit) is for the tenant's admins.
-pub fn may_administer(account: &UserRow, tenant_id: i64) -> Result<(), Refusal> {
+pub fn may_administer(account: &UserRow, tenant_id: i64) -> Result<(), PermissionDenial> {
     may_edit_webapp(account, tenant_id)
 }
 
 /// The identity a webapp backend runs as: any enabled account of the webapp's tenant.
-pub fn may_be_webapp_identity(candidate: &UserRow, project_tenant: i64) -> Result<(), Refusal> {
+pub fn may_be_webapp_identity(candidate: &UserRow, project_tenant: i64) -> Result<(), PermissionDenial> {
     member_of(candidate, project_tenant)
 }
 
 /// Only people who can log in own API clients: a client acts as its owner.
-pub fn may_own_client(account: &UserRow) -> Result<(), Refusal> {
+pub fn may_own_client(account: &UserRow) -> Result<(), PermissionDenial> {
     may_log_in(account)
 }
 
 /// A client's secret goes to its owner only (at creation and on rotation): whoever holds it acts
 /// as the owner, so an admin given another admin's secret could act as that admin.
-pub fn may_obtain_client_secret(account: &UserRow, owner_user_id: i64) -> Result<(), Refusal> {
+pub fn may_obtain_client_secret(account: &UserRow, owner_user_id: i64) -> Result<(), PermissionDenial> {
     if account.id == owner_user_id {
         Ok(())
     } else {
-        Err(Refusal::NotClientOwner)
+        Err(PermissionDenial::NotClientOwner)
     }
 }
 
@@ -133,8 +133,8 @@ mod tests {
     #[test]
     fn build_needs_build_grant_or_admin() {
         assert_eq!(may_build(&account(1), 1, BUILD), Ok(()));
-        assert_eq!(may_build(&account(1), 1, READ), Err(Refusal::NoBuildPermission));
-        assert_eq!(may_build(&account(1), 1, NONE), Err(Refusal::NoBuildPermission));
+        assert_eq!(may_build(&account(1), 1, READ), Err(PermissionDenial::NoBuildPermission));
+        assert_eq!(may_build(&account(1), 1, NONE), Err(PermissionDenial::NoBuildPermission));
         let admin = UserRow { is_admin: true, ..account(1) };
         assert_eq!(may_build(&admin, 1, NONE), Ok(()));
     }
@@ -142,55 +142,55 @@ mod tests {
     #[test]
     fn nothing_crosses_tenants_or_works_when_disabled() {
         let admin = UserRow { is_admin: true, ..account(1) };
-        assert_eq!(may_build(&admin, 2, BUILD), Err(Refusal::OtherTenant));
-        assert_eq!(may_read(&account(1), 2, BUILD), Err(Refusal::OtherTenant));
-        assert_eq!(may_edit_webapp(&admin, 2), Err(Refusal::OtherTenant));
+        assert_eq!(may_build(&admin, 2, BUILD), Err(PermissionDenial::OtherTenant));
+        assert_eq!(may_read(&account(1), 2, BUILD), Err(PermissionDenial::OtherTenant));
+        assert_eq!(may_edit_webapp(&admin, 2), Err(PermissionDenial::OtherTenant));
         let disabled = UserRow { disabled: true, ..account(1) };
-        assert_eq!(may_build(&disabled, 1, BUILD), Err(Refusal::Disabled));
-        assert_eq!(may_read(&disabled, 1, BUILD), Err(Refusal::Disabled));
-        assert_eq!(may_be_webapp_identity(&disabled, 1), Err(Refusal::Disabled));
+        assert_eq!(may_build(&disabled, 1, BUILD), Err(PermissionDenial::Disabled));
+        assert_eq!(may_read(&disabled, 1, BUILD), Err(PermissionDenial::Disabled));
+        assert_eq!(may_be_webapp_identity(&disabled, 1), Err(PermissionDenial::Disabled));
     }
 
     #[test]
     fn read_needs_a_grant_or_admin() {
         assert_eq!(may_read(&account(1), 1, READ), Ok(()));
         assert_eq!(may_read(&account(1), 1, BUILD), Ok(()));
-        assert_eq!(may_read(&account(1), 1, NONE), Err(Refusal::NoReadPermission));
+        assert_eq!(may_read(&account(1), 1, NONE), Err(PermissionDenial::NoReadPermission));
         let admin = UserRow { is_admin: true, ..account(1) };
         assert_eq!(may_read(&admin, 1, NONE), Ok(()));
     }
 
     #[test]
     fn webapp_settings_are_for_admins() {
-        assert_eq!(may_edit_webapp(&account(1), 1), Err(Refusal::NotAdmin));
+        assert_eq!(may_edit_webapp(&account(1), 1), Err(PermissionDenial::NotAdmin));
         let admin = UserRow { is_admin: true, ..account(1) };
         assert_eq!(may_edit_webapp(&admin, 1), Ok(()));
         let service = UserRow { account_type: "service".into(), ..account(1) };
         assert_eq!(may_be_webapp_identity(&service, 1), Ok(()));
-        assert_eq!(may_be_webapp_identity(&service, 2), Err(Refusal::OtherTenant));
+        assert_eq!(may_be_webapp_identity(&service, 2), Err(PermissionDenial::OtherTenant));
     }
 
     #[test]
     fn administration_is_for_admins_of_the_tenant() {
         let admin = UserRow { is_admin: true, ..account(1) };
         assert_eq!(may_administer(&admin, 1), Ok(()));
-        assert_eq!(may_administer(&admin, 2), Err(Refusal::OtherTenant));
-        assert_eq!(may_administer(&account(1), 1), Err(Refusal::NotAdmin));
+        assert_eq!(may_administer(&admin, 2), Err(PermissionDenial::OtherTenant));
+        assert_eq!(may_administer(&account(1), 1), Err(PermissionDenial::NotAdmin));
     }
 
     #[test]
     fn only_enabled_people_log_in() {
         assert_eq!(may_log_in(&account(1)), Ok(()));
         let service = UserRow { account_type: "service".into(), ..account(1) };
-        assert_eq!(may_log_in(&service), Err(Refusal::ServiceAccount));
+        assert_eq!(may_log_in(&service), Err(PermissionDenial::ServiceAccount));
         let disabled = UserRow { disabled: true, ..account(1) };
-        assert_eq!(may_log_in(&disabled), Err(Refusal::Disabled));
+        assert_eq!(may_log_in(&disabled), Err(PermissionDenial::Disabled));
     }
 
     #[test]
     fn only_people_who_can_log_in_own_clients() {
         assert_eq!(may_own_client(&account(1)), Ok(()));
-        assert_eq!(may_own_client(&UserRow { disabled: true, ..account(1) }), Err(Refusal::Disabled));
+        assert_eq!(may_own_client(&UserRow { disabled: true, ..account(1) }), Err(PermissionDenial::Disabled));
     }
 
     #[test]
@@ -198,6 +198,6 @@ mod tests {
         let owner = account(1);
         assert_eq!(may_obtain_client_secret(&owner, owner.id), Ok(()));
         let other_admin = UserRow { id: owner.id + 1, is_admin: true, ..account(1) };
-        assert_eq!(may_obtain_client_secret(&other_admin, owner.id), Err(Refusal::NotClientOwner));
+        assert_eq!(may_obtain_client_secret(&other_admin, owner.id), Err(PermissionDenial::NotClientOwner));
     }
 }

@@ -1,5 +1,6 @@
-//! All SQL of Guise lives under this module, one file per table. Nothing else touches sqlx,
-//! so another database engine can be added behind the same functions.
+//! All SQL of Guise lives under this module, one file per table: nothing else writes a query
+//! (elsewhere sqlx appears only as the error type these functions return), so another database
+//! engine can be added behind the same functions.
 
 pub mod api_clients;
 pub mod audit;
