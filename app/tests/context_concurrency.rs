@@ -36,7 +36,7 @@ async fn fixture() -> Fixture {
                         display_name: name,
                         password_hash: None,
                         is_admin: false,
-                        service_account: service,
+                        account_type: if service { app::backend::domain::AccountType::Service } else { app::backend::domain::AccountType::User },
                         price_group: None,
                         region: None,
             };

@@ -337,7 +337,7 @@ async fn files_list_what_the_subject_may_read() {
                 display_name: "Nora New",
                 password_hash: None,
                 is_admin: false,
-                service_account: false,
+                account_type: app::backend::domain::AccountType::User,
                 price_group: None,
                 region: None,
             };

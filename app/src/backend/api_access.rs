@@ -424,7 +424,7 @@ pub async fn exchange(
     let jti_expiry = subject.replay_until;
     // Self-signed subject tokens are always single-use; Guise tokens are when the client's
     // policy is strict.
-    let strict = session.client.subject_policy == SubjectPolicy::Strict.as_db();
+    let strict = session.client.subject_policy == SubjectPolicy::Strict;
     let jti = subject.jti.as_deref().filter(|_| !subject.issued_by_us || strict);
     let client_id = &session.client.client_id;
     match store::used_subject_tokens::record_exchange(&state.writer, client_id, jti, jti_expiry, started, entry).await? {
@@ -472,8 +472,7 @@ async fn read_self_signed(state: &AppState, session: &VerifiedClientToken, token
     let client = &session.client;
     tokens::check_subject_header(token, &client.client_id).map_err(OAuthError::invalid_request)?;
     let claims = tokens::verify_subject_signature(token, &open_secret(state, client)?).map_err(OAuthError::invalid_request)?;
-    let policy = SubjectPolicy::from_db(&client.subject_policy)
-        .ok_or_else(|| AppError::internal(format!("client {} has policy {:?}", client.client_id, client.subject_policy)))?;
+    let policy = client.subject_policy;
     let accepted = tokens::check_subject_claims(&claims, policy, now_secs()).map_err(OAuthError::invalid_request)?;
     let guard = tokens::replay_guard(token, &accepted);
     let SubjectClaims { sub, tenant, exp, .. } = accepted;

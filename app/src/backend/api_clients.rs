@@ -90,7 +90,7 @@ pub async fn create(state: &AppState, owner: &UserRow, name: &str, policy: Subje
         client_id: client_id.clone(),
         name: name.to_string(),
         owner_user_id: owner.id,
-        subject_policy: policy.as_db().to_string(),
+        subject_policy: policy,
         secret_sealed: sealed,
         created_by_user_id: owner.id,
     };

@@ -5,6 +5,7 @@ pub mod api_clients;
 pub mod audit;
 pub mod auth;
 pub mod context;
+pub mod domain;
 pub mod identity;
 pub mod impersonating;
 pub mod jobs;

@@ -3,6 +3,7 @@
 
 use super::api_clients::{new_credentials, Credentials};
 use super::auth::hash_password;
+use super::domain::AccountType;
 use super::secrets::ServerKey;
 use super::jobs::recipes::{geo, orders_by_country, user_agent, web_history, Recipe};
 use super::store::{self, api_clients::NewApiClient, datasets::NewDataset, grants::Party, projects::Grantee, users::NewUser, Conn, Database};
@@ -224,7 +225,7 @@ async fn write_demo(tx: &mut Conn, hashes: &[String], client: Credentials) -> Re
             display_name: u.name,
             password_hash: (!u.service).then_some(hash.as_str()),
             is_admin: u.admin,
-            service_account: u.service,
+            account_type: if u.service { AccountType::Service } else { AccountType::User },
             price_group: u.price_group,
             region: u.region,
         };
@@ -295,7 +296,7 @@ async fn write_demo(tx: &mut Conn, hashes: &[String], client: Credentials) -> Re
         client_id: client.client_id,
         name: DEMO_CLIENT_NAME.to_string(),
         owner_user_id: alice,
-        subject_policy: SubjectPolicy::Compatible.as_db().to_string(),
+        subject_policy: SubjectPolicy::Compatible,
         secret_sealed: client.sealed,
         created_by_user_id: alice,
     };

@@ -64,6 +64,14 @@ impl SubjectPolicy {
     }
 }
 
+impl TryFrom<String> for SubjectPolicy {
+    type Error = String;
+
+    fn try_from(word: String) -> Result<Self, String> {
+        Self::from_db(&word).ok_or_else(|| format!("unknown subject policy {word:?}"))
+    }
+}
+
 /// One link of a delegation chain (RFC 8693 §4.1): who acted, through which client, and who
 /// acted before them.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -71,7 +71,7 @@ pub async fn whoami(Extension(caller): Extension<ApiCaller>) -> Response {
         id: p.subject.id,
         email: p.subject.email.clone(),
         name: p.subject.display_name.clone(),
-        account_type: p.subject.account_type.clone(),
+        account_type: p.subject.account_type.as_db().to_string(),
         admin: p.subject.is_admin,
         tenant: caller.claims.tenant.clone(),
         client_id: caller.claims.client_id.clone(),

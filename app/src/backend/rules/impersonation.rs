@@ -190,6 +190,7 @@ pub fn may_change(read_only: bool) -> Result<(), ImpersonationDenial> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::backend::domain::AccountType;
 
     fn user(id: i64, tenant_id: i64) -> UserRow {
         UserRow {
@@ -199,7 +200,7 @@ mod tests {
             display_name: format!("U{id}"),
             password_hash: Some("h".into()),
             is_admin: false,
-            account_type: "user".into(),
+            account_type: AccountType::User,
             disabled: false,
         }
     }
@@ -229,7 +230,7 @@ mod tests {
     fn not_disabled_users_or_service_accounts() {
         let disabled = UserRow { disabled: true, ..user(2, 1) };
         assert_eq!(may_impersonate(&admin(1), &disabled, false, true), Err(ImpersonationDenial::SubjectDisabled));
-        let service = UserRow { account_type: "service".into(), password_hash: None, ..user(2, 1) };
+        let service = UserRow { account_type: AccountType::Service, password_hash: None, ..user(2, 1) };
         assert_eq!(may_impersonate(&admin(1), &service, true, true), Err(ImpersonationDenial::SubjectIsServiceAccount));
         let disabled_actor = UserRow { disabled: true, ..admin(1) };
         assert_eq!(may_impersonate(&disabled_actor, &user(2, 1), true, true), Err(ImpersonationDenial::ActorDisabled));
@@ -290,7 +291,7 @@ mod tests {
         assert_eq!(may_offer(&a, &s, false, true, true), Err(ImpersonationDenial::AlreadyImpersonating));
         assert_eq!(may_be_granted(&s), Ok(()));
         assert_eq!(may_be_granted(&admin(3)), Err(ImpersonationDenial::SubjectIsAdmin));
-        let service = UserRow { account_type: "service".into(), ..user(4, 1) };
+        let service = UserRow { account_type: AccountType::Service, ..user(4, 1) };
         assert_eq!(may_be_granted(&service), Err(ImpersonationDenial::SubjectIsServiceAccount));
     }
 

@@ -112,6 +112,7 @@ pub fn may_obtain_client_secret(account: &UserRow, owner_user_id: i64) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::backend::domain::AccountType;
 
     fn account(tenant_id: i64) -> UserRow {
         UserRow {
@@ -121,7 +122,7 @@ mod tests {
             display_name: "U".into(),
             password_hash: Some("x".into()),
             is_admin: false,
-            account_type: "user".into(),
+            account_type: AccountType::User,
             disabled: false,
         }
     }
@@ -165,7 +166,7 @@ mod tests {
         assert_eq!(may_edit_webapp(&account(1), 1), Err(PermissionDenial::NotAdmin));
         let admin = UserRow { is_admin: true, ..account(1) };
         assert_eq!(may_edit_webapp(&admin, 1), Ok(()));
-        let service = UserRow { account_type: "service".into(), ..account(1) };
+        let service = UserRow { account_type: AccountType::Service, ..account(1) };
         assert_eq!(may_be_webapp_identity(&service, 1), Ok(()));
         assert_eq!(may_be_webapp_identity(&service, 2), Err(PermissionDenial::OtherTenant));
     }
@@ -181,7 +182,7 @@ mod tests {
     #[test]
     fn only_enabled_people_log_in() {
         assert_eq!(may_log_in(&account(1)), Ok(()));
-        let service = UserRow { account_type: "service".into(), ..account(1) };
+        let service = UserRow { account_type: AccountType::Service, ..account(1) };
         assert_eq!(may_log_in(&service), Err(PermissionDenial::ServiceAccount));
         let disabled = UserRow { disabled: true, ..account(1) };
         assert_eq!(may_log_in(&disabled), Err(PermissionDenial::Disabled));

@@ -4,6 +4,8 @@
 use super::{audit, impersonations, now_ms, Conn, Db, Writer};
 use crate::backend::audit::AuditEntry;
 use super::users::UserRow;
+use crate::backend::domain::AccountType;
+use crate::backend::tokens::SubjectPolicy;
 use crate::model::{ApiClientView, UserView};
 
 #[derive(Clone, sqlx::FromRow)]
@@ -13,7 +15,8 @@ pub struct ApiClientRow {
     pub client_id: String,
     pub name: String,
     pub owner_user_id: i64,
-    pub subject_policy: String,
+    #[sqlx(try_from = "String")]
+    pub subject_policy: SubjectPolicy,
     pub secret_sealed: String,
     pub secret_version: i64,
     pub revoked_at: Option<i64>,
@@ -48,7 +51,7 @@ pub struct NewApiClient {
     pub client_id: String,
     pub name: String,
     pub owner_user_id: i64,
-    pub subject_policy: String,
+    pub subject_policy: SubjectPolicy,
     pub secret_sealed: String,
     pub created_by_user_id: i64,
 }
@@ -65,7 +68,7 @@ pub async fn insert_in(tx: &mut Conn, new: &NewApiClient) -> Result<i64, sqlx::E
     .bind(&new.client_id)
     .bind(&new.name)
     .bind(new.owner_user_id)
-    .bind(&new.subject_policy)
+    .bind(new.subject_policy.as_db())
     .bind(&new.secret_sealed)
     .bind(new.created_by_user_id)
     .bind(now_ms())
@@ -102,7 +105,8 @@ struct ClientWithOwnerRow {
     client_id: String,
     name: String,
     owner_user_id: i64,
-    subject_policy: String,
+    #[sqlx(try_from = "String")]
+    subject_policy: SubjectPolicy,
     secret_sealed: String,
     secret_version: i64,
     revoked_at: Option<i64>,
@@ -110,7 +114,8 @@ struct ClientWithOwnerRow {
     owner_display_name: String,
     owner_password_hash: Option<String>,
     owner_is_admin: bool,
-    owner_account_type: String,
+    #[sqlx(try_from = "String")]
+    owner_account_type: AccountType,
     owner_disabled: bool,
     tenant_name: String,
     access_version: i64,

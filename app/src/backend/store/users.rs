@@ -1,4 +1,5 @@
 use super::{now_ms, Conn, Db, Writer};
+use crate::backend::domain::AccountType;
 use crate::model::UserView;
 
 /// A user or service account as stored.
@@ -10,13 +11,14 @@ pub struct UserRow {
     pub display_name: String,
     pub password_hash: Option<String>,
     pub is_admin: bool,
-    pub account_type: String,
+    #[sqlx(try_from = "String")]
+    pub account_type: AccountType,
     pub disabled: bool,
 }
 
 impl UserRow {
     pub fn is_service_account(&self) -> bool {
-        self.account_type == "service"
+        self.account_type == AccountType::Service
     }
 
     pub fn view(&self) -> UserView {
@@ -51,7 +53,7 @@ pub struct NewUser<'a> {
     pub display_name: &'a str,
     pub password_hash: Option<&'a str>,
     pub is_admin: bool,
-    pub service_account: bool,
+    pub account_type: AccountType,
     pub price_group: Option<&'a str>,
     pub region: Option<&'a str>,
 }
@@ -67,7 +69,7 @@ pub async fn insert(tx: &mut Conn, user: &NewUser<'_>) -> Result<i64, sqlx::Erro
     .bind(user.display_name)
     .bind(user.password_hash)
     .bind(user.is_admin)
-    .bind(if user.service_account { "service" } else { "user" })
+    .bind(user.account_type.as_db())
     .bind(user.price_group)
     .bind(user.region)
     .bind(now_ms())
@@ -148,7 +150,7 @@ pub async fn create_with_tenant(
                     display_name: &display_name,
                     password_hash: Some(&password_hash),
                     is_admin,
-                    service_account: false,
+                    account_type: AccountType::User,
                     price_group: None,
                     region: None,
                 };
