@@ -171,7 +171,7 @@ async fn builds_inside_the_context_run_as_the_browser_user_and_outside_as_the_ba
     assert!(rows_out > 40_000 && rows_out < 52_000, "bots and duplicates dropped: {rows_out}");
     assert!(j.started_at.is_some() && j.finished_at.is_some());
 
-    let log = store::job_log::lines(&app.state.db, inside).await.unwrap();
+    let log = store::job_log::lines(&app.state.db, TSHIRTS, inside).await.unwrap();
     let text: Vec<&str> = log.iter().map(|l| l.message.as_str()).collect();
     assert!(text.iter().any(|l| l.contains("as U1 Analyst (u1@tshirts.example)")), "{text:?}");
     assert!(text.iter().any(|l| l.starts_with("Dropped ")), "{text:?}");
@@ -388,7 +388,7 @@ async fn a_recipe_failing_midway_leaves_no_partial_output() {
     let j = job(&app, id).await;
     let error = j.error.unwrap();
     assert!(error.contains("web_history row 30001: timestamp \"yesterday\""), "{error}");
-    let log = store::job_log::lines(&app.state.db, id).await.unwrap();
+    let log = store::job_log::lines(&app.state.db, TSHIRTS, id).await.unwrap();
     assert!(log.iter().any(|l| l.level == "error" && l.message.contains("row 30001")));
 
     let after = store::datasets::by_name(&app.state.db, project.id, "web_history_prepared").await.unwrap().unwrap();
@@ -425,12 +425,12 @@ async fn a_job_left_running_by_a_crash_is_queued_again_at_restart() {
         .await
         .unwrap();
     assert_eq!(leftovers, 0);
-    let log = store::job_log::lines(&restarted.state.db, id).await.unwrap();
+    let log = store::job_log::lines(&restarted.state.db, TSHIRTS, id).await.unwrap();
     assert!(log.iter().any(|l| l.message.contains("queued again")));
 
     runner::spawn_workers(&restarted.state);
     assert_eq!(restarted.wait_for_job(id).await, JobStatus::Succeeded);
-    let log = store::job_log::lines(&restarted.state.db, id).await.unwrap();
+    let log = store::job_log::lines(&restarted.state.db, TSHIRTS, id).await.unwrap();
     assert!(log.iter().any(|l| l.message.contains("(attempt 2)")));
 }
 

@@ -7,15 +7,10 @@ pub const JOB_LIST_LIMIT: i64 = 200;
 /// The tenant's jobs, newest first; `only_mine` keeps those I triggered or that ran as me.
 #[server(endpoint = "jobs")]
 pub async fn list_jobs(only_mine: bool) -> Result<Vec<JobView>, AppError> {
-    use crate::backend::{identity, state::AppState, store::{self, jobs::JobFilter}};
+    use crate::backend::{identity, services, state::AppState};
     let principal = identity::current().await?;
     let state = AppState::current()?;
-    let filter = JobFilter {
-        user_id: only_mine.then_some(principal.subject.id),
-        webapp_id: None,
-        limit: JOB_LIST_LIMIT,
-    };
-    Ok(store::jobs::list(&state.db, principal.tenant_id(), &filter).await?)
+    services::jobs::list(&state, &principal, only_mine, JOB_LIST_LIMIT).await
 }
 
 /// The latest jobs a webapp started.
@@ -31,12 +26,8 @@ pub async fn webapp_jobs(project: String, webapp: String) -> Result<Vec<JobView>
 
 #[server(endpoint = "job")]
 pub async fn get_job(id: i64) -> Result<JobDetail, AppError> {
-    use crate::backend::{identity, state::AppState, store};
+    use crate::backend::{identity, services, state::AppState};
     let principal = identity::current().await?;
     let state = AppState::current()?;
-    let job = store::jobs::view(&state.db, principal.tenant_id(), id)
-        .await?
-        .ok_or_else(|| AppError::NotFound(format!("no job #{id}")))?;
-    let log = store::job_log::lines(&state.db, id).await?;
-    Ok(JobDetail { job, log })
+    services::jobs::detail(&state, &principal, id).await
 }

@@ -16,8 +16,28 @@ pub struct Execution {
     pub run_as: UserRow,
     /// Who asked for the work: the browser user and, when impersonating, the impersonator.
     pub caller: Principal,
+    /// The way the work came: the webapp it runs in, else the caller's own (UI or API client).
     pub via: Via,
     pub webapp_id: Option<i64>,
+}
+
+impl Execution {
+    /// Work the caller does as themselves (the UI's own pages, an API request).
+    pub fn as_caller(caller: Principal) -> Self {
+        Execution { run_as: caller.subject.clone(), via: caller.via.clone(), caller, webapp_id: None }
+    }
+
+    /// Work a webapp's backend does as `run_as` for `caller`.
+    pub fn in_webapp(run_as: UserRow, caller: Principal, webapp_name: &str, webapp_id: i64) -> Self {
+        Execution { run_as, caller, via: Via::Webapp { name: webapp_name.to_string() }, webapp_id: Some(webapp_id) }
+    }
+
+    /// A job's work, as its row recorded it: run as `run_as`, triggered by `triggered_by`
+    /// (impersonated by `impersonated_by`), the way it came.
+    pub fn of_job(run_as: UserRow, triggered_by: UserRow, impersonated_by: Option<UserRow>, via: Via) -> Self {
+        let caller = Principal { actor: impersonated_by, via: via.clone(), ..Principal::signed_in(triggered_by) };
+        Execution { run_as, caller, via, webapp_id: None }
+    }
 }
 
 tokio::task_local! {

@@ -7,7 +7,6 @@ use super::principal::Principal;
 use super::state::AppState;
 use super::store::{projects::ProjectRow, users::UserRow, webapps::WebappRow};
 use crate::error::AppError;
-use crate::model::Via;
 use std::future::Future;
 
 pub struct Webapp {
@@ -35,12 +34,7 @@ impl Webapp {
 
     /// Runs `work` as this webapp's backend, called by `principal`.
     pub async fn serve<F: Future>(&self, principal: &Principal, work: F) -> F::Output {
-        let execution = Execution {
-            run_as: self.run_as.clone(),
-            caller: principal.clone(),
-            via: Via::Webapp { name: self.webapp.name.clone() },
-            webapp_id: Some(self.webapp.id),
-        };
+        let execution = Execution::in_webapp(self.run_as.clone(), principal.clone(), &self.webapp.name, self.webapp.id);
         context::run_as(execution, work).await
     }
 }

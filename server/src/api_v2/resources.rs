@@ -7,10 +7,10 @@ use app::backend::api_access::{ApiCaller, OAuthError};
 use app::backend::context::{self, Execution};
 use app::backend::jobs::queue;
 use app::backend::state::AppState;
-use app::backend::store::{self, jobs::JobFilter, projects::ProjectRow};
+use app::backend::store::{self, projects::ProjectRow};
 use app::backend::services;
 use app::error::AppError;
-use app::model::{JobView, LogLineView, UserView};
+use app::model::{JobDetail, JobView, LogLineView, UserView};
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -217,12 +217,7 @@ pub async fn build(
         Some(key) => services::projects::readable_project(state.cached(), &caller.principal, key).await?,
         None => project_with_dataset(&state, &caller, name).await?,
     };
-    let execution = Execution {
-        run_as: caller.principal.subject.clone(),
-        caller: caller.principal.clone(),
-        via: caller.principal.via.clone(),
-        webapp_id: None,
-    };
+    let execution = Execution::as_caller(caller.principal.clone());
     let started = context::run_as(execution, queue::enqueue_build(&state, &project, name)).await?;
     let body = BuildAccepted {
         job_id: started.job_id,
@@ -324,13 +319,7 @@ pub async fn jobs(
 ) -> ApiResult<Response> {
     let Query(query) = query.map_err(query_error)?;
     let limit = parse_bounded("limit", query.limit.as_deref(), 50, 200)?;
-    let principal = &caller.principal;
-    let filter = JobFilter {
-        user_id: query.only_mine.unwrap_or(false).then_some(principal.subject.id),
-        webapp_id: None,
-        limit: limit as i64,
-    };
-    let jobs = store::jobs::list(&state.db, principal.tenant_id(), &filter).await?;
+    let jobs = services::jobs::list(&state, &caller.principal, query.only_mine.unwrap_or(false), limit as i64).await?;
     Ok(private_json(StatusCode::OK, &JobList { jobs: jobs.iter().map(JobEntry::from).collect() }))
 }
 
@@ -359,10 +348,7 @@ pub async fn job(
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     let id: i64 = id.parse().map_err(|_| OAuthError::invalid_request(format!("{id:?} is not a job id")))?;
-    let job = store::jobs::view(&state.db, caller.principal.tenant_id(), id)
-        .await?
-        .ok_or_else(|| AppError::NotFound(format!("no job #{id}")))?;
-    let log = store::job_log::lines(&state.db, id).await?;
+    let JobDetail { job, log } = services::jobs::detail(&state, &caller.principal, id).await?;
     let log = log.into_iter().map(|LogLineView { at, level, message }| LogLine { at, level, message }).collect();
     Ok(private_json(StatusCode::OK, &JobWithLog { job: JobEntry::from(&job), log }))
 }

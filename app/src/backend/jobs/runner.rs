@@ -6,7 +6,6 @@ use super::queue::refusal_message;
 use super::recipes::Recipe;
 use crate::backend::context::{self, Execution};
 use crate::backend::rules::permissions;
-use crate::backend::principal::Principal;
 use crate::backend::state::AppState;
 use crate::backend::store::{self, jobs::JobRow, job_log::Level, now_ms, users::UserRow};
 use crate::model::{format_duration, JobEvent, JobStatus};
@@ -124,13 +123,7 @@ async fn execute(state: &AppState, job: &JobRow) -> Result<Counts, JobEnd> {
         Some(id) => Some(load_user(state, job.tenant_id, id).await?),
         None => None,
     };
-    let via = job.via();
-    let execution = Execution {
-        run_as,
-        caller: Principal { actor: impersonated_by, via: via.clone(), ..Principal::signed_in(triggered_by) },
-        via,
-        webapp_id: None,
-    };
+    let execution = Execution::of_job(run_as, triggered_by, impersonated_by, job.via());
     context::run_as(execution, build_in_context(state, job)).await
 }
 

@@ -1,3 +1,4 @@
 //! One function per use case, called by both the server functions and the `/v2` handlers.
 
+pub mod jobs;
 pub mod projects;

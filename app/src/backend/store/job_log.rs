@@ -35,11 +35,13 @@ pub async fn append_in(tx: &mut Conn, job_id: i64, level: Level, message: &str) 
         .map(|_| ())
 }
 
-pub async fn lines(db: &Db, job_id: i64) -> Result<Vec<LogLineView>, sqlx::Error> {
+pub async fn lines(db: &Db, tenant_id: i64, job_id: i64) -> Result<Vec<LogLineView>, sqlx::Error> {
     let rows: Vec<(i64, String, String)> = sqlx::query_as(
-        "SELECT at, level, message FROM job_log_lines WHERE job_id = ? ORDER BY id",
+        "SELECT l.at, l.level, l.message FROM job_log_lines l JOIN jobs j ON j.id = l.job_id
+         WHERE l.job_id = ? AND j.tenant_id = ? ORDER BY l.id",
     )
     .bind(job_id)
+    .bind(tenant_id)
     .fetch_all(db)
     .await?;
     Ok(rows
