@@ -33,6 +33,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
         <html lang="en">
             <head>
                 <meta charset="utf-8"/>
+                <meta http-equiv="Content-Security-Policy" content=script_policy()/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <AutoReload options=options.clone()/>
                 <HydrationScripts options/>
@@ -43,6 +44,14 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             </body>
         </html>
     }
+}
+
+/// Scripts the page may run: the app's own files, the inline scripts the server wrote into this
+/// response (they carry its nonce) and its WebAssembly; nothing injected, no plugins. (Framing
+/// is refused by a header on every answer.)
+fn script_policy() -> String {
+    let nonce = leptos::nonce::use_nonce().map(|n| format!(" 'nonce-{n}'")).unwrap_or_default();
+    format!("script-src 'self'{nonce} 'wasm-unsafe-eval'; object-src 'none'; base-uri 'none'")
 }
 
 #[component]

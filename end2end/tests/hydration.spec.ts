@@ -16,3 +16,18 @@ for (const email of ['u1@tshirts.example', 'alice@tshirts.example']) {
     }
   });
 }
+
+test('a script injected into a page does not run', async ({ page }) => {
+  const errors = watchConsole(page);
+  await logIn(page, 'u1@tshirts.example');
+  await page.goto('/jobs');
+  await waitForHydration(page);
+  expect(errors, 'the app\'s own scripts run under the policy').toEqual([]);
+  const ran = await page.evaluate(() => {
+    const script = document.createElement('script');
+    script.textContent = 'window.injected = true';
+    document.head.appendChild(script);
+    return (window as unknown as { injected?: boolean }).injected === true;
+  });
+  expect(ran).toBe(false);
+});
