@@ -6,6 +6,7 @@ use app::backend::jobs::runner;
 use app::backend::secrets::ServerKey;
 use app::backend::state::AppState;
 use app::backend::store::sessions::Sessions;
+use app::backend::audit::{AuditAction, AuditEntry, Outcome};
 use app::backend::{api_clients, auth, seed, store};
 
 pub async fn run(cli: Cli) -> Result<(), String> {
@@ -85,7 +86,20 @@ async fn create_user(writer: &store::Writer, email: &str, name: &str, admin: boo
         return Err("the password needs at least 8 characters".into());
     }
     let hash = auth::hash_password(password.to_string()).await.map_err(|e| e.to_string())?;
-    let id = store::users::create_with_tenant(writer, tenant, email, name.trim(), &hash, admin)
+    let what = format!("user {email}{}", if admin { " (admin)" } else { "" });
+    // Nobody is signed in on the command line: the row names the new account, made there.
+    let audit = move |tenant_id, user_id| AuditEntry {
+        tenant_id,
+        actor_user_id: user_id,
+        subject_user_id: None,
+        impersonation_id: None,
+        action: AuditAction::UserCreate.as_str().into(),
+        target: what,
+        outcome: Outcome::Allowed,
+        reason: "created with the server command line".into(),
+        via: "command line".into(),
+    };
+    let id = store::users::create_with_tenant(writer, tenant, email, name.trim(), &hash, admin, audit)
         .await
         .map_err(|e| match e {
             sqlx::Error::Database(d) if d.is_unique_violation() => format!("a user with email {email} already exists"),

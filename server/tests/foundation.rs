@@ -471,6 +471,9 @@ async fn the_cli_creates_users_who_can_log_in() {
     let me = app.post("/api/me", &[], Some(&cookie)).await;
     assert_eq!(me.json()["is_admin"], true);
     assert_eq!(me.json()["tenant_name"], "TShirts Co.");
+    let (action, target, via): (String, String, String) =
+        sqlx::query_as("SELECT action, target, via FROM audit_log WHERE action = 'user.create'").fetch_one(&app.state.db).await.unwrap();
+    assert_eq!((action.as_str(), target.as_str(), via.as_str()), ("user.create", "user zoe@tshirts.example (admin)", "command line"));
 
     let again = server::config::Cli::parse_from([
         "server", "--database-url", &url, "user", "create", "--email", "zoe@tshirts.example", "--name", "Zoe",

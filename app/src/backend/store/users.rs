@@ -1,4 +1,5 @@
 use super::{now_ms, Conn, Db, Writer};
+use crate::backend::audit::AuditEntry;
 use crate::backend::domain::AccountType;
 use crate::model::UserView;
 
@@ -128,6 +129,8 @@ async fn set_flag(writer: &Writer, update: &'static str, id: i64, value: bool) -
 }
 
 /// Creates a user who can log in, creating their tenant when it does not exist (CLI).
+/// Creates a user (and its tenant when new) with the audit row `audit` writes for the new
+/// user's tenant and id.
 pub async fn create_with_tenant(
     writer: &Writer,
     tenant: &str,
@@ -135,6 +138,7 @@ pub async fn create_with_tenant(
     display_name: &str,
     password_hash: &str,
     is_admin: bool,
+    audit: impl FnOnce(i64, i64) -> AuditEntry + Send + 'static,
 ) -> Result<i64, sqlx::Error> {
     let (tenant, email, display_name, password_hash) =
         (tenant.to_string(), email.to_string(), display_name.to_string(), password_hash.to_string());
@@ -154,7 +158,9 @@ pub async fn create_with_tenant(
                     price_group: None,
                     region: None,
                 };
-                insert(tx, &user).await
+                let id = insert(tx, &user).await?;
+                super::audit::append(tx, &audit(tenant_id, id)).await?;
+                Ok(id)
             })
         })
         .await
