@@ -18,65 +18,81 @@ use crate::model::Via;
 /// service account, other tenant or no right — so the API reveals nothing about who exists.
 pub const SUBJECT_REFUSED: &str = "the subject token names no user this client may impersonate";
 
-/// An error in the RFC 6749 §5.2 shape, with its HTTP status.
+/// Why an API request failed, in the backend's own terms. The HTTP adapter
+/// (`server::api_v2::error`) alone turns each into a status and an RFC 6749 / 6750 error code.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct OAuthError {
-    pub status: u16,
-    pub code: &'static str,
-    pub description: String,
-    /// Seconds to send in `Retry-After`, when the client should come back later.
-    pub retry_after: Option<i64>,
+pub enum ApiFailure {
+    /// The request is malformed: a missing or repeated parameter, a token of the wrong form.
+    BadRequest(String),
+    /// The client is unknown or its credentials are wrong, revoked or its owner disabled.
+    ClientRefused(String),
+    /// A grant type this server does not offer.
+    UnsupportedGrant(String),
+    /// The access token is missing, invalid, expired or no longer backed by its client.
+    TokenRefused(String),
+    /// The token is valid but may not do this.
+    NotAllowed(String),
+    /// The request body is over the limit.
+    TooLarge(String),
+    /// Too many failures: come back after `retry_after` seconds.
+    SlowDown { description: String, retry_after: i64 },
+    /// Anything else the backend answered (not found, forbidden, busy …).
+    App(AppError),
 }
 
-impl OAuthError {
-    fn new(status: u16, code: &'static str, description: impl Into<String>) -> Self {
-        OAuthError { status, code, description: description.into(), retry_after: None }
+impl ApiFailure {
+    pub fn bad_request(d: impl Into<String>) -> Self {
+        ApiFailure::BadRequest(d.into())
     }
-    pub fn invalid_request(d: impl Into<String>) -> Self {
-        Self::new(400, "invalid_request", d)
+    pub fn client_refused(d: impl Into<String>) -> Self {
+        ApiFailure::ClientRefused(d.into())
     }
-    pub fn invalid_client(d: impl Into<String>) -> Self {
-        Self::new(401, "invalid_client", d)
+    pub fn unsupported_grant(d: impl Into<String>) -> Self {
+        ApiFailure::UnsupportedGrant(d.into())
     }
-    pub fn unsupported_grant_type(d: impl Into<String>) -> Self {
-        Self::new(400, "unsupported_grant_type", d)
+    pub fn token_refused(d: impl Into<String>) -> Self {
+        ApiFailure::TokenRefused(d.into())
     }
-    pub fn invalid_token(d: impl Into<String>) -> Self {
-        Self::new(401, "invalid_token", d)
-    }
-    pub fn insufficient_scope(d: impl Into<String>) -> Self {
-        Self::new(403, "insufficient_scope", d)
+    pub fn not_allowed(d: impl Into<String>) -> Self {
+        ApiFailure::NotAllowed(d.into())
     }
     pub fn too_large(d: impl Into<String>) -> Self {
-        Self::new(413, "invalid_request", d)
+        ApiFailure::TooLarge(d.into())
     }
-    pub fn slow_down(d: impl Into<String>, retry_after: i64) -> Self {
-        OAuthError { retry_after: Some(retry_after), ..Self::new(429, "slow_down", d) }
+
+    /// What exactly was wrong, for the developer reading it.
+    pub fn description(&self) -> String {
+        match self {
+            ApiFailure::BadRequest(d)
+            | ApiFailure::ClientRefused(d)
+            | ApiFailure::UnsupportedGrant(d)
+            | ApiFailure::TokenRefused(d)
+            | ApiFailure::NotAllowed(d)
+            | ApiFailure::TooLarge(d)
+            | ApiFailure::SlowDown { description: d, .. } => d.clone(),
+            ApiFailure::App(e) => e.to_string(),
+        }
+    }
+
+    /// Seconds the client should wait before trying again, if it should.
+    pub fn retry_after(&self) -> Option<i64> {
+        match self {
+            ApiFailure::SlowDown { retry_after, .. } => Some(*retry_after),
+            ApiFailure::App(e) => e.retry_after(),
+            _ => None,
+        }
     }
 }
 
-impl From<AppError> for OAuthError {
+impl From<AppError> for ApiFailure {
     fn from(e: AppError) -> Self {
-        let description = e.to_string();
-        let retry_after = e.retry_after();
-        let error = match e {
-            AppError::BadRequest(_) => Self::new(400, "invalid_request", description),
-            AppError::Unauthorized(_) => Self::new(401, "invalid_token", description),
-            AppError::Forbidden(_) => Self::new(403, "access_denied", description),
-            AppError::NotFound(_) => Self::new(404, "not_found", description),
-            AppError::Conflict(_) => Self::new(409, "conflict", description),
-            AppError::PayloadTooLarge(_) => Self::new(413, "invalid_request", description),
-            AppError::TooManyRequests { .. } => Self::new(429, "slow_down", description),
-            AppError::Unavailable(_) => Self::new(503, "temporarily_unavailable", description),
-            AppError::Network(_) | AppError::Internal => Self::new(500, "server_error", description),
-        };
-        OAuthError { retry_after, ..error }
+        ApiFailure::App(e)
     }
 }
 
-impl From<sqlx::Error> for OAuthError {
+impl From<sqlx::Error> for ApiFailure {
     fn from(e: sqlx::Error) -> Self {
-        AppError::from(e).into()
+        ApiFailure::App(AppError::from(e))
     }
 }
 
@@ -160,12 +176,12 @@ fn new_claims(subject: &UserRow, tenant: &str, client: &ApiClientRow, exp: i64, 
     }
 }
 
-fn issue(state: &AppState, claims: AccessClaims) -> Result<IssuedToken, OAuthError> {
+fn issue(state: &AppState, claims: AccessClaims) -> Result<IssuedToken, ApiFailure> {
     let access_token = state.keys.tokens.issue(&claims).map_err(AppError::internal)?;
     Ok(IssuedToken { access_token, expires_in: (claims.exp - claims.iat).max(0), claims })
 }
 
-fn open_secret(state: &AppState, client: &ApiClientRow) -> Result<Vec<u8>, OAuthError> {
+fn open_secret(state: &AppState, client: &ApiClientRow) -> Result<Vec<u8>, ApiFailure> {
     state
         .keys
         .server
@@ -186,21 +202,21 @@ async fn client_with_owner(state: &AppState, client_id: &str) -> Result<Option<C
 /// `grant_type=client_credentials` from `address`: a token acting as the client's owner.
 /// Wrong secrets slow that client down from that address only, so someone who knows a
 /// `client_id` cannot lock the client out.
-pub async fn client_credentials(state: &AppState, client_id: &str, secret: &str, address: ClientAddress) -> Result<IssuedToken, OAuthError> {
+pub async fn client_credentials(state: &AppState, client_id: &str, secret: &str, address: ClientAddress) -> Result<IssuedToken, ApiFailure> {
     let found = match super::api_clients::check_client_id(client_id) {
         Ok(id) => client_with_owner(state, id).await?,
         Err(_) => None,
     };
     let Some(ClientWithOwner { client, owner, tenant, .. }) = found else {
         tracing::warn!("client credentials for unknown client {client_id:?}");
-        return Err(OAuthError::invalid_client(CLIENT_REFUSED));
+        return Err(ApiFailure::client_refused(CLIENT_REFUSED));
     };
     let source = (client.client_id.clone(), address.0);
     if let Some(seconds) = state.client_throttle.wait(&source, now_secs()) {
-        return Err(OAuthError::slow_down(
-            format!("too many wrong secrets for this client from this address; try again in {seconds} s"),
-            seconds,
-        ));
+        return Err(ApiFailure::SlowDown {
+            description: format!("too many wrong secrets for this client from this address; try again in {seconds} s"),
+            retry_after: seconds,
+        });
     }
     let target = format!("client {}", client.client_id);
     let entry = |outcome: Outcome, reason: String| client_entry(&client, &owner, AuditAction::ApiToken, None, target.clone(), outcome, reason);
@@ -215,7 +231,7 @@ pub async fn client_credentials(state: &AppState, client_id: &str, secret: &str,
             refusal.reason().to_string()
         };
         store::audit::append_alone(&state.writer, &entry(Outcome::Denied, why)).await?;
-        return Err(OAuthError::invalid_client(refusal.told()));
+        return Err(ApiFailure::client_refused(refusal.told()));
     }
     let claims = new_claims(&owner, &tenant, &client, now_secs() + tokens::ACCESS_TOKEN_SECONDS, None);
     let issued = issue(state, claims)?;
@@ -227,16 +243,16 @@ pub async fn client_credentials(state: &AppState, client_id: &str, secret: &str,
 /// Checks one of our access tokens and the client behind it: signature and times, the client
 /// still active under the same secret, every client of its delegation chain likewise, and its
 /// impersonation (if any) not ended.
-pub async fn verify_client_token(state: &AppState, token: &str) -> Result<VerifiedClientToken, OAuthError> {
-    let claims = state.keys.tokens.verify(token).map_err(|e| OAuthError::invalid_token(e.message()))?;
+pub async fn verify_client_token(state: &AppState, token: &str) -> Result<VerifiedClientToken, ApiFailure> {
+    let claims = state.keys.tokens.verify(token).map_err(|e| ApiFailure::token_refused(e.message()))?;
     let ClientWithOwner { client, owner, tenant, .. } = client_with_owner(state, &claims.client_id)
         .await?
-        .ok_or_else(|| OAuthError::invalid_token("the token's client no longer exists"))?;
+        .ok_or_else(|| ApiFailure::token_refused("the token's client no longer exists"))?;
     if !client.is_active() {
-        return Err(OAuthError::invalid_token("the token's client is revoked"));
+        return Err(ApiFailure::token_refused("the token's client is revoked"));
     }
     if client.secret_version != claims.cv {
-        return Err(OAuthError::invalid_token("the client's secret was rotated since this token was issued"));
+        return Err(ApiFailure::token_refused("the client's secret was rotated since this token was issued"));
     }
     for link in claims.act.iter().flat_map(|a| a.chain()) {
         let live = if link.client_id == client.client_id {
@@ -247,7 +263,7 @@ pub async fn verify_client_token(state: &AppState, token: &str) -> Result<Verifi
                 .is_some_and(|c| c.is_active() && c.secret_version == link.cv)
         };
         if !live {
-            return Err(OAuthError::invalid_token(format!(
+            return Err(ApiFailure::token_refused(format!(
                 "client {} of the token's delegation chain was revoked or rotated",
                 link.client_id
             )));
@@ -256,39 +272,39 @@ pub async fn verify_client_token(state: &AppState, token: &str) -> Result<Verifi
     if let Some(id) = claims.imp {
         let ended = store::impersonations::by_id(&state.db, id).await?.filter(|r| r.ended_at.is_some());
         if let Some(why) = ended.map(|r| r.end_reason.unwrap_or_default()) {
-            return Err(OAuthError::invalid_token(format!("the impersonation was ended: {why}")));
+            return Err(ApiFailure::token_refused(format!("the impersonation was ended: {why}")));
         }
     }
     Ok(VerifiedClientToken { claims, client, owner, tenant })
 }
 
 /// The user a verified token acts as, if still enabled in the client's tenant.
-async fn token_user(state: &AppState, session: &VerifiedClientToken) -> Result<Option<UserRow>, OAuthError> {
+async fn token_user(state: &AppState, session: &VerifiedClientToken) -> Result<Option<UserRow>, ApiFailure> {
     enabled_user_in(state, session.client.tenant_id, session.claims.uid).await
 }
 
-async fn enabled_user_in(state: &AppState, tenant_id: i64, id: i64) -> Result<Option<UserRow>, OAuthError> {
+async fn enabled_user_in(state: &AppState, tenant_id: i64, id: i64) -> Result<Option<UserRow>, ApiFailure> {
     Ok(state.cached().user_in(tenant_id, id).await?.filter(|u| !u.disabled))
 }
 
 /// The principal of a /v2 request carrying `token`. An impersonation token is re-checked
 /// against the rules on every request, as a UI impersonation is, and its impersonation ends
 /// (audited) as soon as the rules refuse it.
-pub async fn authenticate_request(state: &AppState, token: &str) -> Result<ApiCaller, OAuthError> {
+pub async fn authenticate_request(state: &AppState, token: &str) -> Result<ApiCaller, ApiFailure> {
     let session = verify_client_token(state, token).await?;
     let subject = token_user(state, &session)
         .await?
-        .ok_or_else(|| OAuthError::invalid_token("the token's user is disabled or gone"))?;
+        .ok_or_else(|| ApiFailure::token_refused("the token's user is disabled or gone"))?;
     let via = session.via();
     let actor = match &session.claims.act {
         None if subject.id == session.owner.id => None,
-        None => return Err(OAuthError::invalid_token("the token does not belong to its client's owner")),
+        None => return Err(ApiFailure::token_refused("the token does not belong to its client's owner")),
         Some(act) => {
             let actor = state
                 .cached()
                 .user(act.uid)
                 .await?
-                .ok_or_else(|| OAuthError::invalid_token("the token's actor is gone"))?;
+                .ok_or_else(|| ApiFailure::token_refused("the token's actor is gone"))?;
             let has_grant = state.cached().grant_covers(actor.tenant_id, actor.id, subject.id).await?;
             let enabled = state.cached().impersonation_enabled().await?;
             if let Err(denial) = impersonation::may_impersonate(&actor, &subject, has_grant, enabled) {
@@ -301,7 +317,7 @@ pub async fn authenticate_request(state: &AppState, token: &str) -> Result<ApiCa
                     };
                     store::impersonations::end(&state.writer, id, &why, &entry).await?;
                 }
-                return Err(OAuthError::invalid_token(format!("the impersonation is no longer allowed: {}", denial.message())));
+                return Err(ApiFailure::token_refused(format!("the impersonation is no longer allowed: {}", denial.message())));
             }
             Some(actor)
         }
@@ -319,24 +335,24 @@ pub async fn authenticate_request(state: &AppState, token: &str) -> Result<ApiCa
 
 /// The actor of an exchange: a client's own access token, never an impersonation token (that
 /// refusal is audited: the client is known).
-pub async fn authenticate_actor(state: &AppState, actor_token: &str) -> Result<VerifiedClientToken, OAuthError> {
+pub async fn authenticate_actor(state: &AppState, actor_token: &str) -> Result<VerifiedClientToken, ApiFailure> {
     let session = verify_client_token(state, actor_token)
         .await
-        .map_err(|e| OAuthError::invalid_client(format!("actor_token: {}", e.description)))?;
+        .map_err(|e| ApiFailure::client_refused(format!("actor_token: {}", e.description())))?;
     if let Err(denial) = impersonation::no_nesting(session.claims.is_impersonation()) {
-        let error = OAuthError::invalid_request(format!("actor_token is an impersonation token: {}", denial.message()));
+        let error = ApiFailure::bad_request(format!("actor_token is an impersonation token: {}", denial.message()));
         return Err(refuse_exchange(state, &session, error).await);
     }
     if token_user(state, &session).await?.is_none() {
-        return Err(OAuthError::invalid_client("actor_token: the client's owner is disabled"));
+        return Err(ApiFailure::client_refused("actor_token: the client's owner is disabled"));
     }
     Ok(session)
 }
 
 /// Audits a refused exchange request of an authenticated client and returns its error.
-pub async fn refuse_exchange(state: &AppState, session: &VerifiedClientToken, error: OAuthError) -> OAuthError {
+pub async fn refuse_exchange(state: &AppState, session: &VerifiedClientToken, error: ApiFailure) -> ApiFailure {
     let target = format!("client {}", session.client.client_id);
-    refusal(state, session, None, target, error.description.clone(), error).await
+    refusal(state, session, None, target, error.description(), error).await
 }
 
 /// A subject token, once its signature and claims are accepted.
@@ -364,12 +380,12 @@ pub async fn exchange(
     session: &VerifiedClientToken,
     subject_token: &str,
     subject_token_type: &str,
-) -> Result<IssuedToken, OAuthError> {
+) -> Result<IssuedToken, ApiFailure> {
     let subject = match read_subject(state, session, subject_token, subject_token_type).await {
         Ok(subject) => subject,
         Err(error) => {
             let target = format!("client {}", session.client.client_id);
-            return Err(refusal(state, session, None, target, error.description.clone(), error).await);
+            return Err(refusal(state, session, None, target, error.description(), error).await);
         }
     };
     let target = match &subject.jti {
@@ -380,7 +396,7 @@ pub async fn exchange(
         Ok(user) => user,
         Err(why) => {
             let known = subject.user.as_ref();
-            return Err(refusal(state, session, known, target, why, OAuthError::invalid_request(SUBJECT_REFUSED)).await);
+            return Err(refusal(state, session, known, target, why, ApiFailure::bad_request(SUBJECT_REFUSED)).await);
         }
     };
     let act = Actor {
@@ -391,8 +407,8 @@ pub async fn exchange(
         act: subject.prior.clone().map(Box::new),
     };
     if act.chain().len() > tokens::MAX_CHAIN {
-        let error = OAuthError::invalid_request(format!("the delegation chain would exceed {} actors", tokens::MAX_CHAIN));
-        return Err(refusal(state, session, Some(&user), target, error.description.clone(), error).await);
+        let error = ApiFailure::bad_request(format!("the delegation chain would exceed {} actors", tokens::MAX_CHAIN));
+        return Err(refusal(state, session, Some(&user), target, error.description(), error).await);
     }
     let bounds = [Some(session.claims.exp), subject.expires.filter(|_| subject.issued_by_us)];
     let exp = impersonation::token_expiry(
@@ -433,8 +449,8 @@ pub async fn exchange(
             issue(state, claims)
         }
         Recorded::Replayed => {
-            let error = OAuthError::invalid_request("subject_token jti was already used: subject tokens are single-use");
-            Err(refusal(state, session, Some(&user), target, error.description.clone(), error).await)
+            let error = ApiFailure::bad_request("subject_token jti was already used: subject tokens are single-use");
+            Err(refusal(state, session, Some(&user), target, error.description(), error).await)
         }
     }
 }
@@ -446,8 +462,8 @@ async fn refusal(
     subject: Option<&UserRow>,
     target: String,
     why: String,
-    error: OAuthError,
-) -> OAuthError {
+    error: ApiFailure,
+) -> ApiFailure {
     let entry = session.entry(AuditAction::ApiTokenExchange, subject, target, Outcome::Denied, why);
     match store::audit::append_alone(&state.writer, &entry).await {
         Ok(_) => error,
@@ -456,11 +472,11 @@ async fn refusal(
 }
 
 /// Checks the subject token's form, signature and claims.
-async fn read_subject(state: &AppState, session: &VerifiedClientToken, token: &str, token_type: &str) -> Result<Subject, OAuthError> {
+async fn read_subject(state: &AppState, session: &VerifiedClientToken, token: &str, token_type: &str) -> Result<Subject, ApiFailure> {
     match token_type {
         TOKEN_TYPE_JWT => read_self_signed(state, session, token).await,
         TOKEN_TYPE_ACCESS_TOKEN => read_issued(state, session, token).await,
-        other => Err(OAuthError::invalid_request(format!(
+        other => Err(ApiFailure::bad_request(format!(
             "subject_token_type {:?} is not supported: use {TOKEN_TYPE_JWT} (or {TOKEN_TYPE_ACCESS_TOKEN} for a Guise impersonation token)",
             tokens::clip(other, 64)
         ))),
@@ -468,12 +484,12 @@ async fn read_subject(state: &AppState, session: &VerifiedClientToken, token: &s
 }
 
 /// A JWT the client signed itself: HS256 with its own secret, `kid` = its id.
-async fn read_self_signed(state: &AppState, session: &VerifiedClientToken, token: &str) -> Result<Subject, OAuthError> {
+async fn read_self_signed(state: &AppState, session: &VerifiedClientToken, token: &str) -> Result<Subject, ApiFailure> {
     let client = &session.client;
-    tokens::check_subject_header(token, &client.client_id).map_err(OAuthError::invalid_request)?;
-    let claims = tokens::verify_subject_signature(token, &open_secret(state, client)?).map_err(OAuthError::invalid_request)?;
+    tokens::check_subject_header(token, &client.client_id).map_err(ApiFailure::bad_request)?;
+    let claims = tokens::verify_subject_signature(token, &open_secret(state, client)?).map_err(ApiFailure::bad_request)?;
     let policy = client.subject_policy;
-    let accepted = tokens::check_subject_claims(&claims, policy, now_secs()).map_err(OAuthError::invalid_request)?;
+    let accepted = tokens::check_subject_claims(&claims, policy, now_secs()).map_err(ApiFailure::bad_request)?;
     let guard = tokens::replay_guard(token, &accepted);
     let SubjectClaims { sub, tenant, exp, .. } = accepted;
     let user = state.cached().user_by_email_in(client.tenant_id, &sub).await?;
@@ -491,12 +507,12 @@ async fn read_self_signed(state: &AppState, session: &VerifiedClientToken, token
 
 /// An impersonation token Guise issued (to this or another client of the tenant): its user,
 /// if of this client's tenant, and its delegation chain kept.
-async fn read_issued(state: &AppState, session: &VerifiedClientToken, token: &str) -> Result<Subject, OAuthError> {
+async fn read_issued(state: &AppState, session: &VerifiedClientToken, token: &str) -> Result<Subject, ApiFailure> {
     let inner = verify_client_token(state, token)
         .await
-        .map_err(|e| OAuthError::invalid_request(format!("subject_token: {}", e.description)))?;
+        .map_err(|e| ApiFailure::bad_request(format!("subject_token: {}", e.description())))?;
     if !inner.claims.is_impersonation() {
-        return Err(OAuthError::invalid_request(format!(
+        return Err(ApiFailure::bad_request(format!(
             "a subject_token of type {TOKEN_TYPE_ACCESS_TOKEN} must be an impersonation token; name a user with a {TOKEN_TYPE_JWT} subject token"
         )));
     }
@@ -517,7 +533,7 @@ async fn read_issued(state: &AppState, session: &VerifiedClientToken, token: &st
 /// Whether the client's owner may act as the subject: same tenant (the claim must name it
 /// exactly when present) and the impersonation rules. The reason is for the audit row only;
 /// the same queries run whoever the subject is, so timing tells as little as the answer.
-async fn check_subject(state: &AppState, session: &VerifiedClientToken, subject: &Subject) -> Result<Result<UserRow, String>, OAuthError> {
+async fn check_subject(state: &AppState, session: &VerifiedClientToken, subject: &Subject) -> Result<Result<UserRow, String>, ApiFailure> {
     let owner = &session.owner;
     let user = subject.user.clone();
     let has_grant = state.cached().grant_covers(owner.tenant_id, owner.id, user.as_ref().map_or(0, |u| u.id)).await?;

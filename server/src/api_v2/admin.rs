@@ -4,7 +4,7 @@
 use super::error::{ApiResult, ErrorBody};
 use super::private_json;
 use super::resources::Person;
-use app::backend::api_access::{ApiCaller, OAuthError};
+use app::backend::api_access::{ApiCaller, ApiFailure};
 use app::backend::state::AppState;
 use app::backend::store::{self, audit::AuditFilter};
 use app::backend::rules::api_clients as client_rules;
@@ -19,9 +19,9 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 /// The caller, if it is an administrator acting as themselves.
-fn require_admin(caller: &ApiCaller) -> Result<(), OAuthError> {
+fn require_admin(caller: &ApiCaller) -> Result<(), ApiFailure> {
     client_rules::may_administer_with_token(caller.principal.actor.is_some() || caller.claims.is_impersonation())
-        .map_err(OAuthError::insufficient_scope)?;
+        .map_err(ApiFailure::not_allowed)?;
     let subject = &caller.principal.subject;
     permissions::may_administer(subject, subject.tenant_id)
         .map_err(|r| AppError::Forbidden(format!("administration needs an admin: {}", r.reason())).into())

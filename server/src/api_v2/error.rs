@@ -1,7 +1,7 @@
 //! Errors of the /v2 API in the RFC 6749 §5.2 shape: `{"error", "error_description"}`, with
 //! `WWW-Authenticate` on 401 and `Cache-Control: no-store` everywhere.
 
-use app::backend::api_access::OAuthError;
+use app::backend::api_access::ApiFailure;
 use app::error::AppError;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -20,10 +20,10 @@ pub struct ErrorBody {
 }
 
 #[derive(Debug)]
-pub struct ApiError(pub OAuthError);
+pub struct ApiError(pub ApiFailure);
 
-impl From<OAuthError> for ApiError {
-    fn from(e: OAuthError) -> Self {
+impl From<ApiFailure> for ApiError {
+    fn from(e: ApiFailure) -> Self {
         ApiError(e)
     }
 }
@@ -45,10 +45,38 @@ fn quoted(text: &str) -> String {
     text.chars().filter(|c| (' '..='~').contains(c) && *c != '"' && *c != '\\').collect()
 }
 
+/// The HTTP status and error code of a failure: RFC 6749 §5.2 for the token endpoint, RFC 6750
+/// §3.1 for bearer tokens, and this API's own words for what those do not cover.
+fn status_and_code(failure: &ApiFailure) -> (StatusCode, &'static str) {
+    match failure {
+        ApiFailure::BadRequest(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
+        ApiFailure::ClientRefused(_) => (StatusCode::UNAUTHORIZED, "invalid_client"),
+        ApiFailure::UnsupportedGrant(_) => (StatusCode::BAD_REQUEST, "unsupported_grant_type"),
+        ApiFailure::TokenRefused(_) => (StatusCode::UNAUTHORIZED, "invalid_token"),
+        ApiFailure::NotAllowed(_) => (StatusCode::FORBIDDEN, "insufficient_scope"),
+        ApiFailure::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "invalid_request"),
+        ApiFailure::SlowDown { .. } => (StatusCode::TOO_MANY_REQUESTS, "slow_down"),
+        ApiFailure::App(e) => {
+            let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let code = match e {
+                AppError::BadRequest(_) | AppError::PayloadTooLarge(_) => "invalid_request",
+                AppError::Unauthorized(_) => "invalid_token",
+                AppError::Forbidden(_) => "access_denied",
+                AppError::NotFound(_) => "not_found",
+                AppError::Conflict(_) => "conflict",
+                AppError::TooManyRequests { .. } => "slow_down",
+                AppError::Unavailable(_) => "temporarily_unavailable",
+                AppError::Network(_) | AppError::Internal => "server_error",
+            };
+            (status, code)
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let OAuthError { status, code, description, retry_after } = self.0;
-        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let (status, code) = status_and_code(&self.0);
+        let (description, retry_after) = (self.0.description(), self.0.retry_after());
         let body = ErrorBody { error: code.to_string(), error_description: description.clone() };
         let mut response = (status, Json(body)).into_response();
         let headers = response.headers_mut();
@@ -78,13 +106,13 @@ mod tests {
 
     #[test]
     fn challenges_stay_valid_header_values() {
-        let response = ApiError(OAuthError::invalid_token("bad \"token\" \\ é\n")).into_response();
+        let response = ApiError(ApiFailure::token_refused("bad \"token\" \\ é\n")).into_response();
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
         let challenge = response.headers()[header::WWW_AUTHENTICATE].to_str().unwrap().to_string();
         assert_eq!(challenge, "Bearer realm=\"guise\", error=\"invalid_token\", error_description=\"bad token  \"");
-        let response = ApiError(OAuthError::invalid_client("x")).into_response();
+        let response = ApiError(ApiFailure::client_refused("x")).into_response();
         assert_eq!(response.headers()[header::WWW_AUTHENTICATE], "Basic realm=\"guise\"");
-        let response = ApiError(OAuthError::invalid_request("x")).into_response();
+        let response = ApiError(ApiFailure::bad_request("x")).into_response();
         assert!(response.headers().get(header::WWW_AUTHENTICATE).is_none());
     }
 }

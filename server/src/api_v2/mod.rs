@@ -9,7 +9,7 @@ pub mod openapi;
 pub mod resources;
 pub mod token;
 
-use app::backend::api_access::{self, OAuthError};
+use app::backend::api_access::{self, ApiFailure};
 use app::backend::state::AppState;
 use axum::body::{to_bytes, Body, Bytes};
 use axum::http::request::Parts;
@@ -47,7 +47,7 @@ pub fn router(state: AppState) -> Router {
 }
 
 async fn unknown_endpoint(request: Request) -> ApiError {
-    ApiError(OAuthError::from(app::error::AppError::NotFound(format!(
+    ApiError(ApiFailure::from(app::error::AppError::NotFound(format!(
         "no API endpoint {} {}; see /v2/openapi.json",
         request.method(),
         request.uri().path()
@@ -56,12 +56,12 @@ async fn unknown_endpoint(request: Request) -> ApiError {
 
 /// The bearer token of a request: `None` without an Authorization header, an error when the
 /// header is there but is not `Bearer <token>`.
-pub fn bearer_token(headers: &HeaderMap) -> Result<Option<&str>, OAuthError> {
+pub fn bearer_token(headers: &HeaderMap) -> Result<Option<&str>, ApiFailure> {
     let Some(value) = headers.get(header::AUTHORIZATION) else { return Ok(None) };
-    let value = value.to_str().map_err(|_| OAuthError::invalid_request("the Authorization header is not text"))?;
+    let value = value.to_str().map_err(|_| ApiFailure::bad_request("the Authorization header is not text"))?;
     match value.split_once(' ') {
         Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => Ok(Some(token.trim())),
-        _ => Err(OAuthError::invalid_request("the Authorization header must be `Bearer <access token>`")),
+        _ => Err(ApiFailure::bad_request("the Authorization header must be `Bearer <access token>`")),
     }
 }
 
@@ -75,10 +75,10 @@ async fn authenticate(State(state): State<AppState>, mut request: Request, next:
     let token = match bearer_token(request.headers()) {
         Ok(Some(token)) => token.to_string(),
         Ok(None) => {
-            return ApiError(OAuthError::invalid_token("an access token is required: send Authorization: Bearer <token>"))
+            return ApiError(ApiFailure::token_refused("an access token is required: send Authorization: Bearer <token>"))
                 .into_response()
         }
-        Err(e) => return ApiError(OAuthError::invalid_token(e.description)).into_response(),
+        Err(e) => return ApiError(ApiFailure::token_refused(e.description())).into_response(),
     };
     let caller = match api_access::authenticate_request(&state, &token).await {
         Ok(caller) => caller,
@@ -106,8 +106,8 @@ async fn limit_body(request: Request, next: Next) -> Response {
 }
 
 /// The request's head and its body read into memory, if the body is within the limit.
-pub async fn read_body(request: Request) -> Result<(Parts, Bytes), OAuthError> {
-    let too_large = || OAuthError::too_large(format!("the request body is over {MAX_API_BODY_BYTES} bytes"));
+pub async fn read_body(request: Request) -> Result<(Parts, Bytes), ApiFailure> {
+    let too_large = || ApiFailure::too_large(format!("the request body is over {MAX_API_BODY_BYTES} bytes"));
     let announced = request
         .headers()
         .get(header::CONTENT_LENGTH)

@@ -3,7 +3,7 @@
 
 use super::error::{ApiError, ApiResult, ErrorBody};
 use super::{private_json, SelfAudited};
-use app::backend::api_access::{ApiCaller, OAuthError};
+use app::backend::api_access::{ApiCaller, ApiFailure};
 use app::backend::context::{self, Execution};
 use app::backend::jobs::queue;
 use app::backend::state::AppState;
@@ -125,10 +125,10 @@ pub struct FilesPage {
 }
 
 fn query_error(e: QueryRejection) -> ApiError {
-    OAuthError::invalid_request(format!("bad query string: {}", e.body_text())).into()
+    ApiFailure::bad_request(format!("bad query string: {}", e.body_text())).into()
 }
 
-fn parse_bounded(name: &str, value: Option<&str>, default: usize, max: usize) -> Result<usize, OAuthError> {
+fn parse_bounded(name: &str, value: Option<&str>, default: usize, max: usize) -> Result<usize, ApiFailure> {
     match value {
         None => Ok(default),
         Some(text) => text
@@ -136,7 +136,7 @@ fn parse_bounded(name: &str, value: Option<&str>, default: usize, max: usize) ->
             .parse::<usize>()
             .ok()
             .filter(|n| (1..=max).contains(n))
-            .ok_or_else(|| OAuthError::invalid_request(format!("{name} must be a whole number from 1 to {max}"))),
+            .ok_or_else(|| ApiFailure::bad_request(format!("{name} must be a whole number from 1 to {max}"))),
     }
 }
 
@@ -151,13 +151,13 @@ pub async fn files(
     let Query(query) = query.map_err(query_error)?;
     for kind in query.type_filters.as_deref().unwrap_or("dataset").split(',').map(str::trim) {
         if kind != "dataset" {
-            return Err(OAuthError::invalid_request(format!("typeFilters: unknown type {kind:?}; the only type is dataset")).into());
+            return Err(ApiFailure::bad_request(format!("typeFilters: unknown type {kind:?}; the only type is dataset")).into());
         }
     }
     let page_size = parse_bounded("pageSize", query.page_size.as_deref(), DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)?;
     let offset = match query.page.as_deref() {
         None => 0,
-        Some(page) => page.trim().parse::<usize>().map_err(|_| OAuthError::invalid_request("page is not a nextPage value"))?,
+        Some(page) => page.trim().parse::<usize>().map_err(|_| ApiFailure::bad_request("page is not a nextPage value"))?,
     };
     let mut entries = Vec::new();
     for project in services::projects::readable_projects(state.cached(), &caller.principal).await? {
@@ -244,7 +244,7 @@ async fn project_with_dataset(state: &AppState, caller: &ApiCaller, name: &str) 
     match found.len() {
         0 => Err(AppError::NotFound(format!("no dataset named {name} in a project you may read")).into()),
         1 => Ok(found.remove(0)),
-        _ => Err(OAuthError::invalid_request(format!("several projects have a dataset named {name}: add ?project=KEY")).into()),
+        _ => Err(ApiFailure::bad_request(format!("several projects have a dataset named {name}: add ?project=KEY")).into()),
     }
 }
 
@@ -347,7 +347,7 @@ pub async fn job(
     Extension(caller): Extension<ApiCaller>,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let id: i64 = id.parse().map_err(|_| OAuthError::invalid_request(format!("{id:?} is not a job id")))?;
+    let id: i64 = id.parse().map_err(|_| ApiFailure::bad_request(format!("{id:?} is not a job id")))?;
     let JobDetail { job, log } = services::jobs::detail(&state, &caller.principal, id).await?;
     let log = log.into_iter().map(|LogLineView { at, level, message }| LogLine { at, level, message }).collect();
     Ok(private_json(StatusCode::OK, &JobWithLog { job: JobEntry::from(&job), log }))

@@ -3,7 +3,7 @@
 
 use super::error::{ApiError, ApiResult, ErrorBody};
 use super::{bearer_token, private_json, read_body};
-use app::backend::api_access::{self, OAuthError};
+use app::backend::api_access::{self, ApiFailure};
 use app::backend::audit::AuditAction;
 use app::backend::audit::Outcome;
 use app::backend::state::AppState;
@@ -59,31 +59,31 @@ pub struct TokenResponse {
 }
 
 /// The parameters of a form body; a repeated parameter is an error (RFC 6749 §3.2).
-fn parse_form(bytes: &[u8]) -> Result<HashMap<String, String>, OAuthError> {
+fn parse_form(bytes: &[u8]) -> Result<HashMap<String, String>, ApiFailure> {
     let mut params = HashMap::new();
     for (name, value) in form_urlencoded::parse(bytes) {
         if params.insert(name.to_string(), value.to_string()).is_some() {
-            return Err(OAuthError::invalid_request(format!("parameter {name} is repeated")));
+            return Err(ApiFailure::bad_request(format!("parameter {name} is repeated")));
         }
     }
     Ok(params)
 }
 
-fn required<'a>(params: &'a HashMap<String, String>, name: &str) -> Result<&'a str, OAuthError> {
+fn required<'a>(params: &'a HashMap<String, String>, name: &str) -> Result<&'a str, ApiFailure> {
     match params.get(name).map(|v| v.trim()) {
         Some(value) if !value.is_empty() => Ok(value),
-        _ => Err(OAuthError::invalid_request(format!("missing parameter: {name}"))),
+        _ => Err(ApiFailure::bad_request(format!("missing parameter: {name}"))),
     }
 }
 
 /// Client id and secret from `Authorization: Basic` (each form-encoded, RFC 6749 §2.3.1).
-fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, OAuthError> {
+fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, ApiFailure> {
     let Some(value) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else { return Ok(None) };
     let Some((scheme, encoded)) = value.split_once(' ') else { return Ok(None) };
     if !scheme.eq_ignore_ascii_case("basic") {
         return Ok(None);
     }
-    let malformed = || OAuthError::invalid_client("the Basic credentials are malformed");
+    let malformed = || ApiFailure::client_refused("the Basic credentials are malformed");
     let decoded = STANDARD.decode(encoded.trim()).map_err(|_| malformed())?;
     let text = String::from_utf8(decoded).map_err(|_| malformed())?;
     let (id, secret) = text.split_once(':').ok_or_else(malformed)?;
@@ -127,7 +127,7 @@ async fn answer(state: &AppState, request: Request) -> ApiResult<TokenResponse> 
     };
     let headers = &parts.headers;
     if !is_form(headers) {
-        return Err(OAuthError::invalid_request("the body must be application/x-www-form-urlencoded").into());
+        return Err(ApiFailure::bad_request("the body must be application/x-www-form-urlencoded").into());
     }
     let params = parse_form(&bytes)?;
     match required(&params, "grant_type")? {
@@ -136,7 +136,7 @@ async fn answer(state: &AppState, request: Request) -> ApiResult<TokenResponse> 
             client_credentials(state, headers, &params, address).await
         }
         TOKEN_EXCHANGE => token_exchange(state, headers, &params).await,
-        other => Err(OAuthError::unsupported_grant_type(format!(
+        other => Err(ApiFailure::unsupported_grant(format!(
             "grant_type {:?} is not supported: use {CLIENT_CREDENTIALS} or {TOKEN_EXCHANGE}",
             clip(other, 64)
         ))
@@ -153,7 +153,7 @@ async fn client_credentials(
     let in_body = params.contains_key("client_id") || params.contains_key("client_secret");
     let (client_id, secret) = match basic_credentials(headers)? {
         Some(_) if in_body => {
-            return Err(OAuthError::invalid_request("send the client credentials once: in the body or with HTTP Basic").into())
+            return Err(ApiFailure::bad_request("send the client credentials once: in the body or with HTTP Basic").into())
         }
         Some(credentials) => credentials,
         None => (required(params, "client_id")?.to_string(), required(params, "client_secret")?.to_string()),
@@ -164,7 +164,7 @@ async fn client_credentials(
 
 async fn token_exchange(state: &AppState, headers: &HeaderMap, params: &HashMap<String, String>) -> ApiResult<TokenResponse> {
     if basic_credentials(headers)?.is_some() {
-        return Err(OAuthError::invalid_request(
+        return Err(ApiFailure::bad_request(
             "a token exchange is authenticated by the client's access token (actor_token / Authorization: Bearer), not HTTP Basic",
         )
         .into());
@@ -172,7 +172,7 @@ async fn token_exchange(state: &AppState, headers: &HeaderMap, params: &HashMap<
     let bearer = bearer_token(headers).ok().flatten();
     let param = params.get("actor_token").map(|t| t.trim()).filter(|t| !t.is_empty());
     let Some(actor_token) = param.or(bearer) else {
-        return Err(OAuthError::invalid_request("missing parameter: actor_token (the client's access token)").into());
+        return Err(ApiFailure::bad_request("missing parameter: actor_token (the client's access token)").into());
     };
     let session = api_access::authenticate_actor(state, actor_token).await?;
     // From here the client is known: every refusal is audited for it.
@@ -194,17 +194,17 @@ fn exchange_parameters<'a>(
     params: &'a HashMap<String, String>,
     actor_param: Option<&str>,
     bearer: Option<&str>,
-) -> Result<(&'a str, &'a str), OAuthError> {
+) -> Result<(&'a str, &'a str), ApiFailure> {
     if let (Some(param), Some(header)) = (actor_param, bearer) {
         if param != header {
-            return Err(OAuthError::invalid_request("actor_token and the Authorization bearer token differ"));
+            return Err(ApiFailure::bad_request("actor_token and the Authorization bearer token differ"));
         }
     }
     if actor_param.is_some() && required(params, "actor_token_type")? != TOKEN_TYPE_ACCESS_TOKEN {
-        return Err(OAuthError::invalid_request(format!("actor_token_type must be {TOKEN_TYPE_ACCESS_TOKEN}")));
+        return Err(ApiFailure::bad_request(format!("actor_token_type must be {TOKEN_TYPE_ACCESS_TOKEN}")));
     }
     if let Some(requested) = params.get("requested_token_type").filter(|r| r.as_str() != TOKEN_TYPE_ACCESS_TOKEN) {
-        return Err(OAuthError::invalid_request(format!(
+        return Err(ApiFailure::bad_request(format!(
             "requested_token_type {:?} is not supported: only {TOKEN_TYPE_ACCESS_TOKEN}",
             clip(requested, 64)
         )));
@@ -214,7 +214,7 @@ fn exchange_parameters<'a>(
 
 /// A body over the limit is refused before it is read; when the request names its client by
 /// bearer token, the refusal is audited for that client.
-async fn audit_oversized(state: &AppState, headers: &HeaderMap, error: OAuthError) -> ApiError {
+async fn audit_oversized(state: &AppState, headers: &HeaderMap, error: ApiFailure) -> ApiError {
     if let Ok(Some(token)) = bearer_token(headers) {
         if let Ok(session) = api_access::verify_client_token(state, token).await {
             let entry = session.entry(
@@ -222,7 +222,7 @@ async fn audit_oversized(state: &AppState, headers: &HeaderMap, error: OAuthErro
                 None,
                 format!("client {}", session.client.client_id),
                 Outcome::Denied,
-                error.description.clone(),
+                error.description(),
             );
             if let Err(e) = store::audit::append_alone(&state.writer, &entry).await {
                 return ApiError::from(e);
@@ -248,8 +248,8 @@ mod tests {
     fn forms_refuse_repeated_parameters() {
         let params = parse_form(b"grant_type=client_credentials&client_id=a%2Bb").unwrap();
         assert_eq!(params["client_id"], "a+b");
-        assert_eq!(parse_form(b"a=1&a=2").unwrap_err().description, "parameter a is repeated");
-        assert_eq!(required(&params, "client_secret").unwrap_err().description, "missing parameter: client_secret");
+        assert_eq!(parse_form(b"a=1&a=2").unwrap_err().description(), "parameter a is repeated");
+        assert_eq!(required(&params, "client_secret").unwrap_err().description(), "missing parameter: client_secret");
     }
 
     #[test]
@@ -258,7 +258,7 @@ mod tests {
         headers.insert(header::AUTHORIZATION, format!("Basic {}", STANDARD.encode("my%20client:s%3Acret")).parse().unwrap());
         assert_eq!(basic_credentials(&headers).unwrap(), Some(("my client".into(), "s:cret".into())));
         headers.insert(header::AUTHORIZATION, "Basic !!!".parse().unwrap());
-        assert_eq!(basic_credentials(&headers).unwrap_err().code, "invalid_client");
+        assert!(matches!(basic_credentials(&headers).unwrap_err(), ApiFailure::ClientRefused(_)));
         headers.insert(header::AUTHORIZATION, "Bearer abc".parse().unwrap());
         assert_eq!(basic_credentials(&headers).unwrap(), None);
     }
