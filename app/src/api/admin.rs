@@ -61,7 +61,7 @@ pub async fn add_grant(actor: String, subject: String) -> Result<(), AppError> {
     use crate::backend::{audit::{AuditAction, Outcome}, rules::impersonation, store};
     use crate::model::PartyView;
     let (state, principal) = crate::backend::identity::current_admin().await?;
-    impersonation::may_change(principal.read_only).map_err(|d| AppError::Forbidden(d.message().into()))?;
+    impersonation::may_change(principal.read_only()).map_err(|d| AppError::Forbidden(d.message().into()))?;
     let tenant = principal.tenant_id();
     let (actor, actor_view) = party(&state, tenant, "the impersonator", &actor).await?;
     let (subject, subject_view) = party(&state, tenant, "the impersonated side", &subject).await?;
@@ -85,7 +85,7 @@ pub async fn add_grant(actor: String, subject: String) -> Result<(), AppError> {
 pub async fn remove_grant(id: i64) -> Result<(), AppError> {
     use crate::backend::{audit::{AuditAction, Outcome}, rules::impersonation, store};
     let (state, principal) = crate::backend::identity::current_admin().await?;
-    impersonation::may_change(principal.read_only).map_err(|d| AppError::Forbidden(d.message().into()))?;
+    impersonation::may_change(principal.read_only()).map_err(|d| AppError::Forbidden(d.message().into()))?;
     let grant = store::grants::list(&state.db, principal.tenant_id())
         .await?
         .into_iter()

@@ -78,7 +78,7 @@ pub async fn current_user() -> Result<Option<SessionView>, AppError> {
     };
     let state = AppState::current()?;
     let tenant_name = state.cached().tenant_name(principal.tenant_id()).await?;
-    let impersonation = match (&principal.actor, principal.impersonation_id) {
+    let impersonation = match (principal.actor(), principal.impersonation_id()) {
         (Some(actor), Some(id)) => {
             let row = store::impersonations::by_id(&state.db, id)
                 .await?
@@ -97,7 +97,7 @@ pub async fn current_user() -> Result<Option<SessionView>, AppError> {
     let candidates = impersonating::candidates(&state, &principal).await?;
     Ok(Some(SessionView {
         user: principal.subject_view(),
-        is_admin: principal.subject.is_admin,
+        is_admin: principal.subject().is_admin,
         tenant_name,
         impersonation,
         impersonation_candidates: candidates.iter().map(|u| u.view()).collect(),

@@ -105,7 +105,7 @@ pub async fn profile(id: i64) -> Result<ProfileView, AppError> {
     Ok(ProfileView {
         entry: entry_for(&state, &principal, &user).await?,
         tenant_name: store::tenants::name_of(&state.db, user.tenant_id).await?,
-        viewer_is_admin: principal.subject.is_admin,
+        viewer_is_admin: principal.subject().is_admin,
         may_impersonate,
         may_be_impersonated_by,
     })
@@ -117,7 +117,7 @@ pub async fn my_activity() -> Result<Vec<ImpersonationRecordView>, AppError> {
     use crate::backend::{identity, state::AppState, store};
     let principal = identity::current().await?;
     let state = AppState::current()?;
-    let mut records = store::impersonations::of_subject(&state.db, principal.subject.id).await?;
+    let mut records = store::impersonations::of_subject(&state.db, principal.subject().id).await?;
     for record in &mut records {
         let filter = store::audit::AuditFilter { impersonation_id: Some(record.id), limit: 500, ..Default::default() };
         record.actions = store::audit::list(&state.db, principal.tenant_id(), &filter).await?;

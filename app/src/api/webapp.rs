@@ -17,7 +17,7 @@ fn view_of(
         name: loaded.webapp.name.clone(),
         run_as: loaded.run_as.view(),
         browser_user: principal.subject_view(),
-        can_edit_settings: permissions::may_edit_webapp(&principal.subject, loaded.project.tenant_id).is_ok(),
+        can_edit_settings: permissions::may_edit_webapp(principal.subject(), loaded.project.tenant_id).is_ok(),
         dataset: DEMO_DATASET.to_string(),
     }
 }
@@ -65,7 +65,7 @@ async fn load_for_admin(
     let principal = identity::current().await?;
     let state = AppState::current()?;
     let loaded = Webapp::load(&state, &principal, project, webapp).await?;
-    permissions::may_edit_webapp(&principal.subject, loaded.project.tenant_id).map_err(|r| {
+    permissions::may_edit_webapp(principal.subject(), loaded.project.tenant_id).map_err(|r| {
         AppError::Forbidden(format!("you may not change the settings of {}: {}", loaded.webapp.name, r.reason()))
     })?;
     Ok((state, principal, loaded))
@@ -96,7 +96,7 @@ pub async fn set_run_as(project: String, webapp: String, user_id: i64) -> Result
         AppError::BadRequest(format!("{} cannot run this backend: {}", candidate.display_name, r.reason()))
     })?;
     let target = format!("webapp {}/{} run as", loaded.project.key, loaded.webapp.slug);
-    if let Err(denial) = impersonation::may_change(principal.read_only) {
+    if let Err(denial) = impersonation::may_change(principal.read_only()) {
         let entry = principal.audit(AuditAction::WebappSettings, target, Outcome::Denied, denial.message().into());
         store::audit::append_alone(&state.writer, &entry).await?;
         return Err(AppError::Forbidden(denial.message().into()));

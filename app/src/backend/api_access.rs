@@ -322,14 +322,7 @@ pub async fn authenticate_request(state: &AppState, token: &str) -> Result<ApiCa
             Some(actor)
         }
     };
-    let principal = Principal {
-        subject,
-        actor,
-        via,
-        read_only: false,
-        expires_at: Some(session.claims.exp * 1000),
-        impersonation_id: session.claims.imp,
-    };
+    let principal = Principal::of_api_token(subject, actor, via, session.claims.exp * 1000, session.claims.imp);
     Ok(ApiCaller { principal, claims: session.claims })
 }
 

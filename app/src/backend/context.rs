@@ -24,7 +24,7 @@ pub struct Execution {
 impl Execution {
     /// Work the caller does as themselves (the UI's own pages, an API request).
     pub fn as_caller(caller: Principal) -> Self {
-        Execution { run_as: caller.subject.clone(), via: caller.via.clone(), caller, webapp_id: None }
+        Execution { run_as: caller.subject().clone(), via: caller.via().clone(), caller, webapp_id: None }
     }
 
     /// Work a webapp's backend does as `run_as` for `caller`.
@@ -35,7 +35,7 @@ impl Execution {
     /// A job's work, as its row recorded it: run as `run_as`, triggered by `triggered_by`
     /// (impersonated by `impersonated_by`), the way it came.
     pub fn of_job(run_as: UserRow, triggered_by: UserRow, impersonated_by: Option<UserRow>, via: Via) -> Self {
-        let caller = Principal { actor: impersonated_by, via: via.clone(), ..Principal::signed_in(triggered_by) };
+        let caller = Principal::of_job(triggered_by, impersonated_by, via.clone());
         Execution { run_as, caller, via, webapp_id: None }
     }
 }
@@ -57,7 +57,7 @@ where
 {
     let mut execution = current()
         .ok_or_else(|| AppError::internal("impersonation context entered outside a backend"))?;
-    execution.run_as = execution.caller.subject.clone();
+    execution.run_as = execution.caller.subject().clone();
     run_as(execution, work).await
 }
 

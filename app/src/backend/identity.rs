@@ -39,7 +39,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Principal {
 /// The state and principal of a request by an admin of their own tenant; 403 otherwise.
 pub async fn current_admin() -> Result<(AppState, Principal), AppError> {
     let principal = current().await?;
-    permissions::may_administer(&principal.subject, principal.tenant_id())
+    permissions::may_administer(principal.subject(), principal.tenant_id())
         .map_err(|r| AppError::Forbidden(format!("you may not open Administration: {}", r.reason())))?;
     Ok((AppState::current()?, principal))
 }

@@ -66,14 +66,7 @@ pub async fn resolve(session: &AuthSession, state: &AppState) -> Result<Principa
     let has_grant = state.cached().grant_covers(actor.tenant_id, actor.id, subject.id).await?;
     let enabled = state.cached().impersonation_enabled().await?;
     match impersonation::may_continue(&actor, &subject, has_grant, enabled, row.expires_at, now_ms()) {
-        Ok(()) => Ok(Principal {
-            subject,
-            actor: Some(actor),
-            via: Via::Ui,
-            read_only: row.read_only,
-            expires_at: Some(row.expires_at),
-            impersonation_id: Some(row.id),
-        }),
+        Ok(()) => Ok(Principal::impersonating(actor, subject, row.id, row.read_only, row.expires_at)),
         Err(end) => {
             let (action, why) = match end {
                 AutomaticEnd::Expired => (AuditAction::ImpersonationExpired, "the time limit was reached".to_string()),
@@ -141,7 +134,7 @@ pub async fn start(
         tenant_id: actor.tenant_id,
         actor_user_id: actor.id,
         subject_user_id: None,
-        impersonation_id: principal.impersonation_id,
+        impersonation_id: principal.impersonation_id(),
         action: AuditAction::ImpersonationStart.as_str().into(),
         target: format!("user {user_id}"),
         outcome: Outcome::Allowed,
@@ -161,7 +154,7 @@ pub async fn start(
     let has_grant = state.cached().grant_covers(actor.tenant_id, actor.id, subject.id).await?;
     let enabled = state.cached().impersonation_enabled().await?;
     if let Err(denial) =
-        impersonation::may_start(&actor, &subject, has_grant, enabled, principal.actor.is_some(), reason)
+        impersonation::may_start(&actor, &subject, has_grant, enabled, principal.actor().is_some(), reason)
     {
         return Err(refuse(state, attempt, denial).await);
     }
@@ -191,16 +184,16 @@ pub async fn start(
 /// Stops the ongoing impersonation and returns whom it was of.
 pub async fn stop(state: &AppState, session: &AuthSession) -> Result<UserRow, AppError> {
     let principal = resolve(session, state).await?;
-    let Some(id) = principal.impersonation_id else {
+    let Some(id) = principal.impersonation_id() else {
         return Err(AppError::Conflict(
             "you are not impersonating anyone (it may have ended at its time limit)".into(),
         ));
     };
-    let entry = principal.audit(AuditAction::ImpersonationStop, target(&principal.subject), Outcome::Allowed, "stopped by the impersonator".into());
+    let entry = principal.audit(AuditAction::ImpersonationStop, target(principal.subject()), Outcome::Allowed, "stopped by the impersonator".into());
     store::impersonations::end(&state.writer, id, "stopped", &entry).await?;
     session.session.cycle_id().await.map_err(session_error)?;
     session.session.remove::<i64>(SESSION_KEY).await.map_err(session_error)?;
-    Ok(principal.subject)
+    Ok(principal.subject().clone())
 }
 
 /// What happens to a browser session that ends its impersonation with it.
@@ -229,9 +222,9 @@ pub async fn end_with_session(state: &AppState, session: &AuthSession, change: S
         Err(AppError::Unauthorized(_)) => return Ok(()),
         Err(e) => return Err(e),
     };
-    if let Some(id) = principal.impersonation_id {
+    if let Some(id) = principal.impersonation_id() {
         let (ended, why) = change.reasons();
-        let entry = principal.audit(AuditAction::ImpersonationStop, target(&principal.subject), Outcome::Allowed, why.into());
+        let entry = principal.audit(AuditAction::ImpersonationStop, target(principal.subject()), Outcome::Allowed, why.into());
         store::impersonations::end(&state.writer, id, ended, &entry).await?;
         session.session.remove::<i64>(SESSION_KEY).await.map_err(session_error)?;
     }
@@ -241,7 +234,7 @@ pub async fn end_with_session(state: &AppState, session: &AuthSession, change: S
 /// The users the principal may impersonate now (the picker): none while impersonating.
 pub async fn candidates(state: &AppState, principal: &Principal) -> Result<Vec<UserRow>, AppError> {
     let actor = principal.acting_user();
-    let nested = principal.actor.is_some();
+    let nested = principal.actor().is_some();
     let enabled = state.cached().impersonation_enabled().await?;
     Ok(state.cached().enabled_users_granted_to(actor.tenant_id, actor.id)
         .await?
@@ -256,6 +249,6 @@ pub async fn refusal(state: &AppState, principal: &Principal, subject: &UserRow)
     let actor = principal.acting_user();
     let has_grant = state.cached().grant_covers(actor.tenant_id, actor.id, subject.id).await?;
     let enabled = state.cached().impersonation_enabled().await?;
-    let nested = principal.actor.is_some();
+    let nested = principal.actor().is_some();
     Ok(impersonation::may_offer(actor, subject, has_grant, enabled, nested).err().map(|d| d.message().to_string()))
 }

@@ -5,22 +5,78 @@ use super::audit::{AuditAction, AuditEntry, Outcome};
 use super::store::users::UserRow;
 use crate::model::{UserView, Via};
 
+/// Built only by the constructors below, so each way in sets every field the one right way.
 #[derive(Clone, Debug)]
 pub struct Principal {
     /// The user the request acts as.
-    pub subject: UserRow,
+    subject: UserRow,
     /// The user really acting, when it is not the subject (impersonation).
-    pub actor: Option<UserRow>,
-    pub via: Via,
-    pub read_only: bool,
-    pub expires_at: Option<i64>,
-    pub impersonation_id: Option<i64>,
+    actor: Option<UserRow>,
+    /// How the request came: the UI or an API client.
+    via: Via,
+    read_only: bool,
+    expires_at: Option<i64>,
+    impersonation_id: Option<i64>,
 }
 
 impl Principal {
     /// A user acting as themselves through the UI.
     pub fn signed_in(user: UserRow) -> Self {
         Principal { subject: user, actor: None, via: Via::Ui, read_only: false, expires_at: None, impersonation_id: None }
+    }
+
+    /// `actor` acting as `subject` through the UI, in the impersonation `impersonation_id`.
+    pub fn impersonating(actor: UserRow, subject: UserRow, impersonation_id: i64, read_only: bool, expires_at: i64) -> Self {
+        Principal {
+            subject,
+            actor: Some(actor),
+            via: Via::Ui,
+            read_only,
+            expires_at: Some(expires_at),
+            impersonation_id: Some(impersonation_id),
+        }
+    }
+
+    /// The bearer of an API access token: its subject, and its actor when it is an
+    /// impersonation token; until the token expires.
+    pub fn of_api_token(subject: UserRow, actor: Option<UserRow>, via: Via, expires_at: i64, impersonation_id: Option<i64>) -> Self {
+        Principal { subject, actor, via, read_only: false, expires_at: Some(expires_at), impersonation_id }
+    }
+
+    /// Who asked for a job, as its row recorded them.
+    pub fn of_job(triggered_by: UserRow, impersonated_by: Option<UserRow>, via: Via) -> Self {
+        Principal { actor: impersonated_by, via, ..Principal::signed_in(triggered_by) }
+    }
+
+    pub fn subject(&self) -> &UserRow {
+        &self.subject
+    }
+
+    /// The impersonator, when impersonating.
+    pub fn actor(&self) -> Option<&UserRow> {
+        self.actor.as_ref()
+    }
+
+    pub fn via(&self) -> &Via {
+        &self.via
+    }
+
+    pub fn read_only(&self) -> bool {
+        self.read_only
+    }
+
+    /// When the impersonation or token ends (ms), if it does.
+    pub fn expires_at(&self) -> Option<i64> {
+        self.expires_at
+    }
+
+    pub fn impersonation_id(&self) -> Option<i64> {
+        self.impersonation_id
+    }
+
+    /// Whether someone else acts as the subject.
+    pub fn is_impersonating(&self) -> bool {
+        self.actor.is_some()
     }
 
     pub fn tenant_id(&self) -> i64 {

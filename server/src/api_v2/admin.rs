@@ -20,9 +20,9 @@ use utoipa::ToSchema;
 
 /// The caller, if it is an administrator acting as themselves.
 fn require_admin(caller: &ApiCaller) -> Result<(), ApiFailure> {
-    client_rules::may_administer_with_token(caller.principal.actor.is_some() || caller.claims.is_impersonation())
+    client_rules::may_administer_with_token(caller.principal.actor().is_some() || caller.claims.is_impersonation())
         .map_err(ApiFailure::not_allowed)?;
-    let subject = &caller.principal.subject;
+    let subject = caller.principal.subject();
     permissions::may_administer(subject, subject.tenant_id)
         .map_err(|r| AppError::Forbidden(format!("administration needs an admin: {}", r.reason())).into())
 }
@@ -53,7 +53,7 @@ pub struct ClientList {
     responses((status = 200, body = ClientList), (status = 403, description = "An impersonation token, or not an admin", body = ErrorBody)))]
 pub async fn clients(State(state): State<AppState>, Extension(caller): Extension<ApiCaller>) -> ApiResult<Response> {
     require_admin(&caller)?;
-    let clients = store::api_clients::list(&state.db, caller.principal.tenant_id(), caller.principal.subject.id)
+    let clients = store::api_clients::list(&state.db, caller.principal.tenant_id(), caller.principal.subject().id)
         .await?
         .into_iter()
         .map(|c| ClientEntry {

@@ -68,14 +68,14 @@ pub async fn whoami(Extension(caller): Extension<ApiCaller>) -> Response {
     let p = &caller.principal;
     let chain = caller.claims.act.iter().flat_map(|a| a.chain()).map(|a| ChainLink { email: a.sub.clone(), client_id: a.client_id.clone() });
     let body = WhoAmI {
-        id: p.subject.id,
-        email: p.subject.email.clone(),
-        name: p.subject.display_name.clone(),
-        account_type: p.subject.account_type.as_db().to_string(),
-        admin: p.subject.is_admin,
+        id: p.subject().id,
+        email: p.subject().email.clone(),
+        name: p.subject().display_name.clone(),
+        account_type: p.subject().account_type.as_db().to_string(),
+        admin: p.subject().is_admin,
         tenant: caller.claims.tenant.clone(),
         client_id: caller.claims.client_id.clone(),
-        impersonated_by: p.actor.as_ref().map(|a| Person::from(&a.view())),
+        impersonated_by: p.actor().map(|a| Person::from(&a.view())),
         delegation_chain: chain.collect(),
         token_expires_at: caller.claims.exp,
     };

@@ -60,7 +60,7 @@ pub async fn enqueue_build(
             .audit_if_impersonating(AuditAction::DatasetBuild, target, outcome, reason)
             .map(|entry| AuditEntry { via: execution.via.label(), ..entry })
     };
-    if let Err(denial) = impersonation::may_change(caller.read_only) {
+    if let Err(denial) = impersonation::may_change(caller.read_only()) {
         let message = format!("{} (building {})", denial.message(), dataset.name);
         if let Some(entry) = audit_entry(Outcome::Denied, message.clone()) {
             store::audit::append_alone(&state.writer, &entry).await?;
@@ -72,8 +72,8 @@ pub async fn enqueue_build(
         tenant_id: project.tenant_id,
         dataset_id: dataset.id,
         run_as_user_id: run_as.id,
-        triggered_by_user_id: execution.caller.subject.id,
-        impersonated_by_user_id: execution.caller.actor.as_ref().map(|a| a.id),
+        triggered_by_user_id: execution.caller.subject().id,
+        impersonated_by_user_id: execution.caller.actor().map(|a| a.id),
         via: execution.via.clone(),
         webapp_id: execution.webapp_id,
     };

@@ -149,10 +149,10 @@ async fn build_in_context(state: &AppState, job: &JobRow) -> Result<Counts, JobE
 
     let mut build = Build::new(state, job.id, job.tenant_id, dataset);
     let mut who = format!("as {} ({})", run_as.display_name, run_as.email);
-    if execution.caller.subject.id != run_as.id {
-        who.push_str(&format!(", triggered by {}", execution.caller.subject.display_name));
+    if execution.caller.subject().id != run_as.id {
+        who.push_str(&format!(", triggered by {}", execution.caller.subject().display_name));
     }
-    if let Some(actor) = &execution.caller.actor {
+    if let Some(actor) = &execution.caller.actor() {
         who.push_str(&format!(", impersonated by {}", actor.display_name));
     }
     let start_line = format!(

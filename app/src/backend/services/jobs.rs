@@ -10,7 +10,7 @@ use crate::model::{JobDetail, JobView};
 /// The tenant's jobs, newest first, at most `limit`; `only_mine` keeps those the principal
 /// triggered or that ran as them.
 pub async fn list(state: &AppState, principal: &Principal, only_mine: bool, limit: i64) -> Result<Vec<JobView>, AppError> {
-    let filter = JobFilter { user_id: only_mine.then_some(principal.subject.id), webapp_id: None, limit };
+    let filter = JobFilter { user_id: only_mine.then_some(principal.subject().id), webapp_id: None, limit };
     Ok(store::jobs::list(&state.db, principal.tenant_id(), &filter).await?)
 }
 
