@@ -45,7 +45,7 @@ pub async fn run(cli: Cli) -> Result<(), String> {
         Some(Command::Impersonation { state }) => {
             let (db, _) = open_database(&cli).await?;
             let on = state == "on";
-            store::settings::set_impersonation_enabled(&db.writer, on).await.map_err(|e| format!("cannot change the setting: {e}"))?;
+            app::backend::services::settings::switch_impersonation(&db.writer, on, "command line").await.map_err(|e| format!("cannot change the setting: {e}"))?;
             println!("impersonation is now {}", if on { "on" } else { "off" });
             Ok(())
         }

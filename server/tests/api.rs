@@ -654,7 +654,7 @@ async fn the_rules_module_decides_as_in_the_ui() {
     // The global switch stops exchanges and live impersonation tokens alike.
     let alice_actor = demo_token(&app).await;
     let carol_via_alice = impersonation_token(&app, &alice_actor, &demo_subject("carol@tshirts.example")).await;
-    store::settings::set_impersonation_enabled(&app.state.writer, false).await.unwrap();
+    app::backend::services::settings::switch_impersonation(&app.state.writer, false, "test").await.unwrap();
     refused(&get(&app, "/v2/whoami", &carol_via_alice).await, StatusCode::UNAUTHORIZED, "invalid_token");
     let off = exchange(&app, &alice_actor, &demo_subject("carol@tshirts.example")).await;
     assert_eq!(refused(&off, StatusCode::BAD_REQUEST, "invalid_request"), SUBJECT_REFUSED);

@@ -250,7 +250,7 @@ async fn losing_the_right_or_the_time_ends_it_on_the_next_request() {
     // The global switch ends ongoing impersonations and refuses new ones.
     // After the automatic end, the same session is Alice herself again.
     let as_u2 = impersonate(&app, &as_u1, "u2@tshirts.example", false).await;
-    store::settings::set_impersonation_enabled(&app.state.writer, false).await.unwrap();
+    app::backend::services::settings::switch_impersonation(&app.state.writer, false, "test").await.unwrap();
     assert_eq!(me(&app, &as_u2).await["user"]["email"], "alice@tshirts.example");
     let reply = start(&app, &as_u2, "u2@tshirts.example", "TICKET-4", false).await;
     assert_eq!(reply.status, StatusCode::FORBIDDEN);
@@ -418,6 +418,26 @@ async fn a_session_ends_a_day_after_its_login_however_active_and_its_impersonati
     let sessions: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sessions").fetch_one(&app.state.db).await.unwrap();
     assert_eq!(sessions, 0, "the session is gone");
     chains_ok(&app).await;
+}
+
+#[tokio::test]
+async fn the_operator_s_global_switch_is_audited_in_a_chain_no_tenant_sees() {
+    use clap::Parser;
+    let app = TestApp::new().await;
+    let url = app.database_url();
+    for state in ["off", "on"] {
+        let cli = server::config::Cli::parse_from(["server", "--database-url", &url, "impersonation", state]);
+        server::cli::run(cli).await.expect("the switch");
+    }
+    let rows: Vec<(i64, i64, String, String)> =
+        sqlx::query_as("SELECT tenant_id, actor_user_id, reason, via FROM audit_log WHERE action = 'impersonation.switch' ORDER BY id")
+            .fetch_all(&app.state.db)
+            .await
+            .unwrap();
+    let expected = |state: &str| (0, 0, format!("impersonation turned {state}"), "command line".to_string());
+    assert_eq!(rows, [expected("off"), expected("on")]);
+    assert!(audit_rows(&app).await.is_empty(), "no tenant's audit shows the operator's rows");
+    assert_eq!(chains_ok(&app).await, 2, "the operator's chain is checked with the others");
 }
 
 #[tokio::test]

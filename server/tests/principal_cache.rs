@@ -95,7 +95,7 @@ async fn the_global_switch_empties_the_picker_at_once() {
         .await
         .unwrap();
     assert!(candidate_emails(&me(&app, &alice).await).is_empty());
-    store::settings::set_impersonation_enabled(&app.state.writer, true).await.unwrap();
+    app::backend::services::settings::switch_impersonation(&app.state.writer, true, "test").await.unwrap();
     assert!(!candidate_emails(&me(&app, &alice).await).is_empty());
 }
 

@@ -1,6 +1,7 @@
 //! Server-wide settings.
 
-use super::{Db, Writer};
+use super::{audit, Db, Writer};
+use crate::backend::audit::AuditEntry;
 
 const IMPERSONATION_ENABLED: &str = "impersonation_enabled";
 
@@ -13,7 +14,8 @@ pub async fn impersonation_enabled(db: &Db) -> Result<bool, sqlx::Error> {
     Ok(value.as_deref() != Some("false"))
 }
 
-pub async fn set_impersonation_enabled(writer: &Writer, enabled: bool) -> Result<(), sqlx::Error> {
+/// Turns the global switch on or off, with its audit row.
+pub async fn set_impersonation_enabled(writer: &Writer, enabled: bool, entry: AuditEntry) -> Result<(), sqlx::Error> {
     writer
         .run(move |tx| {
             Box::pin(async move {
@@ -23,8 +25,8 @@ pub async fn set_impersonation_enabled(writer: &Writer, enabled: bool) -> Result
                 .bind(IMPERSONATION_ENABLED)
                 .bind(if enabled { "true" } else { "false" })
                 .execute(&mut *tx)
-                .await
-                .map(|_| ())
+                .await?;
+                audit::append(tx, &entry).await.map(|_| ())
             })
         })
         .await
