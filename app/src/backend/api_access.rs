@@ -10,7 +10,7 @@ use super::secrets::same_secret;
 use super::state::AppState;
 use super::throttle::ClientAddress;
 use super::store::{self, api_clients::{secret_context, ApiClientRow, ClientWithOwner}, impersonations::NewImpersonation, now_ms, used_subject_tokens::Recorded, users::UserRow};
-use super::tokens::{self, AccessClaims, Actor, SubjectClaims, SubjectPolicy, TOKEN_TYPE_ACCESS_TOKEN, TOKEN_TYPE_JWT};
+use super::tokens::{self, AccessClaims, Actor, SubjectClaims, TOKEN_TYPE_ACCESS_TOKEN, TOKEN_TYPE_JWT};
 use crate::error::AppError;
 use crate::model::Via;
 
@@ -431,10 +431,8 @@ pub async fn exchange(
         via,
     };
     let jti_expiry = subject.replay_until;
-    // Self-signed subject tokens are always single-use; Guise tokens are when the client's
-    // policy is strict.
-    let strict = session.client.subject_policy == SubjectPolicy::Strict;
-    let jti = subject.jti.as_deref().filter(|_| !subject.issued_by_us || strict);
+    let single_use = api_clients::subject_token_is_single_use(subject.issued_by_us, session.client.subject_policy);
+    let jti = subject.jti.as_deref().filter(|_| single_use);
     let client_id = &session.client.client_id;
     match store::used_subject_tokens::record_exchange(&state.writer, client_id, jti, jti_expiry, started, entry).await? {
         Recorded::Done(impersonation_id) => {

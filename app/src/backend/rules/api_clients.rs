@@ -1,4 +1,6 @@
-//! API clients: when their credentials are refused, and what their tokens may not do.
+//! API clients: when their credentials are refused, and what their tokens may and may not do.
+
+use crate::backend::tokens::SubjectPolicy;
 
 /// What a caller is told when a client id is unknown or its secret wrong: the same words for
 /// both, so guessing client ids learns nothing.
@@ -50,6 +52,13 @@ pub fn may_use_client(secret_matches: bool, active: bool, owner_disabled: bool) 
     }
 }
 
+/// Whether a subject token may be used once only. A token the client signed itself always is
+/// (one leaked token must not impersonate for ever); an impersonation token Guise issued is
+/// when the client's policy is strict (a compatible client may present it again, to chain).
+pub fn subject_token_is_single_use(issued_by_us: bool, policy: SubjectPolicy) -> bool {
+    !issued_by_us || policy == SubjectPolicy::Strict
+}
+
 pub const REFUSES_IMPERSONATION: &str = "this endpoint refuses impersonation tokens: managing API clients, grants and the audit log needs the client's own access token (client credentials)";
 
 /// Administration through the API takes the client's own token, acting as its owner: never
@@ -80,6 +89,15 @@ mod tests {
         assert_eq!(may_use_client(true, true, true), Err(ClientDenial::OwnerDisabled));
         assert_eq!(ClientDenial::Revoked.told(), "the client is revoked");
         assert!(!ClientDenial::OwnerDisabled.is_guess());
+    }
+
+    #[test]
+    fn self_signed_subject_tokens_are_always_single_use() {
+        for policy in [SubjectPolicy::Strict, SubjectPolicy::Compatible] {
+            assert!(subject_token_is_single_use(false, policy));
+        }
+        assert!(subject_token_is_single_use(true, SubjectPolicy::Strict));
+        assert!(!subject_token_is_single_use(true, SubjectPolicy::Compatible));
     }
 
     #[test]
