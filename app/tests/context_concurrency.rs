@@ -16,8 +16,8 @@ const BUILDS: usize = 500;
 struct Fixture {
     state: AppState,
     project: store::projects::ProjectRow,
-    backend: store::users::UserRow,
-    users: Vec<store::users::UserRow>,
+    backend: store::users::User,
+    users: Vec<store::users::User>,
     _dir: tempfile::TempDir,
 }
 

@@ -45,7 +45,7 @@ pub async fn impersonation_candidates() -> Result<Vec<UserView>, AppError> {
 pub(crate) async fn entry_for(
     state: &crate::backend::state::AppState,
     viewer: &crate::backend::principal::Principal,
-    user: &crate::backend::store::users::UserRow,
+    user: &crate::backend::store::users::User,
 ) -> Result<DirectoryEntry, AppError> {
     use crate::backend::{impersonating, store};
     let role = if user.is_service_account() {

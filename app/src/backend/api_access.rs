@@ -9,7 +9,7 @@ use super::principal::Principal;
 use super::secrets::same_secret;
 use super::state::AppState;
 use super::throttle::ClientAddress;
-use super::store::{self, api_clients::{secret_context, ApiClientRow, ClientWithOwner}, impersonations::NewImpersonation, now_ms, used_subject_tokens::Recorded, users::UserRow};
+use super::store::{self, api_clients::{secret_context, ApiClientRow, ClientWithOwner}, impersonations::NewImpersonation, now_ms, used_subject_tokens::Recorded, users::User};
 use super::tokens::{self, AccessClaims, Actor, SubjectClaims, TOKEN_TYPE_ACCESS_TOKEN, TOKEN_TYPE_JWT};
 use crate::error::AppError;
 use crate::model::Via;
@@ -109,7 +109,7 @@ pub struct IssuedToken {
 pub struct VerifiedClientToken {
     pub claims: AccessClaims,
     pub client: ApiClientRow,
-    pub owner: UserRow,
+    pub owner: User,
     pub tenant: String,
 }
 
@@ -118,7 +118,7 @@ impl VerifiedClientToken {
         Via::ApiClient { client_id: self.client.client_id.clone() }
     }
 
-    pub fn entry(&self, action: AuditAction, subject: Option<&UserRow>, target: String, outcome: Outcome, reason: String) -> AuditEntry {
+    pub fn entry(&self, action: AuditAction, subject: Option<&User>, target: String, outcome: Outcome, reason: String) -> AuditEntry {
         client_entry(&self.client, &self.owner, action, subject, target, outcome, reason)
     }
 }
@@ -126,9 +126,9 @@ impl VerifiedClientToken {
 /// An audit row for something an API client did: its owner acts, through the client.
 fn client_entry(
     client: &ApiClientRow,
-    owner: &UserRow,
+    owner: &User,
     action: AuditAction,
-    subject: Option<&UserRow>,
+    subject: Option<&User>,
     target: String,
     outcome: Outcome,
     reason: String,
@@ -157,7 +157,7 @@ fn now_secs() -> i64 {
     now_ms() / 1000
 }
 
-fn new_claims(subject: &UserRow, tenant: &str, client: &ApiClientRow, exp: i64, act: Option<Actor>) -> AccessClaims {
+fn new_claims(subject: &User, tenant: &str, client: &ApiClientRow, exp: i64, act: Option<Actor>) -> AccessClaims {
     let now = now_secs();
     AccessClaims {
         iss: tokens::ISSUER.into(),
@@ -279,11 +279,11 @@ pub async fn verify_client_token(state: &AppState, token: &str) -> Result<Verifi
 }
 
 /// The user a verified token acts as, if still enabled in the client's tenant.
-async fn token_user(state: &AppState, session: &VerifiedClientToken) -> Result<Option<UserRow>, ApiFailure> {
+async fn token_user(state: &AppState, session: &VerifiedClientToken) -> Result<Option<User>, ApiFailure> {
     enabled_user_in(state, session.client.tenant_id, session.claims.uid).await
 }
 
-async fn enabled_user_in(state: &AppState, tenant_id: i64, id: i64) -> Result<Option<UserRow>, ApiFailure> {
+async fn enabled_user_in(state: &AppState, tenant_id: i64, id: i64) -> Result<Option<User>, ApiFailure> {
     Ok(state.cached().user_in(tenant_id, id).await?.filter(|u| !u.disabled))
 }
 
@@ -350,7 +350,7 @@ pub async fn refuse_exchange(state: &AppState, session: &VerifiedClientToken, er
 
 /// A subject token, once its signature and claims are accepted.
 struct Subject {
-    user: Option<UserRow>,
+    user: Option<User>,
     /// What the token named, for the audit row.
     named: String,
     tenant_claim: Option<String>,
@@ -450,7 +450,7 @@ pub async fn exchange(
 async fn refusal(
     state: &AppState,
     session: &VerifiedClientToken,
-    subject: Option<&UserRow>,
+    subject: Option<&User>,
     target: String,
     why: String,
     error: ApiFailure,
@@ -524,7 +524,7 @@ async fn read_issued(state: &AppState, session: &VerifiedClientToken, token: &st
 /// Whether the client's owner may act as the subject: same tenant (the claim must name it
 /// exactly when present) and the impersonation rules. The reason is for the audit row only;
 /// the same queries run whoever the subject is, so timing tells as little as the answer.
-async fn check_subject(state: &AppState, session: &VerifiedClientToken, subject: &Subject) -> Result<Result<UserRow, String>, ApiFailure> {
+async fn check_subject(state: &AppState, session: &VerifiedClientToken, subject: &Subject) -> Result<Result<User, String>, ApiFailure> {
     let owner = &session.owner;
     let user = subject.user.clone();
     let has_grant = state.cached().grant_covers(owner.tenant_id, owner.id, user.as_ref().map_or(0, |u| u.id)).await?;

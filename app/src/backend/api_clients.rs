@@ -6,7 +6,7 @@ use super::rules::permissions;
 use super::principal::Principal;
 use super::secrets::{self, ServerKey};
 use super::state::AppState;
-use super::store::{self, api_clients::{secret_context, NewApiClient}, users::UserRow};
+use super::store::{self, api_clients::{secret_context, NewApiClient}, users::User};
 use super::tokens::SubjectPolicy;
 use crate::error::AppError;
 use crate::model::ClientSecret;
@@ -79,7 +79,7 @@ pub fn new_credentials(server_key: &ServerKey, name: &str, client_id: Option<&st
 
 /// Creates a client owned (and created) by `owner`, with its audit row naming how it came
 /// in (`via`: the UI, the command line).
-pub async fn create(state: &AppState, owner: &UserRow, name: &str, policy: SubjectPolicy, via: &str) -> Result<ClientSecret, AppError> {
+pub async fn create(state: &AppState, owner: &User, name: &str, policy: SubjectPolicy, via: &str) -> Result<ClientSecret, AppError> {
     let name = check_name(name)?;
     if let Err(refusal) = permissions::may_own_client(owner) {
         return Err(AppError::BadRequest(format!("{} cannot own an API client: {}", owner.email, refusal.reason())));

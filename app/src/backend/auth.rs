@@ -5,7 +5,7 @@ use super::audit::{AuditAction, AuditEntry, Outcome};
 use super::rules::permissions;
 use super::state::AppState;
 use super::store::cache::{Cached, ReadCache};
-use super::store::{self, users::UserRow, Db};
+use super::store::{self, users::User, Db};
 use super::throttle::ClientAddress;
 use crate::error::AppError;
 use crate::model::Via;
@@ -15,7 +15,7 @@ use tokio::sync::Semaphore;
 
 pub type AuthSession = axum_login::AuthSession<Accounts>;
 
-impl AuthUser for UserRow {
+impl AuthUser for User {
     type Id = i64;
 
     fn id(&self) -> i64 {
@@ -94,7 +94,7 @@ pub fn within_session_lifetime(signed_in_at: i64, now: i64) -> bool {
 /// answered 429 before the password is even checked; a wrong password for an existing account
 /// is audited on it, with the address and any wait it now imposes. Unknown emails are
 /// throttled alike, so the answers do not tell which accounts exist.
-pub async fn log_in(state: &AppState, session: &mut AuthSession, email: &str, password: String, address: ClientAddress) -> Result<UserRow, AppError> {
+pub async fn log_in(state: &AppState, session: &mut AuthSession, email: &str, password: String, address: ClientAddress) -> Result<User, AppError> {
     let now = store::now_ms() / 1000;
     if let Some(wait) = state.login_throttle.wait(email, address.0, now) {
         return Err(AppError::TooManyRequests {
@@ -137,11 +137,11 @@ pub async fn log_in(state: &AppState, session: &mut AuthSession, email: &str, pa
 }
 
 impl AuthnBackend for Accounts {
-    type User = UserRow;
+    type User = User;
     type Credentials = Credentials;
     type Error = AuthError;
 
-    async fn authenticate(&self, creds: Credentials) -> Result<Option<UserRow>, AuthError> {
+    async fn authenticate(&self, creds: Credentials) -> Result<Option<User>, AuthError> {
         let user = store::users::by_email(&self.db, creds.email.trim()).await?;
         let hash = user
             .as_ref()
@@ -151,7 +151,7 @@ impl AuthnBackend for Accounts {
         Ok(user.filter(|u| password_ok && permissions::may_log_in(u).is_ok()))
     }
 
-    async fn get_user(&self, id: &UserId<Self>) -> Result<Option<UserRow>, AuthError> {
+    async fn get_user(&self, id: &UserId<Self>) -> Result<Option<User>, AuthError> {
         let user = Cached { db: &self.db, cache: &self.cache }.user(*id).await?;
         Ok(user.filter(|u| permissions::may_log_in(u).is_ok()))
     }

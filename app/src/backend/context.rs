@@ -5,7 +5,7 @@
 //! job through its awaits and never leaks to other tasks.
 
 use super::principal::Principal;
-use super::store::users::UserRow;
+use super::domain::User;
 use crate::error::AppError;
 use crate::model::Via;
 use std::future::Future;
@@ -13,7 +13,7 @@ use std::future::Future;
 #[derive(Clone, Debug)]
 pub struct Execution {
     /// Whose permissions the work uses.
-    pub run_as: UserRow,
+    pub run_as: User,
     /// Who asked for the work: the browser user and, when impersonating, the impersonator.
     pub caller: Principal,
     /// The way the work came: the webapp it runs in, else the caller's own (UI or API client).
@@ -28,13 +28,13 @@ impl Execution {
     }
 
     /// Work a webapp's backend does as `run_as` for `caller`.
-    pub fn in_webapp(run_as: UserRow, caller: Principal, webapp_name: &str, webapp_id: i64) -> Self {
+    pub fn in_webapp(run_as: User, caller: Principal, webapp_name: &str, webapp_id: i64) -> Self {
         Execution { run_as, caller, via: Via::Webapp { name: webapp_name.to_string() }, webapp_id: Some(webapp_id) }
     }
 
     /// A job's work, as its row recorded it: run as `run_as`, triggered by `triggered_by`
     /// (impersonated by `impersonated_by`), the way it came.
-    pub fn of_job(run_as: UserRow, triggered_by: UserRow, impersonated_by: Option<UserRow>, via: Via) -> Self {
+    pub fn of_job(run_as: User, triggered_by: User, impersonated_by: Option<User>, via: Via) -> Self {
         let caller = Principal::of_job(triggered_by, impersonated_by, via.clone());
         Execution { run_as, caller, via, webapp_id: None }
     }

@@ -7,7 +7,7 @@ use super::auth::{self, AuthSession};
 use super::rules::impersonation::{self, AutomaticEnd, ImpersonationDenial};
 use super::principal::Principal;
 use super::state::AppState;
-use super::store::{self, impersonations::{ImpersonationRow, NewImpersonation}, now_ms, users::UserRow};
+use super::store::{self, impersonations::{ImpersonationRow, NewImpersonation}, now_ms, users::User};
 use crate::error::AppError;
 use crate::model::Via;
 
@@ -19,7 +19,7 @@ fn session_error(e: impl std::fmt::Display) -> AppError {
     AppError::internal(format!("session: {e}"))
 }
 
-fn target(user: &UserRow) -> String {
+fn target(user: &User) -> String {
     format!("user {} ({})", user.id, user.email)
 }
 
@@ -80,7 +80,7 @@ pub async fn resolve(session: &AuthSession, state: &AppState) -> Result<Principa
     }
 }
 
-fn ended_entry(row: &ImpersonationRow, action: AuditAction, subject: &UserRow, why: String) -> AuditEntry {
+fn ended_entry(row: &ImpersonationRow, action: AuditAction, subject: &User, why: String) -> AuditEntry {
     AuditEntry {
         tenant_id: row.tenant_id,
         actor_user_id: row.actor_user_id,
@@ -127,7 +127,7 @@ pub async fn start(
     user_id: i64,
     reason: &str,
     read_only: bool,
-) -> Result<UserRow, AppError> {
+) -> Result<User, AppError> {
     let principal = resolve(session, state).await?;
     let actor = principal.acting_user().clone();
     let attempt = AuditEntry {
@@ -182,7 +182,7 @@ pub async fn start(
 }
 
 /// Stops the ongoing impersonation and returns whom it was of.
-pub async fn stop(state: &AppState, session: &AuthSession) -> Result<UserRow, AppError> {
+pub async fn stop(state: &AppState, session: &AuthSession) -> Result<User, AppError> {
     let principal = resolve(session, state).await?;
     let Some(id) = principal.impersonation_id() else {
         return Err(AppError::Conflict(
@@ -232,7 +232,7 @@ pub async fn end_with_session(state: &AppState, session: &AuthSession, change: S
 }
 
 /// The users the principal may impersonate now (the picker): none while impersonating.
-pub async fn candidates(state: &AppState, principal: &Principal) -> Result<Vec<UserRow>, AppError> {
+pub async fn candidates(state: &AppState, principal: &Principal) -> Result<Vec<User>, AppError> {
     let actor = principal.acting_user();
     let nested = principal.actor().is_some();
     let enabled = state.cached().impersonation_enabled().await?;
@@ -245,7 +245,7 @@ pub async fn candidates(state: &AppState, principal: &Principal) -> Result<Vec<U
 }
 
 /// Why the principal may not impersonate `subject` now, if they may not (buttons, profiles).
-pub async fn refusal(state: &AppState, principal: &Principal, subject: &UserRow) -> Result<Option<String>, AppError> {
+pub async fn refusal(state: &AppState, principal: &Principal, subject: &User) -> Result<Option<String>, AppError> {
     let actor = principal.acting_user();
     let has_grant = state.cached().grant_covers(actor.tenant_id, actor.id, subject.id).await?;
     let enabled = state.cached().impersonation_enabled().await?;

@@ -2,16 +2,16 @@
 //! by `identity` (from the session) or `api_access` (from a token), never from client input.
 
 use super::audit::{AuditAction, AuditEntry, Outcome};
-use super::store::users::UserRow;
+use super::domain::User;
 use crate::model::{UserView, Via};
 
 /// Built only by the constructors below, so each way in sets every field the one right way.
 #[derive(Clone, Debug)]
 pub struct Principal {
     /// The user the request acts as.
-    subject: UserRow,
+    subject: User,
     /// The user really acting, when it is not the subject (impersonation).
-    actor: Option<UserRow>,
+    actor: Option<User>,
     /// How the request came: the UI or an API client.
     via: Via,
     read_only: bool,
@@ -21,12 +21,12 @@ pub struct Principal {
 
 impl Principal {
     /// A user acting as themselves through the UI.
-    pub fn signed_in(user: UserRow) -> Self {
+    pub fn signed_in(user: User) -> Self {
         Principal { subject: user, actor: None, via: Via::Ui, read_only: false, expires_at: None, impersonation_id: None }
     }
 
     /// `actor` acting as `subject` through the UI, in the impersonation `impersonation_id`.
-    pub fn impersonating(actor: UserRow, subject: UserRow, impersonation_id: i64, read_only: bool, expires_at: i64) -> Self {
+    pub fn impersonating(actor: User, subject: User, impersonation_id: i64, read_only: bool, expires_at: i64) -> Self {
         Principal {
             subject,
             actor: Some(actor),
@@ -39,21 +39,21 @@ impl Principal {
 
     /// The bearer of an API access token: its subject, and its actor when it is an
     /// impersonation token; until the token expires.
-    pub fn of_api_token(subject: UserRow, actor: Option<UserRow>, via: Via, expires_at: i64, impersonation_id: Option<i64>) -> Self {
+    pub fn of_api_token(subject: User, actor: Option<User>, via: Via, expires_at: i64, impersonation_id: Option<i64>) -> Self {
         Principal { subject, actor, via, read_only: false, expires_at: Some(expires_at), impersonation_id }
     }
 
     /// Who asked for a job, as its row recorded them.
-    pub fn of_job(triggered_by: UserRow, impersonated_by: Option<UserRow>, via: Via) -> Self {
+    pub fn of_job(triggered_by: User, impersonated_by: Option<User>, via: Via) -> Self {
         Principal { actor: impersonated_by, via, ..Principal::signed_in(triggered_by) }
     }
 
-    pub fn subject(&self) -> &UserRow {
+    pub fn subject(&self) -> &User {
         &self.subject
     }
 
     /// The impersonator, when impersonating.
-    pub fn actor(&self) -> Option<&UserRow> {
+    pub fn actor(&self) -> Option<&User> {
         self.actor.as_ref()
     }
 
@@ -88,7 +88,7 @@ impl Principal {
     }
 
     /// The person really acting: the impersonator when there is one.
-    pub fn acting_user(&self) -> &UserRow {
+    pub fn acting_user(&self) -> &User {
         self.actor.as_ref().unwrap_or(&self.subject)
     }
 

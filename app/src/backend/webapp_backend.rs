@@ -5,14 +5,14 @@ use super::context::{self, Execution};
 use super::services::projects::{readable_project, validate_key};
 use super::principal::Principal;
 use super::state::AppState;
-use super::store::{projects::ProjectRow, users::UserRow, webapps::WebappRow};
+use super::store::{projects::ProjectRow, users::User, webapps::WebappRow};
 use crate::error::AppError;
 use std::future::Future;
 
 pub struct Webapp {
     pub project: ProjectRow,
     pub webapp: WebappRow,
-    pub run_as: UserRow,
+    pub run_as: User,
 }
 
 impl Webapp {

@@ -5,7 +5,7 @@ use crate::backend::context;
 use crate::backend::rules::impersonation;
 use crate::backend::rules::permissions::{self, PermissionDenial};
 use crate::backend::state::AppState;
-use crate::backend::store::{self, datasets::DatasetRow, jobs::NewJob, projects::ProjectRow, users::UserRow};
+use crate::backend::store::{self, datasets::DatasetRow, jobs::NewJob, projects::ProjectRow, users::User};
 use crate::error::AppError;
 use crate::model::{BuildStarted, JobEvent, JobStatus};
 
@@ -32,7 +32,7 @@ pub fn validate_dataset_name(name: &str) -> Result<&str, AppError> {
 }
 
 /// The message shown when an identity may not build a dataset (at enqueue and at start).
-pub fn refusal_message(run_as: &UserRow, dataset: &str, refusal: PermissionDenial) -> String {
+pub fn refusal_message(run_as: &User, dataset: &str, refusal: PermissionDenial) -> String {
     format!(
         "{} ({}) may not build {dataset}: {}",
         run_as.display_name,

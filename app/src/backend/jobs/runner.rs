@@ -7,7 +7,7 @@ use super::recipes::Recipe;
 use crate::backend::context::{self, Execution};
 use crate::backend::rules::permissions;
 use crate::backend::state::AppState;
-use crate::backend::store::{self, jobs::JobRow, job_log::Level, now_ms, users::UserRow};
+use crate::backend::store::{self, jobs::JobRow, job_log::Level, now_ms, users::User};
 use crate::model::{format_duration, JobEvent, JobStatus};
 use futures::FutureExt;
 use std::panic::AssertUnwindSafe;
@@ -108,7 +108,7 @@ pub async fn run_claimed(state: &AppState, job: JobRow) {
 }
 
 /// One of the job's people, of the job's tenant.
-async fn load_user(state: &AppState, tenant_id: i64, id: i64) -> Result<UserRow, JobEnd> {
+async fn load_user(state: &AppState, tenant_id: i64, id: i64) -> Result<User, JobEnd> {
     store::users::in_tenant(&state.db, tenant_id, id)
         .await
         .map_err(|e| JobEnd::Failed(format!("cannot load user {id}: {e}")))?

@@ -3,7 +3,7 @@
 //! functions and the token endpoint all ask the same functions, and each rule is unit-tested
 //! for both outcomes.
 
-use crate::backend::store::users::UserRow;
+use crate::backend::domain::User;
 
 /// The longest reason (free text or ticket id) accepted when starting.
 pub const MAX_REASON: usize = 500;
@@ -58,7 +58,7 @@ pub enum AutomaticEnd {
 /// Whether `actor` may impersonate `subject` at all: admins may impersonate the non-admin
 /// people of their own tenant; others need a grant, which never reaches an admin, a service
 /// account, a disabled user or another tenant.
-pub fn may_impersonate(actor: &UserRow, subject: &UserRow, has_grant: bool, enabled: bool) -> Result<(), ImpersonationDenial> {
+pub fn may_impersonate(actor: &User, subject: &User, has_grant: bool, enabled: bool) -> Result<(), ImpersonationDenial> {
     if !enabled {
         return Err(ImpersonationDenial::SwitchedOff);
     }
@@ -90,8 +90,8 @@ pub fn may_impersonate(actor: &UserRow, subject: &UserRow, has_grant: bool, enab
 /// Whether `actor`, as signed in now, may be offered to impersonate `subject` (picker, buttons):
 /// the right to impersonate, and no nesting.
 pub fn may_offer(
-    actor: &UserRow,
-    subject: &UserRow,
+    actor: &User,
+    subject: &User,
     has_grant: bool,
     enabled: bool,
     already_impersonating: bool,
@@ -112,7 +112,7 @@ pub fn no_nesting(already_impersonating: bool) -> Result<(), ImpersonationDenial
 
 /// Whether a grant may name `subject` on the impersonated side: one that reaches an
 /// administrator or a service account would never apply, so it is refused outright.
-pub fn may_be_granted(subject: &UserRow) -> Result<(), ImpersonationDenial> {
+pub fn may_be_granted(subject: &User) -> Result<(), ImpersonationDenial> {
     if subject.is_admin {
         Err(ImpersonationDenial::SubjectIsAdmin)
     } else if subject.is_service_account() {
@@ -136,8 +136,8 @@ pub fn check_reason(reason: &str) -> Result<&str, ImpersonationDenial> {
 
 /// Starting an impersonation: no nesting, a reason, and the right to impersonate.
 pub fn may_start(
-    actor: &UserRow,
-    subject: &UserRow,
+    actor: &User,
+    subject: &User,
     has_grant: bool,
     enabled: bool,
     already_impersonating: bool,
@@ -152,8 +152,8 @@ pub fn may_start(
 /// limit, and as soon as the actor loses the right (demoted, disabled, grant revoked, switched
 /// off) or the subject stops being someone who may be impersonated.
 pub fn may_continue(
-    actor: &UserRow,
-    subject: &UserRow,
+    actor: &User,
+    subject: &User,
     has_grant: bool,
     enabled: bool,
     expires_at: i64,
@@ -192,8 +192,8 @@ mod tests {
     use super::*;
     use crate::backend::domain::AccountType;
 
-    fn user(id: i64, tenant_id: i64) -> UserRow {
-        UserRow {
+    fn user(id: i64, tenant_id: i64) -> User {
+        User {
             id,
             tenant_id,
             email: format!("u{id}@t.example"),
@@ -204,8 +204,8 @@ mod tests {
             disabled: false,
         }
     }
-    fn admin(id: i64) -> UserRow {
-        UserRow { is_admin: true, ..user(id, 1) }
+    fn admin(id: i64) -> User {
+        User { is_admin: true, ..user(id, 1) }
     }
 
     #[test]
@@ -228,11 +228,11 @@ mod tests {
 
     #[test]
     fn not_disabled_users_or_service_accounts() {
-        let disabled = UserRow { disabled: true, ..user(2, 1) };
+        let disabled = User { disabled: true, ..user(2, 1) };
         assert_eq!(may_impersonate(&admin(1), &disabled, false, true), Err(ImpersonationDenial::SubjectDisabled));
-        let service = UserRow { account_type: AccountType::Service, password_hash: None, ..user(2, 1) };
+        let service = User { account_type: AccountType::Service, password_hash: None, ..user(2, 1) };
         assert_eq!(may_impersonate(&admin(1), &service, true, true), Err(ImpersonationDenial::SubjectIsServiceAccount));
-        let disabled_actor = UserRow { disabled: true, ..admin(1) };
+        let disabled_actor = User { disabled: true, ..admin(1) };
         assert_eq!(may_impersonate(&disabled_actor, &user(2, 1), true, true), Err(ImpersonationDenial::ActorDisabled));
     }
 
@@ -274,13 +274,13 @@ mod tests {
         assert_eq!(end, 1_000 + 3_600_000);
         assert_eq!(may_continue(&a, &s, false, true, end, end - 1), Ok(()));
         assert_eq!(may_continue(&a, &s, false, true, end, end), Err(AutomaticEnd::Expired));
-        let demoted = UserRow { is_admin: false, ..admin(1) };
+        let demoted = User { is_admin: false, ..admin(1) };
         assert_eq!(may_continue(&demoted, &s, false, true, end, 2_000), Err(AutomaticEnd::RightLost(ImpersonationDenial::NoGrant)));
         let member = user(3, 1);
         assert_eq!(may_continue(&member, &s, true, true, end, 2_000), Ok(()));
         assert_eq!(may_continue(&member, &s, false, true, end, 2_000), Err(AutomaticEnd::RightLost(ImpersonationDenial::NoGrant)));
         assert_eq!(may_continue(&a, &s, false, false, end, 2_000), Err(AutomaticEnd::RightLost(ImpersonationDenial::SwitchedOff)));
-        let promoted = UserRow { is_admin: true, ..user(2, 1) };
+        let promoted = User { is_admin: true, ..user(2, 1) };
         assert_eq!(may_continue(&a, &promoted, false, true, end, 2_000), Err(AutomaticEnd::RightLost(ImpersonationDenial::SubjectIsAdmin)));
     }
 
@@ -291,7 +291,7 @@ mod tests {
         assert_eq!(may_offer(&a, &s, false, true, true), Err(ImpersonationDenial::AlreadyImpersonating));
         assert_eq!(may_be_granted(&s), Ok(()));
         assert_eq!(may_be_granted(&admin(3)), Err(ImpersonationDenial::SubjectIsAdmin));
-        let service = UserRow { account_type: AccountType::Service, ..user(4, 1) };
+        let service = User { account_type: AccountType::Service, ..user(4, 1) };
         assert_eq!(may_be_granted(&service), Err(ImpersonationDenial::SubjectIsServiceAccount));
     }
 

@@ -1,7 +1,7 @@
 //! Who may do what with projects, datasets, webapps and logins. Pure: no I/O, so every rule is
 //! unit-tested for both outcomes and every caller asks the same functions.
 
-use crate::backend::store::users::UserRow;
+use crate::backend::domain::User;
 
 /// What an account holds on a project, directly or through a group.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -35,7 +35,7 @@ impl PermissionDenial {
     }
 }
 
-fn member_of(account: &UserRow, tenant_id: i64) -> Result<(), PermissionDenial> {
+fn member_of(account: &User, tenant_id: i64) -> Result<(), PermissionDenial> {
     if account.disabled {
         Err(PermissionDenial::Disabled)
     } else if account.tenant_id != tenant_id {
@@ -46,7 +46,7 @@ fn member_of(account: &UserRow, tenant_id: i64) -> Result<(), PermissionDenial> 
 }
 
 /// Interactive login: people only, and only while enabled.
-pub fn may_log_in(account: &UserRow) -> Result<(), PermissionDenial> {
+pub fn may_log_in(account: &User) -> Result<(), PermissionDenial> {
     if account.disabled {
         Err(PermissionDenial::Disabled)
     } else if account.is_service_account() {
@@ -56,7 +56,7 @@ pub fn may_log_in(account: &UserRow) -> Result<(), PermissionDenial> {
     }
 }
 
-pub fn may_read(account: &UserRow, project_tenant: i64, grants: ProjectGrants) -> Result<(), PermissionDenial> {
+pub fn may_read(account: &User, project_tenant: i64, grants: ProjectGrants) -> Result<(), PermissionDenial> {
     member_of(account, project_tenant)?;
     if account.is_admin || grants.can_read || grants.can_build {
         Ok(())
@@ -65,7 +65,7 @@ pub fn may_read(account: &UserRow, project_tenant: i64, grants: ProjectGrants) -
     }
 }
 
-pub fn may_build(account: &UserRow, project_tenant: i64, grants: ProjectGrants) -> Result<(), PermissionDenial> {
+pub fn may_build(account: &User, project_tenant: i64, grants: ProjectGrants) -> Result<(), PermissionDenial> {
     member_of(account, project_tenant)?;
     if account.is_admin || grants.can_build {
         Ok(())
@@ -75,7 +75,7 @@ pub fn may_build(account: &UserRow, project_tenant: i64, grants: ProjectGrants) 
 }
 
 /// Changing a webapp's settings (such as "Run backend as") is for the tenant's admins.
-pub fn may_edit_webapp(account: &UserRow, project_tenant: i64) -> Result<(), PermissionDenial> {
+pub fn may_edit_webapp(account: &User, project_tenant: i64) -> Result<(), PermissionDenial> {
     member_of(account, project_tenant)?;
     if account.is_admin {
         Ok(())
@@ -85,23 +85,23 @@ pub fn may_edit_webapp(account: &UserRow, project_tenant: i64) -> Result<(), Per
 }
 
 /// Administration (users, groups, grants, audit) is for the tenant's admins.
-pub fn may_administer(account: &UserRow, tenant_id: i64) -> Result<(), PermissionDenial> {
+pub fn may_administer(account: &User, tenant_id: i64) -> Result<(), PermissionDenial> {
     may_edit_webapp(account, tenant_id)
 }
 
 /// The identity a webapp backend runs as: any enabled account of the webapp's tenant.
-pub fn may_be_webapp_identity(candidate: &UserRow, project_tenant: i64) -> Result<(), PermissionDenial> {
+pub fn may_be_webapp_identity(candidate: &User, project_tenant: i64) -> Result<(), PermissionDenial> {
     member_of(candidate, project_tenant)
 }
 
 /// Only people who can log in own API clients: a client acts as its owner.
-pub fn may_own_client(account: &UserRow) -> Result<(), PermissionDenial> {
+pub fn may_own_client(account: &User) -> Result<(), PermissionDenial> {
     may_log_in(account)
 }
 
 /// A client's secret goes to its owner only (at creation and on rotation): whoever holds it acts
 /// as the owner, so an admin given another admin's secret could act as that admin.
-pub fn may_obtain_client_secret(account: &UserRow, owner_user_id: i64) -> Result<(), PermissionDenial> {
+pub fn may_obtain_client_secret(account: &User, owner_user_id: i64) -> Result<(), PermissionDenial> {
     if account.id == owner_user_id {
         Ok(())
     } else {
@@ -114,8 +114,8 @@ mod tests {
     use super::*;
     use crate::backend::domain::AccountType;
 
-    fn account(tenant_id: i64) -> UserRow {
-        UserRow {
+    fn account(tenant_id: i64) -> User {
+        User {
             id: 7,
             tenant_id,
             email: "u@t.example".into(),
@@ -136,17 +136,17 @@ mod tests {
         assert_eq!(may_build(&account(1), 1, BUILD), Ok(()));
         assert_eq!(may_build(&account(1), 1, READ), Err(PermissionDenial::NoBuildPermission));
         assert_eq!(may_build(&account(1), 1, NONE), Err(PermissionDenial::NoBuildPermission));
-        let admin = UserRow { is_admin: true, ..account(1) };
+        let admin = User { is_admin: true, ..account(1) };
         assert_eq!(may_build(&admin, 1, NONE), Ok(()));
     }
 
     #[test]
     fn nothing_crosses_tenants_or_works_when_disabled() {
-        let admin = UserRow { is_admin: true, ..account(1) };
+        let admin = User { is_admin: true, ..account(1) };
         assert_eq!(may_build(&admin, 2, BUILD), Err(PermissionDenial::OtherTenant));
         assert_eq!(may_read(&account(1), 2, BUILD), Err(PermissionDenial::OtherTenant));
         assert_eq!(may_edit_webapp(&admin, 2), Err(PermissionDenial::OtherTenant));
-        let disabled = UserRow { disabled: true, ..account(1) };
+        let disabled = User { disabled: true, ..account(1) };
         assert_eq!(may_build(&disabled, 1, BUILD), Err(PermissionDenial::Disabled));
         assert_eq!(may_read(&disabled, 1, BUILD), Err(PermissionDenial::Disabled));
         assert_eq!(may_be_webapp_identity(&disabled, 1), Err(PermissionDenial::Disabled));
@@ -157,23 +157,23 @@ mod tests {
         assert_eq!(may_read(&account(1), 1, READ), Ok(()));
         assert_eq!(may_read(&account(1), 1, BUILD), Ok(()));
         assert_eq!(may_read(&account(1), 1, NONE), Err(PermissionDenial::NoReadPermission));
-        let admin = UserRow { is_admin: true, ..account(1) };
+        let admin = User { is_admin: true, ..account(1) };
         assert_eq!(may_read(&admin, 1, NONE), Ok(()));
     }
 
     #[test]
     fn webapp_settings_are_for_admins() {
         assert_eq!(may_edit_webapp(&account(1), 1), Err(PermissionDenial::NotAdmin));
-        let admin = UserRow { is_admin: true, ..account(1) };
+        let admin = User { is_admin: true, ..account(1) };
         assert_eq!(may_edit_webapp(&admin, 1), Ok(()));
-        let service = UserRow { account_type: AccountType::Service, ..account(1) };
+        let service = User { account_type: AccountType::Service, ..account(1) };
         assert_eq!(may_be_webapp_identity(&service, 1), Ok(()));
         assert_eq!(may_be_webapp_identity(&service, 2), Err(PermissionDenial::OtherTenant));
     }
 
     #[test]
     fn administration_is_for_admins_of_the_tenant() {
-        let admin = UserRow { is_admin: true, ..account(1) };
+        let admin = User { is_admin: true, ..account(1) };
         assert_eq!(may_administer(&admin, 1), Ok(()));
         assert_eq!(may_administer(&admin, 2), Err(PermissionDenial::OtherTenant));
         assert_eq!(may_administer(&account(1), 1), Err(PermissionDenial::NotAdmin));
@@ -182,23 +182,23 @@ mod tests {
     #[test]
     fn only_enabled_people_log_in() {
         assert_eq!(may_log_in(&account(1)), Ok(()));
-        let service = UserRow { account_type: AccountType::Service, ..account(1) };
+        let service = User { account_type: AccountType::Service, ..account(1) };
         assert_eq!(may_log_in(&service), Err(PermissionDenial::ServiceAccount));
-        let disabled = UserRow { disabled: true, ..account(1) };
+        let disabled = User { disabled: true, ..account(1) };
         assert_eq!(may_log_in(&disabled), Err(PermissionDenial::Disabled));
     }
 
     #[test]
     fn only_people_who_can_log_in_own_clients() {
         assert_eq!(may_own_client(&account(1)), Ok(()));
-        assert_eq!(may_own_client(&UserRow { disabled: true, ..account(1) }), Err(PermissionDenial::Disabled));
+        assert_eq!(may_own_client(&User { disabled: true, ..account(1) }), Err(PermissionDenial::Disabled));
     }
 
     #[test]
     fn only_the_owner_obtains_a_client_secret() {
         let owner = account(1);
         assert_eq!(may_obtain_client_secret(&owner, owner.id), Ok(()));
-        let other_admin = UserRow { id: owner.id + 1, is_admin: true, ..account(1) };
+        let other_admin = User { id: owner.id + 1, is_admin: true, ..account(1) };
         assert_eq!(may_obtain_client_secret(&other_admin, owner.id), Err(PermissionDenial::NotClientOwner));
     }
 }

@@ -3,7 +3,7 @@
 
 use super::{audit, impersonations, now_ms, Conn, Db, Writer};
 use crate::backend::audit::AuditEntry;
-use super::users::UserRow;
+use super::users::User;
 use crate::backend::domain::AccountType;
 use crate::backend::tokens::SubjectPolicy;
 use crate::model::{ApiClientView, UserView};
@@ -92,7 +92,7 @@ pub async fn insert(writer: &Writer, new: NewApiClient, entry: AuditEntry) -> Re
 /// A client with its owner and the name of its tenant.
 pub struct ClientWithOwner {
     pub client: ApiClientRow,
-    pub owner: UserRow,
+    pub owner: User,
     pub tenant: String,
     /// The database's access version when they were read (for the read cache).
     pub access_version: i64,
@@ -138,7 +138,7 @@ pub async fn with_owner(db: &Db, client_id: &str) -> Result<Option<ClientWithOwn
     .fetch_optional(db)
     .await?;
     Ok(row.map(|r| ClientWithOwner {
-        owner: UserRow {
+        owner: User {
             id: r.owner_user_id,
             tenant_id: r.tenant_id,
             email: r.owner_email,

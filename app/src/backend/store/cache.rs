@@ -12,7 +12,7 @@
 //! The job runner and the command line read the database directly.
 
 use super::projects::ProjectRow;
-use super::users::UserRow;
+use super::users::User;
 use super::webapps::WebappRow;
 use super::{grants, projects, settings, tenants, users, webapps, Conn, Db};
 use crate::backend::rules::permissions::ProjectGrants;
@@ -138,21 +138,21 @@ pub struct Cached<'a> {
 }
 
 impl Cached<'_> {
-    pub async fn user(&self, id: i64) -> Result<Option<UserRow>, sqlx::Error> {
+    pub async fn user(&self, id: i64) -> Result<Option<User>, sqlx::Error> {
         self.cache.get_or_load(Key::User(id), users::by_id(self.db, id)).await
     }
 
-    pub async fn user_by_email(&self, email: &str) -> Result<Option<UserRow>, sqlx::Error> {
+    pub async fn user_by_email(&self, email: &str) -> Result<Option<User>, sqlx::Error> {
         self.cache.get_or_load(Key::UserByEmail(email.to_string()), users::by_email(self.db, email)).await
     }
 
     /// A user of `tenant_id` (users are cached by id alone; another tenant's is not returned).
-    pub async fn user_in(&self, tenant_id: i64, id: i64) -> Result<Option<UserRow>, sqlx::Error> {
+    pub async fn user_in(&self, tenant_id: i64, id: i64) -> Result<Option<User>, sqlx::Error> {
         Ok(self.user(id).await?.filter(|u| u.tenant_id == tenant_id))
     }
 
     /// The user of `tenant_id` with `email`.
-    pub async fn user_by_email_in(&self, tenant_id: i64, email: &str) -> Result<Option<UserRow>, sqlx::Error> {
+    pub async fn user_by_email_in(&self, tenant_id: i64, email: &str) -> Result<Option<User>, sqlx::Error> {
         Ok(self.user_by_email(email).await?.filter(|u| u.tenant_id == tenant_id))
     }
 
@@ -169,7 +169,7 @@ impl Cached<'_> {
         self.cache.get_or_load(key, grants::covers(self.db, tenant_id, actor, subject)).await
     }
 
-    pub async fn enabled_users_granted_to(&self, tenant_id: i64, actor: i64) -> Result<Vec<(UserRow, bool)>, sqlx::Error> {
+    pub async fn enabled_users_granted_to(&self, tenant_id: i64, actor: i64) -> Result<Vec<(User, bool)>, sqlx::Error> {
         let key = Key::Candidates { tenant_id, actor };
         self.cache.get_or_load(key, grants::enabled_users_granted_to(self.db, tenant_id, actor)).await
     }

@@ -1,7 +1,7 @@
 //! Impersonation grants: users or groups who may impersonate users or groups.
 
 use super::{audit, now_ms, Conn, Db, Writer};
-use super::users::UserRow;
+use super::users::User;
 use crate::backend::audit::AuditEntry;
 use crate::model::{GrantView, PartyView, UserView};
 
@@ -69,13 +69,13 @@ pub async fn covers(db: &Db, tenant_id: i64, actor_user_id: i64, subject_user_id
 #[derive(sqlx::FromRow)]
 struct UserGranted {
     #[sqlx(flatten)]
-    user: UserRow,
+    user: User,
     granted: bool,
 }
 
 /// The enabled users of the tenant, by display name, each with whether some grant lets `actor`
 /// impersonate them (what the picker needs, in one query; the rules module still decides).
-pub async fn enabled_users_granted_to(db: &Db, tenant_id: i64, actor_user_id: i64) -> Result<Vec<(UserRow, bool)>, sqlx::Error> {
+pub async fn enabled_users_granted_to(db: &Db, tenant_id: i64, actor_user_id: i64) -> Result<Vec<(User, bool)>, sqlx::Error> {
     let rows: Vec<UserGranted> = sqlx::query_as(&format!(
         "SELECT u.id, u.tenant_id, u.email, u.display_name, u.password_hash, u.is_admin, u.account_type, u.disabled,
                 EXISTS (SELECT 1 FROM impersonation_grants g

@@ -44,7 +44,7 @@ pub async fn ids_of(db: &super::Db, user_id: i64) -> Result<Vec<i64>, sqlx::Erro
 }
 
 /// The members of a group, by display name.
-pub async fn members(db: &super::Db, group_id: i64) -> Result<Vec<super::users::UserRow>, sqlx::Error> {
+pub async fn members(db: &super::Db, group_id: i64) -> Result<Vec<super::users::User>, sqlx::Error> {
     sqlx::query_as(
         "SELECT u.id, u.tenant_id, u.email, u.display_name, u.password_hash, u.is_admin, u.account_type, u.disabled
          FROM users u JOIN group_members m ON m.user_id = u.id WHERE m.group_id = ? ORDER BY u.display_name",

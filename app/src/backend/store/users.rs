@@ -1,49 +1,7 @@
 use super::{now_ms, Conn, Db, Writer};
 use crate::backend::audit::AuditEntry;
+pub use crate::backend::domain::User;
 use crate::backend::domain::AccountType;
-use crate::model::UserView;
-
-/// A user or service account as stored.
-#[derive(Clone, sqlx::FromRow)]
-pub struct UserRow {
-    pub id: i64,
-    pub tenant_id: i64,
-    pub email: String,
-    pub display_name: String,
-    pub password_hash: Option<String>,
-    pub is_admin: bool,
-    #[sqlx(try_from = "String")]
-    pub account_type: AccountType,
-    pub disabled: bool,
-}
-
-impl UserRow {
-    pub fn is_service_account(&self) -> bool {
-        self.account_type == AccountType::Service
-    }
-
-    pub fn view(&self) -> UserView {
-        UserView {
-            id: self.id,
-            email: self.email.clone(),
-            display_name: self.display_name.clone(),
-        }
-    }
-}
-
-// Never print the password hash, not even in debug logs.
-impl std::fmt::Debug for UserRow {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("UserRow")
-            .field("id", &self.id)
-            .field("tenant_id", &self.tenant_id)
-            .field("email", &self.email)
-            .field("is_admin", &self.is_admin)
-            .field("account_type", &self.account_type)
-            .field("disabled", &self.disabled)
-            .finish_non_exhaustive()
-    }
-}
 
 const COLUMNS: &str =
     "id, tenant_id, email, display_name, password_hash, is_admin, account_type, disabled";
@@ -80,7 +38,7 @@ pub async fn insert(tx: &mut Conn, user: &NewUser<'_>) -> Result<i64, sqlx::Erro
 
 /// A user of any tenant: only for ids the server itself stored (a session's user, a job's
 /// people); an id that came with a request is looked up with `in_tenant`.
-pub async fn by_id(db: &Db, id: i64) -> Result<Option<UserRow>, sqlx::Error> {
+pub async fn by_id(db: &Db, id: i64) -> Result<Option<User>, sqlx::Error> {
     sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE id = ?"))
         .bind(id)
         .fetch_optional(db)
@@ -88,7 +46,7 @@ pub async fn by_id(db: &Db, id: i64) -> Result<Option<UserRow>, sqlx::Error> {
 }
 
 /// A user of `tenant_id`; a user of another tenant is as unknown as one who does not exist.
-pub async fn in_tenant(db: &Db, tenant_id: i64, id: i64) -> Result<Option<UserRow>, sqlx::Error> {
+pub async fn in_tenant(db: &Db, tenant_id: i64, id: i64) -> Result<Option<User>, sqlx::Error> {
     sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE id = ? AND tenant_id = ?"))
         .bind(id)
         .bind(tenant_id)
@@ -97,7 +55,7 @@ pub async fn in_tenant(db: &Db, tenant_id: i64, id: i64) -> Result<Option<UserRo
 }
 
 /// The user who logs in with `email` (emails are unique across tenants).
-pub async fn by_email(db: &Db, email: &str) -> Result<Option<UserRow>, sqlx::Error> {
+pub async fn by_email(db: &Db, email: &str) -> Result<Option<User>, sqlx::Error> {
     sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE email = ?"))
         .bind(email)
         .fetch_optional(db)
@@ -105,7 +63,7 @@ pub async fn by_email(db: &Db, email: &str) -> Result<Option<UserRow>, sqlx::Err
 }
 
 /// Enabled accounts of a tenant, by display name.
-pub async fn list_enabled(db: &Db, tenant_id: i64) -> Result<Vec<UserRow>, sqlx::Error> {
+pub async fn list_enabled(db: &Db, tenant_id: i64) -> Result<Vec<User>, sqlx::Error> {
     sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM users WHERE tenant_id = ? AND disabled = 0 ORDER BY display_name"
     ))
@@ -167,7 +125,7 @@ pub async fn create_with_tenant(
 }
 
 /// Every account of a tenant, by display name.
-pub async fn list_all(db: &Db, tenant_id: i64) -> Result<Vec<UserRow>, sqlx::Error> {
+pub async fn list_all(db: &Db, tenant_id: i64) -> Result<Vec<User>, sqlx::Error> {
     sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE tenant_id = ? ORDER BY display_name"))
         .bind(tenant_id)
         .fetch_all(db)
