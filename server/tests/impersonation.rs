@@ -441,6 +441,27 @@ async fn the_operator_s_global_switch_is_audited_in_a_chain_no_tenant_sees() {
 }
 
 #[tokio::test]
+async fn rows_the_command_line_appends_meanwhile_keep_the_server_s_chain_straight() {
+    use clap::Parser;
+    let app = TestApp::new().await;
+    let alice = app.login("alice@tshirts.example").await;
+    // The server's writer appends to TShirts Co.'s chain, and knows where it ends.
+    let as_carol = impersonate(&app, &alice, "carol@tshirts.example", false).await;
+    // The command line, another connection, appends to the same chain.
+    let cli = server::config::Cli::parse_from([
+        "server", "--database-url", &app.database_url(), "user", "create", "--email", "zed@tshirts.example",
+        "--name", "Zed", "--password", "zed-secret-1",
+    ]);
+    server::cli::run(cli).await.expect("user create");
+    // The server appends again: after the command line's row, not over it.
+    let stop = app.post("/api/impersonation/stop", &[], Some(&as_carol)).await;
+    assert_eq!(stop.status, StatusCode::OK, "{}", stop.body);
+    let actions: Vec<String> = audit_rows(&app).await.into_iter().map(|r| r.action).collect();
+    assert_eq!(actions, ["impersonation.start", "user.create", "impersonation.stop"]);
+    assert_eq!(chains_ok(&app).await, 3);
+}
+
+#[tokio::test]
 async fn a_body_that_is_not_utf8_is_a_precise_400() {
     let app = TestApp::new().await;
     let alice = app.login("alice@tshirts.example").await;

@@ -5,15 +5,44 @@ use super::{now_ms, Conn, Db, Writer};
 use crate::backend::audit::{chain_hash, AuditEntry, AuditRecord, Chain, ChainBreak, ChainCheck, ChainKey, Outcome, GENESIS};
 use crate::model::{AuditView, UserView};
 use futures::TryStreamExt;
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+
+/// What the writer task knows of the chains: their key, and the last row of each tenant's
+/// chain as this writer committed or wrote it in the open transaction.
+struct Chains {
+    key: ChainKey,
+    heads: RefCell<HashMap<i64, (i64, String)>>,
+    /// SQLite's `data_version` when last looked: it moves when another connection commits.
+    data_version: Cell<Option<i64>>,
+}
 
 tokio::task_local! {
-    /// The chain key, known to the writer task only: audit rows are appended by the writer.
-    static CHAIN_KEY: ChainKey;
+    /// Known to the writer task only: audit rows are appended by the writer.
+    static CHAINS: Chains;
 }
 
 /// Runs `work` (the writer task) with the chain key that `append` signs rows with.
 pub(super) async fn with_chain_key<F: std::future::Future>(key: ChainKey, work: F) -> F::Output {
-    CHAIN_KEY.scope(key, work).await
+    let chains = Chains { key, heads: RefCell::default(), data_version: Cell::new(None) };
+    CHAINS.scope(chains, work).await
+}
+
+/// Forgets the chain heads seen: the writes that made them were rolled back.
+pub(super) fn forget_heads() {
+    let _ = CHAINS.try_with(|c| c.heads.borrow_mut().clear());
+}
+
+/// At the start of a write transaction: when another connection (the command line) committed
+/// since, the heads seen may be stale and are forgotten.
+pub(super) async fn notice_other_writers(tx: &mut Conn) -> Result<(), sqlx::Error> {
+    let version: i64 = sqlx::query_scalar("PRAGMA data_version").fetch_one(&mut *tx).await?;
+    let _ = CHAINS.try_with(|c| {
+        if c.data_version.replace(Some(version)) != Some(version) {
+            c.heads.borrow_mut().clear();
+        }
+    });
+    Ok(())
 }
 
 /// The last hash of the older global chain, where each tenant's chain starts.
@@ -27,21 +56,23 @@ async fn anchor(tx: &mut Conn) -> Result<String, sqlx::Error> {
 /// Appends a row to its tenant's chain inside the caller's write transaction, so it commits
 /// or rolls back with the action it records.
 pub async fn append(tx: &mut Conn, entry: &AuditEntry) -> Result<i64, sqlx::Error> {
-    let key = CHAIN_KEY
-        .try_with(ChainKey::clone)
+    let (key, known) = CHAINS
+        .try_with(|c| (c.key.clone(), c.heads.borrow().get(&entry.tenant_id).cloned()))
         .map_err(|_| sqlx::Error::Protocol("audit rows are appended by the writer only".into()))?;
-    let last: Option<(i64, String)> =
-        sqlx::query_as("SELECT seq, hash FROM audit_log WHERE tenant_id = ? AND seq IS NOT NULL ORDER BY seq DESC LIMIT 1")
+    let last = match known {
+        Some(head) => Some(head),
+        None => sqlx::query_as("SELECT seq, hash FROM audit_log WHERE tenant_id = ? AND seq IS NOT NULL ORDER BY seq DESC LIMIT 1")
             .bind(entry.tenant_id)
             .fetch_optional(&mut *tx)
-            .await?;
+            .await?,
+    };
     let (seq, prev_hash) = match last {
         Some((seq, hash)) => (seq + 1, hash),
         None => (1, anchor(tx).await?),
     };
     let at = now_ms();
     let hash = chain_hash(&key, &prev_hash, seq, at, entry);
-    sqlx::query_scalar(
+    let id = sqlx::query_scalar(
         "INSERT INTO audit_log (seq, at, tenant_id, actor_user_id, subject_user_id, impersonation_id, action,
                                 target, outcome, reason, via, prev_hash, hash)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
@@ -60,7 +91,9 @@ pub async fn append(tx: &mut Conn, entry: &AuditEntry) -> Result<i64, sqlx::Erro
     .bind(&prev_hash)
     .bind(&hash)
     .fetch_one(&mut *tx)
-    .await
+    .await?;
+    let _ = CHAINS.try_with(|c| c.heads.borrow_mut().insert(entry.tenant_id, (seq, hash)));
+    Ok(id)
 }
 
 /// Appends a row in a transaction of its own (denied attempts, which change nothing else).

@@ -155,10 +155,13 @@ fn run_batch<'a>(
         }
         let mut ran: Vec<Ran> = Vec::new();
         let mut lost = None;
+        if let Err(e) = super::audit::notice_other_writers(conn).await {
+            lost = Some(format!("cannot read the data version: {e}"));
+        }
         // Alone in its batch, a unit needs no savepoint: the transaction keeps or drops it.
         // Otherwise each unit's end and the next one's savepoint go to SQLite together.
         let alone = pending.len() == 1;
-        if !alone {
+        if !alone && lost.is_none() {
             if let Err(e) = exec(conn, "SAVEPOINT unit").await {
                 lost = Some(format!("SAVEPOINT failed: {e}"));
             }
@@ -168,6 +171,10 @@ fn run_batch<'a>(
                 break;
             };
             let unit = work(Some(&mut *conn)).await;
+            if !unit.keep {
+                // What it appended to the audit chains is rolled back with it.
+                super::audit::forget_heads();
+            }
             if alone {
                 ran.push(unit);
                 break;
@@ -205,6 +212,7 @@ fn run_batch<'a>(
                 Ok(())
             }
             Some(why) => {
+                super::audit::forget_heads();
                 for unit in ran {
                     (unit.answer)(Some(&why));
                 }
