@@ -52,6 +52,13 @@ async fn password_guessing_waits_per_account_and_address_and_is_audited() {
     assert!(carol.status.is_success() || carol.status.is_redirection(), "{} {}", carol.status, carol.body);
     let dave = try_login("dave@tshirts.example", "guise-demo", "203.0.113.5").await;
     assert!(dave.status.is_success() || dave.status.is_redirection(), "{} {}", dave.status, dave.body);
+    // Guesses sent all at once are checked one at a time: no more get a 401 (a checked
+    // password) than the free tries allow.
+    let guesses = (0..20).map(|_| try_login("u2@tshirts.example", "guess", "203.0.113.6"));
+    let statuses: Vec<StatusCode> = futures::future::join_all(guesses).await.into_iter().map(|r| r.status).collect();
+    let checked = statuses.iter().filter(|s| **s == StatusCode::UNAUTHORIZED).count();
+    assert!((1..=5).contains(&checked), "{statuses:?}");
+    assert!(statuses.iter().all(|s| *s == StatusCode::UNAUTHORIZED || *s == StatusCode::TOO_MANY_REQUESTS), "{statuses:?}");
     // An unknown email is throttled alike, so the answers do not tell which accounts exist.
     for _ in 1..=5 {
         assert_eq!(try_login("nobody@tshirts.example", "guess", "203.0.113.5").await.status, StatusCode::UNAUTHORIZED);

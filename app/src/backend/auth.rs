@@ -6,7 +6,7 @@ use super::rules::permissions;
 use super::state::AppState;
 use super::store::cache::{Cached, ReadCache};
 use super::store::{self, users::User, Db};
-use super::throttle::ClientAddress;
+use super::throttle::{ClientAddress, NotNow};
 use crate::error::AppError;
 use crate::model::Via;
 use axum_login::{AuthUser, AuthnBackend, UserId};
@@ -91,26 +91,32 @@ pub fn within_session_lifetime(signed_in_at: i64, now: i64) -> bool {
 }
 
 /// A password login for `email` from `address`. A wait imposed by earlier failures is
-/// answered 429 before the password is even checked; a wrong password for an existing account
+/// answered 429 before the password is even checked, as is a second try for the same account
+/// from the same address while the first is being checked; a wrong password for an existing account
 /// is audited on it, with the address and any wait it now imposes. Unknown emails are
 /// throttled alike, so the answers do not tell which accounts exist.
 pub async fn log_in(state: &AppState, session: &mut AuthSession, email: &str, password: String, address: ClientAddress) -> Result<User, AppError> {
     let now = store::now_ms() / 1000;
-    if let Some(wait) = state.login_throttle.wait(email, address.0, now) {
-        return Err(AppError::TooManyRequests {
+    let attempt = state.login_throttle.begin(email, address.0, now).map_err(|not_now| match not_now {
+        NotNow::Wait(wait) => AppError::TooManyRequests {
             message: format!("too many failed logins; try again in {wait} s"),
             retry_after: wait,
-        });
-    }
+        },
+        NotNow::Busy => AppError::TooManyRequests {
+            message: "a login for this account is being checked already; try again in 1 s".into(),
+            retry_after: 1,
+        },
+    })?;
     let user = session
         .authenticate(Credentials { email: email.to_string(), password })
         .await
         .map_err(AppError::internal)?;
     if let Some(user) = user {
-        state.login_throttle.succeeded(email, address.0);
+        attempt.succeeded();
         return Ok(user);
     }
-    let wait = state.login_throttle.failed(email, address.0, now);
+    let wait = attempt.failed(now);
+    drop(attempt);
     match store::users::by_email(&state.db, email.trim()).await? {
         Some(account) => {
             let why = match permissions::may_log_in(&account) {

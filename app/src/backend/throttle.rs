@@ -113,6 +113,10 @@ impl<K: Hash + Eq> Throttle<K> {
 
 /// Most addresses remembered per account.
 const KNOWN_ADDRESSES: usize = 8;
+/// Most passwords checked at once for one address. With the one-at-a-time rule per account
+/// and address, this keeps requests sent in parallel from all passing the check before any
+/// of their failures is counted.
+const MAX_CHECKS_PER_ADDRESS: u32 = 4;
 
 /// Password logins, throttled three ways: an account from one address, an address against any
 /// account, and an account from addresses it was never used from. The last spares addresses
@@ -124,6 +128,14 @@ pub struct LoginThrottle {
     address: Throttle<IpAddr>,
     account: Throttle<String>,
     known: Mutex<HashMap<String, Vec<IpAddr>>>,
+    checking: Mutex<InFlight>,
+}
+
+/// Passwords being checked now: per account and address, and per address.
+#[derive(Debug, Default)]
+struct InFlight {
+    pairs: std::collections::HashSet<(String, IpAddr)>,
+    per_address: HashMap<IpAddr, u32>,
 }
 
 impl Default for LoginThrottle {
@@ -133,6 +145,51 @@ impl Default for LoginThrottle {
             address: Throttle::new(ONE_ADDRESS),
             account: Throttle::new(ONE_ACCOUNT),
             known: Mutex::new(HashMap::new()),
+            checking: Mutex::default(),
+        }
+    }
+}
+
+/// Why a login may not be tried now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NotNow {
+    /// Earlier failures impose this many more seconds.
+    Wait(i64),
+    /// A password for the same account, or too many for the address, is being checked.
+    Busy,
+}
+
+/// A password check under way; it ends when dropped, also when the request is dropped
+/// midway. Its outcome is told with `failed` or `succeeded`.
+#[derive(Debug)]
+pub struct LoginAttempt<'a> {
+    throttle: &'a LoginThrottle,
+    account: String,
+    address: IpAddr,
+}
+
+impl LoginAttempt<'_> {
+    /// Counts a wrong password; returns the wait it now imposes on that account from that
+    /// address (0 for none).
+    pub fn failed(&self, now: i64) -> i64 {
+        self.throttle.failed(&self.account, self.address, now)
+    }
+
+    /// A right password.
+    pub fn succeeded(&self) {
+        self.throttle.succeeded(&self.account, self.address)
+    }
+}
+
+impl Drop for LoginAttempt<'_> {
+    fn drop(&mut self) {
+        let mut checking = self.throttle.checking.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        checking.pairs.remove(&(std::mem::take(&mut self.account), self.address));
+        if let Some(n) = checking.per_address.get_mut(&self.address) {
+            *n -= 1;
+            if *n == 0 {
+                checking.per_address.remove(&self.address);
+            }
         }
     }
 }
@@ -148,8 +205,25 @@ impl LoginThrottle {
         known.get(account).is_some_and(|addresses| addresses.contains(&address))
     }
 
+    /// Starts checking a password for `email` from `address`, unless earlier failures impose
+    /// a wait or the same account is being checked from there already: one at a time, so
+    /// every failure is counted before the next try is allowed.
+    pub fn begin(&self, email: &str, address: IpAddr, now: i64) -> Result<LoginAttempt<'_>, NotNow> {
+        if let Some(wait) = self.wait(email, address, now) {
+            return Err(NotNow::Wait(wait));
+        }
+        let account = account_key(email);
+        let mut checking = self.checking.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let at_address = checking.per_address.get(&address).copied().unwrap_or(0);
+        if at_address >= MAX_CHECKS_PER_ADDRESS || !checking.pairs.insert((account.clone(), address)) {
+            return Err(NotNow::Busy);
+        }
+        checking.per_address.insert(address, at_address + 1);
+        Ok(LoginAttempt { throttle: self, account, address })
+    }
+
     /// Seconds to wait before `email` may try a password from `address`, if any.
-    pub fn wait(&self, email: &str, address: IpAddr, now: i64) -> Option<i64> {
+    fn wait(&self, email: &str, address: IpAddr, now: i64) -> Option<i64> {
         let account = account_key(email);
         let account_wide = if self.is_known(&account, address) { None } else { self.account.wait(&account, now) };
         [self.account_from_address.wait(&(account.clone(), address), now), self.address.wait(&address, now), account_wide]
@@ -158,9 +232,7 @@ impl LoginThrottle {
             .max()
     }
 
-    /// Counts a wrong password; returns the wait it now imposes on that account from that
-    /// address (0 for none).
-    pub fn failed(&self, email: &str, address: IpAddr, now: i64) -> i64 {
+    fn failed(&self, email: &str, address: IpAddr, now: i64) -> i64 {
         let account = account_key(email);
         self.address.fail(address, now);
         if !self.is_known(&account, address) {
@@ -172,7 +244,7 @@ impl LoginThrottle {
     /// A right password: that account's count from that address starts over, and the address
     /// is one it is used from. (The address's own count does not: one account of one's own
     /// must not reset guessing at others.)
-    pub fn succeeded(&self, email: &str, address: IpAddr) {
+    fn succeeded(&self, email: &str, address: IpAddr) {
         let account = account_key(email);
         self.account_from_address.clear(&(account.clone(), address));
         let mut known = self.known.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -267,6 +339,23 @@ mod tests {
         }
         assert_eq!(t.wait("carol@tshirts.example", ip(200), 100), Some(4), "a new address waits");
         assert_eq!(t.wait("carol@tshirts.example", ip(7), 100), None, "Carol's own address does not");
+    }
+
+    #[test]
+    fn passwords_sent_in_parallel_are_checked_one_at_a_time_per_account() {
+        let t = LoginThrottle::default();
+        let first = t.begin("carol@tshirts.example", ip(1), 100).unwrap();
+        assert_eq!(t.begin("CAROL@tshirts.example", ip(1), 100).unwrap_err(), NotNow::Busy);
+        let elsewhere = t.begin("carol@tshirts.example", ip(2), 100).unwrap();
+        first.failed(100);
+        drop(first);
+        assert!(t.begin("carol@tshirts.example", ip(1), 100).is_ok(), "once the first is counted");
+        drop(elsewhere);
+        // Four at once from one address, whichever the accounts; a dropped check frees its place.
+        let many: Vec<_> = (0..4).map(|n| t.begin(&format!("user{n}@tshirts.example"), ip(3), 100).unwrap()).collect();
+        assert_eq!(t.begin("user9@tshirts.example", ip(3), 100).unwrap_err(), NotNow::Busy);
+        drop(many);
+        assert!(t.begin("user9@tshirts.example", ip(3), 100).is_ok());
     }
 
     #[test]
