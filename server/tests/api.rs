@@ -223,6 +223,12 @@ async fn wrong_or_missing_client_credentials_are_refused_precisely() {
         .unwrap();
     let elsewhere = app.request(common::from_address(elsewhere, "192.0.2.9")).await;
     assert_eq!(elsewhere.status, StatusCode::OK, "{}", elsewhere.body);
+    // An unknown client id is slowed down alike: the 429 does not tell that a client exists.
+    let unknown = [("grant_type", "client_credentials"), ("client_id", "nobody-else"), ("client_secret", "nope")];
+    for _ in 0..app::backend::throttle::ONE_CLIENT_SOURCE.free {
+        refused(&token_request(&app, &unknown, None).await, StatusCode::UNAUTHORIZED, "invalid_client");
+    }
+    refused(&token_request(&app, &unknown, None).await, StatusCode::TOO_MANY_REQUESTS, "slow_down");
 
     let missing = token_request(&app, &[("grant_type", "client_credentials"), ("client_id", DEMO_CLIENT_ID)], None).await;
     assert_eq!(refused(&missing, StatusCode::BAD_REQUEST, "invalid_request"), "missing parameter: client_secret");

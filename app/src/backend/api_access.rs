@@ -200,24 +200,26 @@ async fn client_with_owner(state: &AppState, client_id: &str) -> Result<Option<C
 }
 
 /// `grant_type=client_credentials` from `address`: a token acting as the client's owner.
-/// Wrong secrets slow that client down from that address only, so someone who knows a
-/// `client_id` cannot lock the client out.
+/// Wrong secrets slow that client id down from that address only, so someone who knows a
+/// `client_id` cannot lock the client out; unknown ids are slowed alike, so the answers do
+/// not tell which exist.
 pub async fn client_credentials(state: &AppState, client_id: &str, secret: &str, address: ClientAddress) -> Result<IssuedToken, ApiFailure> {
-    let found = match super::api_clients::check_client_id(client_id) {
-        Ok(id) => client_with_owner(state, id).await?,
-        Err(_) => None,
-    };
-    let Some(ClientWithOwner { client, owner, tenant, .. }) = found else {
-        tracing::warn!("client credentials for unknown client {client_id:?}");
+    let Ok(client_id) = super::api_clients::check_client_id(client_id) else {
+        tracing::warn!("client credentials for a malformed client id {:?}", tokens::clip(client_id, 64));
         return Err(ApiFailure::client_refused(CLIENT_REFUSED));
     };
-    let source = (client.client_id.clone(), address.0);
+    let source = (client_id.to_string(), address.0);
     if let Some(seconds) = state.client_throttle.wait(&source, now_secs()) {
         return Err(ApiFailure::SlowDown {
             description: format!("too many wrong secrets for this client from this address; try again in {seconds} s"),
             retry_after: seconds,
         });
     }
+    let Some(ClientWithOwner { client, owner, tenant, .. }) = client_with_owner(state, client_id).await? else {
+        tracing::warn!("client credentials for unknown client {client_id:?}");
+        state.client_throttle.fail(source, now_secs());
+        return Err(ApiFailure::client_refused(CLIENT_REFUSED));
+    };
     let target = format!("client {}", client.client_id);
     let entry = |outcome: Outcome, reason: String| client_entry(&client, &owner, AuditAction::ApiToken, None, target.clone(), outcome, reason);
     let secret_matches = same_secret(&open_secret(state, &client)?, secret.as_bytes());
