@@ -135,50 +135,34 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Every field, each length-prefixed so no two different rows encode alike.
-fn encode(fields: &[&str], mut update: impl FnMut(&[u8])) {
+/// Feeds a row to a hash: the previous hash, the row's place (its `seq`, or its id in the
+/// older chain), its time and every field, each length-prefixed so no two different rows
+/// encode alike.
+fn feed_row(prev_hash: &str, place: i64, at: i64, e: &AuditEntry, mut update: impl FnMut(&[u8])) {
+    let optional = |n: Option<i64>| n.map(|n| n.to_string()).unwrap_or_default();
+    let numbers = [place.to_string(), at.to_string(), e.tenant_id.to_string(), e.actor_user_id.to_string()];
+    let optionals = [optional(e.subject_user_id), optional(e.impersonation_id)];
+    let fields = std::iter::once(prev_hash)
+        .chain(numbers.iter().map(String::as_str))
+        .chain(optionals.iter().map(String::as_str))
+        .chain([e.action.as_str(), &e.target, e.outcome.as_db(), &e.reason, &e.via]);
     for field in fields {
         update(&(field.len() as u64).to_be_bytes());
         update(field.as_bytes());
     }
 }
 
-fn entry_fields(e: &AuditEntry) -> [String; 9] {
-    [
-        e.tenant_id.to_string(),
-        e.actor_user_id.to_string(),
-        e.subject_user_id.map(|s| s.to_string()).unwrap_or_default(),
-        e.impersonation_id.map(|s| s.to_string()).unwrap_or_default(),
-        e.action.clone(),
-        e.target.clone(),
-        e.outcome.as_db().to_string(),
-        e.reason.clone(),
-        e.via.clone(),
-    ]
-}
-
-/// The hash of a row of a tenant's chain: HMAC-SHA-256 over the previous hash, the row's
-/// place in the chain, its time and every field.
+/// The hash of a row of a tenant's chain: HMAC-SHA-256 over the row, placed by its `seq`.
 pub fn chain_hash(key: &ChainKey, prev_hash: &str, seq: i64, at: i64, e: &AuditEntry) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(&key.0).expect("HMAC takes a key of any length");
-    let fields = entry_fields(e);
-    let mut all: Vec<&str> = vec![prev_hash];
-    let (seq, at) = (seq.to_string(), at.to_string());
-    all.extend([seq.as_str(), at.as_str()]);
-    all.extend(fields.iter().map(String::as_str));
-    encode(&all, |bytes| mac.update(bytes));
+    feed_row(prev_hash, seq, at, e, |bytes| mac.update(bytes));
     hex(&mac.finalize().into_bytes())
 }
 
-/// The hash of a row of the older global chain: plain SHA-256 over the previous hash, the
-/// row's id, its time and every field.
+/// The hash of a row of the older global chain: plain SHA-256 over the row, placed by its id.
 pub fn global_chain_hash(prev_hash: &str, id: i64, at: i64, e: &AuditEntry) -> String {
     let mut h = Sha256::new();
-    let fields = entry_fields(e);
-    let (id, at) = (id.to_string(), at.to_string());
-    let mut all: Vec<&str> = vec![prev_hash, id.as_str(), at.as_str()];
-    all.extend(fields.iter().map(String::as_str));
-    encode(&all, |bytes| h.update(bytes));
+    feed_row(prev_hash, id, at, e, |bytes| h.update(bytes));
     hex(&h.finalize())
 }
 
@@ -424,6 +408,23 @@ mod tests {
         let mut rows = chain(3);
         rows[1].entry.tenant_id = 2;
         assert_eq!(verify_chain(tenant_chain(), &rows).unwrap_err().row_id, Some(20));
+    }
+
+    #[test]
+    fn the_older_chain_hashes_as_it_always_did() {
+        // Computed by the hash the global chain was written with, before chains were keyed.
+        let e = AuditEntry {
+            tenant_id: 1,
+            actor_user_id: 2,
+            subject_user_id: Some(3),
+            impersonation_id: None,
+            action: "impersonation.start".into(),
+            target: "user 3".into(),
+            outcome: Outcome::Allowed,
+            reason: "TICKET-1".into(),
+            via: "UI".into(),
+        };
+        assert_eq!(global_chain_hash(GENESIS, 7, 1000, &e), "e05853138a83d96f6fe6a92ca15c490c048d25d29df437064bfbc474ee3fab46");
     }
 
     #[test]
