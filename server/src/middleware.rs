@@ -18,14 +18,15 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// proxies, the nearest address in `X-Forwarded-For` that is not (the proxies append the
 /// address they saw, so entries further left are whatever the client chose to send).
 pub fn client_ip(peer: Option<IpAddr>, forwarded_for: &[&str], trusted: &[IpAddr]) -> Option<IpAddr> {
-    let peer = peer?;
+    // An IPv4 client reaching an IPv6 socket shows as ::ffff:a.b.c.d: compare it as IPv4.
+    let peer = peer?.to_canonical();
     if !trusted.contains(&peer) {
         return Some(peer);
     }
     let hops = forwarded_for.iter().flat_map(|h| h.split(',')).map(str::trim).collect::<Vec<_>>();
     let mut nearest = peer;
     for hop in hops.into_iter().rev() {
-        match hop.parse::<IpAddr>() {
+        match hop.parse::<IpAddr>().map(|ip| ip.to_canonical()) {
             Ok(ip) if trusted.contains(&ip) => nearest = ip,
             Ok(ip) => return Some(ip),
             // A garbled entry: nothing to its left can be trusted either.
@@ -166,6 +167,7 @@ mod tests {
         assert_eq!(client_ip(Some(ip("10.0.0.1")), &["203.0.113.9, garbage"], &proxy), Some(ip("10.0.0.1")));
         assert_eq!(client_ip(Some(ip("10.0.0.1")), &[], &proxy), Some(ip("10.0.0.1")));
         assert_eq!(client_ip(None, &["203.0.113.9"], &proxy), None);
+        assert_eq!(client_ip(Some(ip("::ffff:10.0.0.1")), &["203.0.113.9"], &proxy), Some(ip("203.0.113.9")), "an IPv4 proxy over IPv6");
     }
 
     #[test]
