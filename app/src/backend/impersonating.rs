@@ -35,16 +35,16 @@ pub async fn resolve(session: &AuthSession, state: &AppState) -> Result<Principa
         }
         return Err(AppError::not_logged_in());
     };
-    let signed_in_at: Option<i64> = session.session.get(auth::SIGNED_IN_AT).await.map_err(session_error)?;
-    let signed_in_at = match signed_in_at {
+    let now = now_ms();
+    let signed_in_at = match session.session.get::<i64>(auth::SIGNED_IN_AT).await.map_err(session_error)? {
         Some(at) => at,
         // A session from before logins were stamped: its lifetime starts now.
         None => {
-            session.session.insert(auth::SIGNED_IN_AT, now_ms()).await.map_err(session_error)?;
-            now_ms()
+            session.session.insert(auth::SIGNED_IN_AT, now).await.map_err(session_error)?;
+            now
         }
     };
-    if !auth::within_session_lifetime(signed_in_at, now_ms()) {
+    if !auth::within_session_lifetime(signed_in_at, now) {
         if let Some(id) = ongoing {
             end_unattended(state, id, "ended automatically: the impersonator's session reached its time limit").await?;
         }
@@ -65,7 +65,7 @@ pub async fn resolve(session: &AuthSession, state: &AppState) -> Result<Principa
         .ok_or_else(|| AppError::internal(format!("impersonation {id} names a missing user")))?;
     let has_grant = state.cached().grant_covers(actor.tenant_id, actor.id, subject.id).await?;
     let enabled = state.cached().impersonation_enabled().await?;
-    match impersonation::may_continue(&actor, &subject, has_grant, enabled, row.expires_at, now_ms()) {
+    match impersonation::may_continue(&actor, &subject, has_grant, enabled, row.expires_at, now) {
         Ok(()) => Ok(Principal::impersonating(actor, subject, row.id, row.read_only, row.expires_at)),
         Err(end) => {
             let (action, why) = match end {
