@@ -91,8 +91,8 @@ pub fn within_session_lifetime(signed_in_at: i64, now: i64) -> bool {
 }
 
 /// A password login for `email` from `address`. A wait imposed by earlier failures is
-/// answered 429 before the password is even checked, as is a second try for the same account
-/// from the same address while the first is being checked; a wrong password for an existing account
+/// answered 429 before the password is even checked, as is a try that, with those being
+/// checked at the same time, could go past the free ones; a wrong password for an existing account
 /// is audited on it, with the address and any wait it now imposes. Unknown emails are
 /// throttled alike, so the answers do not tell which accounts exist.
 pub async fn log_in(state: &AppState, session: &mut AuthSession, email: &str, password: String, address: ClientAddress) -> Result<User, AppError> {
@@ -103,7 +103,7 @@ pub async fn log_in(state: &AppState, session: &mut AuthSession, email: &str, pa
             retry_after: wait,
         },
         NotNow::Busy => AppError::TooManyRequests {
-            message: "a login for this account is being checked already; try again in 1 s".into(),
+            message: "other logins for this account or address are being checked; try again in 1 s".into(),
             retry_after: 1,
         },
     })?;

@@ -61,6 +61,17 @@ const MAX_KEYS: usize = 100_000;
 struct Failures {
     count: u32,
     last: i64,
+    /// Tries begun and not ended yet.
+    checking: u32,
+}
+
+/// Why a try may not be made now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NotNow {
+    /// Earlier failures impose this many more seconds.
+    Wait(i64),
+    /// Tries under way could use up what is allowed: wait for their outcome.
+    Busy,
 }
 
 /// Failure counts per key under one policy.
@@ -80,43 +91,85 @@ impl<K: Hash + Eq> Throttle<K> {
         f(&mut map)
     }
 
-    fn current(&self, f: Option<&Failures>, now: i64) -> Option<Failures> {
-        f.copied().filter(|f| now < f.last + self.policy.forget_after)
+    /// The failures still remembered at `now`.
+    fn count(&self, f: &Failures, now: i64) -> u32 {
+        if now < f.last + self.policy.forget_after { f.count } else { 0 }
+    }
+
+    fn wait_in(&self, f: &Failures, now: i64) -> Option<i64> {
+        let until = f.last + self.policy.wait_after(self.count(f, now));
+        (until > now).then_some(until - now)
     }
 
     /// Seconds `key` must still wait at `now`, if any.
     pub fn wait(&self, key: &K, now: i64) -> Option<i64> {
+        self.with(|m| self.wait_in(m.get(key)?, now))
+    }
+
+    /// Begins a try of `key` whose outcome is told later (`fail`, then `end`). Refused while
+    /// a wait is on, and while the tries under way could, if they all failed, use up the free
+    /// ones: requests sent in parallel cannot all pass before their failures are counted.
+    /// Past the free tries, one at a time.
+    pub fn begin(&self, key: K, now: i64) -> Result<(), NotNow> {
         self.with(|m| {
-            let f = self.current(m.get(key), now)?;
-            let until = f.last + self.policy.wait_after(f.count);
-            (until > now).then_some(until - now)
+            self.make_room(m, now);
+            let f = m.entry(key).or_insert(Failures { count: 0, last: now, checking: 0 });
+            if let Some(wait) = self.wait_in(f, now) {
+                return Err(NotNow::Wait(wait));
+            }
+            if f.checking > 0 && self.count(f, now) + f.checking >= self.policy.free {
+                return Err(NotNow::Busy);
+            }
+            f.checking += 1;
+            Ok(())
+        })
+    }
+
+    /// Ends a try begun with `begin`.
+    pub fn end(&self, key: &K, now: i64) {
+        self.with(|m| {
+            if let Some(f) = m.get_mut(key) {
+                f.checking = f.checking.saturating_sub(1);
+                if f.checking == 0 && self.count(f, now) == 0 {
+                    m.remove(key);
+                }
+            }
         })
     }
 
     /// Counts a failure of `key` at `now`; returns the wait it now imposes (0 for none).
     pub fn fail(&self, key: K, now: i64) -> i64 {
         self.with(|m| {
-            if m.len() >= MAX_KEYS {
-                let policy = self.policy;
-                m.retain(|_, f| now < f.last + policy.forget_after && f.count >= policy.free);
-            }
-            let count = self.current(m.get(&key), now).map_or(0, |f| f.count) + 1;
-            m.insert(key, Failures { count, last: now });
-            self.policy.wait_after(count)
+            self.make_room(m, now);
+            let f = m.entry(key).or_insert(Failures { count: 0, last: now, checking: 0 });
+            f.count = self.count(f, now) + 1;
+            f.last = now;
+            self.policy.wait_after(f.count)
         })
     }
 
+    /// Forgets the failures of `key` (its tries under way stay counted).
     pub fn clear(&self, key: &K) {
-        self.with(|m| m.remove(key));
+        self.with(|m| {
+            if let Some(f) = m.get_mut(key) {
+                f.count = 0;
+                if f.checking == 0 {
+                    m.remove(key);
+                }
+            }
+        })
+    }
+
+    /// When the table is full, drops the keys that slow nobody down.
+    fn make_room(&self, m: &mut HashMap<K, Failures>, now: i64) {
+        if m.len() >= MAX_KEYS {
+            m.retain(|_, f| f.checking > 0 || self.count(f, now) >= self.policy.free);
+        }
     }
 }
 
 /// Most addresses remembered per account.
 const KNOWN_ADDRESSES: usize = 8;
-/// Most passwords checked at once for one address. With the one-at-a-time rule per account
-/// and address, this keeps requests sent in parallel from all passing the check before any
-/// of their failures is counted.
-const MAX_CHECKS_PER_ADDRESS: u32 = 4;
 
 /// Password logins, throttled three ways: an account from one address, an address against any
 /// account, and an account from addresses it was never used from. The last spares addresses
@@ -128,14 +181,6 @@ pub struct LoginThrottle {
     address: Throttle<IpAddr>,
     account: Throttle<String>,
     known: Mutex<HashMap<String, Vec<IpAddr>>>,
-    checking: Mutex<InFlight>,
-}
-
-/// Passwords being checked now: per account and address, and per address.
-#[derive(Debug, Default)]
-struct InFlight {
-    pairs: std::collections::HashSet<(String, IpAddr)>,
-    per_address: HashMap<IpAddr, u32>,
 }
 
 impl Default for LoginThrottle {
@@ -145,51 +190,6 @@ impl Default for LoginThrottle {
             address: Throttle::new(ONE_ADDRESS),
             account: Throttle::new(ONE_ACCOUNT),
             known: Mutex::new(HashMap::new()),
-            checking: Mutex::default(),
-        }
-    }
-}
-
-/// Why a login may not be tried now.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum NotNow {
-    /// Earlier failures impose this many more seconds.
-    Wait(i64),
-    /// A password for the same account, or too many for the address, is being checked.
-    Busy,
-}
-
-/// A password check under way; it ends when dropped, also when the request is dropped
-/// midway. Its outcome is told with `failed` or `succeeded`.
-#[derive(Debug)]
-pub struct LoginAttempt<'a> {
-    throttle: &'a LoginThrottle,
-    account: String,
-    address: IpAddr,
-}
-
-impl LoginAttempt<'_> {
-    /// Counts a wrong password; returns the wait it now imposes on that account from that
-    /// address (0 for none).
-    pub fn failed(&self, now: i64) -> i64 {
-        self.throttle.failed(&self.account, self.address, now)
-    }
-
-    /// A right password.
-    pub fn succeeded(&self) {
-        self.throttle.succeeded(&self.account, self.address)
-    }
-}
-
-impl Drop for LoginAttempt<'_> {
-    fn drop(&mut self) {
-        let mut checking = self.throttle.checking.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        checking.pairs.remove(&(std::mem::take(&mut self.account), self.address));
-        if let Some(n) = checking.per_address.get_mut(&self.address) {
-            *n -= 1;
-            if *n == 0 {
-                checking.per_address.remove(&self.address);
-            }
         }
     }
 }
@@ -199,62 +199,84 @@ fn account_key(email: &str) -> String {
     email.trim().to_lowercase()
 }
 
+/// A password check under way; it ends when dropped, also when the request is dropped
+/// midway. Its outcome is told with `failed` or `succeeded`.
+#[derive(Debug)]
+pub struct LoginAttempt<'a> {
+    throttle: &'a LoginThrottle,
+    account: String,
+    address: IpAddr,
+    /// Whether the account-wide count applies (an address the account was never used from).
+    new_address: bool,
+    began: i64,
+}
+
+impl LoginAttempt<'_> {
+    /// Counts a wrong password; returns the wait it now imposes on that account from that
+    /// address (0 for none).
+    pub fn failed(&self, now: i64) -> i64 {
+        let t = self.throttle;
+        t.address.fail(self.address, now);
+        if self.new_address {
+            t.account.fail(self.account.clone(), now);
+        }
+        t.account_from_address.fail((self.account.clone(), self.address), now)
+    }
+
+    /// A right password: that account's count from that address starts over, and the address
+    /// is one it is used from. (The address's own count does not: one account of one's own
+    /// must not reset guessing at others.)
+    pub fn succeeded(&self) {
+        let t = self.throttle;
+        t.account_from_address.clear(&(self.account.clone(), self.address));
+        let mut known = t.known.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let addresses = known.entry(self.account.clone()).or_default();
+        if !addresses.contains(&self.address) {
+            if addresses.len() == KNOWN_ADDRESSES {
+                addresses.remove(0);
+            }
+            addresses.push(self.address);
+        }
+    }
+}
+
+impl Drop for LoginAttempt<'_> {
+    fn drop(&mut self) {
+        let (t, now) = (self.throttle, self.began);
+        t.account_from_address.end(&(self.account.clone(), self.address), now);
+        t.address.end(&self.address, now);
+        if self.new_address {
+            t.account.end(&self.account, now);
+        }
+    }
+}
+
 impl LoginThrottle {
     fn is_known(&self, account: &str, address: IpAddr) -> bool {
         let known = self.known.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         known.get(account).is_some_and(|addresses| addresses.contains(&address))
     }
 
-    /// Starts checking a password for `email` from `address`, unless earlier failures impose
-    /// a wait or the same account is being checked from there already: one at a time, so
-    /// every failure is counted before the next try is allowed.
+    /// Begins checking a password for `email` from `address`, unless a wait is on or tries
+    /// under way could use up what is allowed (see `Throttle::begin`) for the account from
+    /// that address, the address, or (from an address it was never used from) the account.
     pub fn begin(&self, email: &str, address: IpAddr, now: i64) -> Result<LoginAttempt<'_>, NotNow> {
-        if let Some(wait) = self.wait(email, address, now) {
-            return Err(NotNow::Wait(wait));
+        let account = account_key(email);
+        let new_address = !self.is_known(&account, address);
+        let pair = (account.clone(), address);
+        self.account_from_address.begin(pair.clone(), now)?;
+        if let Err(not_now) = self.address.begin(address, now) {
+            self.account_from_address.end(&pair, now);
+            return Err(not_now);
         }
-        let account = account_key(email);
-        let mut checking = self.checking.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let at_address = checking.per_address.get(&address).copied().unwrap_or(0);
-        if at_address >= MAX_CHECKS_PER_ADDRESS || !checking.pairs.insert((account.clone(), address)) {
-            return Err(NotNow::Busy);
-        }
-        checking.per_address.insert(address, at_address + 1);
-        Ok(LoginAttempt { throttle: self, account, address })
-    }
-
-    /// Seconds to wait before `email` may try a password from `address`, if any.
-    fn wait(&self, email: &str, address: IpAddr, now: i64) -> Option<i64> {
-        let account = account_key(email);
-        let account_wide = if self.is_known(&account, address) { None } else { self.account.wait(&account, now) };
-        [self.account_from_address.wait(&(account.clone(), address), now), self.address.wait(&address, now), account_wide]
-            .into_iter()
-            .flatten()
-            .max()
-    }
-
-    fn failed(&self, email: &str, address: IpAddr, now: i64) -> i64 {
-        let account = account_key(email);
-        self.address.fail(address, now);
-        if !self.is_known(&account, address) {
-            self.account.fail(account.clone(), now);
-        }
-        self.account_from_address.fail((account, address), now)
-    }
-
-    /// A right password: that account's count from that address starts over, and the address
-    /// is one it is used from. (The address's own count does not: one account of one's own
-    /// must not reset guessing at others.)
-    fn succeeded(&self, email: &str, address: IpAddr) {
-        let account = account_key(email);
-        self.account_from_address.clear(&(account.clone(), address));
-        let mut known = self.known.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let addresses = known.entry(account).or_default();
-        if !addresses.contains(&address) {
-            if addresses.len() == KNOWN_ADDRESSES {
-                addresses.remove(0);
+        if new_address {
+            if let Err(not_now) = self.account.begin(account.clone(), now) {
+                self.account_from_address.end(&pair, now);
+                self.address.end(&address, now);
+                return Err(not_now);
             }
-            addresses.push(address);
         }
+        Ok(LoginAttempt { throttle: self, account, address, new_address, began: now })
     }
 }
 
@@ -294,28 +316,40 @@ mod tests {
         assert_eq!(t.wait(&"k", 14 + 60 * 60), None);
     }
 
+    /// A wrong password for `email` from `address` at `now`; the wait it imposes.
+    fn fail(t: &LoginThrottle, email: &str, address: IpAddr, now: i64) -> i64 {
+        t.begin(email, address, now).expect("may try").failed(now)
+    }
+
+    fn wait(t: &LoginThrottle, email: &str, address: IpAddr, now: i64) -> Option<i64> {
+        match t.begin(email, address, now) {
+            Err(NotNow::Wait(seconds)) => Some(seconds),
+            _ => None,
+        }
+    }
+
     #[test]
     fn guessing_one_account_from_one_address_waits_but_other_addresses_do_not() {
         let t = LoginThrottle::default();
         for _ in 0..4 {
-            assert_eq!(t.failed("Carol@tshirts.example", ip(1), 100), 0);
+            assert_eq!(fail(&t, "Carol@tshirts.example", ip(1), 100), 0);
         }
-        assert_eq!(t.failed(" carol@tshirts.example", ip(1), 100), 4);
-        assert_eq!(t.wait("CAROL@tshirts.example", ip(1), 101), Some(3), "any spelling of the email");
-        assert_eq!(t.wait("carol@tshirts.example", ip(2), 101), None, "Carol herself, elsewhere, is not locked out");
-        assert_eq!(t.wait("dave@tshirts.example", ip(1), 101), None, "other accounts from that address are not");
+        assert_eq!(fail(&t, " carol@tshirts.example", ip(1), 100), 4);
+        assert_eq!(wait(&t, "CAROL@tshirts.example", ip(1), 101), Some(3), "any spelling of the email");
+        assert_eq!(wait(&t, "carol@tshirts.example", ip(2), 101), None, "Carol herself, elsewhere, is not locked out");
+        assert_eq!(wait(&t, "dave@tshirts.example", ip(1), 101), None, "other accounts from that address are not");
     }
 
     #[test]
     fn a_right_password_starts_the_count_over_for_that_address_only() {
         let t = LoginThrottle::default();
         for _ in 0..5 {
-            t.failed("carol@tshirts.example", ip(1), 100);
+            fail(&t, "carol@tshirts.example", ip(1), 100);
         }
-        t.succeeded("carol@tshirts.example", ip(1));
-        assert_eq!(t.wait("carol@tshirts.example", ip(1), 100), None);
+        t.begin("carol@tshirts.example", ip(1), 104).expect("after the wait").succeeded();
+        assert_eq!(wait(&t, "carol@tshirts.example", ip(1), 104), None);
         for _ in 0..4 {
-            assert_eq!(t.failed("carol@tshirts.example", ip(1), 100), 0);
+            assert_eq!(fail(&t, "carol@tshirts.example", ip(1), 104), 0);
         }
     }
 
@@ -323,39 +357,60 @@ mod tests {
     fn one_address_guessing_many_accounts_waits() {
         let t = LoginThrottle::default();
         for n in 0..49 {
-            assert_eq!(t.failed(&format!("user{n}@tshirts.example"), ip(1), 100), 0);
+            assert_eq!(fail(&t, &format!("user{n}@tshirts.example"), ip(1), 100), 0);
         }
-        t.failed("user49@tshirts.example", ip(1), 100);
-        assert_eq!(t.wait("anyone@tshirts.example", ip(1), 100), Some(4));
-        assert_eq!(t.wait("anyone@tshirts.example", ip(2), 100), None);
+        fail(&t, "user49@tshirts.example", ip(1), 100);
+        assert_eq!(wait(&t, "anyone@tshirts.example", ip(1), 100), Some(4));
+        assert_eq!(wait(&t, "anyone@tshirts.example", ip(2), 100), None);
     }
 
     #[test]
     fn guessing_spread_over_many_addresses_spares_the_addresses_the_user_logs_in_from() {
         let t = LoginThrottle::default();
-        t.succeeded("carol@tshirts.example", ip(7));
+        t.begin("carol@tshirts.example", ip(7), 100).unwrap().succeeded();
         for n in 0..100u8 {
-            t.failed("carol@tshirts.example", IpAddr::from([198, 51, 100, n]), 100);
+            fail(&t, "carol@tshirts.example", IpAddr::from([198, 51, 100, n]), 100);
         }
-        assert_eq!(t.wait("carol@tshirts.example", ip(200), 100), Some(4), "a new address waits");
-        assert_eq!(t.wait("carol@tshirts.example", ip(7), 100), None, "Carol's own address does not");
+        assert_eq!(wait(&t, "carol@tshirts.example", ip(200), 100), Some(4), "a new address waits");
+        assert_eq!(wait(&t, "carol@tshirts.example", ip(7), 100), None, "Carol's own address does not");
     }
 
     #[test]
-    fn passwords_sent_in_parallel_are_checked_one_at_a_time_per_account() {
+    fn tries_under_way_count_until_their_outcome_is_known() {
         let t = LoginThrottle::default();
-        let first = t.begin("carol@tshirts.example", ip(1), 100).unwrap();
-        assert_eq!(t.begin("CAROL@tshirts.example", ip(1), 100).unwrap_err(), NotNow::Busy);
-        let elsewhere = t.begin("carol@tshirts.example", ip(2), 100).unwrap();
-        first.failed(100);
-        drop(first);
-        assert!(t.begin("carol@tshirts.example", ip(1), 100).is_ok(), "once the first is counted");
-        drop(elsewhere);
-        // Four at once from one address, whichever the accounts; a dropped check frees its place.
-        let many: Vec<_> = (0..4).map(|n| t.begin(&format!("user{n}@tshirts.example"), ip(3), 100).unwrap()).collect();
-        assert_eq!(t.begin("user9@tshirts.example", ip(3), 100).unwrap_err(), NotNow::Busy);
-        drop(many);
-        assert!(t.begin("user9@tshirts.example", ip(3), 100).is_ok());
+        // Five checks of one account at once use up its free tries: a sixth waits for them.
+        let five: Vec<_> = (0..5).map(|_| t.begin("carol@tshirts.example", ip(1), 100).unwrap()).collect();
+        assert_eq!(t.begin("carol@tshirts.example", ip(1), 100).unwrap_err(), NotNow::Busy);
+        assert!(t.begin("carol@tshirts.example", ip(2), 100).is_ok(), "from elsewhere, no");
+        // They all fail: the wait is on. Once it is over, one try at a time.
+        for attempt in &five {
+            attempt.failed(100);
+        }
+        drop(five);
+        assert_eq!(t.begin("carol@tshirts.example", ip(1), 100).unwrap_err(), NotNow::Wait(4));
+        let next = t.begin("carol@tshirts.example", ip(1), 104).unwrap();
+        assert_eq!(t.begin("carol@tshirts.example", ip(1), 104).unwrap_err(), NotNow::Busy);
+        drop(next);
+        // Right passwords for many accounts of one address at once are not held up.
+        let many: Vec<_> = (0..20).map(|n| t.begin(&format!("user{n}@tshirts.example"), ip(3), 100).unwrap()).collect();
+        for attempt in &many {
+            attempt.succeeded();
+        }
+    }
+
+    #[test]
+    fn a_dropped_check_frees_its_place() {
+        let t = Throttle::new(ONE_SOURCE);
+        for _ in 0..5 {
+            t.begin("k", 100).unwrap();
+        }
+        assert_eq!(t.begin("k", 100), Err(NotNow::Busy));
+        t.end(&"k", 100);
+        assert_eq!(t.begin("k", 100), Ok(()));
+        for _ in 0..5 {
+            t.end(&"k", 100);
+        }
+        assert_eq!(t.with(|m| m.len()), 0, "nothing left of a key with no failures");
     }
 
     #[test]
