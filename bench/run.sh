@@ -67,6 +67,10 @@ ACTOR=$(curl -sf -d "$CC_BODY" "$BASE/v2/auth/token" | json_field "['access_toke
 wrk_once() { # wrk_once SECONDS THREADS CONNECTIONS URL -> the RESULT json
   BENCH_THREADS=$2 wrk -t"$2" -c"$3" -d"$1"s --timeout 5s -s "$LUA" "$4" | sed -n 's/^RESULT //p'
 }
+# One signed-in session per connection of the UI scenario, made before each run (one login at
+# a time: logins of one account from one address in parallel are throttled, and their cost is
+# not what the scenario measures).
+ui_sessions() { for _ in $(seq "$1"); do login alice@tshirts.example; done >"$OUT/sessions.txt"; }
 exchange_bodies() { python3 bench/exchange_bodies.py "$CLIENT_ID" "$CLIENT_SECRET" "$ACTOR" u1@tshirts.example "$1" "$OUT/bodies.txt"; }
 
 declare -A RATE P50 P99 BAD
@@ -77,9 +81,11 @@ measure() { # measure KEY LABEL THREADS CONNECTIONS PATH  (request set up by BEN
   [ "$key" = floor ] || [[ " $SCENARIOS " == *" $key "* ]] || return 0
   say "$label (warm-up ${WARMUP}s, then $REPS x ${DURATION}s, $c connections)"
   [ "$key" = exchange ] && exchange_bodies 20000
+  [ "$key" = ui ] && ui_sessions "$c"
   wrk_once "$WARMUP" "$t" "$c" "$url" >/dev/null
   for r in $(seq "$REPS"); do
     [ "$key" = exchange ] && exchange_bodies $(( DURATION * 8000 ))
+    [ "$key" = ui ] && ui_sessions "$c"
     local row
     row=$(wrk_once "$DURATION" "$t" "$c" "$url")
     echo "  run $r: $row" >&2
@@ -95,7 +101,7 @@ PY
 )
   ORDER+=("$key|$label")
 }
-clear_request() { unset BENCH_METHOD BENCH_PATH BENCH_BODY BENCH_BODIES BENCH_HEADERS BENCH_SESSION BENCH_LOGIN BENCH_PASSWORD BENCH_TARGET; }
+clear_request() { unset BENCH_METHOD BENCH_PATH BENCH_BODY BENCH_BODIES BENCH_HEADERS BENCH_SESSION BENCH_SESSIONS BENCH_TARGET; }
 
 clear_request
 measure floor "HTTP floor (GET /healthz)" "$THREADS" "$CONC" /healthz
@@ -108,7 +114,7 @@ export BENCH_METHOD=POST BENCH_BODIES=$OUT/bodies.txt BENCH_HEADERS="Authorizati
 measure exchange "token exchange (strict client, fresh jti each)" "$THREADS" "$CONC" /v2/auth/token
 clear_request
 
-export BENCH_SESSION=impersonate BENCH_LOGIN=alice%40tshirts.example BENCH_PASSWORD=guise-demo BENCH_TARGET=$CAROL_ID
+export BENCH_SESSION=impersonate BENCH_SESSIONS=$OUT/sessions.txt BENCH_TARGET=$CAROL_ID
 measure ui "UI impersonation start or stop (server functions)" 16 16 /api/impersonation/start
 clear_request
 

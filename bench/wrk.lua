@@ -5,9 +5,10 @@
 --   BENCH_BODIES   a file with one form body per line, each sent once (fresh tokens)
 --   BENCH_HEADERS  extra headers, "Name: value" separated by "|"
 --   BENCH_THREADS  must equal wrk -t when BENCH_BODIES is used
---   BENCH_SESSION  "impersonate": every thread (one connection each) logs in as
---                  BENCH_LOGIN / BENCH_PASSWORD, then starts (user BENCH_TARGET) and stops an
---                  impersonation in turn, following the session cookie as it changes.
+--   BENCH_SESSION  "impersonate": every thread (one connection each) takes its own session
+--                  cookie (line id+1 of the file BENCH_SESSIONS), then starts (user
+--                  BENCH_TARGET) and stops an impersonation in turn, following the session
+--                  cookie as it changes.
 -- done() prints one line: RESULT {"rps":…,"p50_ms":…,"p99_ms":…,"non2xx":…,…}
 local method = os.getenv("BENCH_METHOD") or "GET"
 local path = os.getenv("BENCH_PATH")
@@ -31,9 +32,21 @@ function setup(thread)
   table.insert(all_threads, thread)
 end
 
+-- Impersonation start/stop: a small state machine per thread (one connection per thread).
+local step, cookie = "start", nil
+local start_body = "user_id=" .. (os.getenv("BENCH_TARGET") or "") .. "&reason=bench"
+local json = { ["Accept"] = "application/json", ["Content-Type"] = "application/x-www-form-urlencoded" }
+
 local bodies, index = nil, 0
 reused = 0
 function init(args)
+  if session == "impersonate" then
+    local n = 0
+    for line in io.lines(os.getenv("BENCH_SESSIONS")) do
+      if n == id then cookie = line end
+      n = n + 1
+    end
+  end
   if bodies_file then
     bodies = {}
     local n = 0
@@ -51,17 +64,10 @@ local function copy_headers(extra)
   return h
 end
 
--- Impersonation start/stop: a small state machine per thread (one connection per thread).
-local step, cookie = "login", nil
-local login_body = "email=" .. (os.getenv("BENCH_LOGIN") or "") .. "&password=" .. (os.getenv("BENCH_PASSWORD") or "")
-local start_body = "user_id=" .. (os.getenv("BENCH_TARGET") or "") .. "&reason=bench"
-local json = { ["Accept"] = "application/json", ["Content-Type"] = "application/x-www-form-urlencoded" }
-
 function request()
   if session == "impersonate" then
     local h = copy_headers(json)
     if cookie then h["Cookie"] = cookie end
-    if step == "login" then return wrk.format("POST", "/api/login", h, login_body) end
     if step == "start" then return wrk.format("POST", "/api/impersonation/start", h, start_body) end
     return wrk.format("POST", "/api/impersonation/stop", h, "")
   end
@@ -77,9 +83,7 @@ if session == "impersonate" then
   function response(status, hdrs, _)
     local set = hdrs["set-cookie"] or hdrs["Set-Cookie"]
     if set then cookie = set:match("^(guise_session=[^;]+)") or cookie end
-    if step == "login" then
-      if status == 200 then step = "start" end
-    elseif step == "start" then
+    if step == "start" then
       if status == 200 then step = "stop" end
     else
       step = "start"

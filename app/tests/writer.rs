@@ -51,7 +51,7 @@ async fn write(db: &Database, id: i64, fail: bool) -> Result<i64, sqlx::Error> {
         .run(move |tx| {
             Box::pin(async move {
                 sqlx::query("INSERT INTO scratch (id, note) VALUES (?, 'row')").bind(id).execute(&mut *tx).await?;
-                store::audit::append(tx, &entry(&format!("row {id}"))).await?;
+                store::audit::append(tx, &entry(&format!("row {id}")))?;
                 if fail {
                     // A constraint failure after the unit already wrote: all of it must go.
                     sqlx::query("INSERT INTO scratch (id, note) VALUES (?, 'again')").bind(id).execute(&mut *tx).await?;
@@ -97,6 +97,49 @@ async fn many_concurrent_units_each_get_their_own_outcome() {
     let audited = audit_rows(&db).await;
     assert_eq!(audited.len(), 200, "one audit row per successful unit, none for the failed ones");
     assert!(audited.iter().all(|t| t.strip_prefix("row ").and_then(|n| n.parse::<i64>().ok()).is_some_and(|n| n % 3 != 0)));
+    assert_chain_intact(&db).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn audit_only_units_share_batches_with_failing_units() {
+    let (db, _dir) = open().await;
+    let tasks: Vec<_> = (1..=300)
+        .map(|id| {
+            let db = db.clone();
+            tokio::spawn(async move {
+                if id % 2 == 0 {
+                    // Rows left for the end of the batch, without a savepoint of their own.
+                    store::audit::append_alone(&db.writer, &entry(&format!("alone {id}")))
+                        .await
+                        .map(|_| id)
+                } else {
+                    write(&db, id, id % 3 == 0).await
+                }
+            })
+        })
+        .collect();
+    for (id, task) in (1..=300).zip(tasks) {
+        let outcome = task.await.unwrap();
+        assert_eq!(
+            outcome.is_ok(),
+            id % 2 == 0 || id % 3 != 0,
+            "unit {id}: {outcome:?}"
+        );
+    }
+    let mut expected: Vec<String> = (1..=300)
+        .filter_map(|id| match (id % 2, id % 3) {
+            (0, _) => Some(format!("alone {id}")),
+            (_, 0) => None,
+            _ => Some(format!("row {id}")),
+        })
+        .collect();
+    let mut audited = audit_rows(&db).await;
+    expected.sort();
+    audited.sort();
+    assert_eq!(
+        audited, expected,
+        "every audit-only unit's row and every kept unit's row, none of a failed unit"
+    );
     assert_chain_intact(&db).await;
 }
 
@@ -218,8 +261,16 @@ async fn an_in_memory_database_is_refused_with_a_clear_message() {
 async fn only_the_writer_appends_audit_rows() {
     // Outside the writer there is no chain key to sign with: the append is refused.
     let (db, _dir) = open().await;
-    let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", _dir.path().join("w.db").display())).await.unwrap();
-    let refused = store::audit::append(&mut conn, &entry("outside")).await.unwrap_err();
-    assert!(refused.to_string().contains("appended by the writer only"), "{refused}");
+    let mut conn = sqlx::SqliteConnection::connect(&format!(
+        "sqlite://{}",
+        _dir.path().join("w.db").display()
+    ))
+    .await
+    .unwrap();
+    let refused = store::audit::append(&mut conn, &entry("outside")).unwrap_err();
+    assert!(
+        refused.to_string().contains("appended by the writer only"),
+        "{refused}"
+    );
     assert!(audit_rows(&db).await.is_empty());
 }

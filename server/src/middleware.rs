@@ -112,10 +112,15 @@ pub async fn security_headers(State(https): State<bool>, request: Request, next:
 }
 
 /// A session that could not be saved because the writer's queue was full is answered like any
-/// other write refused under overload: 503 with `Retry-After`, nothing changed.
+/// other write refused under overload: 503 with `Retry-After`, nothing changed. A request
+/// whose old session could not be deleted fails: that session may still be valid.
 pub async fn session_back_pressure(request: Request, next: Next) -> Response {
-    let (response, queue_full) = sessions::noting_full_queue(next.run(request)).await;
-    if queue_full && response.status() == StatusCode::INTERNAL_SERVER_ERROR {
+    let (response, writes) = sessions::tracking_session_writes(next.run(request)).await;
+    if let Some(e) = writes.failed {
+        tracing::error!("an old session could not be deleted: {e}");
+        return AppError::from(e).into_response();
+    }
+    if writes.queue_full && response.status() == StatusCode::INTERNAL_SERVER_ERROR {
         return AppError::busy().into_response();
     }
     response

@@ -111,6 +111,8 @@ pub struct VerifiedClientToken {
     pub client: ApiClientRow,
     pub owner: User,
     pub tenant: String,
+    /// When the client last obtained a token (ms), as read with it.
+    pub last_used_at: Option<i64>,
 }
 
 impl VerifiedClientToken {
@@ -215,7 +217,7 @@ pub async fn client_credentials(state: &AppState, client_id: &str, secret: &str,
             retry_after: seconds,
         });
     }
-    let Some(ClientWithOwner { client, owner, tenant, .. }) = client_with_owner(state, client_id).await? else {
+    let Some(ClientWithOwner { client, owner, tenant, last_used_at, .. }) = client_with_owner(state, client_id).await? else {
         tracing::warn!("client credentials for unknown client {client_id:?}");
         state.client_throttle.fail(source, now_secs());
         return Err(ApiFailure::client_refused(CLIENT_REFUSED));
@@ -238,7 +240,8 @@ pub async fn client_credentials(state: &AppState, client_id: &str, secret: &str,
     let claims = new_claims(&owner, &tenant, &client, now_secs() + tokens::ACCESS_TOKEN_SECONDS, None);
     let issued = issue(state, claims)?;
     let entry = entry(Outcome::Allowed, format!("client credentials; token {}", issued.claims.jti));
-    store::api_clients::record_token(&state.writer, &client.client_id, &entry).await?;
+    let mark_used = store::api_clients::last_use_is_stale(last_used_at, now_ms());
+    store::api_clients::record_token(&state.writer, &client.client_id, mark_used, &entry).await?;
     Ok(issued)
 }
 
@@ -247,7 +250,7 @@ pub async fn client_credentials(state: &AppState, client_id: &str, secret: &str,
 /// impersonation (if any) not ended.
 pub async fn verify_client_token(state: &AppState, token: &str) -> Result<VerifiedClientToken, ApiFailure> {
     let claims = state.keys.tokens.verify(token).map_err(|e| ApiFailure::token_refused(e.message()))?;
-    let ClientWithOwner { client, owner, tenant, .. } = client_with_owner(state, &claims.client_id)
+    let ClientWithOwner { client, owner, tenant, last_used_at, .. } = client_with_owner(state, &claims.client_id)
         .await?
         .ok_or_else(|| ApiFailure::token_refused("the token's client no longer exists"))?;
     if !client.is_active() {
@@ -277,7 +280,7 @@ pub async fn verify_client_token(state: &AppState, token: &str) -> Result<Verifi
             return Err(ApiFailure::token_refused(format!("the impersonation was ended: {why}")));
         }
     }
-    Ok(VerifiedClientToken { claims, client, owner, tenant })
+    Ok(VerifiedClientToken { claims, client, owner, tenant, last_used_at })
 }
 
 /// The user a verified token acts as, if still enabled in the client's tenant.
@@ -436,7 +439,8 @@ pub async fn exchange(
     let single_use = api_clients::subject_token_is_single_use(subject.issued_by_us, session.client.subject_policy);
     let jti = subject.jti.as_deref().filter(|_| single_use);
     let client_id = &session.client.client_id;
-    match store::used_subject_tokens::record_exchange(&state.writer, client_id, jti, jti_expiry, started, entry).await? {
+    let mark_used = store::api_clients::last_use_is_stale(session.last_used_at, now_ms());
+    match store::used_subject_tokens::record_exchange(&state.writer, client_id, jti, jti_expiry, started, mark_used, entry).await? {
         Recorded::Done(impersonation_id) => {
             claims.imp = Some(impersonation_id);
             issue(state, claims)

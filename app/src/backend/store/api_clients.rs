@@ -82,7 +82,7 @@ pub async fn insert(writer: &Writer, new: NewApiClient, entry: AuditEntry) -> Re
         .run(move |tx| {
             Box::pin(async move {
                 let id = insert_in(tx, &new).await?;
-                audit::append(tx, &entry).await?;
+                audit::append(tx, &entry)?;
                 Ok(id)
             })
         })
@@ -94,6 +94,8 @@ pub struct ClientWithOwner {
     pub client: ApiClientRow,
     pub owner: User,
     pub tenant: String,
+    /// When a token was last issued to the client (ms; to the minute, see `last_use_is_stale`).
+    pub last_used_at: Option<i64>,
     /// The database's access version when they were read (for the read cache).
     pub access_version: i64,
 }
@@ -118,6 +120,7 @@ struct ClientWithOwnerRow {
     owner_account_type: AccountType,
     owner_disabled: bool,
     tenant_name: String,
+    last_used_at: Option<i64>,
     access_version: i64,
 }
 
@@ -128,7 +131,7 @@ pub async fn with_owner(db: &Db, client_id: &str) -> Result<Option<ClientWithOwn
                 c.secret_version, c.revoked_at, u.email AS owner_email, u.display_name AS owner_display_name,
                 u.password_hash AS owner_password_hash, u.is_admin AS owner_is_admin,
                 u.account_type AS owner_account_type, u.disabled AS owner_disabled, t.name AS tenant_name,
-                (SELECT value FROM access_version WHERE id = 1) AS access_version
+                c.last_used_at, (SELECT value FROM access_version WHERE id = 1) AS access_version
          FROM api_clients c
          JOIN users u ON u.id = c.owner_user_id
          JOIN tenants t ON t.id = c.tenant_id
@@ -160,6 +163,7 @@ pub async fn with_owner(db: &Db, client_id: &str) -> Result<Option<ClientWithOwn
             revoked_at: r.revoked_at,
         },
         tenant: r.tenant_name,
+        last_used_at: r.last_used_at,
         access_version: r.access_version,
     }))
 }
@@ -266,24 +270,42 @@ async fn change_active(
                     return Ok(false);
                 }
                 impersonations::end_all_started_by_client(tx, tenant_id, &client_id, &why).await?;
-                audit::append(tx, &entry).await?;
+                audit::append(tx, &entry)?;
                 Ok(true)
             })
         })
         .await
 }
 
-/// Records that a client obtained a token, with the token's audit row.
-pub async fn record_token(writer: &Writer, client_id: &str, entry: &AuditEntry) -> Result<(), sqlx::Error> {
+/// Records that a client obtained a token, with the token's audit row; `mark_used`: its
+/// `last_used_at` is stale and is written too.
+pub async fn record_token(
+    writer: &Writer,
+    client_id: &str,
+    mark_used: bool,
+    entry: &AuditEntry,
+) -> Result<(), sqlx::Error> {
+    if !mark_used {
+        return audit::append_alone(writer, entry).await;
+    }
     let (client_id, entry) = (client_id.to_string(), entry.clone());
     writer
         .run(move |tx| {
             Box::pin(async move {
-                mark_used(tx, &client_id).await?;
-                audit::append(tx, &entry).await.map(|_| ())
+                self::mark_used(tx, &client_id).await?;
+                audit::append(tx, &entry)
             })
         })
         .await
+}
+
+/// How close to the truth a client's `last_used_at` is kept: writing it on every token would
+/// cost a statement per token for a figure shown to the minute.
+pub const LAST_USED_PRECISION_MS: i64 = 60_000;
+
+/// Whether a client's `last_used_at` is old enough to be written again at `now` (ms).
+pub fn last_use_is_stale(last_used_at: Option<i64>, now: i64) -> bool {
+    last_used_at.is_none_or(|at| now - at >= LAST_USED_PRECISION_MS || at > now)
 }
 
 pub async fn mark_used(tx: &mut Conn, client_id: &str) -> Result<(), sqlx::Error> {
@@ -293,4 +315,25 @@ pub async fn mark_used(tx: &mut Conn, client_id: &str) -> Result<(), sqlx::Error
         .execute(&mut *tx)
         .await
         .map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn last_use_is_written_again_once_a_minute() {
+        let now = 10 * LAST_USED_PRECISION_MS;
+        assert!(last_use_is_stale(None, now), "never used");
+        assert!(!last_use_is_stale(Some(now - 1), now));
+        assert!(!last_use_is_stale(
+            Some(now - LAST_USED_PRECISION_MS + 1),
+            now
+        ));
+        assert!(last_use_is_stale(Some(now - LAST_USED_PRECISION_MS), now));
+        assert!(
+            last_use_is_stale(Some(now + 5_000), now),
+            "a time in the future (clock moved back) is corrected"
+        );
+    }
 }

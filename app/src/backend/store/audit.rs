@@ -8,11 +8,14 @@ use futures::TryStreamExt;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 
-/// What the writer task knows of the chains: their key, and the last row of each tenant's
-/// chain as this writer committed or wrote it in the open transaction.
+/// What the writer task knows of the chains: their key, the last row of each tenant's chain
+/// as this writer committed it, and the rows appended in the open batch, written when the
+/// batch ends.
 struct Chains {
     key: ChainKey,
     heads: RefCell<HashMap<i64, (i64, String)>>,
+    /// Rows appended by the batch's units (with the time each was appended), in order.
+    pending: RefCell<Vec<(AuditEntry, i64)>>,
     /// SQLite's `data_version` when last looked: it moves when another connection commits.
     data_version: Cell<Option<i64>>,
 }
@@ -22,27 +25,45 @@ tokio::task_local! {
     static CHAINS: Chains;
 }
 
+/// Rows written by one `INSERT` (13 values each, well under SQLite's limit on parameters).
+const ROWS_PER_INSERT: usize = 500;
+
 /// Runs `work` (the writer task) with the chain key that `append` signs rows with.
 pub(super) async fn with_chain_key<F: std::future::Future>(key: ChainKey, work: F) -> F::Output {
-    let chains = Chains { key, heads: RefCell::default(), data_version: Cell::new(None) };
+    let chains = Chains {
+        key,
+        heads: RefCell::default(),
+        pending: RefCell::default(),
+        data_version: Cell::new(None),
+    };
     CHAINS.scope(chains, work).await
 }
 
-/// Forgets the chain heads seen: the writes that made them were rolled back.
+/// Forgets the chain heads seen: the batch that wrote them was rolled back.
 pub(super) fn forget_heads() {
     let _ = CHAINS.try_with(|c| c.heads.borrow_mut().clear());
 }
 
-/// At the start of a write transaction: when another connection (the command line) committed
-/// since, the heads seen may be stale and are forgotten.
-pub(super) async fn notice_other_writers(tx: &mut Conn) -> Result<(), sqlx::Error> {
-    let version: i64 = sqlx::query_scalar("PRAGMA data_version").fetch_one(&mut *tx).await?;
+/// Where the rows appended so far end: a unit that fails drops what it appended after it.
+pub(super) fn pending_mark() -> usize {
+    CHAINS.try_with(|c| c.pending.borrow().len()).unwrap_or(0)
+}
+
+/// Drops the rows appended after `mark` (their unit was rolled back).
+pub(super) fn drop_pending_from(mark: usize) {
+    let _ = CHAINS.try_with(|c| c.pending.borrow_mut().truncate(mark));
+}
+
+/// At the start of a write transaction, given SQLite's `data_version`: when another
+/// connection (the command line) committed since, the heads seen may be stale and are
+/// forgotten.
+pub(super) fn notice_other_writers(data_version: i64) {
     let _ = CHAINS.try_with(|c| {
-        if c.data_version.replace(Some(version)) != Some(version) {
+        c.pending.borrow_mut().clear();
+        if c.data_version.replace(Some(data_version)) != Some(data_version) {
             c.heads.borrow_mut().clear();
         }
     });
-    Ok(())
 }
 
 /// The last hash of the older global chain, where each tenant's chain starts.
@@ -53,53 +74,86 @@ async fn anchor(tx: &mut Conn) -> Result<String, sqlx::Error> {
     Ok(last.unwrap_or_else(|| GENESIS.to_string()))
 }
 
-/// Appends a row to its tenant's chain inside the caller's write transaction, so it commits
-/// or rolls back with the action it records.
-pub async fn append(tx: &mut Conn, entry: &AuditEntry) -> Result<i64, sqlx::Error> {
-    let (key, known) = CHAINS
-        .try_with(|c| (c.key.clone(), c.heads.borrow().get(&entry.tenant_id).cloned()))
-        .map_err(|_| sqlx::Error::Protocol("audit rows are appended by the writer only".into()))?;
-    let last = match known {
-        Some(head) => Some(head),
-        None => sqlx::query_as("SELECT seq, hash FROM audit_log WHERE tenant_id = ? AND seq IS NOT NULL ORDER BY seq DESC LIMIT 1")
-            .bind(entry.tenant_id)
+/// The last row (seq, hash) of a tenant's chain in the database, or where the chain starts.
+async fn stored_head(tx: &mut Conn, tenant_id: i64) -> Result<(i64, String), sqlx::Error> {
+    let last: Option<(i64, String)> =
+        sqlx::query_as("SELECT seq, hash FROM audit_log WHERE tenant_id = ? AND seq IS NOT NULL ORDER BY seq DESC LIMIT 1")
+            .bind(tenant_id)
             .fetch_optional(&mut *tx)
-            .await?,
-    };
-    let (seq, prev_hash) = match last {
-        Some((seq, hash)) => (seq + 1, hash),
-        None => (1, anchor(tx).await?),
-    };
-    let at = now_ms();
-    let hash = chain_hash(&key, &prev_hash, seq, at, entry);
-    let id = sqlx::query_scalar(
-        "INSERT INTO audit_log (seq, at, tenant_id, actor_user_id, subject_user_id, impersonation_id, action,
-                                target, outcome, reason, via, prev_hash, hash)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-    )
-    .bind(seq)
-    .bind(at)
-    .bind(entry.tenant_id)
-    .bind(entry.actor_user_id)
-    .bind(entry.subject_user_id)
-    .bind(entry.impersonation_id)
-    .bind(&entry.action)
-    .bind(&entry.target)
-    .bind(entry.outcome.as_db())
-    .bind(&entry.reason)
-    .bind(&entry.via)
-    .bind(&prev_hash)
-    .bind(&hash)
-    .fetch_one(&mut *tx)
-    .await?;
-    let _ = CHAINS.try_with(|c| c.heads.borrow_mut().insert(entry.tenant_id, (seq, hash)));
-    Ok(id)
+            .await?;
+    match last {
+        Some(head) => Ok(head),
+        None => Ok((0, anchor(tx).await?)),
+    }
 }
 
-/// Appends a row in a transaction of its own (denied attempts, which change nothing else).
-pub async fn append_alone(writer: &Writer, entry: &AuditEntry) -> Result<i64, sqlx::Error> {
+/// Appends a row to its tenant's chain inside the caller's unit of work, so it commits or
+/// rolls back with the action it records. The row is written when the batch ends, in one
+/// statement with the batch's other rows (`write_pending`).
+pub fn append(_tx: &mut Conn, entry: &AuditEntry) -> Result<(), sqlx::Error> {
+    push_pending(entry.clone())
+}
+
+fn push_pending(entry: AuditEntry) -> Result<(), sqlx::Error> {
+    CHAINS
+        .try_with(|c| c.pending.borrow_mut().push((entry, now_ms())))
+        .map_err(|_| sqlx::Error::Protocol("audit rows are appended by the writer only".into()))
+}
+
+/// Writes the rows the batch's units appended, each chained to the one before it in its
+/// tenant's chain; the heads move only once the rows are written.
+pub(super) async fn write_pending(tx: &mut Conn) -> Result<(), sqlx::Error> {
+    let Ok((key, mut heads, rows)) = CHAINS.try_with(|c| {
+        (
+            c.key.clone(),
+            c.heads.borrow().clone(),
+            std::mem::take(&mut *c.pending.borrow_mut()),
+        )
+    }) else {
+        return Ok(());
+    };
+    let mut chained = Vec::with_capacity(rows.len());
+    for (entry, at) in rows {
+        let (last_seq, prev_hash) = match heads.get(&entry.tenant_id) {
+            Some(head) => head.clone(),
+            None => stored_head(tx, entry.tenant_id).await?,
+        };
+        let seq = last_seq + 1;
+        let hash = chain_hash(&key, &prev_hash, seq, at, &entry);
+        heads.insert(entry.tenant_id, (seq, hash.clone()));
+        chained.push((seq, at, entry, prev_hash, hash));
+    }
+    for rows in chained.chunks(ROWS_PER_INSERT) {
+        let mut insert = sqlx::QueryBuilder::new(
+            "INSERT INTO audit_log (seq, at, tenant_id, actor_user_id, subject_user_id, impersonation_id, action,
+                                    target, outcome, reason, via, prev_hash, hash) ",
+        );
+        insert.push_values(rows, |mut row, (seq, at, entry, prev_hash, hash)| {
+            row.push_bind(*seq)
+                .push_bind(*at)
+                .push_bind(entry.tenant_id)
+                .push_bind(entry.actor_user_id)
+                .push_bind(entry.subject_user_id)
+                .push_bind(entry.impersonation_id)
+                .push_bind(&entry.action)
+                .push_bind(&entry.target)
+                .push_bind(entry.outcome.as_db())
+                .push_bind(&entry.reason)
+                .push_bind(&entry.via)
+                .push_bind(prev_hash)
+                .push_bind(hash);
+        });
+        insert.build().persistent(false).execute(&mut *tx).await?;
+    }
+    let _ = CHAINS.try_with(|c| *c.heads.borrow_mut() = heads);
+    Ok(())
+}
+
+/// Appends a row in a unit of its own (denied attempts, which change nothing else). Such a
+/// unit cannot fail alone, so it runs without a savepoint of its own.
+pub async fn append_alone(writer: &Writer, entry: &AuditEntry) -> Result<(), sqlx::Error> {
     let entry = entry.clone();
-    writer.run(move |tx| Box::pin(async move { append(tx, &entry).await })).await
+    writer.run_deferred(move || push_pending(entry)).await
 }
 
 #[derive(sqlx::FromRow)]

@@ -155,7 +155,7 @@ pub async fn add(writer: &Writer, tenant_id: i64, actor: Party, subject: Party, 
         .run(move |tx| {
             Box::pin(async move {
                 let id = insert(tx, tenant_id, actor, subject, created_by, now_ms()).await?;
-                audit::append(tx, &entry).await?;
+                audit::append(tx, &entry)?;
                 Ok(id)
             })
         })
@@ -177,7 +177,7 @@ pub async fn remove(writer: &Writer, tenant_id: i64, id: i64, entry: &AuditEntry
                 if removed == 0 {
                     return Ok(false);
                 }
-                audit::append(tx, &entry).await?;
+                audit::append(tx, &entry)?;
                 Ok(true)
             })
         })

@@ -34,26 +34,38 @@ pub struct NewImpersonation {
 
 /// Inserts an impersonation inside the caller's transaction.
 pub async fn insert_in(tx: &mut Conn, new: &NewImpersonation) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
-        "INSERT INTO impersonations (tenant_id, actor_user_id, subject_user_id, reason, read_only, started_at,
-                                     expires_at, via, via_client_id)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-    )
-    .bind(new.tenant_id)
-    .bind(new.actor_user_id)
-    .bind(new.subject_user_id)
-    .bind(&new.reason)
-    .bind(new.read_only)
-    .bind(new.started_at)
-    .bind(new.expires_at)
-    .bind(new.via.label())
-    .bind(match &new.via {
-        Via::ApiClient { client_id } => Some(client_id.as_str()),
-        Via::Ui | Via::Webapp { .. } => None,
-    })
-    .fetch_one(&mut *tx)
-    .await
+    let sql = format!("INSERT INTO impersonations ({NEW_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id");
+    bind_new(sqlx::query_scalar(&sql), new)
+        .fetch_one(&mut *tx)
+        .await
 }
+
+/// The columns a new impersonation sets, in the order `bind_new` binds them.
+pub(super) const NEW_COLUMNS: &str =
+    "tenant_id, actor_user_id, subject_user_id, reason, read_only, started_at, expires_at, via, via_client_id";
+
+/// Binds the values of `NEW_COLUMNS` (nine parameters) after those already bound.
+pub(super) fn bind_new<'q, O>(
+    query: QueryScalar<'q, O>,
+    new: &'q NewImpersonation,
+) -> QueryScalar<'q, O> {
+    query
+        .bind(new.tenant_id)
+        .bind(new.actor_user_id)
+        .bind(new.subject_user_id)
+        .bind(&new.reason)
+        .bind(new.read_only)
+        .bind(new.started_at)
+        .bind(new.expires_at)
+        .bind(new.via.label())
+        .bind(match &new.via {
+            Via::ApiClient { client_id } => Some(client_id.as_str()),
+            Via::Ui | Via::Webapp { .. } => None,
+        })
+}
+
+type QueryScalar<'q, O> =
+    sqlx::query::QueryScalar<'q, sqlx::Sqlite, O, sqlx::sqlite::SqliteArguments<'q>>;
 
 /// Records the start and its audit row together; the audit entry gets the new id.
 pub async fn start(writer: &Writer, new: NewImpersonation, mut entry: AuditEntry) -> Result<i64, sqlx::Error> {
@@ -62,7 +74,7 @@ pub async fn start(writer: &Writer, new: NewImpersonation, mut entry: AuditEntry
             Box::pin(async move {
                 let id = insert_in(tx, &new).await?;
                 entry.impersonation_id = Some(id);
-                audit::append(tx, &entry).await?;
+                audit::append(tx, &entry)?;
                 Ok(id)
             })
         })
@@ -115,7 +127,7 @@ pub async fn end(writer: &Writer, id: i64, end_reason: &str, entry: &AuditEntry)
                 if changed == 0 {
                     return Ok(false);
                 }
-                audit::append(tx, &entry).await?;
+                audit::append(tx, &entry)?;
                 Ok(true)
             })
         })

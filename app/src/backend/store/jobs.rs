@@ -65,7 +65,7 @@ pub async fn insert(
                 let id = insert_in(tx, &job, refused.as_deref()).await?;
                 if let Some(entry) = audit_entry {
                     let entry = AuditEntry { target: format!("{} (job #{id})", entry.target), ..entry };
-                    audit::append(tx, &entry).await?;
+                    audit::append(tx, &entry)?;
                 }
                 Ok(id)
             })

@@ -5,7 +5,9 @@
 
 use super::cache::ReadCache;
 use super::{Db, Writer};
-use std::cell::Cell;
+use futures::future::BoxFuture;
+use futures::FutureExt;
+use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::sync::Arc;
 use tower_sessions::cookie::time::OffsetDateTime;
@@ -39,26 +41,55 @@ impl Sessions {
 }
 
 tokio::task_local! {
-    /// Whether a session write of the current request found the writer's queue full.
-    static QUEUE_FULL: Cell<bool>;
+    /// The session writes of the current request.
+    static REQUEST_WRITES: RequestWrites;
 }
 
-/// Runs a request and tells whether one of its session writes found the writer's queue full.
-/// (tower-sessions answers any store failure with a bare 500; an overload deserves the 503
-/// and `Retry-After` that every other refused write gets.)
-pub async fn noting_full_queue<F: Future>(request: F) -> (F::Output, bool) {
-    QUEUE_FULL
-        .scope(Cell::new(false), async move {
+#[derive(Default)]
+struct RequestWrites {
+    /// A session write found the writer's queue full.
+    queue_full: Cell<bool>,
+    /// Deletes queued on the writer and not awaited yet: a new session id deletes the old
+    /// record, and the request waits for that only once, at its end, with its other writes.
+    deletes: RefCell<Vec<BoxFuture<'static, Result<(), sqlx::Error>>>>,
+}
+
+/// What the session writes of a request came to.
+#[derive(Debug, Default)]
+pub struct SessionWrites {
+    /// One found the writer's queue full (tower-sessions answers any store failure with a
+    /// bare 500; an overload deserves the 503 and `Retry-After` that every other refused
+    /// write gets).
+    pub queue_full: bool,
+    /// A queued delete failed: the old session may still be valid.
+    pub failed: Option<sqlx::Error>,
+}
+
+/// Runs a request, then waits for the session deletes it queued, and tells how its session
+/// writes went.
+pub async fn tracking_session_writes<F: Future>(request: F) -> (F::Output, SessionWrites) {
+    REQUEST_WRITES
+        .scope(RequestWrites::default(), async move {
             let output = request.await;
-            (output, QUEUE_FULL.with(Cell::get))
+            let deletes = REQUEST_WRITES.with(|w| std::mem::take(&mut *w.deletes.borrow_mut()));
+            let mut writes = SessionWrites {
+                queue_full: REQUEST_WRITES.with(|w| w.queue_full.get()),
+                failed: None,
+            };
+            for delete in deletes {
+                if let Err(e) = delete.await {
+                    writes.failed = Some(e);
+                }
+            }
+            (output, writes)
         })
         .await
 }
 
 fn backend(e: sqlx::Error) -> session_store::Error {
     if matches!(e, sqlx::Error::PoolTimedOut) {
-        // Outside `noting_full_queue` (a test calling the store) there is no one to tell.
-        let _ = QUEUE_FULL.try_with(|full| full.set(true));
+        // Outside `tracking_session_writes` (a test calling the store) there is no one to tell.
+        let _ = REQUEST_WRITES.try_with(|w| w.queue_full.set(true));
     }
     session_store::Error::Backend(e.to_string())
 }
@@ -147,13 +178,19 @@ impl SessionStore for Sessions {
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
         let id = id.to_string();
-        self.writer
-            .run(move |conn| {
+        let deleted = self
+            .writer
+            .submit(move |conn| {
                 Box::pin(async move {
                     sqlx::query("DELETE FROM sessions WHERE id = ?").bind(id).execute(&mut *conn).await.map(|_| ())
                 })
             })
-            .await
-            .map_err(backend)
+            .map_err(backend)?;
+        if REQUEST_WRITES.try_with(|_| ()).is_ok() {
+            REQUEST_WRITES.with(|w| w.deletes.borrow_mut().push(deleted.boxed()));
+            Ok(())
+        } else {
+            deleted.await.map_err(backend)
+        }
     }
 }

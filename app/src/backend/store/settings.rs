@@ -26,7 +26,7 @@ pub async fn set_impersonation_enabled(writer: &Writer, enabled: bool, entry: Au
                 .bind(if enabled { "true" } else { "false" })
                 .execute(&mut *tx)
                 .await?;
-                audit::append(tx, &entry).await.map(|_| ())
+                audit::append(tx, &entry)
             })
         })
         .await

@@ -117,7 +117,7 @@ pub async fn create_with_tenant(
                     region: None,
                 };
                 let id = insert(tx, &user).await?;
-                super::audit::append(tx, &audit(tenant_id, id)).await?;
+                super::audit::append(tx, &audit(tenant_id, id))?;
                 Ok(id)
             })
         })

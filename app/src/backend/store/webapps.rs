@@ -56,7 +56,7 @@ pub async fn set_run_as(writer: &Writer, webapp_id: i64, user_id: i64, audit_ent
                     .bind(webapp_id)
                     .execute(&mut *tx)
                     .await?;
-                super::audit::append(tx, &audit_entry).await?;
+                super::audit::append(tx, &audit_entry)?;
                 Ok(())
             })
         })

@@ -18,6 +18,7 @@ use futures::FutureExt;
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{ConnectOptions, Connection, SqliteConnection};
 use std::collections::VecDeque;
+use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
@@ -44,11 +45,24 @@ struct Ran {
     answer: Answer,
 }
 
+/// A unit in the queue. `own_savepoint`: it runs statements of its own, so in a batch it runs
+/// in a savepoint; units that only leave rows for the end of the batch (audit rows) cannot
+/// fail alone and need none.
+struct Queued {
+    work: Work,
+    own_savepoint: bool,
+}
+
 /// A handle on the writer; clones share it. The writer stops when the last handle is gone,
 /// after finishing what was queued.
 #[derive(Clone, Debug)]
 pub struct Writer {
-    queue: mpsc::Sender<Work>,
+    queue: mpsc::Sender<Queued>,
+}
+
+/// A unit's outcome, once its batch has ended.
+async fn answered<T>(outcome: oneshot::Receiver<Result<T, sqlx::Error>>) -> Result<T, sqlx::Error> {
+    outcome.await.map_err(|_| sqlx::Error::PoolClosed)?
 }
 
 /// The answer to a caller whose unit was committed in a batch that then could not commit.
@@ -73,16 +87,58 @@ impl Writer {
         T: Send + 'static,
         F: for<'c> FnOnce(&'c mut Conn) -> BoxFuture<'c, Result<T, sqlx::Error>> + Send + 'static,
     {
+        self.submit(unit)?.await
+    }
+
+    /// Queues `unit` at once and returns the wait for its outcome: units run in the order they
+    /// are queued, so a caller may queue a unit, then await a later one, and know both ran.
+    pub fn submit<T, F>(
+        &self,
+        unit: F,
+    ) -> Result<impl Future<Output = Result<T, sqlx::Error>> + Send + 'static, sqlx::Error>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut Conn) -> BoxFuture<'c, Result<T, sqlx::Error>> + Send + 'static,
+    {
+        let outcome = self.queue_unit(true, move |conn| {
+            async move {
+                match AssertUnwindSafe(unit(conn)).catch_unwind().await {
+                    Ok(result) => result,
+                    Err(_) => Err(sqlx::Error::Protocol(
+                        "a write crashed; see the server log".into(),
+                    )),
+                }
+            }
+            .boxed()
+        })?;
+        Ok(answered(outcome))
+    }
+
+    /// Runs `unit` in the writer task, where it leaves rows for the end of the batch (audit
+    /// rows) without running statements of its own; answered like `run`, after the commit.
+    pub async fn run_deferred<T, F>(&self, unit: F) -> Result<T, sqlx::Error>
+    where
+        T: Send + 'static,
+        F: FnOnce() -> Result<T, sqlx::Error> + Send + 'static,
+    {
+        answered(self.queue_unit(false, move |_conn| async move { unit() }.boxed())?).await
+    }
+
+    /// Puts a unit in the queue; the receiver gets its outcome after its batch ends.
+    fn queue_unit<T, F>(
+        &self,
+        own_savepoint: bool,
+        unit: F,
+    ) -> Result<oneshot::Receiver<Result<T, sqlx::Error>>, sqlx::Error>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut Conn) -> BoxFuture<'c, Result<T, sqlx::Error>> + Send + 'static,
+    {
         let (reply, outcome) = oneshot::channel::<Result<T, sqlx::Error>>();
         let work: Work = Box::new(move |conn| {
             async move {
                 let result = match conn {
-                    Some(conn) => Some(match AssertUnwindSafe(unit(conn)).catch_unwind().await {
-                        Ok(result) => result,
-                        Err(_) => Err(sqlx::Error::Protocol(
-                            "a write crashed; see the server log".into(),
-                        )),
-                    }),
+                    Some(conn) => Some(unit(conn).await),
                     None => None,
                 };
                 let keep = matches!(result, Some(Ok(_)));
@@ -99,11 +155,16 @@ impl Writer {
             }
             .boxed()
         });
-        self.queue.try_send(work).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(_) => sqlx::Error::PoolTimedOut,
-            mpsc::error::TrySendError::Closed(_) => sqlx::Error::PoolClosed,
-        })?;
-        outcome.await.map_err(|_| sqlx::Error::PoolClosed)?
+        self.queue
+            .try_send(Queued {
+                work,
+                own_savepoint,
+            })
+            .map_err(|e| match e {
+                mpsc::error::TrySendError::Full(_) => sqlx::Error::PoolTimedOut,
+                mpsc::error::TrySendError::Closed(_) => sqlx::Error::PoolClosed,
+            })?;
+        Ok(outcome)
     }
 }
 
@@ -111,9 +172,9 @@ async fn writer_loop(
     mut conn: Conn,
     options: SqliteConnectOptions,
     cache: Arc<ReadCache>,
-    mut receiver: mpsc::Receiver<Work>,
+    mut receiver: mpsc::Receiver<Queued>,
 ) {
-    let mut pending: VecDeque<Work> = VecDeque::new();
+    let mut pending: VecDeque<Queued> = VecDeque::new();
     loop {
         if pending.is_empty() {
             match receiver.recv().await {
@@ -141,45 +202,61 @@ async fn writer_loop(
 fn run_batch<'a>(
     conn: &'a mut Conn,
     cache: &'a ReadCache,
-    pending: &'a mut VecDeque<Work>,
+    pending: &'a mut VecDeque<Queued>,
 ) -> BoxFuture<'a, Result<(), String>> {
     async move {
-        if let Err(e) = exec(conn, "BEGIN IMMEDIATE").await {
-            // Nothing can run (the lock stayed taken past the busy timeout, the file is read-only
-            // …): the waiting units are answered with the error rather than kept spinning.
-            let why = format!("cannot start a write: {e}");
-            for work in pending.drain(..) {
-                (work(None).await.answer)(Some(&why));
+        // The data version (it moves when another connection commits) comes in the same trip.
+        let begun = sqlx::query_scalar::<_, i64>("BEGIN IMMEDIATE; PRAGMA data_version")
+            .fetch_one(&mut *conn)
+            .await;
+        let data_version = match begun {
+            Ok(version) => version,
+            Err(e) => {
+                // Nothing can run (the lock stayed taken past the busy timeout, the file is
+                // read-only …): the waiting units are answered with the error rather than kept
+                // spinning.
+                let why = format!("cannot start a write: {e}");
+                for queued in pending.drain(..) {
+                    ((queued.work)(None).await.answer)(Some(&why));
+                }
+                return Err(why);
             }
-            return Err(why);
-        }
+        };
+        super::audit::notice_other_writers(data_version);
         let mut ran: Vec<Ran> = Vec::new();
         let mut lost = None;
-        if let Err(e) = super::audit::notice_other_writers(conn).await {
-            lost = Some(format!("cannot read the data version: {e}"));
-        }
         // Alone in its batch, a unit needs no savepoint: the transaction keeps or drops it.
-        // Otherwise each unit's end and the next one's savepoint go to SQLite together.
+        // Otherwise each unit that runs statements does so in a savepoint; its end and the next
+        // one's savepoint go to SQLite together.
         let alone = pending.len() == 1;
-        if !alone && lost.is_none() {
-            if let Err(e) = exec(conn, "SAVEPOINT unit").await {
-                lost = Some(format!("SAVEPOINT failed: {e}"));
-            }
-        }
+        let mut in_savepoint = false;
         while lost.is_none() && ran.len() < MAX_BATCH {
-            let Some(work) = pending.pop_front() else {
+            let Some(queued) = pending.pop_front() else {
                 break;
             };
-            let unit = work(Some(&mut *conn)).await;
+            let own_savepoint = queued.own_savepoint && !alone;
+            if own_savepoint && !in_savepoint {
+                if let Err(e) = exec(conn, "SAVEPOINT unit").await {
+                    lost = Some(format!("SAVEPOINT failed: {e}"));
+                    pending.push_front(queued);
+                    break;
+                }
+            }
+            let appended = super::audit::pending_mark();
+            let unit = (queued.work)(Some(&mut *conn)).await;
             if !unit.keep {
-                // What it appended to the audit chains is rolled back with it.
-                super::audit::forget_heads();
+                // What it appended to the audit chains is dropped with it.
+                super::audit::drop_pending_from(appended);
             }
-            if alone {
+            if !own_savepoint {
                 ran.push(unit);
-                break;
+                if alone {
+                    break;
+                }
+                continue;
             }
-            let another = !pending.is_empty() && ran.len() + 1 < MAX_BATCH;
+            let another =
+                pending.front().is_some_and(|next| next.own_savepoint) && ran.len() + 1 < MAX_BATCH;
             let end = match (unit.keep, another) {
                 (true, true) => "RELEASE unit; SAVEPOINT unit",
                 (true, false) => "RELEASE unit",
@@ -187,6 +264,7 @@ fn run_batch<'a>(
                 (false, false) => "ROLLBACK TO unit; RELEASE unit",
             };
             let ended = exec(conn, end).await;
+            in_savepoint = another;
             ran.push(unit);
             if let Err(e) = ended {
                 // The unit's failure ended the whole transaction (SQLite does on a full disk or
@@ -195,8 +273,13 @@ fn run_batch<'a>(
                 lost = Some(format!("the transaction was aborted: {e}"));
             }
         }
+        let keep = !alone || ran.iter().all(|unit| unit.keep);
+        if lost.is_none() && keep {
+            if let Err(e) = super::audit::write_pending(conn).await {
+                lost = Some(format!("the audit rows could not be written: {e}"));
+            }
+        }
         if lost.is_none() {
-            let keep = !alone || ran.iter().all(|unit| unit.keep);
             let end = if keep { "COMMIT" } else { "ROLLBACK" };
             match exec(conn, end).await {
                 Ok(()) if keep => learn_access_version(conn, cache).await,
@@ -213,6 +296,7 @@ fn run_batch<'a>(
             }
             Some(why) => {
                 super::audit::forget_heads();
+                super::audit::drop_pending_from(0);
                 for unit in ran {
                     (unit.answer)(Some(&why));
                 }
