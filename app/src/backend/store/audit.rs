@@ -89,7 +89,8 @@ async fn stored_head(tx: &mut Conn, tenant_id: i64) -> Result<(i64, String), sql
 
 /// Appends a row to its tenant's chain inside the caller's unit of work, so it commits or
 /// rolls back with the action it records. The row is written when the batch ends, in one
-/// statement with the batch's other rows (`write_pending`).
+/// statement with the batch's other rows (`write_pending`). Taking the unit's connection
+/// keeps the call inside a unit of work.
 pub fn append(_tx: &mut Conn, entry: &AuditEntry) -> Result<(), sqlx::Error> {
     push_pending(entry.clone())
 }

@@ -5,8 +5,10 @@
 //! The task commits what is queued together (group commit): one `BEGIN IMMEDIATE … COMMIT`
 //! for a batch, each unit inside its own savepoint, so a failing unit rolls back alone and its
 //! caller alone gets its error (a batch of one needs no savepoint: its transaction is the
-//! unit). Callers are answered only after the batch's `COMMIT`, and after the read cache has
-//! learnt whether the batch changed what it holds.
+//! unit; a unit that only appends audit rows cannot fail alone and needs none either). The
+//! audit rows of the batch's kept units are written just before the `COMMIT`, in one
+//! statement. Callers are answered only after the batch's `COMMIT`, and after the read cache
+//! has learnt whether the batch changed what it holds.
 //!
 //! A PostgreSQL writer slots in behind the same `run`: a pool with ordinary transactions, each
 //! unit run in a spawned task so a dropped caller cannot cancel it.
