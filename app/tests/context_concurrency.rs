@@ -27,9 +27,8 @@ async fn fixture() -> Fixture {
     let (tenant, backend, user_ids) = db
         .writer
         .run(|tx| {
-            Box::pin(async move {
-            let tenant = store::tenants::insert(&mut *tx, "T").await?;
-            let project = store::projects::insert(&mut *tx, tenant, "P", "P").await?;
+            let tenant = store::tenants::insert(tx, "T")?;
+            let project = store::projects::insert(tx, tenant, "P", "P")?;
             let new_user = |email: &'static str, name: &'static str, service| NewUser {
                         tenant_id: tenant,
                         email,
@@ -40,20 +39,19 @@ async fn fixture() -> Fixture {
                         price_group: None,
                         region: None,
             };
-            let backend = store::users::insert(&mut *tx, &new_user("backend@t.example", "Backend", true)).await?;
-            store::projects::grant(&mut *tx, project, Grantee::User(backend), true).await?;
+            let backend = store::users::insert(tx, &new_user("backend@t.example", "Backend", true))?;
+            store::projects::grant(tx, project, Grantee::User(backend), true)?;
             let mut user_ids = Vec::new();
             for i in 0..USERS {
                         let email: &'static str = Box::leak(format!("user{i}@t.example").into_boxed_str());
                         let name: &'static str = Box::leak(format!("User {i}").into_boxed_str());
-                        let id = store::users::insert(&mut *tx, &new_user(email, name, false)).await?;
-                        store::projects::grant(&mut *tx, project, Grantee::User(id), true).await?;
+                        let id = store::users::insert(tx, &new_user(email, name, false))?;
+                        store::projects::grant(tx, project, Grantee::User(id), true)?;
                         user_ids.push(id);
             }
             let ds = NewDataset { project_id: project, name: "derived", recipe: Some("prepare_web_history"), description: "", columns: &[] };
-            store::datasets::insert(&mut *tx, &ds).await?;
-                Ok((tenant, backend, user_ids))
-            })
+            store::datasets::insert(tx, &ds)?;
+            Ok((tenant, backend, user_ids))
         })
         .await
         .unwrap();

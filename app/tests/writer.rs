@@ -4,23 +4,18 @@
 
 use app::backend::audit::{AuditEntry, ChainKey, Outcome};
 use app::backend::store::{self, Database};
-use sqlx::Connection;
 
 async fn open() -> (Database, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let db = store::open(&format!("sqlite://{}", dir.path().join("w.db").display()), key()).await.unwrap();
     db.writer
         .run(|tx| {
-            Box::pin(async move {
-                for statement in [
-                    "CREATE TABLE scratch (id INTEGER PRIMARY KEY, note TEXT NOT NULL)",
-                    "INSERT INTO tenants (name) VALUES ('T')",
-                    "INSERT INTO users (tenant_id, email, display_name, created_at) VALUES (1, 'a@t.example', 'A', 0)",
-                ] {
-                    sqlx::query(statement).execute(&mut *tx).await?;
-                }
-                Ok(())
-            })
+            tx.execute_batch(
+                "CREATE TABLE scratch (id INTEGER PRIMARY KEY, note TEXT NOT NULL);
+                 INSERT INTO tenants (name) VALUES ('T');
+                 INSERT INTO users (tenant_id, email, display_name, created_at) VALUES (1, 'a@t.example', 'A', 0);",
+            )?;
+            Ok(())
         })
         .await
         .unwrap();
@@ -49,15 +44,13 @@ fn entry(note: &str) -> AuditEntry {
 async fn write(db: &Database, id: i64, fail: bool) -> Result<i64, sqlx::Error> {
     db.writer
         .run(move |tx| {
-            Box::pin(async move {
-                sqlx::query("INSERT INTO scratch (id, note) VALUES (?, 'row')").bind(id).execute(&mut *tx).await?;
-                store::audit::append(tx, &entry(&format!("row {id}")))?;
-                if fail {
-                    // A constraint failure after the unit already wrote: all of it must go.
-                    sqlx::query("INSERT INTO scratch (id, note) VALUES (?, 'again')").bind(id).execute(&mut *tx).await?;
-                }
-                Ok(id)
-            })
+            store::execute(tx, "INSERT INTO scratch (id, note) VALUES (?, 'row')", [id])?;
+            store::audit::append(tx, &entry(&format!("row {id}")))?;
+            if fail {
+                // A constraint failure after the unit already wrote: all of it must go.
+                store::execute(tx, "INSERT INTO scratch (id, note) VALUES (?, 'again')", [id])?;
+            }
+            Ok(id)
         })
         .await
 }
@@ -150,15 +143,14 @@ async fn a_full_disk_does_not_poison_the_writer() {
     let full = db
         .writer
         .run(|tx| {
-            Box::pin(async move {
-                let pages: i64 = sqlx::query_scalar("PRAGMA page_count").fetch_one(&mut *tx).await?;
-                sqlx::query(&format!("PRAGMA max_page_count = {pages}")).execute(&mut *tx).await?;
-                let big = "x".repeat(1 << 20);
-                let outcome = sqlx::query("INSERT INTO scratch (id, note) VALUES (2, ?)").bind(big).execute(&mut *tx).await;
-                // Give the disk its room back for the units that follow; the failure stays.
-                sqlx::query("PRAGMA max_page_count = 1073741823").execute(&mut *tx).await?;
-                outcome.map(|_| ())
-            })
+            let pages: i64 = tx.query_row("PRAGMA page_count", [], |r| r.get(0))?;
+            tx.execute_batch(&format!("PRAGMA max_page_count = {pages}"))?;
+            let big = "x".repeat(1 << 20);
+            let outcome = tx.execute("INSERT INTO scratch (id, note) VALUES (2, ?)", [big]);
+            // Give the disk its room back for the units that follow; the failure stays.
+            tx.execute_batch("PRAGMA max_page_count = 1073741823")?;
+            outcome?;
+            Ok(())
         })
         .await;
     let error = full.expect_err("the insert does not fit");
@@ -176,13 +168,11 @@ async fn a_panicking_unit_rolls_back_alone() {
     let panicked = db
         .writer
         .run(|tx| {
-            Box::pin(async move {
-                sqlx::query("INSERT INTO scratch (id, note) VALUES (7, 'half')").execute(&mut *tx).await?;
-                if std::hint::black_box(true) {
-                    panic!("a bug in the middle of a unit");
-                }
-                Ok(())
-            })
+            tx.execute("INSERT INTO scratch (id, note) VALUES (7, 'half')", [])?;
+            if std::hint::black_box(true) {
+                panic!("a bug in the middle of a unit");
+            }
+            Ok(())
         })
         .await;
     assert!(panicked.is_err());
@@ -199,7 +189,7 @@ async fn a_dropped_caller_cannot_cancel_its_unit() {
         let caller = Box::pin(write(&db, id, false));
         let _ = futures::poll!(caller);
     }
-    db.writer.run(|_| Box::pin(async { Ok(()) })).await.unwrap();
+    db.writer.run(|_| Ok(())).await.unwrap();
     for id in 1..=20 {
         assert!(row_exists(&db, id).await, "unit {id} committed whole");
     }
@@ -217,10 +207,8 @@ async fn a_full_queue_answers_at_once_and_loses_nothing_accepted() {
         let db = db.clone();
         async move {
             let unit = db.writer.run(move |_| {
-                Box::pin(async move {
-                    let _ = started.send(());
-                    hold.await.map_err(|_| sqlx::Error::PoolClosed)
-                })
+                let _ = started.send(());
+                Ok(hold.blocking_recv().map_err(|_| sqlx::Error::PoolClosed)?)
             });
             unit.await
         }
@@ -261,13 +249,8 @@ async fn an_in_memory_database_is_refused_with_a_clear_message() {
 async fn only_the_writer_appends_audit_rows() {
     // Outside the writer there is no chain key to sign with: the append is refused.
     let (db, _dir) = open().await;
-    let mut conn = sqlx::SqliteConnection::connect(&format!(
-        "sqlite://{}",
-        _dir.path().join("w.db").display()
-    ))
-    .await
-    .unwrap();
-    let refused = store::audit::append(&mut conn, &entry("outside")).unwrap_err();
+    let conn = store::rusqlite::Connection::open(_dir.path().join("w.db")).unwrap();
+    let refused = store::audit::append(&conn, &entry("outside")).unwrap_err();
     assert!(
         refused.to_string().contains("appended by the writer only"),
         "{refused}"

@@ -336,19 +336,17 @@ async fn the_whole_flow_answers_as_the_subject_with_both_identities() {
 async fn files_list_what_the_subject_may_read() {
     let app = TestApp::new().await;
     let insert_nora = app.state.writer.run(|tx| {
-        Box::pin(async move {
-            let new = store::users::NewUser {
-                tenant_id: TSHIRTS,
-                email: "nora@tshirts.example",
-                display_name: "Nora New",
-                password_hash: None,
-                is_admin: false,
-                account_type: app::backend::domain::AccountType::User,
-                price_group: None,
-                region: None,
-            };
-            store::users::insert(tx, &new).await
-        })
+        let new = store::users::NewUser {
+            tenant_id: TSHIRTS,
+            email: "nora@tshirts.example",
+            display_name: "Nora New",
+            password_hash: None,
+            is_admin: false,
+            account_type: app::backend::domain::AccountType::User,
+            price_group: None,
+            region: None,
+        };
+        Ok(store::users::insert(tx, &new)?)
     });
     insert_nora.await.unwrap();
     let actor = demo_token(&app).await;

@@ -205,7 +205,7 @@ async fn prepare(app: &TestApp, kind: Write) -> Request<Body> {
 /// flight are done — a transaction left behind would hold it for good), and the audit chain
 /// verifies.
 async fn assert_store_healthy(app: &TestApp) {
-    app.state.writer.run(|_| Box::pin(async { Ok(()) })).await.expect("the writer answers");
+    app.state.writer.run(|_| Ok(())).await.expect("the writer answers");
     let outside = SqliteConnectOptions::from_str(&app.database_url()).unwrap().busy_timeout(Duration::from_secs(5));
     let mut conn = outside.connect().await.unwrap();
     sqlx::query("BEGIN IMMEDIATE").execute(&mut conn).await.expect("no transaction was left open");
@@ -315,10 +315,8 @@ async fn a_full_write_queue_answers_503_with_retry_after_and_writes_nothing() {
         let writer = app.state.writer.clone();
         async move {
             let unit = writer.run(move |_| {
-                Box::pin(async move {
-                    let _ = started.send(());
-                    hold.await.map_err(|_| sqlx::Error::PoolClosed)
-                })
+                let _ = started.send(());
+                Ok(hold.blocking_recv().map_err(|_| sqlx::Error::PoolClosed)?)
             });
             unit.await
         }
@@ -327,7 +325,7 @@ async fn a_full_write_queue_answers_503_with_retry_after_and_writes_nothing() {
     let mut full = false;
     for _ in 0..2 * store::QUEUE_CAPACITY {
         // Queued by its first poll; dropping the caller afterwards does not take it back.
-        let mut caller = Box::pin(app.state.writer.run(|_| Box::pin(async { Ok(()) })));
+        let mut caller = Box::pin(app.state.writer.run(|_| Ok(())));
         if let Poll::Ready(Err(sqlx::Error::PoolTimedOut)) = futures::poll!(&mut caller) {
             full = true;
             break;

@@ -194,13 +194,12 @@ pub async fn seed_demo(db: &Database, server_key: &ServerKey) -> Result<bool, St
     let credentials = new_credentials(server_key, DEMO_CLIENT_NAME, Some(DEMO_CLIENT_ID), Some(DEMO_CLIENT_SECRET));
     db.writer
         .run(move |tx| {
-            Box::pin(async move {
-                // Checked again in the unit of work: another process may have seeded meanwhile.
-                if store::tenants::any_in(tx).await? {
-                    return Ok(false);
-                }
-                write_demo(tx, &hashes, credentials).await.map(|_| true)
-            })
+            // Checked again in the unit of work: another process may have seeded meanwhile.
+            if store::tenants::any_in(tx)? {
+                return Ok(false);
+            }
+            write_demo(tx, &hashes, credentials)?;
+            Ok(true)
         })
         .await
         .map_err(fail)
@@ -209,13 +208,13 @@ pub async fn seed_demo(db: &Database, server_key: &ServerKey) -> Result<bool, St
 const DEMO_CLIENT_NAME: &str = "TShirts API demo";
 
 /// Writes the whole demo organisation inside one unit of work.
-async fn write_demo(tx: &mut Conn, hashes: &[String], client: Credentials) -> Result<(), sqlx::Error> {
+fn write_demo(tx: &Conn, hashes: &[String], client: Credentials) -> rusqlite::Result<()> {
     let web_history = web_history_rows(WEB_HISTORY_ROWS);
     let customers = customer_rows(CUSTOMER_ROWS);
     let orders = order_rows(ORDER_ROWS, CUSTOMER_ROWS);
     let now = store::now_ms();
-    let tshirts = store::tenants::insert(tx, "TShirts Co.").await?;
-    let other = store::tenants::insert(tx, "Other Co.").await?;
+    let tshirts = store::tenants::insert(tx, "TShirts Co.")?;
+    let other = store::tenants::insert(tx, "Other Co.")?;
     let mut ids = std::collections::HashMap::new();
     let everyone = TSHIRTS_USERS.iter().map(|u| (tshirts, u)).chain(OTHER_USERS.iter().map(|u| (other, u)));
     for ((tenant_id, u), hash) in everyone.zip(hashes) {
@@ -229,7 +228,7 @@ async fn write_demo(tx: &mut Conn, hashes: &[String], client: Credentials) -> Re
             price_group: u.price_group,
             region: u.region,
         };
-        ids.insert(u.email, store::users::insert(tx, &new).await?);
+        ids.insert(u.email, store::users::insert(tx, &new)?);
     }
     let id = |email: &str| ids[email];
 
@@ -239,22 +238,22 @@ async fn write_demo(tx: &mut Conn, hashes: &[String], client: Credentials) -> Re
         ("Sales", &["sam@tshirts.example"][..]),
         ("Customers", &["carol@tshirts.example", "dave@tshirts.example"][..]),
     ] {
-        let group = store::groups::insert(tx, tshirts, name).await?;
+        let group = store::groups::insert(tx, tshirts, name)?;
         for m in members {
-            store::groups::add_member(tx, group, id(m)).await?;
+            store::groups::add_member(tx, group, id(m))?;
         }
         groups.insert(name, group);
     }
 
     // Sam (sales) may impersonate the customers, to place orders on their behalf.
-    store::grants::insert(tx, tshirts, Party::User(id("sam@tshirts.example")), Party::Group(groups["Customers"]), id("alice@tshirts.example"), now).await?;
+    store::grants::insert(tx, tshirts, Party::User(id("sam@tshirts.example")), Party::Group(groups["Customers"]), id("alice@tshirts.example"), now)?;
 
-    let project = store::projects::insert(tx, tshirts, DEMO_PROJECT, "TShirts Co. analytics").await?;
-    store::projects::grant(tx, project, Grantee::Group(groups["Analysts"]), false).await?;
-    store::projects::grant(tx, project, Grantee::Group(groups["Sales"]), false).await?;
-    store::projects::grant(tx, project, Grantee::Group(groups["Customers"]), false).await?;
-    store::projects::grant(tx, project, Grantee::User(id("u1@tshirts.example")), true).await?;
-    store::projects::grant(tx, project, Grantee::User(id("webapp-backend@tshirts.example")), true).await?;
+    let project = store::projects::insert(tx, tshirts, DEMO_PROJECT, "TShirts Co. analytics")?;
+    store::projects::grant(tx, project, Grantee::Group(groups["Analysts"]), false)?;
+    store::projects::grant(tx, project, Grantee::Group(groups["Sales"]), false)?;
+    store::projects::grant(tx, project, Grantee::Group(groups["Customers"]), false)?;
+    store::projects::grant(tx, project, Grantee::User(id("u1@tshirts.example")), true)?;
+    store::projects::grant(tx, project, Grantee::User(id("webapp-backend@tshirts.example")), true)?;
 
     let raw = [
         ("web_history", "Raw web traffic of the shop, October 2026", web_history::RAW_COLUMNS, &web_history),
@@ -263,9 +262,9 @@ async fn write_demo(tx: &mut Conn, hashes: &[String], client: Credentials) -> Re
     ];
     for (name, description, columns, rows) in raw {
         let ds = NewDataset { project_id: project, name, recipe: None, description, columns };
-        let ds_id = store::datasets::insert(tx, &ds).await?;
-        store::datasets::append_rows_on(tx, ds_id, 0, 0, rows).await?;
-        store::datasets::set_row_count(tx, ds_id, rows.len() as i64, now).await?;
+        let ds_id = store::datasets::insert(tx, &ds)?;
+        store::datasets::append_rows_on(tx, ds_id, 0, 0, rows)?;
+        store::datasets::set_row_count(tx, ds_id, rows.len() as i64, now)?;
     }
     let derived = [
         ("web_history_prepared", "web_history with date, hour, browser, OS, device and country; bots and duplicates removed", Recipe::PrepareWebHistory),
@@ -273,11 +272,11 @@ async fn write_demo(tx: &mut Conn, hashes: &[String], client: Credentials) -> Re
     ];
     for (name, description, recipe) in derived {
         let ds = NewDataset { project_id: project, name, recipe: Some(recipe.name()), description, columns: recipe.output_columns() };
-        store::datasets::insert(tx, &ds).await?;
+        store::datasets::insert(tx, &ds)?;
     }
-    store::webapps::insert(tx, project, DEMO_WEBAPP, "Impersonation Demo", id("webapp-backend@tshirts.example")).await?;
+    store::webapps::insert(tx, project, DEMO_WEBAPP, "Impersonation Demo", id("webapp-backend@tshirts.example"))?;
 
-    let other_project = store::projects::insert(tx, other, "OTHER", "Other Co. analytics").await?;
+    let other_project = store::projects::insert(tx, other, "OTHER", "Other Co. analytics")?;
     let ds = NewDataset {
         project_id: other_project,
         name: "customers",
@@ -286,9 +285,9 @@ async fn write_demo(tx: &mut Conn, hashes: &[String], client: Credentials) -> Re
         columns: orders_by_country::CUSTOMER_COLUMNS,
     };
     let other_customers = customer_rows(50);
-    let ds_id = store::datasets::insert(tx, &ds).await?;
-    store::datasets::append_rows_on(tx, ds_id, 0, 0, &other_customers).await?;
-    store::datasets::set_row_count(tx, ds_id, other_customers.len() as i64, now).await?;
+    let ds_id = store::datasets::insert(tx, &ds)?;
+    store::datasets::append_rows_on(tx, ds_id, 0, 0, &other_customers)?;
+    store::datasets::set_row_count(tx, ds_id, other_customers.len() as i64, now)?;
 
     let alice = id("alice@tshirts.example");
     let new = NewApiClient {
@@ -300,7 +299,7 @@ async fn write_demo(tx: &mut Conn, hashes: &[String], client: Credentials) -> Re
         secret_sealed: client.sealed,
         created_by_user_id: alice,
     };
-    store::api_clients::insert_in(tx, &new).await?;
+    store::api_clients::insert_in(tx, &new)?;
     Ok(())
 }
 

@@ -1,7 +1,7 @@
 //! API clients: credentials for programs calling the /v2 API. Every change commits with its
 //! audit row; the secret is only ever stored sealed.
 
-use super::{audit, impersonations, now_ms, Conn, Db, Writer};
+use super::{audit, execute, impersonations, now_ms, query_row, Conn, Db, Writer};
 use crate::backend::audit::AuditEntry;
 use super::users::User;
 use crate::backend::domain::AccountType;
@@ -58,33 +58,33 @@ pub struct NewApiClient {
 
 const COLUMNS: &str = "id, tenant_id, client_id, name, owner_user_id, subject_policy, secret_sealed, secret_version, revoked_at";
 
-pub async fn insert_in(tx: &mut Conn, new: &NewApiClient) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
+pub fn insert_in(tx: &Conn, new: &NewApiClient) -> rusqlite::Result<i64> {
+    query_row(
+        tx,
         "INSERT INTO api_clients (tenant_id, client_id, name, owner_user_id, subject_policy, secret_sealed,
                                   created_by_user_id, created_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        rusqlite::params![
+            new.tenant_id,
+            new.client_id,
+            new.name,
+            new.owner_user_id,
+            new.subject_policy.as_db(),
+            new.secret_sealed,
+            new.created_by_user_id,
+            now_ms(),
+        ],
+        |row| row.get(0),
     )
-    .bind(new.tenant_id)
-    .bind(&new.client_id)
-    .bind(&new.name)
-    .bind(new.owner_user_id)
-    .bind(new.subject_policy.as_db())
-    .bind(&new.secret_sealed)
-    .bind(new.created_by_user_id)
-    .bind(now_ms())
-    .fetch_one(&mut *tx)
-    .await
 }
 
 /// Creates a client and its audit row together.
 pub async fn insert(writer: &Writer, new: NewApiClient, entry: AuditEntry) -> Result<i64, sqlx::Error> {
     writer
         .run(move |tx| {
-            Box::pin(async move {
-                let id = insert_in(tx, &new).await?;
-                audit::append(tx, &entry)?;
-                Ok(id)
-            })
+            let id = insert_in(tx, &new)?;
+            audit::append(tx, &entry)?;
+            Ok(id)
         })
         .await
 }
@@ -253,26 +253,26 @@ async fn change_active(
     let (client_id, why, entry) = (client_id.to_string(), why.to_string(), entry.clone());
     writer
         .run(move |tx| {
-            Box::pin(async move {
-                let update = match &change {
-                    Change::Rotate { secret_sealed } => sqlx::query(
-                        "UPDATE api_clients SET secret_sealed = ?, secret_version = secret_version + 1, rotated_at = ?
-                         WHERE tenant_id = ? AND client_id = ? AND revoked_at IS NULL",
-                    )
-                    .bind(secret_sealed),
-                    Change::Revoke => sqlx::query(
-                        "UPDATE api_clients SET revoked_at = ? WHERE tenant_id = ? AND client_id = ? AND revoked_at IS NULL",
-                    ),
-                };
-                let changed =
-                    update.bind(now_ms()).bind(tenant_id).bind(&client_id).execute(&mut *tx).await?.rows_affected();
-                if changed == 0 {
-                    return Ok(false);
-                }
-                impersonations::end_all_started_by_client(tx, tenant_id, &client_id, &why).await?;
-                audit::append(tx, &entry)?;
-                Ok(true)
-            })
+            let now = now_ms();
+            let changed = match &change {
+                Change::Rotate { secret_sealed } => execute(
+                    tx,
+                    "UPDATE api_clients SET secret_sealed = ?, secret_version = secret_version + 1, rotated_at = ?
+                     WHERE tenant_id = ? AND client_id = ? AND revoked_at IS NULL",
+                    rusqlite::params![secret_sealed, now, tenant_id, client_id],
+                )?,
+                Change::Revoke => execute(
+                    tx,
+                    "UPDATE api_clients SET revoked_at = ? WHERE tenant_id = ? AND client_id = ? AND revoked_at IS NULL",
+                    rusqlite::params![now, tenant_id, client_id],
+                )?,
+            };
+            if changed == 0 {
+                return Ok(false);
+            }
+            impersonations::end_all_started_by_client(tx, tenant_id, &client_id, &why)?;
+            audit::append(tx, &entry)?;
+            Ok(true)
         })
         .await
 }
@@ -291,10 +291,8 @@ pub async fn record_token(
     let (client_id, entry) = (client_id.to_string(), entry.clone());
     writer
         .run(move |tx| {
-            Box::pin(async move {
-                self::mark_used(tx, &client_id).await?;
-                audit::append(tx, &entry)
-            })
+            self::mark_used(tx, &client_id)?;
+            Ok(audit::append(tx, &entry)?)
         })
         .await
 }
@@ -308,12 +306,8 @@ pub fn last_use_is_stale(last_used_at: Option<i64>, now: i64) -> bool {
     last_used_at.is_none_or(|at| now - at >= LAST_USED_PRECISION_MS || at > now)
 }
 
-pub async fn mark_used(tx: &mut Conn, client_id: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE api_clients SET last_used_at = ? WHERE client_id = ?")
-        .bind(now_ms())
-        .bind(client_id)
-        .execute(&mut *tx)
-        .await
+pub fn mark_used(tx: &Conn, client_id: &str) -> rusqlite::Result<()> {
+    execute(tx, "UPDATE api_clients SET last_used_at = ? WHERE client_id = ?", rusqlite::params![now_ms(), client_id])
         .map(|_| ())
 }
 

@@ -69,9 +69,9 @@ impl std::fmt::Debug for ReadCache {
     }
 }
 
-/// Reads the database's access version (on any connection).
-pub async fn access_version(conn: &mut Conn) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("SELECT value FROM access_version WHERE id = 1").fetch_one(conn).await
+/// Reads the database's access version on the write connection.
+pub(super) fn access_version(conn: &Conn) -> rusqlite::Result<i64> {
+    super::query_row(conn, "SELECT value FROM access_version WHERE id = 1", [], |row| row.get(0))
 }
 
 impl ReadCache {

@@ -1,4 +1,4 @@
-use super::{Conn, Db, Writer};
+use super::{execute, query_row, Conn, Db, Writer};
 use serde_json::Value;
 
 #[derive(Clone, Debug, sqlx::FromRow)]
@@ -32,20 +32,22 @@ pub struct NewDataset<'a> {
     pub columns: &'a [&'a str],
 }
 
-pub async fn insert(tx: &mut Conn, ds: &NewDataset<'_>) -> Result<i64, sqlx::Error> {
+pub fn insert(tx: &Conn, ds: &NewDataset<'_>) -> rusqlite::Result<i64> {
     let columns = serde_json::to_string(ds.columns).unwrap_or_else(|_| "[]".into());
-    sqlx::query_scalar(
+    query_row(
+        tx,
         "INSERT INTO datasets (project_id, name, kind, recipe, description, columns)
          VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+        rusqlite::params![
+            ds.project_id,
+            ds.name,
+            if ds.recipe.is_some() { "derived" } else { "raw" },
+            ds.recipe,
+            ds.description,
+            columns,
+        ],
+        |row| row.get(0),
     )
-    .bind(ds.project_id)
-    .bind(ds.name)
-    .bind(if ds.recipe.is_some() { "derived" } else { "raw" })
-    .bind(ds.recipe)
-    .bind(ds.description)
-    .bind(columns)
-    .fetch_one(&mut *tx)
-    .await
 }
 
 pub async fn by_name(db: &Db, project_id: i64, name: &str) -> Result<Option<DatasetRow>, sqlx::Error> {
@@ -100,11 +102,11 @@ pub async fn first_rows(db: &Db, ds: &DatasetRow, limit: i64) -> Result<Vec<Stri
     .await
 }
 
-/// SQLite allows 32766 bound values per statement; three per row keeps well under that.
-const ROWS_PER_INSERT: usize = 2_000;
+/// Rows appended by one unit of work: a long build never keeps other writers waiting long.
+const ROWS_PER_UNIT: usize = 2_000;
 
 /// Appends rows (JSON arrays) to a generation that is not visible yet, one unit of work per
-/// chunk, so a long build never keeps other writers waiting for long.
+/// chunk.
 pub async fn append_rows(
     writer: &Writer,
     dataset_id: i64,
@@ -112,36 +114,28 @@ pub async fn append_rows(
     first_row_no: i64,
     rows: &[Vec<Value>],
 ) -> Result<(), sqlx::Error> {
-    for (chunk_no, chunk) in rows.chunks(ROWS_PER_INSERT).enumerate() {
-        let first = first_row_no + (chunk_no * ROWS_PER_INSERT) as i64;
+    for (chunk_no, chunk) in rows.chunks(ROWS_PER_UNIT).enumerate() {
+        let first = first_row_no + (chunk_no * ROWS_PER_UNIT) as i64;
         let chunk = chunk.to_vec();
         writer
-            .run(move |tx| Box::pin(async move { append_rows_on(tx, dataset_id, generation, first, &chunk).await }))
+            .run(move |tx| Ok(append_rows_on(tx, dataset_id, generation, first, &chunk)?))
             .await?;
     }
     Ok(())
 }
 
-/// Appends rows on a given connection or transaction (the seed writes inside one).
-pub async fn append_rows_on(
-    conn: &mut sqlx::SqliteConnection,
+/// Appends rows inside the caller's unit of work (the seed writes inside one).
+pub fn append_rows_on(
+    tx: &Conn,
     dataset_id: i64,
     generation: i64,
     first_row_no: i64,
     rows: &[Vec<Value>],
-) -> Result<(), sqlx::Error> {
-    for (chunk_no, chunk) in rows.chunks(ROWS_PER_INSERT).enumerate() {
-        let base = first_row_no + (chunk_no * ROWS_PER_INSERT) as i64;
-        let mut qb = sqlx::QueryBuilder::new(
-            "INSERT INTO dataset_rows (dataset_id, generation, row_no, data) ",
-        );
-        qb.push_values(chunk.iter().enumerate(), |mut b, (i, row)| {
-            b.push_bind(dataset_id)
-                .push_bind(generation)
-                .push_bind(base + i as i64)
-                .push_bind(Value::Array(row.clone()).to_string());
-        });
-        qb.build().execute(&mut *conn).await?;
+) -> rusqlite::Result<()> {
+    let mut insert =
+        tx.prepare_cached("INSERT INTO dataset_rows (dataset_id, generation, row_no, data) VALUES (?, ?, ?, ?)")?;
+    for (i, row) in rows.iter().enumerate() {
+        insert.execute(rusqlite::params![dataset_id, generation, first_row_no + i as i64, Value::Array(row.clone()).to_string()])?;
     }
     Ok(())
 }
@@ -156,56 +150,34 @@ pub async fn publish_generation(
 ) -> Result<(), sqlx::Error> {
     writer
         .run(move |tx| {
-            Box::pin(async move {
-                let old: i64 = sqlx::query_scalar("SELECT generation FROM datasets WHERE id = ?")
-                    .bind(dataset_id)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                sqlx::query("UPDATE datasets SET generation = ?, row_count = ?, built_at = ? WHERE id = ?")
-                    .bind(generation)
-                    .bind(row_count)
-                    .bind(built_at)
-                    .bind(dataset_id)
-                    .execute(&mut *tx)
-                    .await?;
-                sqlx::query("DELETE FROM dataset_rows WHERE dataset_id = ? AND generation = ?")
-                    .bind(dataset_id)
-                    .bind(old)
-                    .execute(&mut *tx)
-                    .await
-                    .map(|_| ())
-            })
+            let old: i64 = query_row(tx, "SELECT generation FROM datasets WHERE id = ?", [dataset_id], |row| row.get(0))?;
+            execute(
+                tx,
+                "UPDATE datasets SET generation = ?, row_count = ?, built_at = ? WHERE id = ?",
+                [generation, row_count, built_at, dataset_id],
+            )?;
+            execute(tx, "DELETE FROM dataset_rows WHERE dataset_id = ? AND generation = ?", [dataset_id, old])?;
+            Ok(())
         })
         .await
 }
 
 /// Sets the visible generation's row count (used by the seed after writing generation 0).
-pub async fn set_row_count(tx: &mut Conn, dataset_id: i64, row_count: i64, at: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE datasets SET row_count = ?, built_at = ? WHERE id = ?")
-        .bind(row_count)
-        .bind(at)
-        .bind(dataset_id)
-        .execute(&mut *tx)
-        .await
-        .map(|_| ())
+pub fn set_row_count(tx: &Conn, dataset_id: i64, row_count: i64, at: i64) -> rusqlite::Result<()> {
+    execute(tx, "UPDATE datasets SET row_count = ?, built_at = ? WHERE id = ?", [row_count, at, dataset_id]).map(|_| ())
 }
 
 /// Removes the rows of a generation that will never be published (a failed build).
 pub async fn discard_generation(writer: &Writer, dataset_id: i64, generation: i64) -> Result<(), sqlx::Error> {
     writer
         .run(move |tx| {
-            Box::pin(async move {
-                sqlx::query(
-                    "DELETE FROM dataset_rows WHERE dataset_id = ? AND generation = ?
-                       AND generation <> (SELECT generation FROM datasets WHERE id = ?)",
-                )
-                .bind(dataset_id)
-                .bind(generation)
-                .bind(dataset_id)
-                .execute(&mut *tx)
-                .await
-                .map(|_| ())
-            })
+            execute(
+                tx,
+                "DELETE FROM dataset_rows WHERE dataset_id = ? AND generation = ?
+                   AND generation <> (SELECT generation FROM datasets WHERE id = ?)",
+                [dataset_id, generation, dataset_id],
+            )?;
+            Ok(())
         })
         .await
 }
@@ -214,15 +186,13 @@ pub async fn discard_generation(writer: &Writer, dataset_id: i64, generation: i6
 pub async fn discard_orphan_generations(writer: &Writer) -> Result<u64, sqlx::Error> {
     writer
         .run(|tx| {
-            Box::pin(async move {
-                sqlx::query(
-                    "DELETE FROM dataset_rows WHERE generation <>
-                       (SELECT d.generation FROM datasets d WHERE d.id = dataset_rows.dataset_id)",
-                )
-                .execute(&mut *tx)
-                .await
-                .map(|r| r.rows_affected())
-            })
+            let removed = execute(
+                tx,
+                "DELETE FROM dataset_rows WHERE generation <>
+                   (SELECT d.generation FROM datasets d WHERE d.id = dataset_rows.dataset_id)",
+                [],
+            )?;
+            Ok(removed as u64)
         })
         .await
 }

@@ -1,6 +1,6 @@
 //! Impersonation grants: users or groups who may impersonate users or groups.
 
-use super::{audit, now_ms, Conn, Db, Writer};
+use super::{audit, execute, now_ms, query_row, Conn, Db, Writer};
 use super::users::User;
 use crate::backend::audit::AuditEntry;
 use crate::model::{GrantView, PartyView, UserView};
@@ -19,30 +19,17 @@ impl Party {
     }
 }
 
-pub async fn insert(
-    tx: &mut Conn,
-    tenant_id: i64,
-    actor: Party,
-    subject: Party,
-    created_by: i64,
-    at: i64,
-) -> Result<i64, sqlx::Error> {
+pub fn insert(tx: &Conn, tenant_id: i64, actor: Party, subject: Party, created_by: i64, at: i64) -> rusqlite::Result<i64> {
     let (actor_user, actor_group) = actor.columns();
     let (subject_user, subject_group) = subject.columns();
-    sqlx::query_scalar(
+    query_row(
+        tx,
         "INSERT INTO impersonation_grants (tenant_id, actor_user_id, actor_group_id, subject_user_id,
                                            subject_group_id, created_by_user_id, created_at)
          VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        rusqlite::params![tenant_id, actor_user, actor_group, subject_user, subject_group, created_by, at],
+        |row| row.get(0),
     )
-    .bind(tenant_id)
-    .bind(actor_user)
-    .bind(actor_group)
-    .bind(subject_user)
-    .bind(subject_group)
-    .bind(created_by)
-    .bind(at)
-    .fetch_one(&mut *tx)
-    .await
 }
 
 const ACTOR_MATCHES: &str = "(g.actor_user_id = ?1
@@ -153,11 +140,9 @@ pub async fn add(writer: &Writer, tenant_id: i64, actor: Party, subject: Party, 
     let entry = entry.clone();
     writer
         .run(move |tx| {
-            Box::pin(async move {
-                let id = insert(tx, tenant_id, actor, subject, created_by, now_ms()).await?;
-                audit::append(tx, &entry)?;
-                Ok(id)
-            })
+            let id = insert(tx, tenant_id, actor, subject, created_by, now_ms())?;
+            audit::append(tx, &entry)?;
+            Ok(id)
         })
         .await
 }
@@ -167,19 +152,12 @@ pub async fn remove(writer: &Writer, tenant_id: i64, id: i64, entry: &AuditEntry
     let entry = entry.clone();
     writer
         .run(move |tx| {
-            Box::pin(async move {
-                let removed = sqlx::query("DELETE FROM impersonation_grants WHERE id = ? AND tenant_id = ?")
-                    .bind(id)
-                    .bind(tenant_id)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-                if removed == 0 {
-                    return Ok(false);
-                }
-                audit::append(tx, &entry)?;
-                Ok(true)
-            })
+            let removed = execute(tx, "DELETE FROM impersonation_grants WHERE id = ? AND tenant_id = ?", [id, tenant_id])?;
+            if removed == 0 {
+                return Ok(false);
+            }
+            audit::append(tx, &entry)?;
+            Ok(true)
         })
         .await
 }

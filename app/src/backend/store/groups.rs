@@ -1,20 +1,13 @@
-use super::Conn;
+use super::{execute, query_row, Conn};
 
-pub async fn insert(tx: &mut Conn, tenant_id: i64, name: &str) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("INSERT INTO groups (tenant_id, name) VALUES (?, ?) RETURNING id")
-        .bind(tenant_id)
-        .bind(name)
-        .fetch_one(&mut *tx)
-        .await
+pub fn insert(tx: &Conn, tenant_id: i64, name: &str) -> rusqlite::Result<i64> {
+    query_row(tx, "INSERT INTO groups (tenant_id, name) VALUES (?, ?) RETURNING id", rusqlite::params![tenant_id, name], |row| {
+        row.get(0)
+    })
 }
 
-pub async fn add_member(tx: &mut Conn, group_id: i64, user_id: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT OR IGNORE INTO group_members (group_id, user_id) VALUES (?, ?)")
-        .bind(group_id)
-        .bind(user_id)
-        .execute(&mut *tx)
-        .await
-        .map(|_| ())
+pub fn add_member(tx: &Conn, group_id: i64, user_id: i64) -> rusqlite::Result<()> {
+    execute(tx, "INSERT OR IGNORE INTO group_members (group_id, user_id) VALUES (?, ?)", [group_id, user_id]).map(|_| ())
 }
 
 /// The names of a user's groups.

@@ -1,7 +1,7 @@
 //! Impersonations from start to end. Starting and ending write their audit row in the same
 //! transaction.
 
-use super::{audit, now_ms, Conn, Db, Writer};
+use super::{audit, execute, now_ms, query_row, Conn, Db, Writer};
 use crate::backend::audit::AuditEntry;
 use crate::model::{ImpersonationRecordView, UserView, Via};
 
@@ -32,51 +32,39 @@ pub struct NewImpersonation {
     pub via: Via,
 }
 
-/// Inserts an impersonation inside the caller's transaction.
-pub async fn insert_in(tx: &mut Conn, new: &NewImpersonation) -> Result<i64, sqlx::Error> {
-    let sql = format!("INSERT INTO impersonations ({NEW_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id");
-    bind_new(sqlx::query_scalar(&sql), new)
-        .fetch_one(&mut *tx)
-        .await
+/// Inserts an impersonation inside the caller's unit of work.
+pub fn insert_in(tx: &Conn, new: &NewImpersonation) -> rusqlite::Result<i64> {
+    query_row(
+        tx,
+        "INSERT INTO impersonations (tenant_id, actor_user_id, subject_user_id, reason, read_only, started_at,
+                                     expires_at, via, via_client_id)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        rusqlite::params![
+            new.tenant_id,
+            new.actor_user_id,
+            new.subject_user_id,
+            new.reason,
+            new.read_only,
+            new.started_at,
+            new.expires_at,
+            new.via.label(),
+            match &new.via {
+                Via::ApiClient { client_id } => Some(client_id.as_str()),
+                Via::Ui | Via::Webapp { .. } => None,
+            },
+        ],
+        |row| row.get(0),
+    )
 }
-
-/// The columns a new impersonation sets, in the order `bind_new` binds them.
-pub(super) const NEW_COLUMNS: &str =
-    "tenant_id, actor_user_id, subject_user_id, reason, read_only, started_at, expires_at, via, via_client_id";
-
-/// Binds the values of `NEW_COLUMNS` (nine parameters) after those already bound.
-pub(super) fn bind_new<'q, O>(
-    query: QueryScalar<'q, O>,
-    new: &'q NewImpersonation,
-) -> QueryScalar<'q, O> {
-    query
-        .bind(new.tenant_id)
-        .bind(new.actor_user_id)
-        .bind(new.subject_user_id)
-        .bind(&new.reason)
-        .bind(new.read_only)
-        .bind(new.started_at)
-        .bind(new.expires_at)
-        .bind(new.via.label())
-        .bind(match &new.via {
-            Via::ApiClient { client_id } => Some(client_id.as_str()),
-            Via::Ui | Via::Webapp { .. } => None,
-        })
-}
-
-type QueryScalar<'q, O> =
-    sqlx::query::QueryScalar<'q, sqlx::Sqlite, O, sqlx::sqlite::SqliteArguments<'q>>;
 
 /// Records the start and its audit row together; the audit entry gets the new id.
 pub async fn start(writer: &Writer, new: NewImpersonation, mut entry: AuditEntry) -> Result<i64, sqlx::Error> {
     writer
         .run(move |tx| {
-            Box::pin(async move {
-                let id = insert_in(tx, &new).await?;
-                entry.impersonation_id = Some(id);
-                audit::append(tx, &entry)?;
-                Ok(id)
-            })
+            let id = insert_in(tx, &new)?;
+            entry.impersonation_id = Some(id);
+            audit::append(tx, &entry)?;
+            Ok(id)
         })
         .await
 }
@@ -92,21 +80,15 @@ pub async fn by_id(db: &Db, id: i64) -> Result<Option<ImpersonationRow>, sqlx::E
     .await
 }
 
-/// Ends, inside the caller's transaction, every ongoing impersonation an API client of the
+/// Ends, inside the caller's unit of work, every ongoing impersonation an API client of the
 /// tenant started.
-pub async fn end_all_started_by_client(tx: &mut Conn, tenant_id: i64, client_id: &str, end_reason: &str) -> Result<u64, sqlx::Error> {
-    let now = now_ms();
-    Ok(sqlx::query(
+pub fn end_all_started_by_client(tx: &Conn, tenant_id: i64, client_id: &str, end_reason: &str) -> rusqlite::Result<usize> {
+    execute(
+        tx,
         "UPDATE impersonations SET ended_at = ?1, end_reason = ?2
          WHERE tenant_id = ?3 AND via_client_id = ?4 AND ended_at IS NULL AND expires_at > ?1",
+        rusqlite::params![now_ms(), end_reason, tenant_id, client_id],
     )
-    .bind(now)
-    .bind(end_reason)
-    .bind(tenant_id)
-    .bind(client_id)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected())
 }
 
 /// Ends an ongoing impersonation with its audit row. Returns false (and writes nothing) when
@@ -115,21 +97,16 @@ pub async fn end(writer: &Writer, id: i64, end_reason: &str, entry: &AuditEntry)
     let (end_reason, entry) = (end_reason.to_string(), entry.clone());
     writer
         .run(move |tx| {
-            Box::pin(async move {
-                let changed =
-                    sqlx::query("UPDATE impersonations SET ended_at = ?, end_reason = ? WHERE id = ? AND ended_at IS NULL")
-                        .bind(now_ms())
-                        .bind(end_reason)
-                        .bind(id)
-                        .execute(&mut *tx)
-                        .await?
-                        .rows_affected();
-                if changed == 0 {
-                    return Ok(false);
-                }
-                audit::append(tx, &entry)?;
-                Ok(true)
-            })
+            let changed = execute(
+                tx,
+                "UPDATE impersonations SET ended_at = ?, end_reason = ? WHERE id = ? AND ended_at IS NULL",
+                rusqlite::params![now_ms(), end_reason, id],
+            )?;
+            if changed == 0 {
+                return Ok(false);
+            }
+            audit::append(tx, &entry)?;
+            Ok(true)
         })
         .await
 }

@@ -1,4 +1,4 @@
-use super::{now_ms, Conn, Db, Writer};
+use super::{execute, now_ms, Conn, Db, Writer};
 use crate::model::LogLineView;
 
 #[derive(Clone, Copy, Debug)]
@@ -20,19 +20,17 @@ impl Level {
 
 pub async fn append(writer: &Writer, job_id: i64, level: Level, message: &str) -> Result<(), sqlx::Error> {
     let message = message.to_string();
-    writer.run(move |tx| Box::pin(async move { append_in(tx, job_id, level, &message).await })).await
+    writer.run(move |tx| Ok(append_in(tx, job_id, level, &message)?)).await
 }
 
 /// Appends a line inside the caller's unit of work.
-pub async fn append_in(tx: &mut Conn, job_id: i64, level: Level, message: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO job_log_lines (job_id, at, level, message) VALUES (?, ?, ?, ?)")
-        .bind(job_id)
-        .bind(now_ms())
-        .bind(level.as_db())
-        .bind(message)
-        .execute(&mut *tx)
-        .await
-        .map(|_| ())
+pub fn append_in(tx: &Conn, job_id: i64, level: Level, message: &str) -> rusqlite::Result<()> {
+    execute(
+        tx,
+        "INSERT INTO job_log_lines (job_id, at, level, message) VALUES (?, ?, ?, ?)",
+        rusqlite::params![job_id, now_ms(), level.as_db(), message],
+    )
+    .map(|_| ())
 }
 
 pub async fn lines(db: &Db, tenant_id: i64, job_id: i64) -> Result<Vec<LogLineView>, sqlx::Error> {

@@ -1,4 +1,5 @@
-use super::{audit, job_log, now_ms, Conn, Db, Writer};
+use super::{audit, execute, job_log, now_ms, query_row, Conn, Db, Writer};
+use rusqlite::OptionalExtension;
 use crate::backend::audit::AuditEntry;
 use crate::model::{JobStatus, JobView, UserView, Via};
 
@@ -61,45 +62,45 @@ pub async fn insert(
     let (job, refused, audit_entry) = (job.clone(), refused.map(str::to_string), audit_entry.cloned());
     writer
         .run(move |tx| {
-            Box::pin(async move {
-                let id = insert_in(tx, &job, refused.as_deref()).await?;
-                if let Some(entry) = audit_entry {
-                    let entry = AuditEntry { target: format!("{} (job #{id})", entry.target), ..entry };
-                    audit::append(tx, &entry)?;
-                }
-                Ok(id)
-            })
+            let id = insert_in(tx, &job, refused.as_deref())?;
+            if let Some(entry) = audit_entry {
+                let entry = AuditEntry { target: format!("{} (job #{id})", entry.target), ..entry };
+                audit::append(tx, &entry)?;
+            }
+            Ok(id)
         })
         .await
 }
 
-async fn insert_in(tx: &mut Conn, job: &NewJob, refused: Option<&str>) -> Result<i64, sqlx::Error> {
+fn insert_in(tx: &Conn, job: &NewJob, refused: Option<&str>) -> rusqlite::Result<i64> {
     let (via_kind, via_label) = via_to_db(&job.via);
     let now = now_ms();
     let status = if refused.is_some() { JobStatus::Refused } else { JobStatus::Queued };
-    let id: i64 = sqlx::query_scalar(
+    let id: i64 = query_row(
+        tx,
         "INSERT INTO jobs (tenant_id, dataset_id, status, run_as_user_id, triggered_by_user_id,
                            impersonated_by_user_id, via_kind, via_label, webapp_id, created_at,
                            finished_at, error)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-    )
-    .bind(job.tenant_id)
-    .bind(job.dataset_id)
-    .bind(status.as_db())
-    .bind(job.run_as_user_id)
-    .bind(job.triggered_by_user_id)
-    .bind(job.impersonated_by_user_id)
-    .bind(via_kind)
-    .bind(via_label)
-    .bind(job.webapp_id)
-    .bind(now)
-    .bind(refused.map(|_| now))
-    .bind(refused)
-    .fetch_one(&mut *tx)
-    .await?;
+        rusqlite::params![
+            job.tenant_id,
+            job.dataset_id,
+            status.as_db(),
+            job.run_as_user_id,
+            job.triggered_by_user_id,
+            job.impersonated_by_user_id,
+            via_kind,
+            via_label,
+            job.webapp_id,
+            now,
+            refused.map(|_| now),
+            refused,
+        ],
+        |row| row.get(0),
+    )?;
     match refused {
-        Some(reason) => job_log::append_in(tx, id, job_log::Level::Error, &format!("Refused: {reason}")).await?,
-        None => job_log::append_in(tx, id, job_log::Level::Info, "Queued").await?,
+        Some(reason) => job_log::append_in(tx, id, job_log::Level::Error, &format!("Refused: {reason}"))?,
+        None => job_log::append_in(tx, id, job_log::Level::Info, "Queued")?,
     }
     Ok(id)
 }
@@ -108,18 +109,29 @@ async fn insert_in(tx: &mut Conn, job: &NewJob, refused: Option<&str>) -> Result
 pub async fn claim_next(writer: &Writer) -> Result<Option<JobRow>, sqlx::Error> {
     writer
         .run(|tx| {
-            Box::pin(async move {
-                sqlx::query_as(
-                    "UPDATE jobs SET status = 'running', started_at = ?, progress = 0, attempts = attempts + 1
-                     WHERE id = (SELECT id FROM jobs WHERE status = 'queued' ORDER BY id LIMIT 1)
-                       AND status = 'queued'
-                     RETURNING id, tenant_id, dataset_id, run_as_user_id, triggered_by_user_id,
-                               impersonated_by_user_id, via_kind, via_label, attempts",
-                )
-                .bind(now_ms())
-                .fetch_optional(&mut *tx)
-                .await
-            })
+            let claimed = query_row(
+                tx,
+                "UPDATE jobs SET status = 'running', started_at = ?, progress = 0, attempts = attempts + 1
+                 WHERE id = (SELECT id FROM jobs WHERE status = 'queued' ORDER BY id LIMIT 1)
+                   AND status = 'queued'
+                 RETURNING id, tenant_id, dataset_id, run_as_user_id, triggered_by_user_id,
+                           impersonated_by_user_id, via_kind, via_label, attempts",
+                [now_ms()],
+                |r| {
+                    Ok(JobRow {
+                        id: r.get(0)?,
+                        tenant_id: r.get(1)?,
+                        dataset_id: r.get(2)?,
+                        run_as_user_id: r.get(3)?,
+                        triggered_by_user_id: r.get(4)?,
+                        impersonated_by_user_id: r.get(5)?,
+                        via_kind: r.get(6)?,
+                        via_label: r.get(7)?,
+                        attempts: r.get(8)?,
+                    })
+                },
+            );
+            Ok(claimed.optional()?)
         })
         .await
 }
@@ -133,16 +145,12 @@ pub async fn set_progress(
 ) -> Result<(), sqlx::Error> {
     writer
         .run(move |tx| {
-            Box::pin(async move {
-                sqlx::query("UPDATE jobs SET progress = ?, rows_in = ?, rows_out = ? WHERE id = ? AND status = 'running'")
-                    .bind(progress)
-                    .bind(rows_in)
-                    .bind(rows_out)
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await
-                    .map(|_| ())
-            })
+            execute(
+                tx,
+                "UPDATE jobs SET progress = ?, rows_in = ?, rows_out = ? WHERE id = ? AND status = 'running'",
+                rusqlite::params![progress, rows_in, rows_out, id],
+            )?;
+            Ok(())
         })
         .await
 }
@@ -163,26 +171,16 @@ pub struct Finished {
 pub async fn finish(writer: &Writer, id: i64, end: Finished) -> Result<(), sqlx::Error> {
     writer
         .run(move |tx| {
-            Box::pin(async move {
-                job_log::append_in(tx, id, end.level, &end.line).await?;
-                let progress = if end.status == JobStatus::Succeeded { 1.0 } else { 0.0 };
-                sqlx::query(
-                    "UPDATE jobs SET status = ?, finished_at = ?, rows_in = ?, rows_out = ?, error = ?,
-                                     progress = CASE WHEN ? > 0 THEN ? ELSE progress END
-                     WHERE id = ?",
-                )
-                .bind(end.status.as_db())
-                .bind(now_ms())
-                .bind(end.rows_in)
-                .bind(end.rows_out)
-                .bind(end.error)
-                .bind(progress)
-                .bind(progress)
-                .bind(id)
-                .execute(&mut *tx)
-                .await
-                .map(|_| ())
-            })
+            job_log::append_in(tx, id, end.level, &end.line)?;
+            let progress = if end.status == JobStatus::Succeeded { 1.0 } else { 0.0 };
+            execute(
+                tx,
+                "UPDATE jobs SET status = ?, finished_at = ?, rows_in = ?, rows_out = ?, error = ?,
+                                 progress = CASE WHEN ? > 0 THEN ? ELSE progress END
+                 WHERE id = ?",
+                rusqlite::params![end.status.as_db(), now_ms(), end.rows_in, end.rows_out, end.error, progress, progress, id],
+            )?;
+            Ok(())
         })
         .await
 }
@@ -192,20 +190,19 @@ pub async fn finish(writer: &Writer, id: i64, end: Finished) -> Result<(), sqlx:
 pub async fn requeue_interrupted(writer: &Writer) -> Result<Vec<i64>, sqlx::Error> {
     writer
         .run(|tx| {
-            Box::pin(async move {
-                let ids: Vec<i64> = sqlx::query_scalar(
+            let ids = tx
+                .prepare(
                     "UPDATE jobs SET status = 'queued', started_at = NULL, progress = 0,
                                      rows_in = NULL, rows_out = NULL
                      WHERE status = 'running' RETURNING id",
-                )
-                .fetch_all(&mut *tx)
-                .await?;
-                for id in &ids {
-                    let line = "The server stopped while this job was running; it was queued again";
-                    job_log::append_in(tx, *id, job_log::Level::Warn, line).await?;
-                }
-                Ok(ids)
-            })
+                )?
+                .query_map([], |row| row.get(0))?
+                .collect::<rusqlite::Result<Vec<i64>>>()?;
+            for id in &ids {
+                let line = "The server stopped while this job was running; it was queued again";
+                job_log::append_in(tx, *id, job_log::Level::Warn, line)?;
+            }
+            Ok(ids)
         })
         .await
 }

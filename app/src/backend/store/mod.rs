@@ -1,5 +1,5 @@
 //! All SQL of Guise lives under this module, one file per table: nothing else writes a query
-//! (elsewhere sqlx appears only as the error type these functions return), so another database
+//! (elsewhere sqlx and rusqlite appear only as the error types these functions return), so another database
 //! engine can be added behind the same functions.
 
 pub mod api_clients;
@@ -22,10 +22,13 @@ pub mod cache;
 pub mod sessions;
 mod writer;
 
-pub use writer::{Conn, Writer, QUEUE_CAPACITY};
+pub use writer::{execute, query_row, Conn, StatementError, UnitError, UnitResult, Writer, QUEUE_CAPACITY};
+/// The library units of work write with.
+pub use rusqlite;
+use writer::BUSY_TIMEOUT;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::ConnectOptions;
+use sqlx::{ConnectOptions, Connection};
 use std::str::FromStr;
 use std::sync::Arc;
 use crate::backend::audit::ChainKey;
@@ -43,9 +46,6 @@ pub struct Database {
     pub cache: Arc<ReadCache>,
 }
 
-/// How long a connection waits for SQLite's lock (another process, such as the `server`
-/// command line, may hold it) before its statement fails.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(15);
 /// Read connections, each on a thread of its own: one per core and one more. On two cores,
 /// three served the SSR pages 15–25% faster than two or eight (`make bench`): fewer leave a
 /// core idle while one waits, more only add thread switches.
@@ -86,8 +86,12 @@ pub async fn open(url: &str, chain_key: ChainKey) -> Result<Database, String> {
         .run(&mut conn)
         .await
         .map_err(|e| format!("cannot migrate the database {}: {e}", file.display()))?;
+    let _ = conn.close().await;
+    let write = writer::connect(&file)
+        .map_err(|e| format!("cannot open the database {} for writing: {e}", file.display()))?;
     let cache = Arc::new(ReadCache::default());
-    let writer = Writer::spawn(conn, write_options, cache.clone(), chain_key);
+    let writer = Writer::spawn(write, file.clone(), cache.clone(), chain_key)
+        .map_err(|e| format!("cannot start the database writer: {e}"))?;
     let read = SqlitePoolOptions::new()
         .max_connections(readers())
         // A read-only connection has no state to check: skip the ping before each query.

@@ -1,4 +1,4 @@
-use super::{Conn, Db};
+use super::{execute, query_row, Conn, Db};
 use crate::backend::rules::permissions::ProjectGrants;
 
 #[derive(Clone, Debug, sqlx::FromRow)]
@@ -9,13 +9,13 @@ pub struct ProjectRow {
     pub name: String,
 }
 
-pub async fn insert(tx: &mut Conn, tenant_id: i64, key: &str, name: &str) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("INSERT INTO projects (tenant_id, key, name) VALUES (?, ?, ?) RETURNING id")
-        .bind(tenant_id)
-        .bind(key)
-        .bind(name)
-        .fetch_one(&mut *tx)
-        .await
+pub fn insert(tx: &Conn, tenant_id: i64, key: &str, name: &str) -> rusqlite::Result<i64> {
+    query_row(
+        tx,
+        "INSERT INTO projects (tenant_id, key, name) VALUES (?, ?, ?) RETURNING id",
+        rusqlite::params![tenant_id, key, name],
+        |row| row.get(0),
+    )
 }
 
 /// A project of the given tenant; projects of other tenants are never found.
@@ -39,26 +39,17 @@ pub enum Grantee {
     Group(i64),
 }
 
-pub async fn grant(
-    tx: &mut Conn,
-    project_id: i64,
-    grantee: Grantee,
-    can_build: bool,
-) -> Result<(), sqlx::Error> {
+pub fn grant(tx: &Conn, project_id: i64, grantee: Grantee, can_build: bool) -> rusqlite::Result<()> {
     let (user_id, group_id) = match grantee {
         Grantee::User(id) => (Some(id), None),
         Grantee::Group(id) => (None, Some(id)),
     };
-    sqlx::query(
+    execute(
+        tx,
         "INSERT INTO project_permissions (project_id, user_id, group_id, can_read, can_build)
          VALUES (?, ?, ?, 1, ?)",
+        rusqlite::params![project_id, user_id, group_id, can_build],
     )
-    .bind(project_id)
-    .bind(user_id)
-    .bind(group_id)
-    .bind(can_build)
-    .execute(&mut *tx)
-    .await
     .map(|_| ())
 }
 

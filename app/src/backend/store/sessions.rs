@@ -4,7 +4,7 @@
 //! change committed before it.
 
 use super::cache::ReadCache;
-use super::{Db, Writer};
+use super::{execute, Db, Writer};
 use futures::future::BoxFuture;
 use futures::FutureExt;
 use std::cell::{Cell, RefCell};
@@ -30,12 +30,7 @@ impl Sessions {
     pub async fn delete_expired(&self) -> Result<u64, sqlx::Error> {
         let now = OffsetDateTime::now_utc().unix_timestamp();
         self.writer
-            .run(move |conn| {
-                Box::pin(async move {
-                    let done = sqlx::query("DELETE FROM sessions WHERE expires_at < ?").bind(now).execute(&mut *conn).await?;
-                    Ok(done.rows_affected())
-                })
-            })
+            .run(move |conn| Ok(execute(conn, "DELETE FROM sessions WHERE expires_at < ?", [now])? as u64))
             .await
     }
 }
@@ -109,23 +104,18 @@ impl SessionStore for Sessions {
         let id = self
             .writer
             .run(move |conn| {
-                Box::pin(async move {
-                    let mut id = first_id;
-                    loop {
-                        let inserted = sqlx::query(
-                            "INSERT INTO sessions (id, data, expires_at) VALUES (?, ?, ?) ON CONFLICT(id) DO NOTHING",
-                        )
-                        .bind(id.to_string())
-                        .bind(&data)
-                        .bind(expires_at)
-                        .execute(&mut *conn)
-                        .await?;
-                        if inserted.rows_affected() == 1 {
-                            return Ok(id);
-                        }
-                        id = Id::default();
+                let mut id = first_id;
+                loop {
+                    let inserted = execute(
+                        conn,
+                        "INSERT INTO sessions (id, data, expires_at) VALUES (?, ?, ?) ON CONFLICT(id) DO NOTHING",
+                        rusqlite::params![id.to_string(), data, expires_at],
+                    )?;
+                    if inserted == 1 {
+                        return Ok(id);
                     }
-                })
+                    id = Id::default();
+                }
             })
             .await
             .map_err(backend)?;
@@ -138,18 +128,13 @@ impl SessionStore for Sessions {
         let (id, expires_at) = (record.id.to_string(), record.expiry_date.unix_timestamp());
         self.writer
             .run(move |conn| {
-                Box::pin(async move {
-                    sqlx::query(
-                        "INSERT INTO sessions (id, data, expires_at) VALUES (?, ?, ?)
-                         ON CONFLICT(id) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at",
-                    )
-                    .bind(id)
-                    .bind(data)
-                    .bind(expires_at)
-                    .execute(&mut *conn)
-                    .await
-                    .map(|_| ())
-                })
+                execute(
+                    conn,
+                    "INSERT INTO sessions (id, data, expires_at) VALUES (?, ?, ?)
+                     ON CONFLICT(id) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at",
+                    rusqlite::params![id, data, expires_at],
+                )?;
+                Ok(())
             })
             .await
             .map_err(backend)
@@ -181,9 +166,8 @@ impl SessionStore for Sessions {
         let deleted = self
             .writer
             .submit(move |conn| {
-                Box::pin(async move {
-                    sqlx::query("DELETE FROM sessions WHERE id = ?").bind(id).execute(&mut *conn).await.map(|_| ())
-                })
+                execute(conn, "DELETE FROM sessions WHERE id = ?", [id])?;
+                Ok(())
             })
             .map_err(backend)?;
         if REQUEST_WRITES.try_with(|_| ()).is_ok() {

@@ -1,6 +1,6 @@
 //! Server-wide settings.
 
-use super::{audit, Db, Writer};
+use super::{audit, execute, Db, Writer};
 use crate::backend::audit::AuditEntry;
 
 const IMPERSONATION_ENABLED: &str = "impersonation_enabled";
@@ -18,16 +18,12 @@ pub async fn impersonation_enabled(db: &Db) -> Result<bool, sqlx::Error> {
 pub async fn set_impersonation_enabled(writer: &Writer, enabled: bool, entry: AuditEntry) -> Result<(), sqlx::Error> {
     writer
         .run(move |tx| {
-            Box::pin(async move {
-                sqlx::query(
-                    "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                )
-                .bind(IMPERSONATION_ENABLED)
-                .bind(if enabled { "true" } else { "false" })
-                .execute(&mut *tx)
-                .await?;
-                audit::append(tx, &entry)
-            })
+            execute(
+                tx,
+                "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                [IMPERSONATION_ENABLED, if enabled { "true" } else { "false" }],
+            )?;
+            Ok(audit::append(tx, &entry)?)
         })
         .await
 }

@@ -1,6 +1,6 @@
 //! The server's token signing keys, their private halves sealed with the server key.
 
-use super::{now_ms, Db, Writer};
+use super::{execute, now_ms, Db, Writer};
 
 /// (kid, sealed private key) of the keys in use, newest first: the first one signs.
 pub async fn active(db: &Db) -> Result<Vec<(String, String)>, sqlx::Error> {
@@ -13,16 +13,12 @@ pub async fn insert(writer: &Writer, kid: &str, algorithm: &str, private_sealed:
     let (kid, algorithm, private_sealed) = (kid.to_string(), algorithm.to_string(), private_sealed.to_string());
     writer
         .run(move |tx| {
-            Box::pin(async move {
-                sqlx::query("INSERT INTO signing_keys (kid, algorithm, private_sealed, created_at) VALUES (?, ?, ?, ?)")
-                    .bind(kid)
-                    .bind(algorithm)
-                    .bind(private_sealed)
-                    .bind(now_ms())
-                    .execute(&mut *tx)
-                    .await
-                    .map(|_| ())
-            })
+            execute(
+                tx,
+                "INSERT INTO signing_keys (kid, algorithm, private_sealed, created_at) VALUES (?, ?, ?, ?)",
+                rusqlite::params![kid, algorithm, private_sealed, now_ms()],
+            )?;
+            Ok(())
         })
         .await
 }

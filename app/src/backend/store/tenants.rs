@@ -1,16 +1,13 @@
-use super::{Conn, Db};
+use super::{query_row, Conn, Db};
 
-/// Whether any tenant exists, inside the caller's write transaction.
-pub async fn any_in(tx: &mut Conn) -> Result<bool, sqlx::Error> {
-    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tenants").fetch_one(&mut *tx).await?;
+/// Whether any tenant exists, inside the caller's unit of work.
+pub fn any_in(tx: &Conn) -> rusqlite::Result<bool> {
+    let count: i64 = query_row(tx, "SELECT COUNT(*) FROM tenants", [], |row| row.get(0))?;
     Ok(count > 0)
 }
 
-pub async fn insert(tx: &mut Conn, name: &str) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("INSERT INTO tenants (name) VALUES (?) RETURNING id")
-        .bind(name)
-        .fetch_one(&mut *tx)
-        .await
+pub fn insert(tx: &Conn, name: &str) -> rusqlite::Result<i64> {
+    query_row(tx, "INSERT INTO tenants (name) VALUES (?) RETURNING id", [name], |row| row.get(0))
 }
 
 pub async fn name_of(db: &Db, tenant_id: i64) -> Result<String, sqlx::Error> {

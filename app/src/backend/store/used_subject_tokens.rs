@@ -3,7 +3,7 @@
 //! impersonation each exchange starts.
 
 use super::impersonations::{self, NewImpersonation};
-use super::{api_clients, audit, now_ms, Conn, Writer};
+use super::{api_clients, audit, execute, now_ms, Writer};
 use crate::backend::audit::AuditEntry;
 use std::sync::atomic::{AtomicI64, Ordering};
 
@@ -27,8 +27,8 @@ pub enum Recorded {
 }
 
 /// Records a successful exchange: the subject token's jti (when it has one), the
-/// impersonation, the client's last use (when `mark_used`) and the audit row commit together, or not at all
-/// when the jti was seen before.
+/// impersonation, the client's last use (when `mark_used`) and the audit row commit together,
+/// or not at all when the jti was seen before.
 pub async fn record_exchange(
     writer: &Writer,
     client_id: &str,
@@ -41,53 +41,27 @@ pub async fn record_exchange(
     let (client_id, jti) = (client_id.to_string(), jti.map(str::to_string));
     writer
         .run(move |tx| {
-            Box::pin(async move {
-                let id = if let Some(jti) = jti {
-                    if sweep_due() {
-                        // Ids of tokens that expired more than a leeway ago can never be replayed.
-                        sqlx::query("DELETE FROM used_subject_tokens WHERE expires_at < ?")
-                            .bind(now_ms() / 1000 - 600)
-                            .execute(&mut *tx)
-                            .await?;
-                    }
-                    match first_use_starts(tx, &client_id, &jti, expires_at, &impersonation).await?
-                    {
-                        Some(id) => id,
-                        None => return Ok(Recorded::Replayed),
-                    }
-                } else {
-                    impersonations::insert_in(tx, &impersonation).await?
-                };
-                entry.impersonation_id = Some(id);
-                if mark_used {
-                    api_clients::mark_used(tx, &client_id).await?;
+            if let Some(jti) = jti {
+                if sweep_due() {
+                    // Ids of tokens that expired more than a leeway ago can never be replayed.
+                    execute(tx, "DELETE FROM used_subject_tokens WHERE expires_at < ?", [now_ms() / 1000 - 600])?;
                 }
-                audit::append(tx, &entry)?;
-                Ok(Recorded::Done(id))
-            })
+                let first_use = execute(
+                    tx,
+                    "INSERT INTO used_subject_tokens (client_id, jti, expires_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                    rusqlite::params![client_id, jti, expires_at],
+                )? == 1;
+                if !first_use {
+                    return Ok(Recorded::Replayed);
+                }
+            }
+            let id = impersonations::insert_in(tx, &impersonation)?;
+            entry.impersonation_id = Some(id);
+            if mark_used {
+                api_clients::mark_used(tx, &client_id)?;
+            }
+            audit::append(tx, &entry)?;
+            Ok(Recorded::Done(id))
         })
-        .await
-}
-
-/// Records the jti and, only when it was not used before, starts the impersonation: one trip
-/// to SQLite for both statements. `None`: the jti was used before and nothing was written.
-async fn first_use_starts(
-    tx: &mut Conn,
-    client_id: &str,
-    jti: &str,
-    expires_at: Option<i64>,
-    impersonation: &NewImpersonation,
-) -> Result<Option<i64>, sqlx::Error> {
-    let sql = format!(
-        "INSERT INTO used_subject_tokens (client_id, jti, expires_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING;
-         INSERT INTO impersonations ({}) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE changes() = 1 RETURNING id",
-        impersonations::NEW_COLUMNS
-    );
-    let query = sqlx::query_scalar(&sql)
-        .bind(client_id)
-        .bind(jti)
-        .bind(expires_at);
-    impersonations::bind_new(query, impersonation)
-        .fetch_optional(&mut *tx)
         .await
 }

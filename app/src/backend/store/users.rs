@@ -1,4 +1,4 @@
-use super::{now_ms, Conn, Db, Writer};
+use super::{execute, now_ms, query_row, Conn, Db, Writer};
 use crate::backend::audit::AuditEntry;
 pub use crate::backend::domain::User;
 use crate::backend::domain::AccountType;
@@ -17,23 +17,25 @@ pub struct NewUser<'a> {
     pub region: Option<&'a str>,
 }
 
-pub async fn insert(tx: &mut Conn, user: &NewUser<'_>) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
+pub fn insert(tx: &Conn, user: &NewUser<'_>) -> rusqlite::Result<i64> {
+    query_row(
+        tx,
         "INSERT INTO users (tenant_id, email, display_name, password_hash, is_admin, account_type,
                             price_group, region, created_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        rusqlite::params![
+            user.tenant_id,
+            user.email,
+            user.display_name,
+            user.password_hash,
+            user.is_admin,
+            user.account_type.as_db(),
+            user.price_group,
+            user.region,
+            now_ms(),
+        ],
+        |row| row.get(0),
     )
-    .bind(user.tenant_id)
-    .bind(user.email)
-    .bind(user.display_name)
-    .bind(user.password_hash)
-    .bind(user.is_admin)
-    .bind(user.account_type.as_db())
-    .bind(user.price_group)
-    .bind(user.region)
-    .bind(now_ms())
-    .fetch_one(&mut *tx)
-    .await
 }
 
 /// A user of any tenant: only for ids the server itself stored (a session's user, a job's
@@ -82,7 +84,10 @@ pub async fn set_disabled(writer: &Writer, id: i64, disabled: bool) -> Result<()
 
 async fn set_flag(writer: &Writer, update: &'static str, id: i64, value: bool) -> Result<(), sqlx::Error> {
     writer
-        .run(move |tx| Box::pin(async move { sqlx::query(update).bind(value).bind(id).execute(&mut *tx).await.map(|_| ()) }))
+        .run(move |tx| {
+            execute(tx, update, rusqlite::params![value, id])?;
+            Ok(())
+        })
         .await
 }
 
@@ -102,24 +107,21 @@ pub async fn create_with_tenant(
         (tenant.to_string(), email.to_string(), display_name.to_string(), password_hash.to_string());
     writer
         .run(move |tx| {
-            Box::pin(async move {
-                sqlx::query("INSERT OR IGNORE INTO tenants (name) VALUES (?)").bind(&tenant).execute(&mut *tx).await?;
-                let tenant_id: i64 =
-                    sqlx::query_scalar("SELECT id FROM tenants WHERE name = ?").bind(&tenant).fetch_one(&mut *tx).await?;
-                let user = NewUser {
-                    tenant_id,
-                    email: &email,
-                    display_name: &display_name,
-                    password_hash: Some(&password_hash),
-                    is_admin,
-                    account_type: AccountType::User,
-                    price_group: None,
-                    region: None,
-                };
-                let id = insert(tx, &user).await?;
-                super::audit::append(tx, &audit(tenant_id, id))?;
-                Ok(id)
-            })
+            execute(tx, "INSERT OR IGNORE INTO tenants (name) VALUES (?)", [&tenant])?;
+            let tenant_id: i64 = query_row(tx, "SELECT id FROM tenants WHERE name = ?", [&tenant], |row| row.get(0))?;
+            let user = NewUser {
+                tenant_id,
+                email: &email,
+                display_name: &display_name,
+                password_hash: Some(&password_hash),
+                is_admin,
+                account_type: AccountType::User,
+                price_group: None,
+                region: None,
+            };
+            let id = insert(tx, &user)?;
+            super::audit::append(tx, &audit(tenant_id, id))?;
+            Ok(id)
         })
         .await
 }

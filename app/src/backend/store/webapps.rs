@@ -1,4 +1,4 @@
-use super::{Conn, Db, Writer};
+use super::{execute, query_row, Conn, Db, Writer};
 use crate::backend::audit::AuditEntry;
 
 #[derive(Clone, Debug, sqlx::FromRow)]
@@ -12,22 +12,13 @@ pub struct WebappRow {
 
 const COLUMNS: &str = "id, project_id, slug, name, run_as_user_id";
 
-pub async fn insert(
-    tx: &mut Conn,
-    project_id: i64,
-    slug: &str,
-    name: &str,
-    run_as_user_id: i64,
-) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
+pub fn insert(tx: &Conn, project_id: i64, slug: &str, name: &str, run_as_user_id: i64) -> rusqlite::Result<i64> {
+    query_row(
+        tx,
         "INSERT INTO webapps (project_id, slug, name, run_as_user_id) VALUES (?, ?, ?, ?) RETURNING id",
+        rusqlite::params![project_id, slug, name, run_as_user_id],
+        |row| row.get(0),
     )
-    .bind(project_id)
-    .bind(slug)
-    .bind(name)
-    .bind(run_as_user_id)
-    .fetch_one(&mut *tx)
-    .await
 }
 
 pub async fn by_slug(db: &Db, project_id: i64, slug: &str) -> Result<Option<WebappRow>, sqlx::Error> {
@@ -50,15 +41,9 @@ pub async fn set_run_as(writer: &Writer, webapp_id: i64, user_id: i64, audit_ent
     let audit_entry = audit_entry.clone();
     writer
         .run(move |tx| {
-            Box::pin(async move {
-                sqlx::query("UPDATE webapps SET run_as_user_id = ? WHERE id = ?")
-                    .bind(user_id)
-                    .bind(webapp_id)
-                    .execute(&mut *tx)
-                    .await?;
-                super::audit::append(tx, &audit_entry)?;
-                Ok(())
-            })
+            execute(tx, "UPDATE webapps SET run_as_user_id = ? WHERE id = ?", [user_id, webapp_id])?;
+            super::audit::append(tx, &audit_entry)?;
+            Ok(())
         })
         .await
 }
