@@ -80,11 +80,12 @@ measure() { # measure KEY LABEL THREADS CONNECTIONS PATH  (request set up by BEN
   local key=$1 label=$2 t=$3 c=$4 url=$BASE$5 r
   [ "$key" = floor ] || [[ " $SCENARIOS " == *" $key "* ]] || return 0
   say "$label (warm-up ${WARMUP}s, then $REPS x ${DURATION}s, $c connections)"
-  [ "$key" = exchange ] && exchange_bodies 20000
+  # Fresh bodies for well over the rate reached (a body used twice is a refused replay).
+  [ "$key" = exchange ] && exchange_bodies $(( WARMUP * 20000 ))
   [ "$key" = ui ] && ui_sessions "$c"
   wrk_once "$WARMUP" "$t" "$c" "$url" >/dev/null
   for r in $(seq "$REPS"); do
-    [ "$key" = exchange ] && exchange_bodies $(( DURATION * 8000 ))
+    [ "$key" = exchange ] && exchange_bodies $(( DURATION * 20000 ))
     [ "$key" = ui ] && ui_sessions "$c"
     local row
     row=$(wrk_once "$DURATION" "$t" "$c" "$url")

@@ -1,10 +1,10 @@
 //! API clients: credentials for programs calling the /v2 API. Every change commits with its
 //! audit row; the secret is only ever stored sealed.
 
-use super::{audit, execute, impersonations, now_ms, query_row, Conn, Db, Writer};
+use super::{audit, execute, impersonations, inline, now_ms, query_row, Conn, Db, Writer};
+use rusqlite::OptionalExtension;
 use crate::backend::audit::AuditEntry;
 use super::users::User;
-use crate::backend::domain::AccountType;
 use crate::backend::tokens::SubjectPolicy;
 use crate::model::{ApiClientView, UserView};
 
@@ -100,72 +100,50 @@ pub struct ClientWithOwner {
     pub access_version: i64,
 }
 
-#[derive(sqlx::FromRow)]
-struct ClientWithOwnerRow {
-    id: i64,
-    tenant_id: i64,
-    client_id: String,
-    name: String,
-    owner_user_id: i64,
-    #[sqlx(try_from = "String")]
-    subject_policy: SubjectPolicy,
-    secret_sealed: String,
-    secret_version: i64,
-    revoked_at: Option<i64>,
-    owner_email: String,
-    owner_display_name: String,
-    owner_password_hash: Option<String>,
-    owner_is_admin: bool,
-    #[sqlx(try_from = "String")]
-    owner_account_type: AccountType,
-    owner_disabled: bool,
-    tenant_name: String,
-    last_used_at: Option<i64>,
-    access_version: i64,
-}
-
-/// The client, its owner and its tenant's name in one query: every API request needs all three.
+/// The client, its owner and its tenant's name in one query: every API request needs all three
+/// (read inline: see `inline`).
 pub async fn with_owner(db: &Db, client_id: &str) -> Result<Option<ClientWithOwner>, sqlx::Error> {
-    let row: Option<ClientWithOwnerRow> = sqlx::query_as(
-        "SELECT c.id, c.tenant_id, c.client_id, c.name, c.owner_user_id, c.subject_policy, c.secret_sealed,
-                c.secret_version, c.revoked_at, u.email AS owner_email, u.display_name AS owner_display_name,
-                u.password_hash AS owner_password_hash, u.is_admin AS owner_is_admin,
-                u.account_type AS owner_account_type, u.disabled AS owner_disabled, t.name AS tenant_name,
-                c.last_used_at, (SELECT value FROM access_version WHERE id = 1) AS access_version
-         FROM api_clients c
-         JOIN users u ON u.id = c.owner_user_id
-         JOIN tenants t ON t.id = c.tenant_id
-         WHERE c.client_id = ?",
-    )
-    .bind(client_id)
-    .fetch_optional(db)
-    .await?;
-    Ok(row.map(|r| ClientWithOwner {
-        owner: User {
-            id: r.owner_user_id,
-            tenant_id: r.tenant_id,
-            email: r.owner_email,
-            display_name: r.owner_display_name,
-            password_hash: r.owner_password_hash,
-            is_admin: r.owner_is_admin,
-            account_type: r.owner_account_type,
-            disabled: r.owner_disabled,
-        },
-        client: ApiClientRow {
-            id: r.id,
-            tenant_id: r.tenant_id,
-            client_id: r.client_id,
-            name: r.name,
-            owner_user_id: r.owner_user_id,
-            subject_policy: r.subject_policy,
-            secret_sealed: r.secret_sealed,
-            secret_version: r.secret_version,
-            revoked_at: r.revoked_at,
-        },
-        tenant: r.tenant_name,
-        last_used_at: r.last_used_at,
-        access_version: r.access_version,
-    }))
+    inline::read(db, |conn| {
+        conn.prepare_cached(
+            "SELECT c.id, c.tenant_id, c.client_id, c.name, c.owner_user_id, c.subject_policy, c.secret_sealed,
+                    c.secret_version, c.revoked_at, u.email, u.display_name, u.password_hash, u.is_admin,
+                    u.account_type, u.disabled, t.name, c.last_used_at,
+                    (SELECT value FROM access_version WHERE id = 1)
+             FROM api_clients c
+             JOIN users u ON u.id = c.owner_user_id
+             JOIN tenants t ON t.id = c.tenant_id
+             WHERE c.client_id = ?",
+        )?
+        .query_row([client_id], |r| {
+            Ok(ClientWithOwner {
+                client: ApiClientRow {
+                    id: r.get(0)?,
+                    tenant_id: r.get(1)?,
+                    client_id: r.get(2)?,
+                    name: r.get(3)?,
+                    owner_user_id: r.get(4)?,
+                    subject_policy: inline::parsed(r, 5)?,
+                    secret_sealed: r.get(6)?,
+                    secret_version: r.get(7)?,
+                    revoked_at: r.get(8)?,
+                },
+                owner: User {
+                    id: r.get(4)?,
+                    tenant_id: r.get(1)?,
+                    email: r.get(9)?,
+                    display_name: r.get(10)?,
+                    password_hash: r.get(11)?,
+                    is_admin: r.get(12)?,
+                    account_type: inline::parsed(r, 13)?,
+                    disabled: r.get(14)?,
+                },
+                tenant: r.get(15)?,
+                last_used_at: r.get(16)?,
+                access_version: r.get(17)?,
+            })
+        })
+        .optional()
+    })
 }
 
 /// A client of `tenant_id`.

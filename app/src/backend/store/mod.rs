@@ -19,6 +19,7 @@ pub mod users;
 pub mod webapps;
 
 pub mod cache;
+mod inline;
 pub mod sessions;
 mod writer;
 

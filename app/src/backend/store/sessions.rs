@@ -1,10 +1,10 @@
-//! Browser sessions (tower-sessions records): read on the read pool, written by the writer,
+//! Browser sessions (tower-sessions records): read inline (`inline`), written by the writer,
 //! so a client that disconnects mid-request can never leave a session write half done. Each
 //! load also brings the read cache up to date (`cache`), so the request it starts sees every
 //! change committed before it.
 
 use super::cache::ReadCache;
-use super::{execute, Db, Writer};
+use super::{execute, inline, Db, Writer};
 use futures::future::BoxFuture;
 use futures::FutureExt;
 use std::cell::{Cell, RefCell};
@@ -143,15 +143,15 @@ impl SessionStore for Sessions {
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
         let now = OffsetDateTime::now_utc().unix_timestamp();
         // One row always: the access version, with the session when it exists and is current.
-        let (version, data, expires_at): (i64, Option<String>, Option<i64>) = sqlx::query_as(
-            "SELECT v.value, s.data, s.expires_at FROM access_version v
-             LEFT JOIN sessions s ON s.id = ? AND s.expires_at > ?
-             WHERE v.id = 1",
-        )
-        .bind(id.to_string())
-        .bind(now)
-        .fetch_one(&self.read)
-        .await
+        let session = id.to_string();
+        let (version, data, expires_at): (i64, Option<String>, Option<i64>) = inline::read(&self.read, |conn| {
+            conn.prepare_cached(
+                "SELECT v.value, s.data, s.expires_at FROM access_version v
+                 LEFT JOIN sessions s ON s.id = ? AND s.expires_at > ?
+                 WHERE v.id = 1",
+            )?
+            .query_row(rusqlite::params![session, now], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        })
         .map_err(backend)?;
         self.cache.observe(version);
         let (Some(data), Some(expires_at)) = (data, expires_at) else { return Ok(None) };
