@@ -171,6 +171,48 @@ pub struct TokenKeys {
     signing: EncodingKey,
     verifying: HashMap<String, DecodingKey>,
     jwks: JwkSet,
+    verified: VerifiedTokens,
+}
+
+/// Access tokens this process has verified, by the SHA-256 of their text. A client sends the
+/// same token with every call until it expires, and checking its Ed25519 signature again each
+/// time was the largest single cost of an API request. Only the signature check is skipped:
+/// the token's times are checked on every use, and the caller checks its client and its
+/// impersonation afresh as for any token. The keys never change while the process runs, so a
+/// signature that verified once stays verified.
+#[derive(Default)]
+struct VerifiedTokens(std::sync::Mutex<HashMap<[u8; 32], AccessClaims>>);
+
+/// Verified tokens kept; past that, expired ones are dropped (or all, if none has expired).
+const VERIFIED_TOKENS_KEPT: usize = 4096;
+
+impl VerifiedTokens {
+    fn digest(token: &str) -> [u8; 32] {
+        sha2::Sha256::digest(token.as_bytes()).into()
+    }
+
+    /// The claims of a token verified before, if it is still in its time window at `now`.
+    fn get(&self, digest: &[u8; 32], now: i64) -> Option<AccessClaims> {
+        let kept = self.0.lock().ok()?;
+        kept.get(digest).filter(|claims| in_time(claims, now)).cloned()
+    }
+
+    fn keep(&self, digest: [u8; 32], claims: &AccessClaims, now: i64) {
+        let Ok(mut kept) = self.0.lock() else { return };
+        if kept.len() >= VERIFIED_TOKENS_KEPT {
+            kept.retain(|_, claims| in_time(claims, now));
+            if kept.len() >= VERIFIED_TOKENS_KEPT {
+                kept.clear();
+            }
+        }
+        kept.insert(digest, claims.clone());
+    }
+}
+
+/// The time checks `verify` makes, with the same leeway.
+fn in_time(claims: &AccessClaims, now: i64) -> bool {
+    let leeway = ACCESS_LEEWAY_SECONDS as i64;
+    claims.exp >= now - leeway && claims.nbf <= now + leeway
 }
 
 impl std::fmt::Debug for TokenKeys {
@@ -203,7 +245,13 @@ impl TokenKeys {
             verifying.insert(kid.clone(), decoding);
             jwks.keys.push(jwk);
         }
-        Ok(TokenKeys { kid: kid.clone(), signing: EncodingKey::from_ed_der(first), verifying, jwks })
+        Ok(TokenKeys {
+            kid: kid.clone(),
+            signing: EncodingKey::from_ed_der(first),
+            verifying,
+            jwks,
+            verified: VerifiedTokens::default(),
+        })
     }
 
     /// A new random Ed25519 key: its id and PKCS#8 form.
@@ -230,11 +278,23 @@ impl TokenKeys {
     }
 
     /// Checks one of our access tokens: our key, our algorithm, our issuer and audience,
-    /// every claim present and in its time window.
+    /// every claim present and in its time window. A token verified before is only checked
+    /// for its times (`VerifiedTokens`).
     pub fn verify(&self, token: &str) -> Result<AccessClaims, AccessTokenError> {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(AccessTokenError::Malformed);
         }
+        let now = jsonwebtoken::get_current_timestamp() as i64;
+        let digest = VerifiedTokens::digest(token);
+        if let Some(claims) = self.verified.get(&digest, now) {
+            return Ok(claims);
+        }
+        let claims = self.verify_signature(token)?;
+        self.verified.keep(digest, &claims, now);
+        Ok(claims)
+    }
+
+    fn verify_signature(&self, token: &str) -> Result<AccessClaims, AccessTokenError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| AccessTokenError::NotAnAccessToken)?;
         if header.alg != Algorithm::EdDSA || header.typ.as_deref() != Some(ACCESS_TOKEN_TYP) {
             return Err(AccessTokenError::NotAnAccessToken);
@@ -634,6 +694,40 @@ mod tests {
         let hs = hs(Algorithm::HS256, Some("c"), b"s", serde_json::to_value(&claims).unwrap());
         assert_eq!(keys.verify(&hs).unwrap_err(), AccessTokenError::NotAnAccessToken);
         assert_eq!(keys.verify("garbage").unwrap_err(), AccessTokenError::NotAnAccessToken);
+    }
+
+    #[test]
+    fn a_token_verified_before_is_still_checked_for_its_times() {
+        let keys = TokenKeys::ephemeral();
+        let claims = access_claims(now(), None);
+        let token = keys.issue(&claims).unwrap();
+        assert_eq!(keys.verify(&token).unwrap(), claims);
+        assert_eq!(keys.verify(&token).unwrap(), claims, "verified again, from what was kept");
+        // Kept claims that have run out since (the clock moved on) no longer pass.
+        let digest = VerifiedTokens::digest(&token);
+        let ran_out = AccessClaims { exp: now() - 120, ..claims.clone() };
+        keys.verified.keep(digest, &ran_out, now());
+        assert!(keys.verified.get(&digest, now()).is_none());
+        // Then the token is verified in full again, and passes on its own (valid) claims.
+        assert_eq!(keys.verify(&token).unwrap(), claims);
+        // A token that differs by one character is another token: its signature is checked.
+        let mut tampered = token.clone().into_bytes();
+        let last = tampered.len() - 2;
+        tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
+        let tampered = String::from_utf8(tampered).unwrap();
+        assert!(keys.verify(&tampered).is_err());
+        // A refused token is never kept.
+        assert!(keys.verified.get(&VerifiedTokens::digest(&tampered), now()).is_none());
+    }
+
+    #[test]
+    fn verified_tokens_stay_bounded() {
+        let kept = VerifiedTokens::default();
+        let claims = access_claims(now(), None);
+        for i in 0..VERIFIED_TOKENS_KEPT + 10 {
+            kept.keep(VerifiedTokens::digest(&i.to_string()), &claims, now());
+        }
+        assert!(kept.0.lock().unwrap().len() <= VERIFIED_TOKENS_KEPT);
     }
 
     #[test]
