@@ -69,10 +69,7 @@ impl std::fmt::Debug for ReadCache {
     }
 }
 
-/// Reads the database's access version on the write connection.
-pub(super) fn access_version(conn: &Conn) -> rusqlite::Result<i64> {
-    super::query_row(conn, "SELECT value FROM access_version WHERE id = 1", [], |row| row.get(0))
-}
+
 
 impl ReadCache {
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -89,6 +86,19 @@ impl ReadCache {
         if version > inner.version {
             inner.entries.clear();
             inner.version = version;
+        }
+    }
+
+    /// Learns where the access version stands after the writer's commit, on its connection;
+    /// when that cannot be read, forgets everything rather than risk serving a row the batch
+    /// changed.
+    pub(super) fn learn_after_commit(&self, conn: &Conn) {
+        match super::query_row(conn, "SELECT value FROM access_version WHERE id = 1", [], |row| row.get(0)) {
+            Ok(version) => self.observe(version),
+            Err(e) => {
+                tracing::warn!("cannot read the access version after a commit: {e}");
+                self.forget();
+            }
         }
     }
 

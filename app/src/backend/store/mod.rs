@@ -21,12 +21,15 @@ pub mod webapps;
 pub mod cache;
 mod inline;
 pub mod sessions;
+mod audit_chain;
+mod sql;
 mod writer;
 
-pub use writer::{execute, query_row, Conn, StatementError, UnitError, UnitResult, Writer, QUEUE_CAPACITY};
+pub use sql::{execute, query_row, Conn, StatementError, UnitError, UnitResult};
+pub use writer::{Writer, QUEUE_CAPACITY};
 /// The library units of work write with.
 pub use rusqlite;
-use writer::BUSY_TIMEOUT;
+use sql::BUSY_TIMEOUT;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{ConnectOptions, Connection};
@@ -88,10 +91,12 @@ pub async fn open(url: &str, chain_key: ChainKey) -> Result<Database, String> {
         .await
         .map_err(|e| format!("cannot migrate the database {}: {e}", file.display()))?;
     let _ = conn.close().await;
-    let write = writer::connect(&file)
+    let write = sql::connect(&file)
         .map_err(|e| format!("cannot open the database {} for writing: {e}", file.display()))?;
     let cache = Arc::new(ReadCache::default());
-    let writer = Writer::spawn(write, file.clone(), cache.clone(), chain_key)
+    let learns = cache.clone();
+    let committed: writer::Committed = Box::new(move |conn| learns.learn_after_commit(conn));
+    let writer = Writer::spawn(write, file.clone(), committed, chain_key)
         .map_err(|e| format!("cannot start the database writer: {e}"))?;
     let read = SqlitePoolOptions::new()
         .max_connections(readers())

@@ -17,160 +17,20 @@
 //! A PostgreSQL writer slots in behind the same `run`: a pool with ordinary transactions, each
 //! unit run on a connection of its own so a dropped caller cannot cancel it.
 
-use super::cache::{self, ReadCache};
+use super::audit_chain;
+use super::sql::{execute, Conn, UnitResult};
 use crate::backend::audit::ChainKey;
-use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
-
-/// The connection a unit of work writes with.
-pub type Conn = rusqlite::Connection;
 
 /// Units waiting for the writer before callers are told to come back later.
 pub const QUEUE_CAPACITY: usize = 4096;
 /// Most units committed together.
 const MAX_BATCH: usize = 256;
-/// Statements each unit prepares once and reuses; room for every statement the units run.
-const STATEMENT_CACHE: usize = 128;
-/// How long a statement waits for SQLite's lock (another process, such as the `server`
-/// command line, may hold it) before it fails.
-pub(super) const BUSY_TIMEOUT: Duration = Duration::from_secs(15);
-
-/// Why a unit of work failed: one of its statements, or a refusal of its own.
-#[derive(Debug)]
-pub enum UnitError {
-    Statement(rusqlite::Error),
-    Other(sqlx::Error),
-}
-
-impl From<rusqlite::Error> for UnitError {
-    fn from(e: rusqlite::Error) -> Self {
-        UnitError::Statement(e)
-    }
-}
-
-impl From<sqlx::Error> for UnitError {
-    fn from(e: sqlx::Error) -> Self {
-        UnitError::Other(e)
-    }
-}
-
-/// What a unit of work returns.
-pub type UnitResult<T> = Result<T, UnitError>;
-
-impl From<UnitError> for sqlx::Error {
-    /// The store answers with sqlx's error whichever connection wrote, so callers tell a
-    /// constraint failure (a duplicate email, say) from any other the same way.
-    fn from(e: UnitError) -> Self {
-        match e {
-            UnitError::Other(e) => e,
-            UnitError::Statement(e) => sqlx::Error::Database(Box::new(StatementError::from(e))),
-        }
-    }
-}
-
-/// A failed statement of the writer, as sqlx's `DatabaseError`.
-#[derive(Debug)]
-pub struct StatementError {
-    message: String,
-    code: Option<i32>,
-    kind: sqlx::error::ErrorKind,
-}
-
-impl From<rusqlite::Error> for StatementError {
-    fn from(e: rusqlite::Error) -> Self {
-        use rusqlite::ffi;
-        use sqlx::error::ErrorKind;
-        let code = e.sqlite_error().map(|f| f.extended_code);
-        let kind = match code {
-            Some(ffi::SQLITE_CONSTRAINT_UNIQUE | ffi::SQLITE_CONSTRAINT_PRIMARYKEY) => ErrorKind::UniqueViolation,
-            Some(ffi::SQLITE_CONSTRAINT_FOREIGNKEY) => ErrorKind::ForeignKeyViolation,
-            Some(ffi::SQLITE_CONSTRAINT_NOTNULL) => ErrorKind::NotNullViolation,
-            Some(ffi::SQLITE_CONSTRAINT_CHECK) => ErrorKind::CheckViolation,
-            _ => ErrorKind::Other,
-        };
-        let message = match &e {
-            rusqlite::Error::SqliteFailure(_, Some(message)) => message.clone(),
-            other => other.to_string(),
-        };
-        StatementError { message, code, kind }
-    }
-}
-
-impl std::fmt::Display for StatementError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.code {
-            Some(code) => write!(f, "(code: {code}) {}", self.message),
-            None => f.write_str(&self.message),
-        }
-    }
-}
-
-impl std::error::Error for StatementError {}
-
-impl sqlx::error::DatabaseError for StatementError {
-    fn message(&self) -> &str {
-        &self.message
-    }
-
-    fn code(&self) -> Option<Cow<'_, str>> {
-        self.code.map(|c| Cow::Owned(c.to_string()))
-    }
-
-    fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
-        self
-    }
-
-    fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
-        self
-    }
-
-    fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
-        self
-    }
-
-    fn kind(&self) -> sqlx::error::ErrorKind {
-        match &self.kind {
-            sqlx::error::ErrorKind::UniqueViolation => sqlx::error::ErrorKind::UniqueViolation,
-            sqlx::error::ErrorKind::ForeignKeyViolation => sqlx::error::ErrorKind::ForeignKeyViolation,
-            sqlx::error::ErrorKind::NotNullViolation => sqlx::error::ErrorKind::NotNullViolation,
-            sqlx::error::ErrorKind::CheckViolation => sqlx::error::ErrorKind::CheckViolation,
-            _ => sqlx::error::ErrorKind::Other,
-        }
-    }
-}
-
-/// Runs one statement of a unit, prepared once per connection and reused; returns how many
-/// rows it changed.
-pub fn execute(conn: &Conn, sql: &str, params: impl rusqlite::Params) -> rusqlite::Result<usize> {
-    conn.prepare_cached(sql)?.execute(params)
-}
-
-/// Runs one statement of a unit that returns one row, such as an `INSERT … RETURNING id`.
-pub fn query_row<T>(
-    conn: &Conn,
-    sql: &str,
-    params: impl rusqlite::Params,
-    row: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
-) -> rusqlite::Result<T> {
-    conn.prepare_cached(sql)?.query_row(params, row)
-}
-
-/// Opens the write connection on the database file: WAL, every commit synced to disk (see
-/// `open`), foreign keys enforced.
-pub(super) fn connect(file: &std::path::Path) -> rusqlite::Result<Conn> {
-    let conn = Conn::open(file)?;
-    conn.busy_timeout(BUSY_TIMEOUT)?;
-    conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON")?;
-    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-    Ok(conn)
-}
-
 /// A unit, its result type erased: given the connection it runs in its savepoint and says
 /// whether to keep it; given none (the batch could not start) it only prepares its answer.
 type Work = Box<dyn FnOnce(Option<&Conn>) -> Ran + Send>;
@@ -192,6 +52,9 @@ struct Queued {
     own_savepoint: bool,
 }
 
+/// Runs on the write connection after each commit (the read cache learns what changed).
+pub type Committed = Box<dyn Fn(&Conn) + Send>;
+
 /// A handle on the writer; clones share it. The writer stops when the last handle is gone,
 /// after finishing what was queued.
 #[derive(Clone, Debug)]
@@ -212,12 +75,12 @@ fn batch_lost(why: &str) -> sqlx::Error {
 impl Writer {
     /// Starts the writer thread on `conn`, the database `file`'s write connection (reopened
     /// from `file` if its state becomes unknown). Audit rows appended by its units are signed
-    /// with `chain_key`.
-    pub fn spawn(conn: Conn, file: PathBuf, cache: Arc<ReadCache>, chain_key: ChainKey) -> std::io::Result<Writer> {
+    /// with `chain_key`; `committed` runs after each commit, before the callers are answered.
+    pub fn spawn(conn: Conn, file: PathBuf, committed: Committed, chain_key: ChainKey) -> std::io::Result<Writer> {
         let (queue, receiver) = mpsc::channel(QUEUE_CAPACITY);
         std::thread::Builder::new()
             .name("guise-writer".into())
-            .spawn(move || super::audit::with_chain_key(chain_key, || writer_loop(conn, file, &cache, receiver)))?;
+            .spawn(move || audit_chain::with_chain_key(chain_key, || writer_loop(conn, file, &committed, receiver)))?;
         Ok(Writer { queue })
     }
 
@@ -297,7 +160,7 @@ impl Writer {
     }
 }
 
-fn writer_loop(mut conn: Conn, file: PathBuf, cache: &ReadCache, mut receiver: mpsc::Receiver<Queued>) {
+fn writer_loop(mut conn: Conn, file: PathBuf, committed: &Committed, mut receiver: mpsc::Receiver<Queued>) {
     let mut pending: VecDeque<Queued> = VecDeque::new();
     loop {
         if pending.is_empty() {
@@ -312,7 +175,7 @@ fn writer_loop(mut conn: Conn, file: PathBuf, cache: &ReadCache, mut receiver: m
                 Err(_) => break,
             }
         }
-        if let Err(lost) = run_batch(&conn, cache, &mut pending) {
+        if let Err(lost) = run_batch(&conn, committed, &mut pending) {
             tracing::error!("a write batch was rolled back: {lost}");
             conn = recover(conn, &file);
         }
@@ -321,7 +184,7 @@ fn writer_loop(mut conn: Conn, file: PathBuf, cache: &ReadCache, mut receiver: m
 
 /// Runs units from the front of `pending` in one transaction. Units not run yet stay queued
 /// for the next batch; on `Err` every unit of this batch was rolled back and told so.
-fn run_batch(conn: &Conn, cache: &ReadCache, pending: &mut VecDeque<Queued>) -> Result<(), String> {
+fn run_batch(conn: &Conn, committed: &Committed, pending: &mut VecDeque<Queued>) -> Result<(), String> {
     // The data version moves when another connection commits.
     let begun = conn
         .execute_batch("BEGIN IMMEDIATE")
@@ -339,7 +202,7 @@ fn run_batch(conn: &Conn, cache: &ReadCache, pending: &mut VecDeque<Queued>) -> 
             return Err(why);
         }
     };
-    super::audit::notice_other_writers(data_version);
+    audit_chain::notice_other_writers(data_version);
     let mut ran: Vec<Ran> = Vec::new();
     let mut lost = None;
     // Alone in its batch, a unit needs no savepoint: the transaction keeps or drops it.
@@ -357,11 +220,11 @@ fn run_batch(conn: &Conn, cache: &ReadCache, pending: &mut VecDeque<Queued>) -> 
                 break;
             }
         }
-        let appended = super::audit::pending_mark();
+        let appended = audit_chain::pending_mark();
         let unit = (queued.work)(Some(conn));
         if !unit.keep {
             // What it appended to the audit chains is dropped with it.
-            super::audit::drop_pending_from(appended);
+            audit_chain::drop_pending_from(appended);
         }
         let ended = match (own_savepoint, unit.keep) {
             (false, _) => Ok(()),
@@ -380,14 +243,14 @@ fn run_batch(conn: &Conn, cache: &ReadCache, pending: &mut VecDeque<Queued>) -> 
     }
     let keep = !alone || ran.iter().all(|unit| unit.keep);
     if lost.is_none() && keep {
-        if let Err(e) = super::audit::write_pending(conn) {
+        if let Err(e) = audit_chain::write_pending(conn) {
             lost = Some(format!("the audit rows could not be written: {e}"));
         }
     }
     if lost.is_none() {
         let end = if keep { "COMMIT" } else { "ROLLBACK" };
         match exec(conn, end) {
-            Ok(()) if keep => learn_access_version(conn, cache),
+            Ok(()) if keep => committed(conn),
             Ok(()) => {}
             Err(e) => lost = Some(format!("{end} failed: {e}")),
         }
@@ -400,24 +263,12 @@ fn run_batch(conn: &Conn, cache: &ReadCache, pending: &mut VecDeque<Queued>) -> 
             Ok(())
         }
         Some(why) => {
-            super::audit::forget_heads();
-            super::audit::drop_pending_from(0);
+            audit_chain::forget_heads();
+            audit_chain::drop_pending_from(0);
             for unit in ran {
                 (unit.answer)(Some(&why));
             }
             Err(why)
-        }
-    }
-}
-
-/// Tells the read cache where the access version stands after a commit; when that cannot be
-/// read, the cache forgets everything rather than risk serving a row the batch changed.
-fn learn_access_version(conn: &Conn, cache: &ReadCache) {
-    match cache::access_version(conn) {
-        Ok(version) => cache.observe(version),
-        Err(e) => {
-            tracing::warn!("cannot read the access version after a commit: {e}");
-            cache.forget();
         }
     }
 }
@@ -440,7 +291,7 @@ fn recover(conn: Conn, file: &std::path::Path) -> Conn {
     }
     drop(conn);
     loop {
-        match connect(file) {
+        match super::sql::connect(file) {
             Ok(conn) => return conn,
             Err(e) => {
                 tracing::error!("cannot reopen the write connection: {e}");
