@@ -1,4 +1,4 @@
-use super::{audit, execute, job_log, now_ms, query_row, Conn, Db, Writer};
+use super::{audit, execute, inline, job_log, now_ms, query_row, Conn, Db, Writer};
 use rusqlite::OptionalExtension;
 use crate::backend::audit::AuditEntry;
 use crate::model::{JobStatus, JobView, UserView, Via};
@@ -207,69 +207,42 @@ pub async fn requeue_interrupted(writer: &Writer) -> Result<Vec<i64>, sqlx::Erro
         .await
 }
 
-#[derive(sqlx::FromRow)]
-struct JobViewRow {
-    id: i64,
-    project_key: String,
-    dataset: String,
-    status: String,
-    run_as_id: i64,
-    run_as_email: String,
-    run_as_name: String,
-    triggered_by_id: i64,
-    triggered_by_email: String,
-    triggered_by_name: String,
-    impersonated_by_id: Option<i64>,
-    impersonated_by_email: Option<String>,
-    impersonated_by_name: Option<String>,
-    via_kind: String,
-    via_label: String,
-    created_at: i64,
-    started_at: Option<i64>,
-    finished_at: Option<i64>,
-    progress: f64,
-    rows_in: Option<i64>,
-    rows_out: Option<i64>,
-    error: Option<String>,
+/// A job as pages show it, from a row of `VIEW_SELECT`.
+fn job_view(r: &rusqlite::Row<'_>) -> rusqlite::Result<JobView> {
+    let person = |at: usize| -> rusqlite::Result<UserView> {
+        Ok(UserView { id: r.get(at)?, email: r.get(at + 1)?, display_name: r.get(at + 2)? })
+    };
+    let status: String = r.get(3)?;
+    let (via_kind, via_label): (String, String) = (r.get(13)?, r.get(14)?);
+    let impersonated_by = match r.get::<_, Option<i64>>(10)? {
+        Some(_) => Some(person(10)?),
+        None => None,
+    };
+    Ok(JobView {
+        id: r.get(0)?,
+        project_key: r.get(1)?,
+        dataset: r.get(2)?,
+        status: JobStatus::from_db(&status).unwrap_or(JobStatus::Failed),
+        run_as: person(4)?,
+        triggered_by: person(7)?,
+        impersonated_by,
+        via: via_from_db(&via_kind, &via_label),
+        created_at: r.get(15)?,
+        started_at: r.get(16)?,
+        finished_at: r.get(17)?,
+        progress: r.get(18)?,
+        rows_in: r.get(19)?,
+        rows_out: r.get(20)?,
+        error: r.get(21)?,
+    })
 }
 
-impl From<JobViewRow> for JobView {
-    fn from(r: JobViewRow) -> Self {
-        let impersonated_by = match (r.impersonated_by_id, r.impersonated_by_email, r.impersonated_by_name) {
-            (Some(id), Some(email), Some(display_name)) => Some(UserView { id, email, display_name }),
-            _ => None,
-        };
-        JobView {
-            id: r.id,
-            project_key: r.project_key,
-            dataset: r.dataset,
-            status: JobStatus::from_db(&r.status).unwrap_or(JobStatus::Failed),
-            run_as: UserView { id: r.run_as_id, email: r.run_as_email, display_name: r.run_as_name },
-            triggered_by: UserView {
-                id: r.triggered_by_id,
-                email: r.triggered_by_email,
-                display_name: r.triggered_by_name,
-            },
-            impersonated_by,
-            via: via_from_db(&r.via_kind, &r.via_label),
-            created_at: r.created_at,
-            started_at: r.started_at,
-            finished_at: r.finished_at,
-            progress: r.progress,
-            rows_in: r.rows_in,
-            rows_out: r.rows_out,
-            error: r.error,
-        }
-    }
-}
-
+/// Columns in the order `job_view` reads them.
 const VIEW_SELECT: &str = "
-    SELECT j.id, p.key AS project_key, d.name AS dataset, j.status,
-           ra.id AS run_as_id, ra.email AS run_as_email, ra.display_name AS run_as_name,
-           tb.id AS triggered_by_id, tb.email AS triggered_by_email,
-           tb.display_name AS triggered_by_name,
-           ib.id AS impersonated_by_id, ib.email AS impersonated_by_email,
-           ib.display_name AS impersonated_by_name,
+    SELECT j.id, p.key, d.name, j.status,
+           ra.id, ra.email, ra.display_name,
+           tb.id, tb.email, tb.display_name,
+           ib.id, ib.email, ib.display_name,
            j.via_kind, j.via_label, j.created_at, j.started_at, j.finished_at, j.progress,
            j.rows_in, j.rows_out, j.error
     FROM jobs j
@@ -288,33 +261,27 @@ pub struct JobFilter {
     pub limit: i64,
 }
 
-/// Jobs of a tenant, newest first.
+/// Jobs of a tenant, newest first (read inline: the jobs page shows up to a few hundred rows,
+/// and handing each value across the read pool's thread cost more than the query).
 pub async fn list(db: &Db, tenant_id: i64, filter: &JobFilter) -> Result<Vec<JobView>, sqlx::Error> {
-    let rows: Vec<JobViewRow> = sqlx::query_as(&format!(
+    let sql = format!(
         "{VIEW_SELECT}
          WHERE j.tenant_id = ?1
            AND (?2 IS NULL OR j.triggered_by_user_id = ?2 OR j.run_as_user_id = ?2)
            AND (?3 IS NULL OR j.webapp_id = ?3)
          ORDER BY j.id DESC LIMIT ?4"
-    ))
-    .bind(tenant_id)
-    .bind(filter.user_id)
-    .bind(filter.webapp_id)
-    .bind(filter.limit)
-    .fetch_all(db)
-    .await?;
-    Ok(rows.into_iter().map(JobView::from).collect())
+    );
+    inline::read(db, |conn| {
+        conn.prepare_cached(&sql)?
+            .query_map(rusqlite::params![tenant_id, filter.user_id, filter.webapp_id, filter.limit], job_view)?
+            .collect()
+    })
 }
 
 /// One job, only if it belongs to the tenant.
 pub async fn view(db: &Db, tenant_id: i64, id: i64) -> Result<Option<JobView>, sqlx::Error> {
-    let row: Option<JobViewRow> =
-        sqlx::query_as(&format!("{VIEW_SELECT} WHERE j.tenant_id = ? AND j.id = ?"))
-            .bind(tenant_id)
-            .bind(id)
-            .fetch_optional(db)
-            .await?;
-    Ok(row.map(JobView::from))
+    let sql = format!("{VIEW_SELECT} WHERE j.tenant_id = ?1 AND j.id = ?2");
+    inline::read(db, |conn| conn.prepare_cached(&sql)?.query_row([tenant_id, id], job_view).optional())
 }
 
 /// Every job's identities, for checks that each job names its own user.
