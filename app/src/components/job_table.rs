@@ -1,5 +1,6 @@
 use super::person::Person;
 use crate::model::{format_duration, format_time, JobEvent, JobStatus, JobView};
+use leptos::either::Either;
 use leptos::prelude::*;
 use std::collections::HashMap;
 
@@ -39,31 +40,35 @@ pub fn JobTable(jobs: Vec<JobView>, live: RwSignal<HashMap<i64, JobEvent>>) -> i
     if jobs.is_empty() {
         return view! { <p class="empty">"No jobs yet."</p> }.into_any();
     }
+    // One static view type per row (no `into_any`): 50 rows render twice per page (the
+    // suspense resolves, then renders), so each boxed view was paid for a hundred times.
     let rows = jobs
         .into_iter()
         .map(|job| {
             let status = live_status(&job, live);
+            let (duration, rows) = (job.duration_ms().map(format_duration), rows_text(&job));
+            let impersonated_by = match job.impersonated_by {
+                Some(user) => Either::Left(view! { <Person user/> }),
+                None => Either::Right(view! { <span class="none">"—"</span> }),
+            };
+            let error = job.error.map(|e| view! {
+                <tr class="job-error"><td></td><td colspan="9">{e}</td></tr>
+            });
             view! {
                 <tr data-job-id=job.id>
                     <td><a href=format!("/jobs/{}", job.id)>{format!("#{}", job.id)}</a></td>
-                    <td>{job.dataset.clone()}</td>
+                    <td>{job.dataset}</td>
                     <td class="status-cell">{status}</td>
-                    <td><Person user=job.run_as.clone()/></td>
-                    <td><Person user=job.triggered_by.clone()/></td>
-                    <td>{match job.impersonated_by.clone() {
-                        Some(u) => view! { <Person user=u/> }.into_any(),
-                        None => view! { <span class="none">"—"</span> }.into_any(),
-                    }}</td>
+                    <td><Person user=job.run_as/></td>
+                    <td><Person user=job.triggered_by/></td>
+                    <td>{impersonated_by}</td>
                     <td>{job.via.label()}</td>
                     <td class="time">{job.started_at.map(format_time)}</td>
-                    <td class="num">{job.duration_ms().map(format_duration)}</td>
-                    <td class="num">{rows_text(&job)}</td>
+                    <td class="num">{duration}</td>
+                    <td class="num">{rows}</td>
                 </tr>
-                {job.error.clone().map(|e| view! {
-                    <tr class="job-error"><td></td><td colspan="9">{e}</td></tr>
-                })}
+                {error}
             }
-            .into_any()
         })
         .collect_view();
     view! {

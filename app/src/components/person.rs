@@ -4,5 +4,5 @@ use leptos::prelude::*;
 /// A person by display name, with their email on hover.
 #[component]
 pub fn Person(user: UserView) -> impl IntoView {
-    view! { <span class="person" title=user.email.clone()>{user.display_name.clone()}</span> }
+    view! { <span class="person" title=user.email>{user.display_name}</span> }
 }
