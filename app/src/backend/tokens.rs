@@ -168,7 +168,7 @@ impl AccessTokenError {
 /// The server's signing key and every key it still accepts.
 pub struct TokenKeys {
     kid: String,
-    signing: EncodingKey,
+    signing: Signing,
     verifying: HashMap<String, DecodingKey>,
     jwks: JwkSet,
     verified: VerifiedTokens,
@@ -221,6 +221,40 @@ impl std::fmt::Debug for TokenKeys {
     }
 }
 
+/// The key that signs, ready to sign: jsonwebtoken's `encode` derives the Ed25519 key from its
+/// PKCS#8 form for every token, which cost as much as the signature itself.
+struct Signing {
+    key: ed25519_dalek::SigningKey,
+    /// The token's first part, the same for every token: the base64url of its JSON header.
+    header: String,
+}
+
+impl Signing {
+    fn new(kid: &str, pkcs8: &[u8]) -> Result<Self, String> {
+        use ed25519_dalek::pkcs8::DecodePrivateKey;
+        let key = ed25519_dalek::SigningKey::from_pkcs8_der(pkcs8).map_err(|e| format!("signing key {kid} is unusable: {e}"))?;
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(kid.to_owned());
+        header.typ = Some(ACCESS_TOKEN_TYP.into());
+        let header = serde_json::to_vec(&header).map_err(|e| format!("cannot encode a token header: {e}"))?;
+        Ok(Signing { key, header: URL_SAFE_NO_PAD.encode(header) })
+    }
+
+    /// A compact JWS (RFC 7515 §7.1): header, claims and signature, each base64url.
+    fn sign(&self, claims: &impl Serialize) -> Result<String, String> {
+        use ed25519_dalek::Signer;
+        let claims = serde_json::to_vec(claims).map_err(|e| format!("cannot encode a token: {e}"))?;
+        let mut token = String::with_capacity(self.header.len() + claims.len() * 4 / 3 + 90);
+        token.push_str(&self.header);
+        token.push('.');
+        URL_SAFE_NO_PAD.encode_string(claims, &mut token);
+        let signature = self.key.sign(token.as_bytes());
+        token.push('.');
+        URL_SAFE_NO_PAD.encode_string(signature.to_bytes(), &mut token);
+        Ok(token)
+    }
+}
+
 /// The PKCS#8 v1 prefix of an Ed25519 private key (RFC 8410 §7): the 32-byte seed follows.
 const ED25519_PKCS8_PREFIX: [u8; 16] = [0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20];
 
@@ -247,7 +281,7 @@ impl TokenKeys {
         }
         Ok(TokenKeys {
             kid: kid.clone(),
-            signing: EncodingKey::from_ed_der(first),
+            signing: Signing::new(kid, first)?,
             verifying,
             jwks,
             verified: VerifiedTokens::default(),
@@ -271,10 +305,7 @@ impl TokenKeys {
     }
 
     pub fn issue(&self, claims: &AccessClaims) -> Result<String, String> {
-        let mut header = Header::new(Algorithm::EdDSA);
-        header.kid = Some(self.kid.clone());
-        header.typ = Some(ACCESS_TOKEN_TYP.into());
-        jsonwebtoken::encode(&header, claims, &self.signing).map_err(|e| format!("cannot sign a token: {e}"))
+        self.signing.sign(claims)
     }
 
     /// Checks one of our access tokens: our key, our algorithm, our issuer and audience,
@@ -694,6 +725,26 @@ mod tests {
         let hs = hs(Algorithm::HS256, Some("c"), b"s", serde_json::to_value(&claims).unwrap());
         assert_eq!(keys.verify(&hs).unwrap_err(), AccessTokenError::NotAnAccessToken);
         assert_eq!(keys.verify("garbage").unwrap_err(), AccessTokenError::NotAnAccessToken);
+    }
+
+    #[test]
+    fn issued_tokens_are_standard_jws_that_the_published_key_verifies() {
+        let (old, new) = (TokenKeys::generate_key(), TokenKeys::generate_key());
+        let keys = TokenKeys::from_private_keys(&[new.clone(), old.clone()]).unwrap();
+        let claims = access_claims(now(), None);
+        let token = keys.issue(&claims).unwrap();
+        let header = jsonwebtoken::decode_header(&token).unwrap();
+        assert_eq!((header.alg, header.typ.as_deref(), header.kid.as_deref()), (Algorithm::EdDSA, Some(ACCESS_TOKEN_TYP), Some(new.0.as_str())));
+        // Any JWT library verifies it with the key from the JWKS, and no other key.
+        let published = |kid: &str| keys.jwks().find(kid).map(|jwk| DecodingKey::from_jwk(jwk).unwrap()).unwrap();
+        let mut validation = Validation::new(Algorithm::EdDSA);
+        validation.set_audience(&[claims.aud.as_str()]);
+        let decoded = jsonwebtoken::decode::<AccessClaims>(&token, &published(&new.0), &validation).unwrap();
+        assert_eq!(decoded.claims, claims);
+        assert!(jsonwebtoken::decode::<AccessClaims>(&token, &published(&old.0), &validation).is_err());
+        // A key that is not Ed25519 PKCS#8 is refused with its id named.
+        let broken = TokenKeys::from_private_keys(&[("k1".into(), vec![1, 2, 3])]).unwrap_err();
+        assert!(broken.contains("k1"), "{broken}");
     }
 
     #[test]
