@@ -163,6 +163,31 @@ async fn a_full_disk_does_not_poison_the_writer() {
 }
 
 #[tokio::test]
+async fn commits_reach_the_database_file_before_the_writer_checkpoints() {
+    let (db, dir) = open().await;
+    let file = dir.path().join("w.db");
+    let size = || std::fs::metadata(&file).unwrap().len();
+    let before = size();
+    // About 150 pages: far below the writer's own checkpoint, so only the checkpoint thread
+    // copies them from the WAL into the file.
+    db.writer
+        .run(|tx| {
+            for id in 100..400 {
+                store::execute(tx, "INSERT INTO scratch (id, note) VALUES (?, ?)", store::rusqlite::params![id, "x".repeat(2000)])?;
+            }
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while size() < before + 150 * 4096 {
+        assert!(std::time::Instant::now() < deadline, "the file stayed at {} bytes", size());
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(row_exists(&db, 399).await);
+}
+
+#[tokio::test]
 async fn a_panicking_unit_rolls_back_alone() {
     let (db, _dir) = open().await;
     let panicked = db

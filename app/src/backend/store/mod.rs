@@ -22,6 +22,7 @@ pub mod cache;
 mod inline;
 pub mod sessions;
 mod audit_chain;
+mod checkpoints;
 mod sql;
 mod writer;
 
@@ -95,7 +96,11 @@ pub async fn open(url: &str, chain_key: ChainKey) -> Result<Database, String> {
         .map_err(|e| format!("cannot open the database {} for writing: {e}", file.display()))?;
     let cache = Arc::new(ReadCache::default());
     let learns = cache.clone();
-    let committed: writer::Committed = Box::new(move |conn| learns.learn_after_commit(conn));
+    let checkpoints = checkpoints::Checkpoints::spawn(&file)?;
+    let committed: writer::Committed = Box::new(move |conn| {
+        learns.learn_after_commit(conn);
+        checkpoints.after_commit();
+    });
     let writer = Writer::spawn(write, file.clone(), committed, chain_key)
         .map_err(|e| format!("cannot start the database writer: {e}"))?;
     let read = SqlitePoolOptions::new()
