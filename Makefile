@@ -24,11 +24,12 @@ lint:
 	cargo clippy -p server --all-targets -- -D warnings
 	cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
 
+# Beside a throwaway PostgreSQL cluster (scripts/with-postgres.sh): tests of both engines.
 unit:
-	cargo test -p app --features ssr
+	scripts/with-postgres.sh cargo test -p app --features ssr
 
 integration:
-	cargo test -p server
+	scripts/with-postgres.sh cargo test -p server
 
 release:
 	cargo leptos build --release

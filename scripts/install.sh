@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing Guise needs, only where it is missing or the wrong version.
 # Usage: scripts/install.sh            build tools (make run)
-#        scripts/install.sh --browser  build tools plus Chromium for the browser tests (make test)
+#        scripts/install.sh --browser  build tools plus Chromium for the browser tests and
+#                                      PostgreSQL for the tests on both engines (make test)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -56,6 +57,15 @@ if [ "${1:-}" = "--browser" ]; then
     say "installing Chromium from Debian"
     as_root apt-get update
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium
+  fi
+  if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+    say "installing PostgreSQL from Debian (the tests start clusters of their own)"
+    # No system cluster on port 5432: the tests need only the programs.
+    as_root mkdir -p /etc/postgresql-common
+    [ -f /etc/postgresql-common/createcluster.conf ] \
+      || echo "create_main_cluster = false" | as_root tee /etc/postgresql-common/createcluster.conf >/dev/null
+    as_root apt-get update
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postgresql postgresql-contrib
   fi
 fi
 say "tools ready"

@@ -13,7 +13,11 @@ pub async fn run(cli: Cli) -> Result<(), String> {
     match &cli.command {
         None | Some(Command::Serve) => serve(&cli).await,
         Some(Command::Migrate) => {
-            open_database(&cli).await?;
+            if store::Engine::of(&cli.database_url)? == store::Engine::Postgres {
+                store::postgres::migrate(&cli.database_url).await?;
+            } else {
+                open_database(&cli).await?;
+            }
             println!("database is up to date");
             Ok(())
         }

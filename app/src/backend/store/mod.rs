@@ -23,6 +23,7 @@ mod inline;
 pub mod sessions;
 mod audit_chain;
 mod checkpoints;
+pub mod postgres;
 mod sql;
 mod writer;
 
@@ -58,9 +59,41 @@ fn readers() -> u32 {
     std::thread::available_parallelism().map(|n| n.get() as u32).unwrap_or(2) + 1
 }
 
+/// The database engines, told apart by the scheme of `DATABASE_URL`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+impl Engine {
+    /// The engine a URL names; any other scheme is refused (it would otherwise be taken for a
+    /// SQLite file name).
+    pub fn of(url: &str) -> Result<Engine, String> {
+        if url.starts_with("sqlite:") {
+            Ok(Engine::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Engine::Postgres)
+        } else {
+            let scheme = url.split_once(':').map_or("none", |(scheme, _)| scheme);
+            Err(format!(
+                "DATABASE_URL names no database Guise runs on (scheme {scheme}): use sqlite://FILE \
+                 (the default is sqlite://data/guise.db) or postgres://USER@HOST:PORT/DATABASE"
+            ))
+        }
+    }
+}
+
 /// Opens the database named by a `sqlite://` URL (creating the file when missing), brings its
 /// schema up to date and starts its writer, which signs audit rows with `chain_key`.
 pub async fn open(url: &str, chain_key: ChainKey) -> Result<Database, String> {
+    if Engine::of(url)? == Engine::Postgres {
+        return Err(format!(
+            "DATABASE_URL names PostgreSQL ({}): this version serves from SQLite only; \
+             `server migrate` already prepares a PostgreSQL database",
+            postgres::place(url)?
+        ));
+    }
     let options = SqliteConnectOptions::from_str(url)
         .map_err(|e| format!("DATABASE_URL {url:?} is not a valid SQLite URL: {e}"))?;
     if url.contains(":memory:") || url.contains("mode=memory") {
