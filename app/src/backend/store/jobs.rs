@@ -207,7 +207,7 @@ pub async fn requeue_interrupted(writer: &Writer) -> Result<Vec<i64>, sqlx::Erro
         .await
 }
 
-/// A job as pages show it, from a row of `VIEW_SELECT`.
+/// A job as pages show it, from a row of `view_select!`.
 fn job_view(r: &rusqlite::Row<'_>) -> rusqlite::Result<JobView> {
     let person = |at: usize| -> rusqlite::Result<UserView> {
         Ok(UserView { id: r.get(at)?, email: r.get(at + 1)?, display_name: r.get(at + 2)? })
@@ -237,8 +237,11 @@ fn job_view(r: &rusqlite::Row<'_>) -> rusqlite::Result<JobView> {
     })
 }
 
-/// Columns in the order `job_view` reads them.
-const VIEW_SELECT: &str = "
+/// Columns in the order `job_view` reads them. A macro, so that each query's text is put
+/// together at compile time rather than on every call.
+macro_rules! view_select {
+    () => {
+        "
     SELECT j.id, p.key, d.name, j.status,
            ra.id, ra.email, ra.display_name,
            tb.id, tb.email, tb.display_name,
@@ -250,7 +253,9 @@ const VIEW_SELECT: &str = "
     JOIN projects p ON p.id = d.project_id
     JOIN users ra ON ra.id = j.run_as_user_id
     JOIN users tb ON tb.id = j.triggered_by_user_id
-    LEFT JOIN users ib ON ib.id = j.impersonated_by_user_id";
+    LEFT JOIN users ib ON ib.id = j.impersonated_by_user_id"
+    };
+}
 
 /// Which jobs of a tenant to list.
 #[derive(Clone, Debug, Default)]
@@ -264,15 +269,16 @@ pub struct JobFilter {
 /// Jobs of a tenant, newest first (read inline: the jobs page shows up to a few hundred rows,
 /// and handing each value across the read pool's thread cost more than the query).
 pub async fn list(db: &Db, tenant_id: i64, filter: &JobFilter) -> Result<Vec<JobView>, sqlx::Error> {
-    let sql = format!(
-        "{VIEW_SELECT}
+    const SQL: &str = concat!(
+        view_select!(),
+        "
          WHERE j.tenant_id = ?1
            AND (?2 IS NULL OR j.triggered_by_user_id = ?2 OR j.run_as_user_id = ?2)
            AND (?3 IS NULL OR j.webapp_id = ?3)
          ORDER BY j.id DESC LIMIT ?4"
     );
     inline::read(db, |conn| {
-        conn.prepare_cached(&sql)?
+        conn.prepare_cached(SQL)?
             .query_map(rusqlite::params![tenant_id, filter.user_id, filter.webapp_id, filter.limit], job_view)?
             .collect()
     })
@@ -280,8 +286,8 @@ pub async fn list(db: &Db, tenant_id: i64, filter: &JobFilter) -> Result<Vec<Job
 
 /// One job, only if it belongs to the tenant.
 pub async fn view(db: &Db, tenant_id: i64, id: i64) -> Result<Option<JobView>, sqlx::Error> {
-    let sql = format!("{VIEW_SELECT} WHERE j.tenant_id = ?1 AND j.id = ?2");
-    inline::read(db, |conn| conn.prepare_cached(&sql)?.query_row([tenant_id, id], job_view).optional())
+    const SQL: &str = concat!(view_select!(), " WHERE j.tenant_id = ?1 AND j.id = ?2");
+    inline::read(db, |conn| conn.prepare_cached(SQL)?.query_row([tenant_id, id], job_view).optional())
 }
 
 /// Every job's identities, for checks that each job names its own user.

@@ -17,16 +17,19 @@ fn options(url: &str) -> Result<PgConnectOptions, String> {
 
 /// Where a URL points, to name in messages: `database guise on db.example:5432 as guise`.
 pub fn place(url: &str) -> Result<String, String> {
-    let options = options(url)?;
+    options(url).map(|options| place_of(&options))
+}
+
+fn place_of(options: &PgConnectOptions) -> String {
     let user = options.get_username();
     let database = options.get_database().unwrap_or(user);
-    Ok(format!("database {database} on {}:{} as {user}", options.get_host(), options.get_port()))
+    format!("database {database} on {}:{} as {user}", options.get_host(), options.get_port())
 }
 
 /// Connects to the database and brings its schema up to date.
 pub async fn migrate(url: &str) -> Result<(), String> {
-    let place = place(url)?;
     let options = options(url)?;
+    let place = place_of(&options);
     let mut conn = match tokio::time::timeout(CONNECT_TIMEOUT, options.connect()).await {
         Ok(Ok(conn)) => conn,
         Ok(Err(e)) => return Err(format!("cannot connect to PostgreSQL, {place}: {e}")),
