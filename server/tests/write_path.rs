@@ -358,6 +358,14 @@ async fn a_full_write_queue_answers_503_with_retry_after_and_writes_nothing() {
 
     release.send(()).unwrap();
     held.await.unwrap().unwrap();
+    // The units queued behind it drain in batches after it: until then the queue may still
+    // be full, and a new unit is refused like any other.
+    let mut tries = 0;
+    while let Err(sqlx::Error::PoolTimedOut) = app.state.writer.run(|_| Ok(())).await {
+        tries += 1;
+        assert!(tries < 1000, "the queue never drained");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     assert_store_healthy(&app).await;
     assert_eq!(count(&app, "SELECT COUNT(*) FROM jobs").await, jobs, "a refused write wrote nothing");
     assert_eq!(count(&app, "SELECT COUNT(*) FROM used_subject_tokens").await, exchanges);
