@@ -1,12 +1,11 @@
-use super::person::Person;
+use super::person::person;
 use crate::model::{format_duration, format_time, JobEvent, JobStatus, JobView};
 use leptos::either::Either;
 use leptos::prelude::*;
 use std::collections::HashMap;
 
-/// The status word, with a progress bar while running.
-#[component]
-pub fn JobStatusCell(status: JobStatus, progress: f64) -> impl IntoView {
+/// The status word, with a progress bar while running (a plain function: one per row).
+fn status_cell(status: JobStatus, progress: f64) -> impl IntoView {
     view! {
         <span class=format!("status status-{}", status.as_db())>{status.label()}</span>
         {(status == JobStatus::Running).then(|| view! {
@@ -18,14 +17,18 @@ pub fn JobStatusCell(status: JobStatus, progress: f64) -> impl IntoView {
     }
 }
 
-/// The job's status and progress: pushed live while it runs, else as loaded.
+/// The job's status and progress: pushed live while it runs, else as loaded. A job that had
+/// finished when loaded never changes, so it does not follow the live updates at all.
 pub fn live_status(job: &JobView, live: RwSignal<HashMap<i64, JobEvent>>) -> impl IntoView {
     let (id, status, progress) = (job.id, job.status, job.progress);
-    move || {
-        let pushed = live.with(|m| m.get(&id).cloned()).filter(|_| !status.is_finished());
-        let (status, progress) = pushed.map(|e| (e.status, e.progress)).unwrap_or((status, progress));
-        view! { <JobStatusCell status progress/> }
+    if status.is_finished() {
+        return Either::Left(status_cell(status, progress));
     }
+    Either::Right(move || {
+        let pushed = live.with(|m| m.get(&id).map(|e| (e.status, e.progress)));
+        let (status, progress) = pushed.unwrap_or((status, progress));
+        status_cell(status, progress)
+    })
 }
 
 fn rows_text(job: &JobView) -> String {
@@ -38,7 +41,7 @@ fn rows_text(job: &JobView) -> String {
 #[component]
 pub fn JobTable(jobs: Vec<JobView>, live: RwSignal<HashMap<i64, JobEvent>>) -> impl IntoView {
     if jobs.is_empty() {
-        return view! { <p class="empty">"No jobs yet."</p> }.into_any();
+        return Either::Left(view! { <p class="empty">"No jobs yet."</p> });
     }
     // One static view type per row, no `into_any`: a boxed view per row and per cell cost an
     // allocation and dynamic calls for each, on a page that shows up to 200 rows.
@@ -48,7 +51,7 @@ pub fn JobTable(jobs: Vec<JobView>, live: RwSignal<HashMap<i64, JobEvent>>) -> i
             let status = live_status(&job, live);
             let (duration, rows) = (job.duration_ms().map(format_duration), rows_text(&job));
             let impersonated_by = match job.impersonated_by {
-                Some(user) => Either::Left(view! { <Person user/> }),
+                Some(user) => Either::Left(person(user)),
                 None => Either::Right(view! { <span class="none">"—"</span> }),
             };
             let error = job.error.map(|e| view! {
@@ -59,8 +62,8 @@ pub fn JobTable(jobs: Vec<JobView>, live: RwSignal<HashMap<i64, JobEvent>>) -> i
                     <td><a href=format!("/jobs/{}", job.id)>{format!("#{}", job.id)}</a></td>
                     <td>{job.dataset}</td>
                     <td class="status-cell">{status}</td>
-                    <td><Person user=job.run_as/></td>
-                    <td><Person user=job.triggered_by/></td>
+                    <td>{person(job.run_as)}</td>
+                    <td>{person(job.triggered_by)}</td>
                     <td>{impersonated_by}</td>
                     <td>{job.via.label()}</td>
                     <td class="time">{job.started_at.map(format_time)}</td>
@@ -71,7 +74,7 @@ pub fn JobTable(jobs: Vec<JobView>, live: RwSignal<HashMap<i64, JobEvent>>) -> i
             }
         })
         .collect_view();
-    view! {
+    Either::Right(view! {
         <div class="scroll">
         <table class="jobs">
             <thead>
@@ -91,6 +94,5 @@ pub fn JobTable(jobs: Vec<JobView>, live: RwSignal<HashMap<i64, JobEvent>>) -> i
             <tbody>{rows}</tbody>
         </table>
         </div>
-    }
-    .into_any()
+    })
 }

@@ -1,5 +1,6 @@
 use super::loaded;
 use crate::api::jobs::list_jobs;
+use crate::codec::Compact;
 use crate::components::job_table::JobTable;
 use crate::components::live_jobs::use_live_jobs;
 use leptos::prelude::*;
@@ -9,7 +10,8 @@ use leptos_router::hooks::use_query_map;
 pub fn JobsPage() -> impl IntoView {
     let query = use_query_map();
     let only_mine = move || query.read().get("mine").as_deref() == Some("1");
-    let jobs = Resource::new(only_mine, list_jobs);
+    // Up to 200 rows ride in the page for hydration: compact, not JSON.
+    let jobs = Resource::<_, Compact>::new_with_options(only_mine, list_jobs, false);
     let live = use_live_jobs(move || jobs.refetch());
     let filter = move || {
         let mine = only_mine();

@@ -16,12 +16,14 @@ pub mod webapp_settings;
 
 use crate::components::errors::ErrorView;
 use crate::error::AppError;
+use leptos::either::Either;
 use leptos::prelude::*;
 
 /// Renders a loaded result: the page on success, the error (or a login redirect) otherwise.
-pub fn loaded<T, V: IntoView + 'static>(result: Result<T, AppError>, page: impl FnOnce(T) -> V) -> AnyView {
+/// Not a boxed view: boxing moves every row of a long page into a fresh list once more.
+pub fn loaded<T, V: IntoView + 'static>(result: Result<T, AppError>, page: impl FnOnce(T) -> V) -> impl IntoView {
     match result {
-        Ok(value) => page(value).into_any(),
-        Err(error) => view! { <ErrorView error/> }.into_any(),
+        Ok(value) => Either::Left(page(value)),
+        Err(error) => Either::Right(view! { <ErrorView error/> }),
     }
 }
