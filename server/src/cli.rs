@@ -7,7 +7,7 @@ use app::backend::secrets::ServerKey;
 use app::backend::state::AppState;
 use app::backend::store::sessions::Sessions;
 use app::backend::audit::{AuditAction, AuditEntry, Outcome};
-use app::backend::{api_clients, auth, seed, store};
+use app::backend::{api_clients, auth, memory, seed, store};
 
 pub async fn run(cli: Cli) -> Result<(), String> {
     match &cli.command {
@@ -143,6 +143,7 @@ async fn serve(cli: &Cli) -> Result<(), String> {
     tokio::spawn(sweep_expired_sessions(sessions.clone()));
     let app = router::build(state.clone(), options, sessions);
     runner::spawn_workers(&state);
+    memory::keep_purging().map_err(|e| format!("cannot start the memory purge thread: {e}"))?;
 
     let listener = tokio::net::TcpListener::bind(cli.site_addr)
         .await

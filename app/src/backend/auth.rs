@@ -2,6 +2,7 @@
 //! axum-login backend that loads the signed-in user on each request.
 
 use super::audit::{AuditAction, AuditEntry, Outcome};
+use super::memory;
 use super::rules::permissions;
 use super::state::AppState;
 use super::store::cache::{Cached, ReadCache};
@@ -61,7 +62,7 @@ impl Accounts {
     async fn verify(&self, password: String, hash: String) -> Result<bool, AuthError> {
         let _permit = self.hashing.acquire().await.map_err(|_| AuthError::Closed)?;
         let ok = tokio::task::spawn_blocking(move || {
-            hashing_then_release(|| password_auth::verify_password(password, &hash).is_ok())
+            memory::released_after(|| password_auth::verify_password(password, &hash).is_ok())
         })
         .await?;
         Ok(ok)
@@ -76,19 +77,7 @@ fn decoy_hash() -> String {
 
 /// Hashes a password with argon2 on the blocking pool.
 pub async fn hash_password(password: String) -> Result<String, tokio::task::JoinError> {
-    tokio::task::spawn_blocking(move || hashing_then_release(|| password_auth::generate_hash(password))).await
-}
-
-/// Runs argon2 work, then hands its ~19 MiB of working memory back to the system at once.
-/// The allocator otherwise returns freed memory lazily, on this thread's next allocations,
-/// and a blocking-pool thread may idle for seconds: the memory of every login burst stayed
-/// resident. Purging everything eagerly instead costs every page render a `madvise`.
-fn hashing_then_release<T>(work: impl FnOnce() -> T) -> T {
-    let result = work();
-    // SAFETY: asks mimalloc to purge its freed pages; it touches no memory still in use, and
-    // with another global allocator it only collects mimalloc's own (empty) heaps.
-    unsafe { libmimalloc_sys::mi_collect(true) };
-    result
+    tokio::task::spawn_blocking(move || memory::released_after(|| password_auth::generate_hash(password))).await
 }
 
 /// Session key of the time (ms) its user logged in.

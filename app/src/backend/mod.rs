@@ -9,6 +9,7 @@ pub mod domain;
 pub mod identity;
 pub mod impersonating;
 pub mod jobs;
+pub mod memory;
 pub mod principal;
 pub mod rules;
 pub mod secrets;
