@@ -14,21 +14,12 @@ use std::collections::BTreeMap;
 type Columns = BTreeMap<String, (bool, &'static str)>;
 type Schema = BTreeMap<String, Columns>;
 
-/// A fresh database on the test cluster, with the PostgreSQL migrations applied. `None` (and
-/// the test says why) outside `make test`, unless CI asks for every test to run.
+mod support;
+
+/// A fresh database on the test cluster, with the PostgreSQL migrations applied.
 async fn migrated_postgres() -> Option<PgConnection> {
-    let Ok(url) = std::env::var("GUISE_TEST_POSTGRES_URL") else {
-        assert!(std::env::var_os("CI").is_none(), "GUISE_TEST_POSTGRES_URL is unset: run the tests with `make test`");
-        eprintln!("skipped: GUISE_TEST_POSTGRES_URL is unset (make test starts a PostgreSQL cluster)");
-        return None;
-    };
-    let mut admin = PgConnection::connect(&url).await.expect("the test cluster answers");
-    let name = format!("schema_{}_{}", std::process::id(), rand::random::<u32>());
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await.unwrap();
-    let (base, _) = url.rsplit_once('/').unwrap();
-    let mut conn = PgConnection::connect(&format!("{base}/{name}")).await.unwrap();
-    sqlx::migrate!("../migrations/postgres").run(&mut conn).await.expect("the PostgreSQL migrations apply");
-    Some(conn)
+    let url = support::fresh_postgres("schema").await?;
+    Some(PgConnection::connect(&url).await.unwrap())
 }
 
 fn kind_of_sqlite(declared: &str) -> &'static str {

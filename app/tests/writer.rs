@@ -10,7 +10,8 @@ async fn open() -> (Database, tempfile::TempDir) {
     let db = store::open(&format!("sqlite://{}", dir.path().join("w.db").display()), key()).await.unwrap();
     db.writer
         .run(|tx| {
-            tx.execute_batch(
+            store::batch(
+                tx,
                 "CREATE TABLE scratch (id INTEGER PRIMARY KEY, note TEXT NOT NULL);
                  INSERT INTO tenants (name) VALUES ('T');
                  INSERT INTO users (tenant_id, email, display_name, created_at) VALUES (1, 'a@t.example', 'A', 0);",
@@ -44,11 +45,11 @@ fn entry(note: &str) -> AuditEntry {
 async fn write(db: &Database, id: i64, fail: bool) -> Result<i64, sqlx::Error> {
     db.writer
         .run(move |tx| {
-            store::execute(tx, "INSERT INTO scratch (id, note) VALUES (?, 'row')", [id])?;
+            store::execute(tx, "INSERT INTO scratch (id, note) VALUES (?, 'row')", store::params![id])?;
             store::audit::append(tx, &entry(&format!("row {id}")))?;
             if fail {
                 // A constraint failure after the unit already wrote: all of it must go.
-                store::execute(tx, "INSERT INTO scratch (id, note) VALUES (?, 'again')", [id])?;
+                store::execute(tx, "INSERT INTO scratch (id, note) VALUES (?, 'again')", store::params![id])?;
             }
             Ok(id)
         })
@@ -143,12 +144,12 @@ async fn a_full_disk_does_not_poison_the_writer() {
     let full = db
         .writer
         .run(|tx| {
-            let pages: i64 = tx.query_row("PRAGMA page_count", [], |r| r.get(0))?;
-            tx.execute_batch(&format!("PRAGMA max_page_count = {pages}"))?;
+            let pages: i64 = store::query_row(tx, "PRAGMA page_count", store::params![], |r| r.get(0))?;
+            store::batch(tx, &format!("PRAGMA max_page_count = {pages}"))?;
             let big = "x".repeat(1 << 20);
-            let outcome = tx.execute("INSERT INTO scratch (id, note) VALUES (2, ?)", [big]);
+            let outcome = store::execute(tx, "INSERT INTO scratch (id, note) VALUES (2, ?)", store::params![big]);
             // Give the disk its room back for the units that follow; the failure stays.
-            tx.execute_batch("PRAGMA max_page_count = 1073741823")?;
+            store::batch(tx, "PRAGMA max_page_count = 1073741823")?;
             outcome?;
             Ok(())
         })
@@ -173,7 +174,7 @@ async fn commits_reach_the_database_file_before_the_writer_checkpoints() {
     db.writer
         .run(|tx| {
             for id in 100..400 {
-                store::execute(tx, "INSERT INTO scratch (id, note) VALUES (?, ?)", store::rusqlite::params![id, "x".repeat(2000)])?;
+                store::execute(tx, "INSERT INTO scratch (id, note) VALUES (?, ?)", store::params![id, "x".repeat(2000)])?;
             }
             Ok(())
         })
@@ -193,7 +194,7 @@ async fn a_panicking_unit_rolls_back_alone() {
     let panicked = db
         .writer
         .run(|tx| {
-            tx.execute("INSERT INTO scratch (id, note) VALUES (7, 'half')", [])?;
+            store::execute(tx, "INSERT INTO scratch (id, note) VALUES (7, 'half')", store::params![])?;
             if std::hint::black_box(true) {
                 panic!("a bug in the middle of a unit");
             }
@@ -274,7 +275,7 @@ async fn an_in_memory_database_is_refused_with_a_clear_message() {
 async fn only_the_writer_appends_audit_rows() {
     // Outside the writer there is no chain key to sign with: the append is refused.
     let (db, _dir) = open().await;
-    let conn = store::rusqlite::Connection::open(_dir.path().join("w.db")).unwrap();
+    let conn = store::Conn::sqlite(rusqlite::Connection::open(_dir.path().join("w.db")).unwrap());
     let refused = store::audit::append(&conn, &entry("outside")).unwrap_err();
     assert!(
         refused.to_string().contains("appended by the writer only"),

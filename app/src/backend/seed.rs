@@ -6,7 +6,7 @@ use super::auth::hash_password;
 use super::domain::AccountType;
 use super::secrets::ServerKey;
 use super::jobs::recipes::{geo, orders_by_country, user_agent, web_history, Recipe};
-use super::store::{self, api_clients::NewApiClient, datasets::NewDataset, grants::Party, projects::Grantee, users::NewUser, Conn, Database};
+use super::store::{self, api_clients::NewApiClient, datasets::NewDataset, grants::Party, projects::Grantee, users::NewUser, Conn, Database, SqlResult, Writer};
 use super::tokens::SubjectPolicy;
 use crate::model::{civil_from_days, days_from_civil};
 use serde_json::{json, Value};
@@ -187,12 +187,18 @@ pub async fn seed_demo(db: &Database, server_key: &ServerKey) -> Result<bool, St
     if !store::is_empty(&db.read).await.map_err(fail)? {
         return Ok(false);
     }
+    seed_demo_on(&db.writer, server_key).await
+}
+
+/// Seeds the demo organisation through `writer`, unless a tenant exists. Returns whether it did.
+pub async fn seed_demo_on(writer: &Writer, server_key: &ServerKey) -> Result<bool, String> {
+    let fail = |e: sqlx::Error| format!("cannot seed the demo: {e}");
     let mut hashes = Vec::new();
     for _ in TSHIRTS_USERS.iter().chain(OTHER_USERS) {
         hashes.push(hash_password(DEMO_PASSWORD.to_string()).await.map_err(|e| e.to_string())?);
     }
     let credentials = new_credentials(server_key, DEMO_CLIENT_NAME, Some(DEMO_CLIENT_ID), Some(DEMO_CLIENT_SECRET));
-    db.writer
+    writer
         .run(move |tx| {
             // Checked again in the unit of work: another process may have seeded meanwhile.
             if store::tenants::any_in(tx)? {
@@ -208,7 +214,7 @@ pub async fn seed_demo(db: &Database, server_key: &ServerKey) -> Result<bool, St
 const DEMO_CLIENT_NAME: &str = "TShirts API demo";
 
 /// Writes the whole demo organisation inside one unit of work.
-fn write_demo(tx: &Conn, hashes: &[String], client: Credentials) -> rusqlite::Result<()> {
+fn write_demo(tx: &Conn, hashes: &[String], client: Credentials) -> SqlResult<()> {
     let web_history = web_history_rows(WEB_HISTORY_ROWS);
     let customers = customer_rows(CUSTOMER_ROWS);
     let orders = order_rows(ORDER_ROWS, CUSTOMER_ROWS);

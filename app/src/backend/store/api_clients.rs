@@ -1,8 +1,7 @@
 //! API clients: credentials for programs calling the /v2 API. Every change commits with its
 //! audit row; the secret is only ever stored sealed.
 
-use super::{audit, execute, impersonations, inline, now_ms, query_row, Conn, Db, Writer};
-use rusqlite::OptionalExtension;
+use super::{audit, execute, impersonations, inline, now_ms, params, query_row, Conn, Db, Optional, SqlResult, Writer};
 use crate::backend::audit::AuditEntry;
 use super::users::User;
 use crate::backend::tokens::SubjectPolicy;
@@ -58,13 +57,13 @@ pub struct NewApiClient {
 
 const COLUMNS: &str = "id, tenant_id, client_id, name, owner_user_id, subject_policy, secret_sealed, secret_version, revoked_at";
 
-pub fn insert_in(tx: &Conn, new: &NewApiClient) -> rusqlite::Result<i64> {
+pub fn insert_in(tx: &Conn, new: &NewApiClient) -> SqlResult<i64> {
     query_row(
         tx,
         "INSERT INTO api_clients (tenant_id, client_id, name, owner_user_id, subject_policy, secret_sealed,
                                   created_by_user_id, created_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-        rusqlite::params![
+        params![
             new.tenant_id,
             new.client_id,
             new.name,
@@ -104,7 +103,8 @@ pub struct ClientWithOwner {
 /// (read inline: see `inline`).
 pub async fn with_owner(db: &Db, client_id: &str) -> Result<Option<ClientWithOwner>, sqlx::Error> {
     inline::read(db, |conn| {
-        conn.prepare_cached(
+        query_row(
+            conn,
             "SELECT c.id, c.tenant_id, c.client_id, c.name, c.owner_user_id, c.subject_policy, c.secret_sealed,
                     c.secret_version, c.revoked_at, u.email, u.display_name, u.password_hash, u.is_admin,
                     u.account_type, u.disabled, t.name, c.last_used_at,
@@ -113,8 +113,8 @@ pub async fn with_owner(db: &Db, client_id: &str) -> Result<Option<ClientWithOwn
              JOIN users u ON u.id = c.owner_user_id
              JOIN tenants t ON t.id = c.tenant_id
              WHERE c.client_id = ?",
-        )?
-        .query_row([client_id], |r| {
+            params![client_id],
+            |r| {
             Ok(ClientWithOwner {
                 client: ApiClientRow {
                     id: r.get(0)?,
@@ -122,7 +122,7 @@ pub async fn with_owner(db: &Db, client_id: &str) -> Result<Option<ClientWithOwn
                     client_id: r.get(2)?,
                     name: r.get(3)?,
                     owner_user_id: r.get(4)?,
-                    subject_policy: inline::parsed(r, 5)?,
+                    subject_policy: r.parsed(5)?,
                     secret_sealed: r.get(6)?,
                     secret_version: r.get(7)?,
                     revoked_at: r.get(8)?,
@@ -134,7 +134,7 @@ pub async fn with_owner(db: &Db, client_id: &str) -> Result<Option<ClientWithOwn
                     display_name: r.get(10)?,
                     password_hash: r.get(11)?,
                     is_admin: r.get(12)?,
-                    account_type: inline::parsed(r, 13)?,
+                    account_type: r.parsed(13)?,
                     disabled: r.get(14)?,
                 },
                 tenant: r.get(15)?,
@@ -237,12 +237,12 @@ async fn change_active(
                     tx,
                     "UPDATE api_clients SET secret_sealed = ?, secret_version = secret_version + 1, rotated_at = ?
                      WHERE tenant_id = ? AND client_id = ? AND revoked_at IS NULL",
-                    rusqlite::params![secret_sealed, now, tenant_id, client_id],
+                    params![secret_sealed, now, tenant_id, client_id],
                 )?,
                 Change::Revoke => execute(
                     tx,
                     "UPDATE api_clients SET revoked_at = ? WHERE tenant_id = ? AND client_id = ? AND revoked_at IS NULL",
-                    rusqlite::params![now, tenant_id, client_id],
+                    params![now, tenant_id, client_id],
                 )?,
             };
             if changed == 0 {
@@ -284,8 +284,8 @@ pub fn last_use_is_stale(last_used_at: Option<i64>, now: i64) -> bool {
     last_used_at.is_none_or(|at| now - at >= LAST_USED_PRECISION_MS || at > now)
 }
 
-pub fn mark_used(tx: &Conn, client_id: &str) -> rusqlite::Result<()> {
-    execute(tx, "UPDATE api_clients SET last_used_at = ? WHERE client_id = ?", rusqlite::params![now_ms(), client_id])
+pub fn mark_used(tx: &Conn, client_id: &str) -> SqlResult<()> {
+    execute(tx, "UPDATE api_clients SET last_used_at = ? WHERE client_id = ?", params![now_ms(), client_id])
         .map(|_| ())
 }
 

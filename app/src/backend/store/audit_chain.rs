@@ -2,10 +2,9 @@
 //! append, chained (HMAC per tenant) and written at the end of the batch, and the last row of
 //! each chain this writer committed.
 
-use super::sql::{execute, query_row, Conn};
+use super::{execute, params, query_row, Conn, Optional, SqlResult};
 use super::now_ms;
 use crate::backend::audit::{chain_hash, AuditEntry, ChainKey, GENESIS};
-use rusqlite::OptionalExtension;
 use std::cell::RefCell;
 use std::collections::HashMap;
 
@@ -61,30 +60,31 @@ pub(super) fn drop_pending_from(mark: usize) {
 
 /// At the start of a write transaction, given SQLite's `data_version`: when another
 /// connection (the command line) committed since, the heads seen may be stale and are
-/// forgotten.
-pub(super) fn notice_other_writers(data_version: i64) {
+/// forgotten. Without one (PostgreSQL, where other servers write too) they always are.
+pub(super) fn notice_other_writers(data_version: Option<i64>) {
     with_chains(|c| {
         c.pending.clear();
-        if c.data_version.replace(data_version) != Some(data_version) {
+        if data_version.is_none() || c.data_version != data_version {
             c.heads.clear();
         }
+        c.data_version = data_version;
     });
 }
 
 /// The last hash of the older global chain, where each tenant's chain starts.
-fn anchor(tx: &Conn) -> rusqlite::Result<String> {
+fn anchor(tx: &Conn) -> SqlResult<String> {
     let last: Option<String> =
-        query_row(tx, "SELECT hash FROM audit_log WHERE seq IS NULL ORDER BY id DESC LIMIT 1", [], |r| r.get(0))
+        query_row(tx, "SELECT hash FROM audit_log WHERE seq IS NULL ORDER BY id DESC LIMIT 1", params![], |r| r.get(0))
             .optional()?;
     Ok(last.unwrap_or_else(|| GENESIS.to_string()))
 }
 
 /// The last row (seq, hash) of a tenant's chain in the database, or where the chain starts.
-fn stored_head(tx: &Conn, tenant_id: i64) -> rusqlite::Result<(i64, String)> {
+fn stored_head(tx: &Conn, tenant_id: i64) -> SqlResult<(i64, String)> {
     let last = query_row(
         tx,
         "SELECT seq, hash FROM audit_log WHERE tenant_id = ? AND seq IS NOT NULL ORDER BY seq DESC LIMIT 1",
-        [tenant_id],
+        params![tenant_id],
         |r| Ok((r.get(0)?, r.get(1)?)),
     )
     .optional()?;
@@ -101,12 +101,15 @@ pub(super) fn push_pending(entry: AuditEntry) -> Result<(), sqlx::Error> {
 
 /// Writes the rows the batch's units appended, each chained to the one before it in its
 /// tenant's chain; the heads move only once the rows are written.
-pub(super) fn write_pending(tx: &Conn) -> rusqlite::Result<()> {
+pub(super) fn write_pending(tx: &Conn) -> SqlResult<()> {
     let Some((key, mut heads, rows)) =
         with_chains(|c| (c.key.clone(), c.heads.clone(), std::mem::take(&mut c.pending)))
     else {
         return Ok(());
     };
+    if tx.is_postgres() {
+        lock_chains(tx, rows.iter().map(|(entry, _)| entry.tenant_id))?;
+    }
     for (entry, at) in rows {
         let (last_seq, prev_hash) = match heads.get(&entry.tenant_id) {
             Some(head) => head.clone(),
@@ -119,7 +122,7 @@ pub(super) fn write_pending(tx: &Conn) -> rusqlite::Result<()> {
             "INSERT INTO audit_log (seq, at, tenant_id, actor_user_id, subject_user_id, impersonation_id, action,
                                     target, outcome, reason, via, prev_hash, hash)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            rusqlite::params![
+            params![
                 seq,
                 at,
                 entry.tenant_id,
@@ -141,3 +144,19 @@ pub(super) fn write_pending(tx: &Conn) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// On PostgreSQL, where several servers append: holds each tenant's chain until the batch
+/// commits, so no other server reads the same head and forks the chain. Taken in one order
+/// (by tenant), so two batches never wait on each other.
+fn lock_chains(tx: &Conn, tenants: impl Iterator<Item = i64>) -> SqlResult<()> {
+    /// The first key of the chain locks, apart from any other advisory lock.
+    const AUDIT_CHAIN_LOCKS: i64 = 1;
+    let tenants: std::collections::BTreeSet<i64> = tenants.collect();
+    for tenant_id in tenants {
+        execute(
+            tx,
+            "SELECT pg_advisory_xact_lock(CAST(? AS INTEGER), CAST(? AS INTEGER))",
+            params![AUDIT_CHAIN_LOCKS, tenant_id],
+        )?;
+    }
+    Ok(())
+}

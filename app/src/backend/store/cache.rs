@@ -14,7 +14,7 @@
 use super::projects::ProjectRow;
 use super::users::User;
 use super::webapps::WebappRow;
-use super::{grants, projects, settings, tenants, users, webapps, Conn, Db};
+use super::{grants, params, projects, settings, tenants, users, webapps, Conn, Db};
 use crate::backend::rules::permissions::ProjectGrants;
 use std::any::Any;
 use std::collections::HashMap;
@@ -93,7 +93,7 @@ impl ReadCache {
     /// when that cannot be read, forgets everything rather than risk serving a row the batch
     /// changed.
     pub(super) fn learn_after_commit(&self, conn: &Conn) {
-        match super::query_row(conn, "SELECT value FROM access_version WHERE id = 1", [], |row| row.get(0)) {
+        match super::query_row(conn, "SELECT value FROM access_version WHERE id = 1", params![], |row| row.get(0)) {
             Ok(version) => self.observe(version),
             Err(e) => {
                 tracing::warn!("cannot read the access version after a commit: {e}");

@@ -24,7 +24,7 @@ pub struct Checkpoints {
 impl Checkpoints {
     /// Starts the checkpoint thread on the database `file`.
     pub fn spawn(file: &Path) -> Result<Checkpoints, String> {
-        let conn = super::Conn::open(file)
+        let conn = rusqlite::Connection::open(file)
             .and_then(|conn| conn.busy_timeout(BUSY_TIMEOUT).map(|()| conn))
             .map_err(|e| format!("cannot open the database {} for checkpoints: {e}", file.display()))?;
         let (wake, woken) = mpsc::sync_channel(1);
@@ -41,7 +41,7 @@ impl Checkpoints {
     }
 }
 
-fn checkpoint_loop(conn: &super::Conn, woken: &Receiver<()>) {
+fn checkpoint_loop(conn: &rusqlite::Connection, woken: &Receiver<()>) {
     let mut last_error = String::new();
     while woken.recv().is_ok() {
         // Let the writes of the next moments gather: this checkpoint covers them too.

@@ -1,4 +1,4 @@
-use super::{execute, query_row, Conn, Db, Writer};
+use super::{execute, params, query_row, Conn, Db, SqlResult, Writer};
 use serde_json::Value;
 
 #[derive(Clone, Debug, sqlx::FromRow)]
@@ -32,13 +32,13 @@ pub struct NewDataset<'a> {
     pub columns: &'a [&'a str],
 }
 
-pub fn insert(tx: &Conn, ds: &NewDataset<'_>) -> rusqlite::Result<i64> {
+pub fn insert(tx: &Conn, ds: &NewDataset<'_>) -> SqlResult<i64> {
     let columns = serde_json::to_string(ds.columns).unwrap_or_else(|_| "[]".into());
     query_row(
         tx,
         "INSERT INTO datasets (project_id, name, kind, recipe, description, columns)
          VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
-        rusqlite::params![
+        params![
             ds.project_id,
             ds.name,
             if ds.recipe.is_some() { "derived" } else { "raw" },
@@ -131,11 +131,10 @@ pub fn append_rows_on(
     generation: i64,
     first_row_no: i64,
     rows: &[Vec<Value>],
-) -> rusqlite::Result<()> {
-    let mut insert =
-        tx.prepare_cached("INSERT INTO dataset_rows (dataset_id, generation, row_no, data) VALUES (?, ?, ?, ?)")?;
+) -> SqlResult<()> {
+    const INSERT: &str = "INSERT INTO dataset_rows (dataset_id, generation, row_no, data) VALUES (?, ?, ?, ?)";
     for (i, row) in rows.iter().enumerate() {
-        insert.execute(rusqlite::params![dataset_id, generation, first_row_no + i as i64, Value::Array(row.clone()).to_string()])?;
+        execute(tx, INSERT, params![dataset_id, generation, first_row_no + i as i64, Value::Array(row.clone()).to_string()])?;
     }
     Ok(())
 }
@@ -150,21 +149,21 @@ pub async fn publish_generation(
 ) -> Result<(), sqlx::Error> {
     writer
         .run(move |tx| {
-            let old: i64 = query_row(tx, "SELECT generation FROM datasets WHERE id = ?", [dataset_id], |row| row.get(0))?;
+            let old: i64 = query_row(tx, "SELECT generation FROM datasets WHERE id = ?", params![dataset_id], |row| row.get(0))?;
             execute(
                 tx,
                 "UPDATE datasets SET generation = ?, row_count = ?, built_at = ? WHERE id = ?",
-                [generation, row_count, built_at, dataset_id],
+                params![generation, row_count, built_at, dataset_id],
             )?;
-            execute(tx, "DELETE FROM dataset_rows WHERE dataset_id = ? AND generation = ?", [dataset_id, old])?;
+            execute(tx, "DELETE FROM dataset_rows WHERE dataset_id = ? AND generation = ?", params![dataset_id, old])?;
             Ok(())
         })
         .await
 }
 
 /// Sets the visible generation's row count (used by the seed after writing generation 0).
-pub fn set_row_count(tx: &Conn, dataset_id: i64, row_count: i64, at: i64) -> rusqlite::Result<()> {
-    execute(tx, "UPDATE datasets SET row_count = ?, built_at = ? WHERE id = ?", [row_count, at, dataset_id]).map(|_| ())
+pub fn set_row_count(tx: &Conn, dataset_id: i64, row_count: i64, at: i64) -> SqlResult<()> {
+    execute(tx, "UPDATE datasets SET row_count = ?, built_at = ? WHERE id = ?", params![row_count, at, dataset_id]).map(|_| ())
 }
 
 /// Removes the rows of a generation that will never be published (a failed build).
@@ -175,7 +174,7 @@ pub async fn discard_generation(writer: &Writer, dataset_id: i64, generation: i6
                 tx,
                 "DELETE FROM dataset_rows WHERE dataset_id = ? AND generation = ?
                    AND generation <> (SELECT generation FROM datasets WHERE id = ?)",
-                [dataset_id, generation, dataset_id],
+                params![dataset_id, generation, dataset_id],
             )?;
             Ok(())
         })
@@ -190,7 +189,7 @@ pub async fn discard_orphan_generations(writer: &Writer) -> Result<u64, sqlx::Er
                 tx,
                 "DELETE FROM dataset_rows WHERE generation <>
                    (SELECT d.generation FROM datasets d WHERE d.id = dataset_rows.dataset_id)",
-                [],
+                params![],
             )?;
             Ok(removed as u64)
         })

@@ -1,6 +1,6 @@
 //! Impersonation grants: users or groups who may impersonate users or groups.
 
-use super::{audit, execute, now_ms, query_row, Conn, Db, Writer};
+use super::{audit, execute, now_ms, params, query_row, Conn, Db, SqlResult, Writer};
 use super::users::User;
 use crate::backend::audit::AuditEntry;
 use crate::model::{GrantView, PartyView, UserView};
@@ -19,7 +19,7 @@ impl Party {
     }
 }
 
-pub fn insert(tx: &Conn, tenant_id: i64, actor: Party, subject: Party, created_by: i64, at: i64) -> rusqlite::Result<i64> {
+pub fn insert(tx: &Conn, tenant_id: i64, actor: Party, subject: Party, created_by: i64, at: i64) -> SqlResult<i64> {
     let (actor_user, actor_group) = actor.columns();
     let (subject_user, subject_group) = subject.columns();
     query_row(
@@ -27,7 +27,7 @@ pub fn insert(tx: &Conn, tenant_id: i64, actor: Party, subject: Party, created_b
         "INSERT INTO impersonation_grants (tenant_id, actor_user_id, actor_group_id, subject_user_id,
                                            subject_group_id, created_by_user_id, created_at)
          VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
-        rusqlite::params![tenant_id, actor_user, actor_group, subject_user, subject_group, created_by, at],
+        params![tenant_id, actor_user, actor_group, subject_user, subject_group, created_by, at],
         |row| row.get(0),
     )
 }
@@ -152,7 +152,7 @@ pub async fn remove(writer: &Writer, tenant_id: i64, id: i64, entry: &AuditEntry
     let entry = entry.clone();
     writer
         .run(move |tx| {
-            let removed = execute(tx, "DELETE FROM impersonation_grants WHERE id = ? AND tenant_id = ?", [id, tenant_id])?;
+            let removed = execute(tx, "DELETE FROM impersonation_grants WHERE id = ? AND tenant_id = ?", params![id, tenant_id])?;
             if removed == 0 {
                 return Ok(false);
             }

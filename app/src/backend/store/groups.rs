@@ -1,13 +1,13 @@
-use super::{execute, query_row, Conn};
+use super::{execute, params, query_row, Conn, SqlResult};
 
-pub fn insert(tx: &Conn, tenant_id: i64, name: &str) -> rusqlite::Result<i64> {
-    query_row(tx, "INSERT INTO groups (tenant_id, name) VALUES (?, ?) RETURNING id", rusqlite::params![tenant_id, name], |row| {
+pub fn insert(tx: &Conn, tenant_id: i64, name: &str) -> SqlResult<i64> {
+    query_row(tx, "INSERT INTO groups (tenant_id, name) VALUES (?, ?) RETURNING id", params![tenant_id, name], |row| {
         row.get(0)
     })
 }
 
-pub fn add_member(tx: &Conn, group_id: i64, user_id: i64) -> rusqlite::Result<()> {
-    execute(tx, "INSERT OR IGNORE INTO group_members (group_id, user_id) VALUES (?, ?)", [group_id, user_id]).map(|_| ())
+pub fn add_member(tx: &Conn, group_id: i64, user_id: i64) -> SqlResult<()> {
+    execute(tx, "INSERT INTO group_members (group_id, user_id) VALUES (?, ?) ON CONFLICT DO NOTHING", params![group_id, user_id]).map(|_| ())
 }
 
 /// The names of a user's groups.

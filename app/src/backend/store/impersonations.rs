@@ -1,7 +1,7 @@
 //! Impersonations from start to end. Starting and ending write their audit row in the same
 //! transaction.
 
-use super::{audit, execute, now_ms, query_row, Conn, Db, Writer};
+use super::{audit, execute, now_ms, params, query_row, Conn, Db, SqlResult, Writer};
 use crate::backend::audit::AuditEntry;
 use crate::model::{ImpersonationRecordView, UserView, Via};
 
@@ -33,13 +33,13 @@ pub struct NewImpersonation {
 }
 
 /// Inserts an impersonation inside the caller's unit of work.
-pub fn insert_in(tx: &Conn, new: &NewImpersonation) -> rusqlite::Result<i64> {
+pub fn insert_in(tx: &Conn, new: &NewImpersonation) -> SqlResult<i64> {
     query_row(
         tx,
         "INSERT INTO impersonations (tenant_id, actor_user_id, subject_user_id, reason, read_only, started_at,
                                      expires_at, via, via_client_id)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-        rusqlite::params![
+        params![
             new.tenant_id,
             new.actor_user_id,
             new.subject_user_id,
@@ -82,12 +82,12 @@ pub async fn by_id(db: &Db, id: i64) -> Result<Option<ImpersonationRow>, sqlx::E
 
 /// Ends, inside the caller's unit of work, every ongoing impersonation an API client of the
 /// tenant started.
-pub fn end_all_started_by_client(tx: &Conn, tenant_id: i64, client_id: &str, end_reason: &str) -> rusqlite::Result<usize> {
+pub fn end_all_started_by_client(tx: &Conn, tenant_id: i64, client_id: &str, end_reason: &str) -> SqlResult<usize> {
     execute(
         tx,
         "UPDATE impersonations SET ended_at = ?1, end_reason = ?2
          WHERE tenant_id = ?3 AND via_client_id = ?4 AND ended_at IS NULL AND expires_at > ?1",
-        rusqlite::params![now_ms(), end_reason, tenant_id, client_id],
+        params![now_ms(), end_reason, tenant_id, client_id],
     )
 }
 
@@ -100,7 +100,7 @@ pub async fn end(writer: &Writer, id: i64, end_reason: &str, entry: &AuditEntry)
             let changed = execute(
                 tx,
                 "UPDATE impersonations SET ended_at = ?, end_reason = ? WHERE id = ? AND ended_at IS NULL",
-                rusqlite::params![now_ms(), end_reason, id],
+                params![now_ms(), end_reason, id],
             )?;
             if changed == 0 {
                 return Ok(false);

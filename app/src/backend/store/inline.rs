@@ -3,7 +3,7 @@
 //! cache takes microseconds, less than handing it to the read pool's thread and back.
 //! Everything else reads through the pool (`Db`).
 
-use super::Db;
+use super::{Conn, Db, SqlResult};
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 
@@ -13,21 +13,21 @@ const KEPT_PER_THREAD: usize = 4;
 const STATEMENT_CACHE: usize = 32;
 
 thread_local! {
-    static READERS: RefCell<Vec<(PathBuf, rusqlite::Connection)>> = const { RefCell::new(Vec::new()) };
+    static READERS: RefCell<Vec<(PathBuf, Conn)>> = const { RefCell::new(Vec::new()) };
 }
 
-fn connect(file: &Path) -> rusqlite::Result<rusqlite::Connection> {
+fn connect(file: &Path) -> rusqlite::Result<Conn> {
     use rusqlite::OpenFlags;
     let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
     let conn = rusqlite::Connection::open_with_flags(file, flags)?;
     conn.busy_timeout(super::sql::BUSY_TIMEOUT)?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-    Ok(conn)
+    Ok(Conn::sqlite(conn))
 }
 
 /// Runs `read` on this thread's read-only connection to the database of `db` (opened on first
 /// use). A connection that failed is dropped, so the next read opens a fresh one.
-pub fn read<T>(db: &Db, read: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T>) -> Result<T, sqlx::Error> {
+pub fn read<T>(db: &Db, read: impl FnOnce(&Conn) -> SqlResult<T>) -> Result<T, sqlx::Error> {
     let options = db.connect_options();
     let file = options.get_filename();
     READERS.with(|readers| {
@@ -35,7 +35,7 @@ pub fn read<T>(db: &Db, read: impl FnOnce(&rusqlite::Connection) -> rusqlite::Re
         let at = match readers.iter().position(|(path, _)| path == file) {
             Some(at) => at,
             None => {
-                let conn = connect(file).map_err(super::StatementError::from).map_err(database_error)?;
+                let conn = connect(file).map_err(super::SqlError::from)?;
                 if readers.len() == KEPT_PER_THREAD {
                     readers.remove(0);
                 }
@@ -47,16 +47,6 @@ pub fn read<T>(db: &Db, read: impl FnOnce(&rusqlite::Connection) -> rusqlite::Re
         if outcome.is_err() {
             readers.remove(at);
         }
-        outcome.map_err(super::StatementError::from).map_err(database_error)
+        Ok(outcome?)
     })
-}
-
-fn database_error(e: super::StatementError) -> sqlx::Error {
-    sqlx::Error::Database(Box::new(e))
-}
-
-/// Reads a text column into a type that parses it (a word stored for an enum).
-pub fn parsed<T: TryFrom<String, Error = String>>(row: &rusqlite::Row<'_>, column: usize) -> rusqlite::Result<T> {
-    T::try_from(row.get::<_, String>(column)?)
-        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(column, rusqlite::types::Type::Text, e.into()))
 }

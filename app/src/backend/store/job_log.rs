@@ -1,4 +1,4 @@
-use super::{execute, now_ms, Conn, Db, Writer};
+use super::{execute, now_ms, params, Conn, Db, SqlResult, Writer};
 use crate::model::LogLineView;
 
 #[derive(Clone, Copy, Debug)]
@@ -24,11 +24,11 @@ pub async fn append(writer: &Writer, job_id: i64, level: Level, message: &str) -
 }
 
 /// Appends a line inside the caller's unit of work.
-pub fn append_in(tx: &Conn, job_id: i64, level: Level, message: &str) -> rusqlite::Result<()> {
+pub fn append_in(tx: &Conn, job_id: i64, level: Level, message: &str) -> SqlResult<()> {
     execute(
         tx,
         "INSERT INTO job_log_lines (job_id, at, level, message) VALUES (?, ?, ?, ?)",
-        rusqlite::params![job_id, now_ms(), level.as_db(), message],
+        params![job_id, now_ms(), level.as_db(), message],
     )
     .map(|_| ())
 }

@@ -1,5 +1,4 @@
-use super::{audit, execute, inline, job_log, now_ms, query_row, Conn, Db, Writer};
-use rusqlite::OptionalExtension;
+use super::{audit, execute, inline, job_log, now_ms, params, query_map, query_row, Conn, Db, Optional, Row, SqlResult, Writer};
 use crate::backend::audit::AuditEntry;
 use crate::model::{JobStatus, JobView, UserView, Via};
 
@@ -72,7 +71,7 @@ pub async fn insert(
         .await
 }
 
-fn insert_in(tx: &Conn, job: &NewJob, refused: Option<&str>) -> rusqlite::Result<i64> {
+fn insert_in(tx: &Conn, job: &NewJob, refused: Option<&str>) -> SqlResult<i64> {
     let (via_kind, via_label) = via_to_db(&job.via);
     let now = now_ms();
     let status = if refused.is_some() { JobStatus::Refused } else { JobStatus::Queued };
@@ -82,7 +81,7 @@ fn insert_in(tx: &Conn, job: &NewJob, refused: Option<&str>) -> rusqlite::Result
                            impersonated_by_user_id, via_kind, via_label, webapp_id, created_at,
                            finished_at, error)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-        rusqlite::params![
+        params![
             job.tenant_id,
             job.dataset_id,
             status.as_db(),
@@ -116,7 +115,7 @@ pub async fn claim_next(writer: &Writer) -> Result<Option<JobRow>, sqlx::Error> 
                    AND status = 'queued'
                  RETURNING id, tenant_id, dataset_id, run_as_user_id, triggered_by_user_id,
                            impersonated_by_user_id, via_kind, via_label, attempts",
-                [now_ms()],
+                params![now_ms()],
                 |r| {
                     Ok(JobRow {
                         id: r.get(0)?,
@@ -148,7 +147,7 @@ pub async fn set_progress(
             execute(
                 tx,
                 "UPDATE jobs SET progress = ?, rows_in = ?, rows_out = ? WHERE id = ? AND status = 'running'",
-                rusqlite::params![progress, rows_in, rows_out, id],
+                params![progress, rows_in, rows_out, id],
             )?;
             Ok(())
         })
@@ -178,7 +177,7 @@ pub async fn finish(writer: &Writer, id: i64, end: Finished) -> Result<(), sqlx:
                 "UPDATE jobs SET status = ?, finished_at = ?, rows_in = ?, rows_out = ?, error = ?,
                                  progress = CASE WHEN ? > 0 THEN ? ELSE progress END
                  WHERE id = ?",
-                rusqlite::params![end.status.as_db(), now_ms(), end.rows_in, end.rows_out, end.error, progress, progress, id],
+                params![end.status.as_db(), now_ms(), end.rows_in, end.rows_out, end.error, progress, progress, id],
             )?;
             Ok(())
         })
@@ -190,14 +189,14 @@ pub async fn finish(writer: &Writer, id: i64, end: Finished) -> Result<(), sqlx:
 pub async fn requeue_interrupted(writer: &Writer) -> Result<Vec<i64>, sqlx::Error> {
     writer
         .run(|tx| {
-            let ids = tx
-                .prepare(
-                    "UPDATE jobs SET status = 'queued', started_at = NULL, progress = 0,
-                                     rows_in = NULL, rows_out = NULL
-                     WHERE status = 'running' RETURNING id",
-                )?
-                .query_map([], |row| row.get(0))?
-                .collect::<rusqlite::Result<Vec<i64>>>()?;
+            let ids: Vec<i64> = query_map(
+                tx,
+                "UPDATE jobs SET status = 'queued', started_at = NULL, progress = 0,
+                                 rows_in = NULL, rows_out = NULL
+                 WHERE status = 'running' RETURNING id",
+                params![],
+                |row| row.get(0),
+            )?;
             for id in &ids {
                 let line = "The server stopped while this job was running; it was queued again";
                 job_log::append_in(tx, *id, job_log::Level::Warn, line)?;
@@ -208,13 +207,13 @@ pub async fn requeue_interrupted(writer: &Writer) -> Result<Vec<i64>, sqlx::Erro
 }
 
 /// A job as pages show it, from a row of `view_select!`.
-fn job_view(r: &rusqlite::Row<'_>) -> rusqlite::Result<JobView> {
-    let person = |at: usize| -> rusqlite::Result<UserView> {
+fn job_view(r: &Row<'_>) -> SqlResult<JobView> {
+    let person = |at: usize| -> SqlResult<UserView> {
         Ok(UserView { id: r.get(at)?, email: r.get(at + 1)?, display_name: r.get(at + 2)? })
     };
     let status: String = r.get(3)?;
     let (via_kind, via_label): (String, String) = (r.get(13)?, r.get(14)?);
-    let impersonated_by = match r.get::<_, Option<i64>>(10)? {
+    let impersonated_by = match r.get::<Option<i64>>(10)? {
         Some(_) => Some(person(10)?),
         None => None,
     };
@@ -277,17 +276,13 @@ pub async fn list(db: &Db, tenant_id: i64, filter: &JobFilter) -> Result<Vec<Job
            AND (?3 IS NULL OR j.webapp_id = ?3)
          ORDER BY j.id DESC LIMIT ?4"
     );
-    inline::read(db, |conn| {
-        conn.prepare_cached(SQL)?
-            .query_map(rusqlite::params![tenant_id, filter.user_id, filter.webapp_id, filter.limit], job_view)?
-            .collect()
-    })
+    inline::read(db, |conn| query_map(conn, SQL, params![tenant_id, filter.user_id, filter.webapp_id, filter.limit], job_view))
 }
 
 /// One job, only if it belongs to the tenant.
 pub async fn view(db: &Db, tenant_id: i64, id: i64) -> Result<Option<JobView>, sqlx::Error> {
     const SQL: &str = concat!(view_select!(), " WHERE j.tenant_id = ?1 AND j.id = ?2");
-    inline::read(db, |conn| conn.prepare_cached(SQL)?.query_row([tenant_id, id], job_view).optional())
+    inline::read(db, |conn| query_row(conn, SQL, params![tenant_id, id], job_view).optional())
 }
 
 /// Every job's identities, for checks that each job names its own user.

@@ -25,12 +25,13 @@ mod audit_chain;
 mod checkpoints;
 pub mod postgres;
 mod sql;
+mod statement;
 mod writer;
 
-pub use sql::{execute, query_row, Conn, StatementError, UnitError, UnitResult};
-pub use writer::{Writer, QUEUE_CAPACITY};
-/// The library units of work write with.
-pub use rusqlite;
+pub use sql::{StatementError, UnitError, UnitResult};
+pub use statement::{batch, execute, query_map, query_row, Column, Conn, Optional, Param, Row, SqlError, SqlResult, Value};
+pub use crate::params;
+pub use writer::{Committed, Connect, Writer, QUEUE_CAPACITY};
 use sql::BUSY_TIMEOUT;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -125,8 +126,6 @@ pub async fn open(url: &str, chain_key: ChainKey) -> Result<Database, String> {
         .await
         .map_err(|e| format!("cannot migrate the database {}: {e}", file.display()))?;
     let _ = conn.close().await;
-    let write = sql::connect(&file)
-        .map_err(|e| format!("cannot open the database {} for writing: {e}", file.display()))?;
     let cache = Arc::new(ReadCache::default());
     let learns = cache.clone();
     let checkpoints = checkpoints::Checkpoints::spawn(&file)?;
@@ -134,8 +133,13 @@ pub async fn open(url: &str, chain_key: ChainKey) -> Result<Database, String> {
         learns.learn_after_commit(conn);
         checkpoints.after_commit();
     });
-    let writer = Writer::spawn(write, file.clone(), committed, chain_key)
-        .map_err(|e| format!("cannot start the database writer: {e}"))?;
+    let write_file = file.clone();
+    let connect: writer::Connect = Box::new(move || {
+        sql::connect(&write_file)
+            .map(Conn::sqlite)
+            .map_err(|e| format!("cannot open the database {} for writing: {e}", write_file.display()))
+    });
+    let writer = Writer::start(connect, committed, chain_key).await?;
     let read = SqlitePoolOptions::new()
         .max_connections(readers())
         // A read-only connection has no state to check: skip the ping before each query.

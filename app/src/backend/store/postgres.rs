@@ -2,6 +2,8 @@
 //! `postgres://` URL is reached. Errors name the engine, host, port and database, never the
 //! password.
 
+use super::{Conn, Connect, Writer};
+use crate::backend::audit::ChainKey;
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{ConnectOptions, Connection};
 use std::str::FromStr;
@@ -41,4 +43,20 @@ pub async fn migrate(url: &str) -> Result<(), String> {
         .map_err(|e| format!("cannot migrate PostgreSQL, {place}: {e}"))?;
     let _ = conn.close().await;
     Ok(())
+}
+
+/// How the writer's connection names itself to the server (in `pg_stat_activity`).
+pub const WRITER_APPLICATION_NAME: &str = "guise-writer";
+
+/// Starts a writer on the database `url` names; its audit rows are signed with `chain_key`.
+pub async fn start_writer(url: &str, chain_key: ChainKey) -> Result<Writer, String> {
+    let options = options(url)?.application_name(WRITER_APPLICATION_NAME);
+    let place = place_of(&options);
+    let connect: Connect = Box::new(move || {
+        Conn::postgres(&options, CONNECT_TIMEOUT).map_err(|e| match e {
+            sqlx::Error::PoolTimedOut => format!("cannot connect to PostgreSQL, {place}: no answer in {} s", CONNECT_TIMEOUT.as_secs()),
+            e => format!("cannot connect to PostgreSQL, {place}: {e}"),
+        })
+    });
+    Writer::start(connect, Box::new(|_| {}), chain_key).await
 }

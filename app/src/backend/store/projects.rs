@@ -1,4 +1,4 @@
-use super::{execute, query_row, Conn, Db};
+use super::{execute, params, query_row, Conn, Db, SqlResult};
 use crate::backend::rules::permissions::ProjectGrants;
 
 #[derive(Clone, Debug, sqlx::FromRow)]
@@ -9,11 +9,11 @@ pub struct ProjectRow {
     pub name: String,
 }
 
-pub fn insert(tx: &Conn, tenant_id: i64, key: &str, name: &str) -> rusqlite::Result<i64> {
+pub fn insert(tx: &Conn, tenant_id: i64, key: &str, name: &str) -> SqlResult<i64> {
     query_row(
         tx,
         "INSERT INTO projects (tenant_id, key, name) VALUES (?, ?, ?) RETURNING id",
-        rusqlite::params![tenant_id, key, name],
+        params![tenant_id, key, name],
         |row| row.get(0),
     )
 }
@@ -39,7 +39,7 @@ pub enum Grantee {
     Group(i64),
 }
 
-pub fn grant(tx: &Conn, project_id: i64, grantee: Grantee, can_build: bool) -> rusqlite::Result<()> {
+pub fn grant(tx: &Conn, project_id: i64, grantee: Grantee, can_build: bool) -> SqlResult<()> {
     let (user_id, group_id) = match grantee {
         Grantee::User(id) => (Some(id), None),
         Grantee::Group(id) => (None, Some(id)),
@@ -48,7 +48,7 @@ pub fn grant(tx: &Conn, project_id: i64, grantee: Grantee, can_build: bool) -> r
         tx,
         "INSERT INTO project_permissions (project_id, user_id, group_id, can_read, can_build)
          VALUES (?, ?, ?, 1, ?)",
-        rusqlite::params![project_id, user_id, group_id, can_build],
+        params![project_id, user_id, group_id, can_build],
     )
     .map(|_| ())
 }

@@ -4,7 +4,7 @@
 //! change committed before it.
 
 use super::cache::ReadCache;
-use super::{execute, inline, Db, Writer};
+use super::{execute, inline, params, query_row, Db, Writer};
 use futures::future::BoxFuture;
 use futures::FutureExt;
 use std::cell::{Cell, RefCell};
@@ -30,7 +30,7 @@ impl Sessions {
     pub async fn delete_expired(&self) -> Result<u64, sqlx::Error> {
         let now = OffsetDateTime::now_utc().unix_timestamp();
         self.writer
-            .run(move |conn| Ok(execute(conn, "DELETE FROM sessions WHERE expires_at < ?", [now])? as u64))
+            .run(move |conn| Ok(execute(conn, "DELETE FROM sessions WHERE expires_at < ?", params![now])? as u64))
             .await
     }
 }
@@ -109,7 +109,7 @@ impl SessionStore for Sessions {
                     let inserted = execute(
                         conn,
                         "INSERT INTO sessions (id, data, expires_at) VALUES (?, ?, ?) ON CONFLICT(id) DO NOTHING",
-                        rusqlite::params![id.to_string(), data, expires_at],
+                        params![id.to_string(), data, expires_at],
                     )?;
                     if inserted == 1 {
                         return Ok(id);
@@ -132,7 +132,7 @@ impl SessionStore for Sessions {
                     conn,
                     "INSERT INTO sessions (id, data, expires_at) VALUES (?, ?, ?)
                      ON CONFLICT(id) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at",
-                    rusqlite::params![id, data, expires_at],
+                    params![id, data, expires_at],
                 )?;
                 Ok(())
             })
@@ -145,12 +145,14 @@ impl SessionStore for Sessions {
         // One row always: the access version, with the session when it exists and is current.
         let session = id.to_string();
         let (version, data, expires_at): (i64, Option<String>, Option<i64>) = inline::read(&self.read, |conn| {
-            conn.prepare_cached(
+            query_row(
+                conn,
                 "SELECT v.value, s.data, s.expires_at FROM access_version v
                  LEFT JOIN sessions s ON s.id = ? AND s.expires_at > ?
                  WHERE v.id = 1",
-            )?
-            .query_row(rusqlite::params![session, now], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                params![session, now],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
         })
         .map_err(backend)?;
         self.cache.observe(version);
@@ -166,7 +168,7 @@ impl SessionStore for Sessions {
         let deleted = self
             .writer
             .submit(move |conn| {
-                execute(conn, "DELETE FROM sessions WHERE id = ?", [id])?;
+                execute(conn, "DELETE FROM sessions WHERE id = ?", params![id])?;
                 Ok(())
             })
             .map_err(backend)?;

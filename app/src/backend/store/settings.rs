@@ -1,6 +1,6 @@
 //! Server-wide settings.
 
-use super::{audit, execute, Db, Writer};
+use super::{audit, execute, params, Db, Writer};
 use crate::backend::audit::AuditEntry;
 
 const IMPERSONATION_ENABLED: &str = "impersonation_enabled";
@@ -21,7 +21,7 @@ pub async fn set_impersonation_enabled(writer: &Writer, enabled: bool, entry: Au
             execute(
                 tx,
                 "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                [IMPERSONATION_ENABLED, if enabled { "true" } else { "false" }],
+                params![IMPERSONATION_ENABLED, if enabled { "true" } else { "false" }],
             )?;
             Ok(audit::append(tx, &entry)?)
         })

@@ -1,6 +1,6 @@
 //! The server's token signing keys, their private halves sealed with the server key.
 
-use super::{execute, now_ms, Db, Writer};
+use super::{execute, now_ms, params, Db, Writer};
 
 /// (kid, sealed private key) of the keys in use, newest first: the first one signs.
 pub async fn active(db: &Db) -> Result<Vec<(String, String)>, sqlx::Error> {
@@ -16,7 +16,7 @@ pub async fn insert(writer: &Writer, kid: &str, algorithm: &str, private_sealed:
             execute(
                 tx,
                 "INSERT INTO signing_keys (kid, algorithm, private_sealed, created_at) VALUES (?, ?, ?, ?)",
-                rusqlite::params![kid, algorithm, private_sealed, now_ms()],
+                params![kid, algorithm, private_sealed, now_ms()],
             )?;
             Ok(())
         })

@@ -1,11 +1,9 @@
-//! The statements of units of work, on the writer's connection: how they run, and how their
-//! failures reach callers.
+//! How failures of units of work reach callers, and the SQLite write connection. The
+//! statements themselves run through `statement`, on either engine.
 
+use super::statement::SqlError;
 use std::borrow::Cow;
 use std::time::Duration;
-
-/// The connection a unit of work writes with.
-pub type Conn = rusqlite::Connection;
 
 /// Statements each unit prepares once and reuses; room for every statement the units run.
 const STATEMENT_CACHE: usize = 128;
@@ -16,13 +14,19 @@ pub const BUSY_TIMEOUT: Duration = Duration::from_secs(15);
 /// Why a unit of work failed: one of its statements, or a refusal of its own.
 #[derive(Debug)]
 pub enum UnitError {
-    Statement(rusqlite::Error),
+    Statement(SqlError),
     Other(sqlx::Error),
+}
+
+impl From<SqlError> for UnitError {
+    fn from(e: SqlError) -> Self {
+        UnitError::Statement(e)
+    }
 }
 
 impl From<rusqlite::Error> for UnitError {
     fn from(e: rusqlite::Error) -> Self {
-        UnitError::Statement(e)
+        UnitError::Statement(SqlError::Sqlite(e))
     }
 }
 
@@ -41,7 +45,7 @@ impl From<UnitError> for sqlx::Error {
     fn from(e: UnitError) -> Self {
         match e {
             UnitError::Other(e) => e,
-            UnitError::Statement(e) => sqlx::Error::Database(Box::new(StatementError::from(e))),
+            UnitError::Statement(e) => e.into(),
         }
     }
 }
@@ -117,22 +121,6 @@ impl sqlx::error::DatabaseError for StatementError {
     }
 }
 
-/// Runs one statement of a unit, prepared once per connection and reused; returns how many
-/// rows it changed.
-pub fn execute(conn: &Conn, sql: &str, params: impl rusqlite::Params) -> rusqlite::Result<usize> {
-    conn.prepare_cached(sql)?.execute(params)
-}
-
-/// Runs one statement of a unit that returns one row, such as an `INSERT … RETURNING id`.
-pub fn query_row<T>(
-    conn: &Conn,
-    sql: &str,
-    params: impl rusqlite::Params,
-    row: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
-) -> rusqlite::Result<T> {
-    conn.prepare_cached(sql)?.query_row(params, row)
-}
-
 /// WAL pages after which the writer checkpoints itself. The checkpoint thread (`checkpoints`)
 /// copies pages as they come, so this checkpoint is left little to copy; its job is to restart
 /// the WAL, which bounds it (16,000 pages of 4 KiB: 64 MiB).
@@ -140,8 +128,8 @@ const WRITER_CHECKPOINT_PAGES: u32 = 16_000;
 
 /// Opens the write connection on the database file: WAL, every commit synced to disk (see
 /// `open`), foreign keys enforced.
-pub fn connect(file: &std::path::Path) -> rusqlite::Result<Conn> {
-    let conn = Conn::open(file)?;
+pub fn connect(file: &std::path::Path) -> rusqlite::Result<rusqlite::Connection> {
+    let conn = rusqlite::Connection::open(file)?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON")?;
     conn.pragma_update(None, "wal_autocheckpoint", WRITER_CHECKPOINT_PAGES)?;

@@ -1,13 +1,13 @@
-use super::{query_row, Conn, Db};
+use super::{params, query_row, Conn, Db, SqlResult};
 
 /// Whether any tenant exists, inside the caller's unit of work.
-pub fn any_in(tx: &Conn) -> rusqlite::Result<bool> {
-    let count: i64 = query_row(tx, "SELECT COUNT(*) FROM tenants", [], |row| row.get(0))?;
+pub fn any_in(tx: &Conn) -> SqlResult<bool> {
+    let count: i64 = query_row(tx, "SELECT COUNT(*) FROM tenants", params![], |row| row.get(0))?;
     Ok(count > 0)
 }
 
-pub fn insert(tx: &Conn, name: &str) -> rusqlite::Result<i64> {
-    query_row(tx, "INSERT INTO tenants (name) VALUES (?) RETURNING id", [name], |row| row.get(0))
+pub fn insert(tx: &Conn, name: &str) -> SqlResult<i64> {
+    query_row(tx, "INSERT INTO tenants (name) VALUES (?) RETURNING id", params![name], |row| row.get(0))
 }
 
 pub async fn name_of(db: &Db, tenant_id: i64) -> Result<String, sqlx::Error> {

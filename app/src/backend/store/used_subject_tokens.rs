@@ -3,7 +3,7 @@
 //! impersonation each exchange starts.
 
 use super::impersonations::{self, NewImpersonation};
-use super::{api_clients, audit, execute, now_ms, Writer};
+use super::{api_clients, audit, execute, now_ms, params, Writer};
 use crate::backend::audit::AuditEntry;
 use std::sync::atomic::{AtomicI64, Ordering};
 
@@ -44,12 +44,12 @@ pub async fn record_exchange(
             if let Some(jti) = jti {
                 if sweep_due() {
                     // Ids of tokens that expired more than a leeway ago can never be replayed.
-                    execute(tx, "DELETE FROM used_subject_tokens WHERE expires_at < ?", [now_ms() / 1000 - 600])?;
+                    execute(tx, "DELETE FROM used_subject_tokens WHERE expires_at < ?", params![now_ms() / 1000 - 600])?;
                 }
                 let first_use = execute(
                     tx,
                     "INSERT INTO used_subject_tokens (client_id, jti, expires_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-                    rusqlite::params![client_id, jti, expires_at],
+                    params![client_id, jti, expires_at],
                 )? == 1;
                 if !first_use {
                     return Ok(Recorded::Replayed);

@@ -1,4 +1,4 @@
-use super::{execute, now_ms, query_row, Conn, Db, Writer};
+use super::{execute, now_ms, params, query_row, Conn, Db, SqlResult, Writer};
 use crate::backend::audit::AuditEntry;
 pub use crate::backend::domain::User;
 use crate::backend::domain::AccountType;
@@ -17,13 +17,13 @@ pub struct NewUser<'a> {
     pub region: Option<&'a str>,
 }
 
-pub fn insert(tx: &Conn, user: &NewUser<'_>) -> rusqlite::Result<i64> {
+pub fn insert(tx: &Conn, user: &NewUser<'_>) -> SqlResult<i64> {
     query_row(
         tx,
         "INSERT INTO users (tenant_id, email, display_name, password_hash, is_admin, account_type,
                             price_group, region, created_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-        rusqlite::params![
+        params![
             user.tenant_id,
             user.email,
             user.display_name,
@@ -85,7 +85,7 @@ pub async fn set_disabled(writer: &Writer, id: i64, disabled: bool) -> Result<()
 async fn set_flag(writer: &Writer, update: &'static str, id: i64, value: bool) -> Result<(), sqlx::Error> {
     writer
         .run(move |tx| {
-            execute(tx, update, rusqlite::params![value, id])?;
+            execute(tx, update, params![value, id])?;
             Ok(())
         })
         .await
@@ -107,8 +107,8 @@ pub async fn create_with_tenant(
         (tenant.to_string(), email.to_string(), display_name.to_string(), password_hash.to_string());
     writer
         .run(move |tx| {
-            execute(tx, "INSERT OR IGNORE INTO tenants (name) VALUES (?)", [&tenant])?;
-            let tenant_id: i64 = query_row(tx, "SELECT id FROM tenants WHERE name = ?", [&tenant], |row| row.get(0))?;
+            execute(tx, "INSERT INTO tenants (name) VALUES (?) ON CONFLICT DO NOTHING", params![&tenant])?;
+            let tenant_id: i64 = query_row(tx, "SELECT id FROM tenants WHERE name = ?", params![&tenant], |row| row.get(0))?;
             let user = NewUser {
                 tenant_id,
                 email: &email,

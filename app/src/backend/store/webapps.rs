@@ -1,4 +1,4 @@
-use super::{execute, query_row, Conn, Db, Writer};
+use super::{execute, params, query_row, Conn, Db, SqlResult, Writer};
 use crate::backend::audit::AuditEntry;
 
 #[derive(Clone, Debug, sqlx::FromRow)]
@@ -12,11 +12,11 @@ pub struct WebappRow {
 
 const COLUMNS: &str = "id, project_id, slug, name, run_as_user_id";
 
-pub fn insert(tx: &Conn, project_id: i64, slug: &str, name: &str, run_as_user_id: i64) -> rusqlite::Result<i64> {
+pub fn insert(tx: &Conn, project_id: i64, slug: &str, name: &str, run_as_user_id: i64) -> SqlResult<i64> {
     query_row(
         tx,
         "INSERT INTO webapps (project_id, slug, name, run_as_user_id) VALUES (?, ?, ?, ?) RETURNING id",
-        rusqlite::params![project_id, slug, name, run_as_user_id],
+        params![project_id, slug, name, run_as_user_id],
         |row| row.get(0),
     )
 }
@@ -41,7 +41,7 @@ pub async fn set_run_as(writer: &Writer, webapp_id: i64, user_id: i64, audit_ent
     let audit_entry = audit_entry.clone();
     writer
         .run(move |tx| {
-            execute(tx, "UPDATE webapps SET run_as_user_id = ? WHERE id = ?", [user_id, webapp_id])?;
+            execute(tx, "UPDATE webapps SET run_as_user_id = ? WHERE id = ?", params![user_id, webapp_id])?;
             super::audit::append(tx, &audit_entry)?;
             Ok(())
         })

@@ -14,16 +14,17 @@
 //! without handing each one to another thread and back, which under load (every core busy
 //! serving requests) costs more than the statements themselves.
 //!
-//! A PostgreSQL writer slots in behind the same `run`: a pool with ordinary transactions, each
-//! unit run on a connection of its own so a dropped caller cannot cancel it.
+//! On PostgreSQL the same thread drives a connection of its own: batches are ordinary
+//! transactions, and other servers' writers commit beside it (see `audit_chain` for how the
+//! chains stay whole).
 
 use super::audit_chain;
-use super::sql::{execute, Conn, UnitResult};
+use super::sql::UnitResult;
+use super::{batch, execute, params, Conn, SqlResult};
 use crate::backend::audit::ChainKey;
 use std::collections::VecDeque;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
-use std::path::PathBuf;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
@@ -55,6 +56,10 @@ struct Queued {
 /// Runs on the write connection after each commit (the read cache learns what changed).
 pub type Committed = Box<dyn Fn(&Conn) + Send>;
 
+/// Opens the write connection, on the writer's thread: first, and again when the state of
+/// the one in use is unknown.
+pub type Connect = Box<dyn Fn() -> Result<Conn, String> + Send>;
+
 /// A handle on the writer; clones share it. The writer stops when the last handle is gone,
 /// after finishing what was queued.
 #[derive(Clone, Debug)]
@@ -73,14 +78,25 @@ fn batch_lost(why: &str) -> sqlx::Error {
 }
 
 impl Writer {
-    /// Starts the writer thread on `conn`, the database `file`'s write connection (reopened
-    /// from `file` if its state becomes unknown). Audit rows appended by its units are signed
-    /// with `chain_key`; `committed` runs after each commit, before the callers are answered.
-    pub fn spawn(conn: Conn, file: PathBuf, committed: Committed, chain_key: ChainKey) -> std::io::Result<Writer> {
+    /// Starts the writer thread on the write connection `connect` opens there (and opens
+    /// again if its state becomes unknown); fails when the first connection cannot be opened.
+    /// Audit rows appended by its units are signed with `chain_key`; `committed` runs after
+    /// each commit, before the callers are answered.
+    pub async fn start(connect: Connect, committed: Committed, chain_key: ChainKey) -> Result<Writer, String> {
         let (queue, receiver) = mpsc::channel(QUEUE_CAPACITY);
+        let (opened, first) = oneshot::channel();
         std::thread::Builder::new()
             .name("guise-writer".into())
-            .spawn(move || audit_chain::with_chain_key(chain_key, || writer_loop(conn, file, &committed, receiver)))?;
+            .spawn(move || {
+                let conn = match connect() {
+                    Ok(conn) => conn,
+                    Err(e) => return drop(opened.send(Err(e))),
+                };
+                let _ = opened.send(Ok(()));
+                audit_chain::with_chain_key(chain_key, || writer_loop(conn, &connect, &committed, receiver))
+            })
+            .map_err(|e| format!("cannot start the database writer: {e}"))?;
+        first.await.map_err(|_| "the database writer stopped at its start".to_string())??;
         Ok(Writer { queue })
     }
 
@@ -160,7 +176,7 @@ impl Writer {
     }
 }
 
-fn writer_loop(mut conn: Conn, file: PathBuf, committed: &Committed, mut receiver: mpsc::Receiver<Queued>) {
+fn writer_loop(mut conn: Conn, reopen: &Connect, committed: &Committed, mut receiver: mpsc::Receiver<Queued>) {
     let mut pending: VecDeque<Queued> = VecDeque::new();
     loop {
         if pending.is_empty() {
@@ -177,7 +193,7 @@ fn writer_loop(mut conn: Conn, file: PathBuf, committed: &Committed, mut receive
         }
         if let Err(lost) = run_batch(&conn, committed, &mut pending) {
             tracing::error!("a write batch was rolled back: {lost}");
-            conn = recover(conn, &file);
+            conn = recover(conn, reopen);
         }
     }
 }
@@ -185,24 +201,16 @@ fn writer_loop(mut conn: Conn, file: PathBuf, committed: &Committed, mut receive
 /// Runs units from the front of `pending` in one transaction. Units not run yet stay queued
 /// for the next batch; on `Err` every unit of this batch was rolled back and told so.
 fn run_batch(conn: &Conn, committed: &Committed, pending: &mut VecDeque<Queued>) -> Result<(), String> {
-    // The data version moves when another connection commits.
-    let begun = conn
-        .execute_batch("BEGIN IMMEDIATE")
-        .and_then(|()| conn.query_row("PRAGMA data_version", [], |row| row.get::<_, i64>(0)));
-    let data_version = match begun {
-        Ok(version) => version,
-        Err(e) => {
-            // Nothing can run (the lock stayed taken past the busy timeout, the file is
-            // read-only …): the waiting units are answered with the error rather than kept
-            // spinning.
-            let why = format!("cannot start a write: {e}");
-            for queued in pending.drain(..) {
-                ((queued.work)(None).answer)(Some(&why));
-            }
-            return Err(why);
+    if let Err(e) = begin(conn) {
+        // Nothing can run (the lock stayed taken past the busy timeout, the file is read-only,
+        // the database server is gone …): the waiting units are answered with the error
+        // rather than kept spinning.
+        let why = format!("cannot start a write: {e}");
+        for queued in pending.drain(..) {
+            ((queued.work)(None).answer)(Some(&why));
         }
-    };
-    audit_chain::notice_other_writers(data_version);
+        return Err(why);
+    }
     let mut ran: Vec<Ran> = Vec::new();
     let mut lost = None;
     // Alone in its batch, a unit needs no savepoint: the transaction keeps or drops it.
@@ -273,25 +281,51 @@ fn run_batch(conn: &Conn, committed: &Committed, pending: &mut VecDeque<Queued>)
     }
 }
 
-/// Runs one of the writer's own statements (transaction control), prepared once.
-fn exec(conn: &Conn, sql: &'static str) -> rusqlite::Result<()> {
-    execute(conn, sql, []).map(|_| ())
+/// Starts a batch's transaction. SQLite: takes the write lock at once, and tells the audit
+/// chains whether another connection (the command line) committed since the last batch, which
+/// the data version says. PostgreSQL: other servers may have committed at any time.
+fn begin(conn: &Conn) -> SqlResult<()> {
+    match conn.as_sqlite() {
+        Some(sqlite) => {
+            sqlite.execute_batch("BEGIN IMMEDIATE")?;
+            let data_version = sqlite.query_row("PRAGMA data_version", [], |row| row.get::<_, i64>(0))?;
+            audit_chain::notice_other_writers(Some(data_version));
+        }
+        None => {
+            batch(conn, "BEGIN")?;
+            audit_chain::notice_other_writers(None);
+        }
+    }
+    Ok(())
+}
+
+/// Runs one of the writer's own statements (transaction control): on SQLite prepared once,
+/// on PostgreSQL as a simple query.
+fn exec(conn: &Conn, sql: &'static str) -> SqlResult<()> {
+    if conn.is_postgres() {
+        batch(conn, sql)
+    } else {
+        execute(conn, sql, params![]).map(|_| ())
+    }
 }
 
 /// Makes sure no transaction is left open on the connection; if that cannot be shown, the
 /// connection is replaced (waiting and retrying while the database cannot be opened).
-fn recover(conn: Conn, file: &std::path::Path) -> Conn {
-    if conn.is_autocommit() {
+fn recover(conn: Conn, reopen: &Connect) -> Conn {
+    // Whether a transaction is open: SQLite tells; on PostgreSQL a ROLLBACK that succeeds
+    // shows none is.
+    let in_transaction = |conn: &Conn| conn.as_sqlite().map(|sqlite| !sqlite.is_autocommit());
+    if in_transaction(&conn) == Some(false) {
         return conn;
     }
-    match conn.execute_batch("ROLLBACK") {
-        Ok(()) if conn.is_autocommit() => return conn,
+    match batch(&conn, "ROLLBACK") {
+        Ok(()) if in_transaction(&conn) != Some(true) => return conn,
         Ok(()) => tracing::error!("discarding the write connection, a transaction stayed open"),
         Err(e) => tracing::error!("discarding the write connection, its state is unknown: {e}"),
     }
     drop(conn);
     loop {
-        match super::sql::connect(file) {
+        match reopen() {
             Ok(conn) => return conn,
             Err(e) => {
                 tracing::error!("cannot reopen the write connection: {e}");
