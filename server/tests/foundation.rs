@@ -228,7 +228,7 @@ async fn a_permission_lost_after_queueing_refuses_the_job_at_start() {
     let cookie = app.login("u1@tshirts.example").await;
     let id = job_id(&app.post("/api/build_in_context", &DEMO_FORM, Some(&cookie)).await);
     app.edit_database("UPDATE project_permissions SET can_build = 0").await.unwrap();
-    let claimed = store::jobs::claim_next(&app.state.writer).await.unwrap().unwrap();
+    let claimed = store::jobs::claim_next(&app.state.writer, &app.state.jobs.lease).await.unwrap().unwrap();
     assert_eq!(claimed.id, id);
     runner::run_claimed(&app.state, claimed).await;
     let j = job(&app, id).await;
@@ -413,7 +413,7 @@ async fn a_job_left_running_by_a_crash_is_queued_again_at_restart() {
     let app = TestApp::new().await;
     let cookie = app.login("u1@tshirts.example").await;
     let id = job_id(&app.post("/api/build_in_context", &DEMO_FORM, Some(&cookie)).await);
-    let claimed = store::jobs::claim_next(&app.state.writer).await.unwrap().unwrap();
+    let claimed = store::jobs::claim_next(&app.state.writer, &app.state.jobs.lease).await.unwrap().unwrap();
     assert_eq!(claimed.id, id);
     let project = store::projects::by_key(&app.state.db, TSHIRTS, "TSHIRTS").await.unwrap().unwrap();
     let target = store::datasets::by_name(&app.state.db, project.id, "web_history_prepared").await.unwrap().unwrap();

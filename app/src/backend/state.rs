@@ -4,7 +4,7 @@ use super::secrets::ServerKey;
 use super::throttle::{self, LoginThrottle, Throttle};
 use std::net::IpAddr;
 use super::store::cache::{Cached, ReadCache};
-use super::store::{Database, Db, Writer};
+use super::store::{jobs::Lease, Database, Db, Writer};
 use super::tokens::TokenKeys;
 use crate::model::JobEvent;
 use std::sync::Arc;
@@ -37,11 +37,18 @@ impl Default for Settings {
     }
 }
 
-/// Wakes workers when work is queued and tells browsers how jobs move.
+/// How long a job stays leased to the server that claimed it without a renewal; the server
+/// renews it three times as often, so a lease runs out only when its server stopped (or lost
+/// the database for that long).
+pub const JOB_LEASE: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Wakes workers when work is queued, tells browsers how jobs move, and holds this server's
+/// lease on the jobs it runs.
 #[derive(Clone)]
 pub struct JobHub {
     wake: Arc<Notify>,
     events: broadcast::Sender<TenantJobEvent>,
+    pub lease: Arc<Lease>,
 }
 
 /// A job event and the tenant allowed to see it.
@@ -54,7 +61,10 @@ pub struct TenantJobEvent {
 impl JobHub {
     pub fn new() -> Self {
         let (events, _) = broadcast::channel(1024);
-        JobHub { wake: Arc::new(Notify::new()), events }
+        // One owner name per server process: a restarted server holds none of its old leases.
+        let owner = format!("server-{}-{:016x}", std::process::id(), rand::random::<u64>());
+        let lease = Lease { owner, millis: JOB_LEASE.as_millis() as i64 };
+        JobHub { wake: Arc::new(Notify::new()), events, lease: Arc::new(lease) }
     }
 
     pub fn wake_worker(&self) {

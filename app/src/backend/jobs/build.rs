@@ -112,7 +112,7 @@ impl<'a> Build<'a> {
         }
         self.reported = fraction;
         let (rows_in, rows_out) = (Some(self.rows_in), Some(self.rows_out));
-        if let Err(e) = store::jobs::set_progress(&self.state.writer, self.job_id, fraction, rows_in, rows_out).await {
+        if let Err(e) = store::jobs::set_progress(&self.state.writer, self.job_id, &self.state.jobs.lease, fraction, rows_in, rows_out).await {
             tracing::warn!(job = self.job_id, "cannot record progress: {e}");
         }
         self.state.jobs.publish(

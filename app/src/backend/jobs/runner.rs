@@ -6,7 +6,7 @@ use super::queue::refusal_message;
 use super::recipes::Recipe;
 use crate::backend::context::{self, Execution};
 use crate::backend::rules::permissions;
-use crate::backend::state::AppState;
+use crate::backend::state::{AppState, JOB_LEASE};
 use crate::backend::store::{self, jobs::JobRow, job_log::Level, now_ms, users::User};
 use crate::model::{format_duration, JobEvent, JobStatus};
 use futures::FutureExt;
@@ -17,11 +17,41 @@ use tokio::task::JoinHandle;
 /// How often an idle worker looks at the queue when nobody woke it.
 const IDLE_POLL: Duration = Duration::from_secs(2);
 
-/// Starts the configured number of workers.
+/// Starts the configured number of workers, and the task that takes back jobs whose lease
+/// ran out.
 pub fn spawn_workers(state: &AppState) -> Vec<JoinHandle<()>> {
-    (0..state.settings.job_workers.max(1))
-        .map(|n| tokio::spawn(worker_loop(state.clone(), n)))
-        .collect()
+    let workers = (0..state.settings.job_workers.max(1)).map(|n| tokio::spawn(worker_loop(state.clone(), n)));
+    workers.chain([tokio::spawn(requeue_expired_loop(state.clone()))]).collect()
+}
+
+/// Every third of a lease: queues again the jobs of servers that stopped renewing theirs.
+async fn requeue_expired_loop(state: AppState) {
+    loop {
+        tokio::time::sleep(JOB_LEASE / 3).await;
+        match store::jobs::requeue_expired(&state.writer, now_ms()).await {
+            Ok(ids) if ids.is_empty() => {}
+            Ok(ids) => {
+                tracing::warn!(?ids, "re-queued jobs whose server stopped renewing their lease");
+                state.jobs.wake_worker();
+            }
+            Err(e) => tracing::error!("cannot re-queue jobs whose lease ran out: {e}"),
+        }
+    }
+}
+
+/// Renews the lease on a running job every third of a lease; returns only once the lease is
+/// lost (the job was taken back by another server), so the caller stops the job.
+async fn keep_lease(state: &AppState, id: i64) {
+    loop {
+        tokio::time::sleep(JOB_LEASE / 3).await;
+        match store::jobs::renew_lease(&state.writer, id, &state.jobs.lease).await {
+            Ok(true) => {}
+            Ok(false) => return,
+            // The database is away: the next renewal may still come in time, and nothing this
+            // server records is kept once the lease is gone.
+            Err(e) => tracing::warn!(job = id, "cannot renew the job's lease: {e}"),
+        }
+    }
 }
 
 /// Re-queues jobs a previous process left running and drops the rows they had half-written.
@@ -37,7 +67,7 @@ pub async fn recover_interrupted(state: &AppState) -> Result<Vec<i64>, sqlx::Err
 
 async fn worker_loop(state: AppState, worker: usize) {
     loop {
-        match store::jobs::claim_next(&state.writer).await {
+        match store::jobs::claim_next(&state.writer, &state.jobs.lease).await {
             Ok(Some(job)) => run_claimed(&state, job).await,
             Ok(None) => {
                 tokio::select! {
@@ -70,7 +100,13 @@ pub async fn run_claimed(state: &AppState, job: JobRow) {
         job.tenant_id,
         JobEvent { job_id: job.id, status: JobStatus::Running, progress: 0.0, rows_in: None, rows_out: None },
     );
-    let outcome = AssertUnwindSafe(execute(state, &job)).catch_unwind().await;
+    let outcome = tokio::select! {
+        outcome = AssertUnwindSafe(execute(state, &job)).catch_unwind() => outcome,
+        () = keep_lease(state, job.id) => {
+            tracing::warn!(job = job.id, "stopped the job: its lease ran out and it was queued again");
+            return;
+        }
+    };
     let (status, counts, error) = match outcome {
         Ok(Ok(counts)) => (JobStatus::Succeeded, Some(counts), None),
         Ok(Err(JobEnd::Refused(msg))) => (JobStatus::Refused, None, Some(msg)),
@@ -98,7 +134,7 @@ pub async fn run_claimed(state: &AppState, job: JobRow) {
     };
     let level = if error.is_some() { Level::Error } else { Level::Info };
     let end = store::jobs::Finished { status, rows_in, rows_out, error, level, line };
-    if let Err(e) = store::jobs::finish(&state.writer, job.id, end).await {
+    if let Err(e) = store::jobs::finish(&state.writer, job.id, &state.jobs.lease, end).await {
         tracing::error!(job = job.id, "cannot record the end of a job: {e}");
     }
     state.jobs.publish(
@@ -167,7 +203,7 @@ async fn build_in_context(state: &AppState, job: &JobRow) -> Result<Counts, JobE
     recipe.run(&mut build).await.map_err(JobEnd::Failed)?;
 
     let counts = Counts { rows_in: build.rows_in, rows_out: build.rows_out };
-    store::datasets::publish_generation(&state.writer, build.target.id, build.generation, counts.rows_out, now_ms())
+    store::datasets::publish_generation(&state.writer, build.target.id, build.generation, &state.jobs.lease.owner, counts.rows_out, now_ms())
         .await
         .map_err(failed)?;
     build.log(Level::Info, &format!("Published {} rows as {}", counts.rows_out, build.target.name)).await;

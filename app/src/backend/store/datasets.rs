@@ -1,4 +1,4 @@
-use super::{execute, params, query_row, Conn, Db, SqlResult, Writer};
+use super::{execute, params, query_row, Conn, Db, Optional, SqlResult, Writer};
 use serde_json::Value;
 
 #[derive(Clone, Debug, sqlx::FromRow)]
@@ -140,15 +140,31 @@ pub fn append_rows_on(
 }
 
 /// Makes a fully written generation the visible one and drops the one it replaces, atomically.
+/// A generation is numbered by the job that builds it, and is published only while that job is
+/// still leased to `lease_owner`: a server that lost its lease never overwrites the output of
+/// the server that took the job over.
 pub async fn publish_generation(
     writer: &Writer,
     dataset_id: i64,
     generation: i64,
+    lease_owner: &str,
     row_count: i64,
     built_at: i64,
 ) -> Result<(), sqlx::Error> {
+    let lease_owner = lease_owner.to_string();
     writer
         .run(move |tx| {
+            let leased = query_row(
+                tx,
+                "SELECT id FROM jobs WHERE id = ? AND status = 'running' AND lease_owner = ?",
+                params![generation, lease_owner],
+                |row| row.get::<i64>(0),
+            )
+            .optional()?;
+            if leased.is_none() {
+                let lost = format!("job #{generation} is no longer leased to this server; its output was not published");
+                return Err(sqlx::Error::Protocol(lost).into());
+            }
             let old: i64 = query_row(tx, "SELECT generation FROM datasets WHERE id = ?", params![dataset_id], |row| row.get(0))?;
             execute(
                 tx,
@@ -168,23 +184,29 @@ pub fn set_row_count(tx: &Conn, dataset_id: i64, row_count: i64, at: i64) -> Sql
 
 /// Removes the rows of a generation that will never be published (a failed build).
 pub async fn discard_generation(writer: &Writer, dataset_id: i64, generation: i64) -> Result<(), sqlx::Error> {
-    writer
-        .run(move |tx| {
-            execute(
-                tx,
-                "DELETE FROM dataset_rows WHERE dataset_id = ? AND generation = ?
-                   AND generation <> (SELECT generation FROM datasets WHERE id = ?)",
-                params![dataset_id, generation, dataset_id],
-            )?;
-            Ok(())
-        })
-        .await
+    writer.run(move |tx| Ok(discard_generation_in(tx, dataset_id, generation)?)).await
 }
 
-/// Removes rows of unpublished generations left by a crash. Only safe while no build runs.
+/// Removes the rows of an unpublished generation inside the caller's unit of work.
+pub fn discard_generation_in(tx: &Conn, dataset_id: i64, generation: i64) -> SqlResult<()> {
+    execute(
+        tx,
+        "DELETE FROM dataset_rows WHERE dataset_id = ? AND generation = ?
+           AND generation <> (SELECT generation FROM datasets WHERE id = ?)",
+        params![dataset_id, generation, dataset_id],
+    )?;
+    Ok(())
+}
+
+/// Removes rows of unpublished generations left by a crash. Only safe while no build runs:
+/// on PostgreSQL other servers may be building, and the rows of a job whose lease ran out go
+/// when it is queued again (`jobs::requeue_expired`).
 pub async fn discard_orphan_generations(writer: &Writer) -> Result<u64, sqlx::Error> {
     writer
         .run(|tx| {
+            if tx.is_postgres() {
+                return Ok(0);
+            }
             let removed = execute(
                 tx,
                 "DELETE FROM dataset_rows WHERE generation <>

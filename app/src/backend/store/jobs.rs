@@ -1,4 +1,4 @@
-use super::{audit, execute, inline, job_log, now_ms, params, query_map, query_row, Conn, Db, Optional, Row, SqlResult, Writer};
+use super::{audit, execute, inline, job_log, now_ms, params, query_map, query_row, Conn, Db, Optional, Row, SqlResult, UnitError, Writer};
 use crate::backend::audit::AuditEntry;
 use crate::model::{JobStatus, JobView, UserView, Via};
 
@@ -104,50 +104,114 @@ fn insert_in(tx: &Conn, job: &NewJob, refused: Option<&str>) -> SqlResult<i64> {
     Ok(id)
 }
 
-/// Takes the oldest queued job and marks it running; each job is claimed by one worker only.
-pub async fn claim_next(writer: &Writer) -> Result<Option<JobRow>, sqlx::Error> {
-    writer
-        .run(|tx| {
-            let claimed = query_row(
-                tx,
-                "UPDATE jobs SET status = 'running', started_at = ?, progress = 0, attempts = attempts + 1
+/// A server's hold on the jobs it runs: who holds them (one name per server process) and for
+/// how long a claim or renewal lasts. A job whose lease runs out is queued again by any server
+/// (`requeue_expired`); only the holder may record the job's progress, output and end.
+#[derive(Clone, Debug)]
+pub struct Lease {
+    pub owner: String,
+    pub millis: i64,
+}
+
+/// Why a server may no longer record a job: its lease ran out and the job was queued again.
+fn lease_lost(id: i64) -> UnitError {
+    UnitError::Other(sqlx::Error::Protocol(format!("job #{id} is no longer leased to this server")))
+}
+
+/// Takes the oldest queued job, marks it running and leases it; each job is claimed by one
+/// worker only (on PostgreSQL, servers claiming at once skip each other's row).
+pub async fn claim_next(writer: &Writer, lease: &Lease) -> Result<Option<JobRow>, sqlx::Error> {
+    const CLAIM: &str = "UPDATE jobs SET status = 'running', started_at = ?1, progress = 0, attempts = attempts + 1,
+                                lease_owner = ?2, lease_expires_at = ?3
                  WHERE id = (SELECT id FROM jobs WHERE status = 'queued' ORDER BY id LIMIT 1)
                    AND status = 'queued'
                  RETURNING id, tenant_id, dataset_id, run_as_user_id, triggered_by_user_id,
-                           impersonated_by_user_id, via_kind, via_label, attempts",
-                params![now_ms()],
-                |r| {
-                    Ok(JobRow {
-                        id: r.get(0)?,
-                        tenant_id: r.get(1)?,
-                        dataset_id: r.get(2)?,
-                        run_as_user_id: r.get(3)?,
-                        triggered_by_user_id: r.get(4)?,
-                        impersonated_by_user_id: r.get(5)?,
-                        via_kind: r.get(6)?,
-                        via_label: r.get(7)?,
-                        attempts: r.get(8)?,
-                    })
-                },
-            );
+                           impersonated_by_user_id, via_kind, via_label, attempts";
+    const CLAIM_SKIPPING_LOCKED: &str = "UPDATE jobs SET status = 'running', started_at = ?1, progress = 0, attempts = attempts + 1,
+                                lease_owner = ?2, lease_expires_at = ?3
+                 WHERE id = (SELECT id FROM jobs WHERE status = 'queued' ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
+                   AND status = 'queued'
+                 RETURNING id, tenant_id, dataset_id, run_as_user_id, triggered_by_user_id,
+                           impersonated_by_user_id, via_kind, via_label, attempts";
+    let lease = lease.clone();
+    writer
+        .run(move |tx| {
+            let claim = if tx.is_postgres() { CLAIM_SKIPPING_LOCKED } else { CLAIM };
+            let now = now_ms();
+            let claimed = query_row(tx, claim, params![now, lease.owner, now + lease.millis], |r| {
+                Ok(JobRow {
+                    id: r.get(0)?,
+                    tenant_id: r.get(1)?,
+                    dataset_id: r.get(2)?,
+                    run_as_user_id: r.get(3)?,
+                    triggered_by_user_id: r.get(4)?,
+                    impersonated_by_user_id: r.get(5)?,
+                    via_kind: r.get(6)?,
+                    via_label: r.get(7)?,
+                    attempts: r.get(8)?,
+                })
+            });
             Ok(claimed.optional()?)
         })
         .await
 }
 
+/// Extends the lease on a running job; `false` when it is no longer this server's.
+pub async fn renew_lease(writer: &Writer, id: i64, lease: &Lease) -> Result<bool, sqlx::Error> {
+    let lease = lease.clone();
+    writer
+        .run(move |tx| {
+            let renewed = execute(
+                tx,
+                "UPDATE jobs SET lease_expires_at = ? WHERE id = ? AND status = 'running' AND lease_owner = ?",
+                params![now_ms() + lease.millis, id, lease.owner],
+            )?;
+            Ok(renewed == 1)
+        })
+        .await
+}
+
+/// Queues again the running jobs whose lease ran out before `now` (their server stopped, or
+/// lost the database for longer than a lease), with a log line saying so, and drops the rows
+/// their builds had half-written. Returns their ids.
+pub async fn requeue_expired(writer: &Writer, now: i64) -> Result<Vec<i64>, sqlx::Error> {
+    writer.run(move |tx| Ok(requeue_expired_in(tx, now)?)).await
+}
+
+fn requeue_expired_in(tx: &Conn, now: i64) -> SqlResult<Vec<i64>> {
+    let jobs: Vec<(i64, i64)> = query_map(
+        tx,
+        "UPDATE jobs SET status = 'queued', started_at = NULL, progress = 0, rows_in = NULL, rows_out = NULL,
+                         lease_owner = NULL, lease_expires_at = NULL
+         WHERE status = 'running' AND (lease_expires_at IS NULL OR lease_expires_at < ?)
+         RETURNING id, dataset_id",
+        params![now],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    for (id, dataset_id) in &jobs {
+        let line = "The server running this job stopped renewing its lease; it was queued again";
+        job_log::append_in(tx, *id, job_log::Level::Warn, line)?;
+        super::datasets::discard_generation_in(tx, *dataset_id, *id)?;
+    }
+    Ok(jobs.into_iter().map(|(id, _)| id).collect())
+}
+
 pub async fn set_progress(
     writer: &Writer,
     id: i64,
+    lease: &Lease,
     progress: f64,
     rows_in: Option<i64>,
     rows_out: Option<i64>,
 ) -> Result<(), sqlx::Error> {
+    let owner = lease.owner.clone();
     writer
         .run(move |tx| {
             execute(
                 tx,
-                "UPDATE jobs SET progress = ?, rows_in = ?, rows_out = ? WHERE id = ? AND status = 'running'",
-                params![progress, rows_in, rows_out, id],
+                "UPDATE jobs SET progress = ?, rows_in = ?, rows_out = ?
+                 WHERE id = ? AND status = 'running' AND lease_owner = ?",
+                params![progress, rows_in, rows_out, id, owner],
             )?;
             Ok(())
         })
@@ -166,33 +230,43 @@ pub struct Finished {
     pub line: String,
 }
 
-/// Ends a running job with its final status, counts, error and last log line, together.
-pub async fn finish(writer: &Writer, id: i64, end: Finished) -> Result<(), sqlx::Error> {
+/// Ends a running job with its final status, counts, error and last log line, together;
+/// refused when the job is no longer leased to this server (another one runs it now).
+pub async fn finish(writer: &Writer, id: i64, lease: &Lease, end: Finished) -> Result<(), sqlx::Error> {
+    let owner = lease.owner.clone();
     writer
         .run(move |tx| {
-            job_log::append_in(tx, id, end.level, &end.line)?;
             let progress = if end.status == JobStatus::Succeeded { 1.0 } else { 0.0 };
-            execute(
+            let ended = execute(
                 tx,
                 "UPDATE jobs SET status = ?, finished_at = ?, rows_in = ?, rows_out = ?, error = ?,
-                                 progress = CASE WHEN ? > 0 THEN ? ELSE progress END
-                 WHERE id = ?",
-                params![end.status.as_db(), now_ms(), end.rows_in, end.rows_out, end.error, progress, progress, id],
+                                 progress = CASE WHEN ? > 0 THEN ? ELSE progress END,
+                                 lease_owner = NULL, lease_expires_at = NULL
+                 WHERE id = ? AND status = 'running' AND lease_owner = ?",
+                params![end.status.as_db(), now_ms(), end.rows_in, end.rows_out, end.error, progress, progress, id, owner],
             )?;
+            if ended == 0 {
+                return Err(lease_lost(id));
+            }
+            job_log::append_in(tx, id, end.level, &end.line)?;
             Ok(())
         })
         .await
 }
 
 /// Puts jobs left `running` by a stopped server back in the queue, with a log line saying so.
-/// Returns their ids.
+/// Returns their ids. Only for an engine one server uses (SQLite): on PostgreSQL other servers
+/// may be running them, and `requeue_expired` takes back only those whose lease ran out.
 pub async fn requeue_interrupted(writer: &Writer) -> Result<Vec<i64>, sqlx::Error> {
     writer
         .run(|tx| {
+            if tx.is_postgres() {
+                return Ok(requeue_expired_in(tx, now_ms())?);
+            }
             let ids: Vec<i64> = query_map(
                 tx,
                 "UPDATE jobs SET status = 'queued', started_at = NULL, progress = 0,
-                                 rows_in = NULL, rows_out = NULL
+                                 rows_in = NULL, rows_out = NULL, lease_owner = NULL, lease_expires_at = NULL
                  WHERE status = 'running' RETURNING id",
                 params![],
                 |row| row.get(0),
