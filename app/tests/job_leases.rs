@@ -124,8 +124,11 @@ async fn a_job_whose_server_stops_renewing_is_queued_again_and_runs_once() {
         assert_eq!((status.as_str(), owner), ("queued", None), "{engine}");
         assert!(lines.last().unwrap().contains("stopped renewing its lease; it was queued again"), "{engine}: {lines:?}");
 
-        // Server A comes back: it can neither renew, nor publish, nor end the job.
+        // Server A comes back: it can neither renew, nor write or publish rows, nor end the job.
         assert!(!jobs::renew_lease(&writer, id, &a).await.unwrap(), "{engine}");
+        let late = [vec![serde_json::json!("late")]];
+        let refused = store::datasets::append_rows(&writer, claimed.dataset_id, id, &a.owner, 0, &late).await.unwrap_err();
+        assert!(refused.to_string().contains("no longer leased"), "{engine}: {refused}");
         let refused = jobs::finish(&writer, id, &a, ended("Succeeded on A")).await.unwrap_err();
         assert!(refused.to_string().contains("no longer leased to this server"), "{engine}: {refused}");
         let dataset_id = claimed.dataset_id;
@@ -135,7 +138,13 @@ async fn a_job_whose_server_stops_renewing_is_queued_again_and_runs_once() {
         // Server B runs it, once, to its end.
         let again = jobs::claim_next(&writer, &b).await.unwrap().expect("the job, queued again");
         assert_eq!((again.id, again.attempts), (id, 2), "{engine}");
+        store::datasets::append_rows(&writer, dataset_id, id, &b.owner, 0, &[vec![serde_json::json!("b")]]).await.unwrap();
         store::datasets::publish_generation(&writer, dataset_id, id, &b.owner, 1, 0).await.unwrap();
+        let rows = writer
+            .run(move |tx| Ok(store::query_map(tx, "SELECT data FROM dataset_rows WHERE dataset_id = ?", params![dataset_id], |r| r.get::<String>(0))?))
+            .await
+            .unwrap();
+        assert_eq!(rows, [r#"["b"]"#], "{engine}: only B's rows are published");
         jobs::finish(&writer, id, &b, ended("Succeeded on B")).await.unwrap();
         let (status, attempts, owner, lines) = job_state(&writer, id).await;
         assert_eq!((status.as_str(), attempts, owner), ("succeeded", 2, None), "{engine}");

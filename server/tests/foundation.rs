@@ -418,7 +418,7 @@ async fn a_job_left_running_by_a_crash_is_queued_again_at_restart() {
     let project = store::projects::by_key(&app.state.db, TSHIRTS, "TSHIRTS").await.unwrap().unwrap();
     let target = store::datasets::by_name(&app.state.db, project.id, "web_history_prepared").await.unwrap().unwrap();
     // Half of a build, as a crash would leave it.
-    store::datasets::append_rows(&app.state.writer, target.id, id, 0, &[vec![serde_json::json!("partial")]]).await.unwrap();
+    store::datasets::append_rows(&app.state.writer, target.id, id, &app.state.jobs.lease.owner, 0, &[vec![serde_json::json!("partial")]]).await.unwrap();
     assert_eq!(job(&app, id).await.status, JobStatus::Running);
 
     // "Restart": a new process opens the same database.

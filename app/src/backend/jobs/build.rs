@@ -97,7 +97,7 @@ impl<'a> Build<'a> {
 
     /// Appends output rows to the unpublished generation.
     pub async fn write(&mut self, rows: &[Row]) -> Result<(), String> {
-        store::datasets::append_rows(&self.state.writer, self.target.id, self.generation, self.rows_out, rows)
+        store::datasets::append_rows(&self.state.writer, self.target.id, self.generation, &self.state.jobs.lease.owner, self.rows_out, rows)
             .await
             .map_err(|e| format!("cannot write {}: {e}", self.target.name))?;
         self.rows_out += rows.len() as i64;

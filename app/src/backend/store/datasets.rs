@@ -1,4 +1,4 @@
-use super::{execute, params, query_row, Conn, Db, Optional, SqlResult, Writer};
+use super::{execute, params, query_row, Conn, Db, Optional, SqlResult, UnitResult, Writer};
 use serde_json::Value;
 
 #[derive(Clone, Debug, sqlx::FromRow)]
@@ -106,22 +106,46 @@ pub async fn first_rows(db: &Db, ds: &DatasetRow, limit: i64) -> Result<Vec<Stri
 const ROWS_PER_UNIT: usize = 2_000;
 
 /// Appends rows (JSON arrays) to a generation that is not visible yet, one unit of work per
-/// chunk.
+/// chunk, while the job building it is leased to `lease_owner` (see `publish_generation`).
 pub async fn append_rows(
     writer: &Writer,
     dataset_id: i64,
     generation: i64,
+    lease_owner: &str,
     first_row_no: i64,
     rows: &[Vec<Value>],
 ) -> Result<(), sqlx::Error> {
     for (chunk_no, chunk) in rows.chunks(ROWS_PER_UNIT).enumerate() {
         let first = first_row_no + (chunk_no * ROWS_PER_UNIT) as i64;
-        let chunk = chunk.to_vec();
+        let (chunk, lease_owner) = (chunk.to_vec(), lease_owner.to_string());
         writer
-            .run(move |tx| Ok(append_rows_on(tx, dataset_id, generation, first, &chunk)?))
+            .run(move |tx| {
+                check_leased(tx, generation, &lease_owner)?;
+                Ok(append_rows_on(tx, dataset_id, generation, first, &chunk)?)
+            })
             .await?;
     }
     Ok(())
+}
+
+/// Refuses to write a generation whose job (the generation's number) is no longer leased to
+/// `lease_owner`: the job was queued again, and the server running it now writes its own rows
+/// under the same number.
+fn check_leased(tx: &Conn, generation: i64, lease_owner: &str) -> UnitResult<()> {
+    let leased = query_row(
+        tx,
+        "SELECT id FROM jobs WHERE id = ? AND status = 'running' AND lease_owner = ?",
+        params![generation, lease_owner],
+        |row| row.get::<i64>(0),
+    )
+    .optional()?;
+    match leased {
+        Some(_) => Ok(()),
+        None => {
+            let lost = format!("job #{generation} is no longer leased to this server; its output was not kept");
+            Err(sqlx::Error::Protocol(lost).into())
+        }
+    }
 }
 
 /// Appends rows inside the caller's unit of work (the seed writes inside one).
@@ -154,17 +178,7 @@ pub async fn publish_generation(
     let lease_owner = lease_owner.to_string();
     writer
         .run(move |tx| {
-            let leased = query_row(
-                tx,
-                "SELECT id FROM jobs WHERE id = ? AND status = 'running' AND lease_owner = ?",
-                params![generation, lease_owner],
-                |row| row.get::<i64>(0),
-            )
-            .optional()?;
-            if leased.is_none() {
-                let lost = format!("job #{generation} is no longer leased to this server; its output was not published");
-                return Err(sqlx::Error::Protocol(lost).into());
-            }
+            check_leased(tx, generation, &lease_owner)?;
             let old: i64 = query_row(tx, "SELECT generation FROM datasets WHERE id = ?", params![dataset_id], |row| row.get(0))?;
             execute(
                 tx,
