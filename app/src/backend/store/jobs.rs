@@ -121,18 +121,22 @@ fn lease_lost(id: i64) -> UnitError {
 /// Takes the oldest queued job, marks it running and leases it; each job is claimed by one
 /// worker only (on PostgreSQL, servers claiming at once skip each other's row).
 pub async fn claim_next(writer: &Writer, lease: &Lease) -> Result<Option<JobRow>, sqlx::Error> {
-    const CLAIM: &str = "UPDATE jobs SET status = 'running', started_at = ?1, progress = 0, attempts = attempts + 1,
-                                lease_owner = ?2, lease_expires_at = ?3
-                 WHERE id = (SELECT id FROM jobs WHERE status = 'queued' ORDER BY id LIMIT 1)
-                   AND status = 'queued'
+    /// The claim, given how the oldest queued row is picked.
+    macro_rules! claim {
+        ($pick:literal) => {
+            concat!(
+                "UPDATE jobs SET status = 'running', started_at = ?1, progress = 0, attempts = attempts + 1,
+                                 lease_owner = ?2, lease_expires_at = ?3
+                 WHERE id = (SELECT id FROM jobs WHERE status = 'queued' ORDER BY id LIMIT 1",
+                $pick,
+                ") AND status = 'queued'
                  RETURNING id, tenant_id, dataset_id, run_as_user_id, triggered_by_user_id,
-                           impersonated_by_user_id, via_kind, via_label, attempts";
-    const CLAIM_SKIPPING_LOCKED: &str = "UPDATE jobs SET status = 'running', started_at = ?1, progress = 0, attempts = attempts + 1,
-                                lease_owner = ?2, lease_expires_at = ?3
-                 WHERE id = (SELECT id FROM jobs WHERE status = 'queued' ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
-                   AND status = 'queued'
-                 RETURNING id, tenant_id, dataset_id, run_as_user_id, triggered_by_user_id,
-                           impersonated_by_user_id, via_kind, via_label, attempts";
+                           impersonated_by_user_id, via_kind, via_label, attempts"
+            )
+        };
+    }
+    const CLAIM: &str = claim!("");
+    const CLAIM_SKIPPING_LOCKED: &str = claim!(" FOR UPDATE SKIP LOCKED");
     let lease = lease.clone();
     writer
         .run(move |tx| {
