@@ -209,6 +209,17 @@ impl JobStatus {
         }
     }
 
+    /// The classes of its badge (a constant: the job table shows one per row).
+    pub fn badge_class(self) -> &'static str {
+        match self {
+            JobStatus::Queued => "status status-queued",
+            JobStatus::Running => "status status-running",
+            JobStatus::Succeeded => "status status-succeeded",
+            JobStatus::Failed => "status status-failed",
+            JobStatus::Refused => "status status-refused",
+        }
+    }
+
     pub fn from_db(word: &str) -> Option<JobStatus> {
         JobStatus::ALL.into_iter().find(|s| s.as_db() == word)
     }
@@ -413,6 +424,7 @@ mod tests {
     fn job_status_words_round_trip() {
         for status in JobStatus::ALL {
             assert_eq!(JobStatus::from_db(status.as_db()), Some(status));
+            assert_eq!(status.badge_class(), format!("status status-{}", status.as_db()));
         }
         assert_eq!(JobStatus::from_db("nonsense"), None);
     }

@@ -57,12 +57,16 @@ async fn write(db: &Database, id: i64, fail: bool) -> Result<i64, sqlx::Error> {
 }
 
 async fn row_exists(db: &Database, id: i64) -> bool {
-    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM scratch WHERE id = ?").bind(id).fetch_one(&db.read).await.unwrap();
+    let n: i64 = db
+        .read
+        .read(move |c| store::query_row(c, "SELECT COUNT(*) FROM scratch WHERE id = ?", store::params![id], |r| r.get(0)))
+        .await
+        .unwrap();
     n == 1
 }
 
 async fn audit_rows(db: &Database) -> Vec<String> {
-    sqlx::query_scalar("SELECT target FROM audit_log ORDER BY id").fetch_all(&db.read).await.unwrap()
+    db.read.read(|c| store::query_map(c, "SELECT target FROM audit_log ORDER BY id", store::params![], |r| r.get(0))).await.unwrap()
 }
 
 async fn assert_chain_intact(db: &Database) {

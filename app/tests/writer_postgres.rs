@@ -100,7 +100,8 @@ async fn the_demo_seeds_on_postgres_as_on_sqlite() {
     .unwrap();
     assert!(tables.len() > 10, "{tables:?}");
     for table in &tables {
-        let on_sqlite: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}")).fetch_one(&sqlite.read).await.unwrap();
+        let sql = format!("SELECT COUNT(*) FROM {table}");
+        let on_sqlite: i64 = sqlite.read.read(move |c| store::query_row(c, &sql, store::params![], |r| r.get(0))).await.unwrap();
         assert_eq!(count(&mut pg, table).await, on_sqlite, "rows of {table}");
     }
     assert!(count(&mut pg, "dataset_rows").await > 1000);
@@ -185,4 +186,88 @@ async fn the_writer_reconnects_when_its_connection_is_cut() {
     let emails: Vec<String> = sqlx::query_scalar("SELECT email FROM users ORDER BY id").fetch_all(&mut pg).await.unwrap();
     assert_eq!(emails, ["before@t.example", "after@t.example"]);
     assert_chain_verifies(&mut pg, 1, 2).await;
+}
+
+/// What the read side answers about the seeded demo, without the times (each seed has its own).
+async fn demo_reads(db: &store::Db) -> Vec<String> {
+    use store::{audit, datasets, grants, groups, impersonations, jobs, projects, settings, tenants, users, webapps};
+    let mut seen = Vec::new();
+    let mut note = |what: &str, value: String| seen.push(format!("{what}: {value}"));
+    let alice = users::by_email(db, "alice@tshirts.example").await.unwrap().expect("alice");
+    let sam = users::by_email(db, "sam@tshirts.example").await.unwrap().expect("sam");
+    let carol = users::by_email(db, "carol@tshirts.example").await.unwrap().expect("carol");
+    note("alice", format!("{alice:?}"));
+    note("by id", format!("{:?}", users::by_id(db, sam.id).await.unwrap()));
+    note("in tenant", format!("{:?}", users::in_tenant(db, alice.tenant_id + 100, alice.id).await.unwrap()));
+    note("enabled", format!("{:?}", users::list_enabled(db, alice.tenant_id).await.unwrap()));
+    note("all", format!("{:?}", users::list_all(db, alice.tenant_id).await.unwrap()));
+    note("tenant", tenants::name_of(db, alice.tenant_id).await.unwrap());
+    note("switch", settings::impersonation_enabled(db).await.unwrap().to_string());
+    note("sam covers carol", grants::covers(db, sam.tenant_id, sam.id, carol.id).await.unwrap().to_string());
+    note("sam covers alice", grants::covers(db, sam.tenant_id, sam.id, alice.id).await.unwrap().to_string());
+    let picker = grants::enabled_users_granted_to(db, sam.tenant_id, sam.id).await.unwrap();
+    note("picker", format!("{:?}", picker.iter().map(|(u, granted)| (&u.email, granted)).collect::<Vec<_>>()));
+    for grant in grants::list(db, alice.tenant_id).await.unwrap() {
+        note("grant", format!("{} {:?} {:?} {:?}", grant.id, grant.actor, grant.subject, grant.created_by));
+    }
+    for (id, name) in groups::list(db, alice.tenant_id).await.unwrap() {
+        let members: Vec<String> = groups::members(db, id).await.unwrap().into_iter().map(|u| u.email).collect();
+        note("group", format!("{id} {name} {members:?}"));
+    }
+    note("sam's groups", format!("{:?} {:?}", groups::names_of(db, sam.id).await.unwrap(), groups::ids_of(db, sam.id).await.unwrap()));
+    for project in projects::list(db, alice.tenant_id).await.unwrap() {
+        note("project", format!("{project:?} {:?}", projects::by_key(db, alice.tenant_id, &project.key).await.unwrap().map(|p| p.id)));
+        let grants = projects::grants_of(db, project.id, sam.id).await.unwrap();
+        note("sam's grants", format!("{} {}", grants.can_read, grants.can_build));
+        for webapp in webapps::list(db, project.id).await.unwrap() {
+            note("webapp", format!("{webapp:?} {:?}", webapps::by_slug(db, project.id, &webapp.slug).await.unwrap().map(|w| w.id)));
+        }
+        for ds in datasets::list(db, project.id).await.unwrap() {
+            let by_name = datasets::by_name(db, project.id, &ds.name).await.unwrap().map(|d| d.id);
+            let by_id = datasets::by_id(db, ds.id).await.unwrap().map(|d| d.name);
+            let (first, page) = (datasets::first_rows(db, &ds, 3).await.unwrap(), datasets::read_page(db, &ds, 2, 2).await.unwrap());
+            note("dataset", format!("{} {} {} {} {by_name:?} {by_id:?} {first:?} {page:?}", ds.id, ds.name, ds.kind, ds.row_count));
+        }
+    }
+    let filter = audit::AuditFilter { limit: 1000, ..Default::default() };
+    for row in audit::list(db, alice.tenant_id, &filter).await.unwrap() {
+        note("audit", format!("{} {:?} {:?} {} {} {} {}", row.id, row.actor, row.subject, row.action, row.target, row.outcome, row.via));
+    }
+    note("actions", format!("{:?}", audit::actions(db, alice.tenant_id).await.unwrap()));
+    note("chains", format!("{:?}", audit::verify_all(db, &key()).await.unwrap()));
+    note("chain", format!("{:?}", audit::verify_tenant(db, &key(), alice.tenant_id).await.unwrap()));
+    note("jobs", format!("{:?}", jobs::list(db, alice.tenant_id, &jobs::JobFilter { limit: 10, ..Default::default() }).await.unwrap()));
+    note("queued", jobs::count_with_status(db, app::model::JobStatus::Queued).await.unwrap().to_string());
+    note("impersonations of carol", format!("{}", impersonations::of_subject(db, carol.id).await.unwrap().len()));
+    note("empty", store::is_empty(db).await.unwrap().to_string());
+    seen
+}
+
+#[tokio::test]
+async fn reads_answer_on_postgres_as_on_sqlite() {
+    let Some(url) = support::fresh_postgres("reads").await else { return };
+    let server_key = ServerKey::ephemeral();
+    let pg_writer = writer(&url).await;
+    assert!(app::backend::seed::seed_demo_on(&pg_writer, &server_key).await.unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = store::open(&format!("sqlite://{}", dir.path().join("s.db").display()), key()).await.unwrap();
+    assert!(app::backend::seed::seed_demo(&sqlite, &server_key).await.unwrap());
+    for note in ["first", "second", "third"] {
+        for writer in [&pg_writer, &sqlite.writer] {
+            store::audit::append_alone(writer, &entry(1, 3, note)).await.unwrap();
+        }
+    }
+
+    let reader = postgres::reader(&url, 2).unwrap();
+    let on_postgres = demo_reads(&reader).await;
+    let on_sqlite = demo_reads(&sqlite.read).await;
+    for db in [&reader, &sqlite.read] {
+        let write = db.read(|c| store::execute(c, "DELETE FROM settings", store::params![])).await;
+        assert!(write.is_err(), "{db:?} refuses writes");
+    }
+    assert!(on_sqlite.len() > 30, "{on_sqlite:#?}");
+    for (pg, lite) in on_postgres.iter().zip(&on_sqlite) {
+        assert_eq!(pg, lite);
+    }
+    assert_eq!(on_postgres.len(), on_sqlite.len());
 }

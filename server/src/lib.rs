@@ -24,8 +24,15 @@ pub fn default_key_file(database_url: &str) -> Option<PathBuf> {
 }
 
 /// The server key from `key_file`, or beside the database; an in-memory database gets one
-/// that lives as long as the process.
+/// that lives as long as the process. On PostgreSQL the key file must be named: every server
+/// of the database needs the same key (it seals the secrets and signs the audit chains), and
+/// one made up on the spot would make the stored ones unreadable.
 pub fn server_key(database_url: &str, key_file: Option<&Path>) -> Result<ServerKey, String> {
+    if key_file.is_none() && store::Engine::of(database_url)? == store::Engine::Postgres {
+        return Err("DATABASE_URL names PostgreSQL: set GUISE_KEY_FILE to the server key file every Guise server \
+                    of this database shares (it is created on first use)"
+            .into());
+    }
     match key_file.map(Path::to_path_buf).or_else(|| default_key_file(database_url)) {
         Some(path) => ServerKey::load_or_create(&path),
         None => Ok(ServerKey::ephemeral()),

@@ -13,7 +13,7 @@ async fn group_id(app: &TestApp, name: &str) -> i64 {
     sqlx::query_scalar("SELECT id FROM groups WHERE name = ? AND tenant_id = ?")
         .bind(name)
         .bind(TSHIRTS)
-        .fetch_one(&app.state.db)
+        .fetch_one(&app.sql())
         .await
         .unwrap()
 }
@@ -87,7 +87,7 @@ async fn grants_with_bad_parties_are_refused() {
         assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{subject}: {}", reply.body);
         assert!(reply.error_message().contains(message), "{subject}: {}", reply.body);
     }
-    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM impersonation_grants").fetch_one(&app.state.db).await.unwrap();
+    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM impersonation_grants").fetch_one(&app.sql()).await.unwrap();
     assert_eq!(count, 1, "only the seeded grant");
 }
 
@@ -244,7 +244,7 @@ async fn only_its_owner_obtains_a_client_secret_and_any_admin_may_revoke() {
     let secret_version = || async {
         sqlx::query_scalar::<_, i64>("SELECT secret_version FROM api_clients WHERE client_id = ?")
             .bind(&client_id)
-            .fetch_one(&app.state.db)
+            .fetch_one(&app.sql())
             .await
             .unwrap()
     };
@@ -260,7 +260,7 @@ async fn only_its_owner_obtains_a_client_secret_and_any_admin_may_revoke() {
         "SELECT u.email, a.outcome FROM audit_log a JOIN users u ON u.id = a.actor_user_id
          WHERE a.action = 'api_client.rotate' ORDER BY a.id DESC LIMIT 1",
     )
-    .fetch_one(&app.state.db)
+    .fetch_one(&app.sql())
     .await
     .unwrap();
     assert_eq!((actor.as_str(), outcome.as_str()), ("alice@tshirts.example", "denied"));

@@ -148,7 +148,7 @@ async fn last_audit(app: &TestApp) -> AuditRow {
 }
 
 async fn audit_count(app: &TestApp) -> i64 {
-    sqlx::query_scalar("SELECT COUNT(*) FROM audit_log").fetch_one(&app.state.db).await.unwrap()
+    sqlx::query_scalar("SELECT COUNT(*) FROM audit_log").fetch_one(&app.sql()).await.unwrap()
 }
 
 /// A client created as an admin would, owned by `owner`.
@@ -309,7 +309,7 @@ async fn the_whole_flow_answers_as_the_subject_with_both_identities() {
     assert_eq!(records[0].via, format!("API client {DEMO_CLIENT_ID}"));
     let done: Vec<(String, String)> = sqlx::query_as("SELECT action, target FROM audit_log WHERE impersonation_id = ? ORDER BY id")
         .bind(records[0].id)
-        .fetch_all(&app.state.db)
+        .fetch_all(&app.sql())
         .await
         .unwrap();
     let actions: Vec<&str> = done.iter().map(|(a, _)| a.as_str()).collect();
@@ -317,7 +317,7 @@ async fn the_whole_flow_answers_as_the_subject_with_both_identities() {
     assert!(actions.contains(&"dataset.build"), "{done:?}");
     let build_rows: Vec<(i64, Option<i64>, String)> =
         sqlx::query_as("SELECT actor_user_id, subject_user_id, outcome FROM audit_log WHERE action = 'dataset.build'")
-            .fetch_all(&app.state.db)
+            .fetch_all(&app.sql())
             .await
             .unwrap();
     assert_eq!(build_rows, vec![(app.user_id("alice@tshirts.example").await, Some(app.user_id("u1@tshirts.example").await), "allowed".into())]);
@@ -467,7 +467,7 @@ async fn a_strict_jti_is_single_use_even_under_concurrent_duplicates() {
         assert!(refused(reply, StatusCode::BAD_REQUEST, "invalid_request").contains("already used"));
     }
     let replays: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'api.token_exchange' AND outcome = 'denied' AND reason LIKE '%already used%'")
-        .fetch_one(&app.state.db)
+        .fetch_one(&app.sql())
         .await
         .unwrap();
     assert_eq!(replays, 7);

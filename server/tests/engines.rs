@@ -3,6 +3,8 @@
 //! that cannot be reached is one clear line (engine, host, port, database) and a failed exit.
 //! The PostgreSQL cluster is the one `make test` starts (GUISE_TEST_POSTGRES_URL).
 
+mod common;
+
 use sqlx::{Connection, PgConnection};
 use std::path::Path;
 use std::process::{Command, Output};
@@ -50,18 +52,26 @@ fn an_unreachable_postgres_is_one_clear_line_and_a_failed_exit() {
     assert_eq!(said.trim().lines().count(), 1, "{said}");
 }
 
+/// Asks `/healthz` on `port` until the server answers (or gives up after 30 s).
+fn healthy(port: u16) -> bool {
+    use std::io::{Read, Write};
+    for _ in 0..300 {
+        if let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            let _ = stream.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+            let mut answer = String::new();
+            let _ = stream.read_to_string(&mut answer);
+            if answer.starts_with("HTTP/1.1 200") {
+                return true;
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    false
+}
+
 #[tokio::test]
-async fn migrate_prepares_a_postgres_database_and_serve_refuses_it_plainly() {
-    let Ok(cluster) = std::env::var("GUISE_TEST_POSTGRES_URL") else {
-        assert!(std::env::var_os("CI").is_none(), "GUISE_TEST_POSTGRES_URL is unset: run the tests with `make test`");
-        eprintln!("skipped: GUISE_TEST_POSTGRES_URL is unset (make test starts a PostgreSQL cluster)");
-        return;
-    };
-    let mut admin = PgConnection::connect(&cluster).await.unwrap();
-    let name = format!("cli_{}", std::process::id());
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await.unwrap();
-    let (base, _) = cluster.rsplit_once('/').unwrap();
-    let url = format!("{base}/{name}");
+async fn every_command_runs_on_postgres_and_serve_needs_the_shared_key() {
+    let Some(url) = common::fresh_postgres("cli").await else { return };
     let dir = tempfile::tempdir().unwrap();
 
     for _ in 0..2 {
@@ -78,9 +88,47 @@ async fn migrate_prepares_a_postgres_database_and_serve_refuses_it_plainly() {
     .unwrap();
     assert_eq!(tables, 4);
 
+    // Without a key file every server would seal and sign with a key of its own.
     let output = server(dir.path(), &url, &["serve"]);
     assert!(!output.status.success());
     let said = stderr(&output);
-    assert!(said.contains(&format!("DATABASE_URL names PostgreSQL (database {name} on 127.0.0.1:")), "{said}");
+    assert!(said.contains("DATABASE_URL names PostgreSQL: set GUISE_KEY_FILE"), "{said}");
     assert!(!said.contains("panicked"), "{said}");
+
+    let key = dir.path().join("shared.key");
+    let key_arg = key.to_str().unwrap();
+    let run = |args: &[&str]| {
+        let mut all = vec!["--key-file", key_arg];
+        all.extend_from_slice(args);
+        let output = server(dir.path(), &url, &all);
+        assert!(output.status.success(), "{args:?}: {}", stderr(&output));
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    assert!(run(&["seed-demo"]).contains("seeded the demo organisation"));
+    assert!(run(&["seed-demo"]).contains("already has data"));
+    let created = run(&["user", "create", "--email", "pat@tshirts.example", "--name", "Pat", "--password", "long-enough"]);
+    assert!(created.contains("Pat <pat@tshirts.example>"), "{created}");
+    let client = run(&["client", "create", "--name", "reports", "--owner", "pat@tshirts.example"]);
+    assert!(client.contains("client_secret:"), "{client}");
+    assert!(run(&["impersonation", "off"]).contains("impersonation is now off"));
+    assert!(run(&["impersonation", "on"]).contains("impersonation is now on"));
+    let verified = run(&["audit", "verify"]);
+    assert!(verified.contains("audit chains intact"), "{verified}");
+
+    // And it serves, from the same database with the same key.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut serving = Command::new(env!("CARGO_BIN_EXE_server"))
+        .args(["--key-file", key_arg, "serve"])
+        .current_dir(dir.path())
+        .env("DATABASE_URL", &url)
+        .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
+        .env_remove("GUISE_DEMO")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let answered = healthy(port);
+    let _ = serving.kill();
+    let _ = serving.wait();
+    assert!(answered, "the server on PostgreSQL answered /healthz");
 }

@@ -35,7 +35,7 @@ async fn password_guessing_waits_per_account_and_address_and_is_audited() {
         assert_eq!(reply.error_message(), "wrong email or password");
     }
     let reasons: Vec<String> = sqlx::query_scalar("SELECT reason FROM audit_log WHERE action = 'login' AND outcome = 'denied' ORDER BY id")
-        .fetch_all(&app.state.db)
+        .fetch_all(&app.sql())
         .await
         .unwrap();
     assert_eq!(reasons.len(), 5, "every wrong password is audited on the account");
@@ -189,7 +189,7 @@ async fn builds_inside_the_context_run_as_the_browser_user_and_outside_as_the_ba
     assert_eq!(ds.row_count, rows_out);
     let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM dataset_rows WHERE dataset_id = ?")
         .bind(ds.id)
-        .fetch_one(&app.state.db)
+        .fetch_one(&app.sql())
         .await
         .unwrap();
     assert_eq!(stored, rows_out, "only the published generation remains");
@@ -344,7 +344,7 @@ async fn admins_change_run_backend_as_and_members_cannot() {
         "SELECT u.email, a.reason FROM audit_log a JOIN users u ON u.id = a.actor_user_id
          WHERE a.action = 'webapp.settings' ORDER BY a.id DESC LIMIT 1",
     )
-    .fetch_one(&app.state.db)
+    .fetch_one(&app.sql())
     .await
     .expect("an audit row for the change");
     assert_eq!(actor, "alice@tshirts.example");
@@ -402,7 +402,7 @@ async fn a_recipe_failing_midway_leaves_no_partial_output() {
     assert_eq!((after.generation, after.row_count), (target.generation, target.row_count), "nothing published");
     let leftovers: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM dataset_rows WHERE dataset_id = ?")
         .bind(target.id)
-        .fetch_one(&app.state.db)
+        .fetch_one(&app.sql())
         .await
         .unwrap();
     assert_eq!(leftovers, 0, "the half-written generation was discarded");
@@ -428,7 +428,7 @@ async fn a_job_left_running_by_a_crash_is_queued_again_at_restart() {
     assert_eq!(job(&restarted, id).await.status, JobStatus::Queued);
     let leftovers: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM dataset_rows WHERE dataset_id = ?")
         .bind(target.id)
-        .fetch_one(&restarted.state.db)
+        .fetch_one(&restarted.sql())
         .await
         .unwrap();
     assert_eq!(leftovers, 0);
@@ -479,7 +479,7 @@ async fn the_cli_creates_users_who_can_log_in() {
     assert_eq!(me.json()["is_admin"], true);
     assert_eq!(me.json()["tenant_name"], "TShirts Co.");
     let (action, target, via): (String, String, String) =
-        sqlx::query_as("SELECT action, target, via FROM audit_log WHERE action = 'user.create'").fetch_one(&app.state.db).await.unwrap();
+        sqlx::query_as("SELECT action, target, via FROM audit_log WHERE action = 'user.create'").fetch_one(&app.sql()).await.unwrap();
     assert_eq!((action.as_str(), target.as_str(), via.as_str()), ("user.create", "user zoe@tshirts.example (admin)", "command line"));
 
     let again = server::config::Cli::parse_from([

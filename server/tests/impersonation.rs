@@ -176,7 +176,7 @@ async fn every_refusal_has_its_status_message_and_audit_row() {
     assert!(denied[0].reason.contains("administrators cannot be impersonated"));
     assert_eq!(denied[5].actor, "u1@tshirts.example");
     assert_eq!(denied[9].actor, "alice@tshirts.example", "the nested attempt names the real actor");
-    let impersonations: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM impersonations").fetch_one(&app.state.db).await.unwrap();
+    let impersonations: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM impersonations").fetch_one(&app.sql()).await.unwrap();
     assert_eq!(impersonations, 1);
     chains_ok(&app).await;
 }
@@ -257,7 +257,7 @@ async fn losing_the_right_or_the_time_ends_it_on_the_next_request() {
     assert!(reply.error_message().contains("impersonation is switched off"));
 
     let open: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM impersonations WHERE ended_at IS NULL")
-        .fetch_one(&app.state.db)
+        .fetch_one(&app.sql())
         .await
         .unwrap();
     assert_eq!(open, 0);
@@ -300,7 +300,7 @@ async fn a_failing_audit_insert_rolls_the_action_back() {
     assert_eq!(stop.status, StatusCode::INTERNAL_SERVER_ERROR);
     assert_eq!(me(&app, &as_u1).await["user"]["email"], "u1@tshirts.example", "still impersonating");
     let open: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM impersonations WHERE ended_at IS NULL")
-        .fetch_one(&app.state.db)
+        .fetch_one(&app.sql())
         .await
         .unwrap();
     assert_eq!(open, 1, "the stop was rolled back with its audit row");
@@ -334,7 +334,7 @@ async fn start_and_stop_are_same_origin_posts_and_ignore_a_tampered_actor() {
         )
         .await;
     assert_eq!(cross.status, StatusCode::FORBIDDEN);
-    let impersonations: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM impersonations").fetch_one(&app.state.db).await.unwrap();
+    let impersonations: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM impersonations").fetch_one(&app.sql()).await.unwrap();
     assert_eq!(impersonations, 0);
 
     // A form naming another actor changes nothing: the actor is whoever is signed in.
@@ -363,7 +363,7 @@ async fn logging_out_while_impersonating_ends_both() {
     let rows = audit_rows(&app).await;
     assert_eq!(rows.last().unwrap().reason, "the impersonator logged out");
     let open: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM impersonations WHERE ended_at IS NULL")
-        .fetch_one(&app.state.db)
+        .fetch_one(&app.sql())
         .await
         .unwrap();
     assert_eq!(open, 0);
@@ -382,7 +382,7 @@ async fn logging_in_on_an_impersonating_session_ends_the_impersonation() {
     assert_eq!(who["impersonation"], serde_json::Value::Null);
     let (ended_at, end_reason): (Option<i64>, Option<String>) =
         sqlx::query_as("SELECT ended_at, end_reason FROM impersonations ORDER BY id DESC LIMIT 1")
-            .fetch_one(&app.state.db)
+            .fetch_one(&app.sql())
             .await
             .unwrap();
     assert!(ended_at.is_some(), "Carol's record is closed");
@@ -411,11 +411,11 @@ async fn a_session_ends_a_day_after_its_login_however_active_and_its_impersonati
     assert_eq!(reply.json(), serde_json::Value::Null, "signed out");
     let refused = app.post("/api/impersonation/stop", &[], Some(&as_carol)).await;
     assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
-    let (reason,): (String,) = sqlx::query_as("SELECT end_reason FROM impersonations").fetch_one(&app.state.db).await.unwrap();
+    let (reason,): (String,) = sqlx::query_as("SELECT end_reason FROM impersonations").fetch_one(&app.sql()).await.unwrap();
     assert_eq!(reason, "ended automatically: the impersonator's session reached its time limit");
     let last = audit_rows(&app).await.pop().unwrap();
     assert_eq!((last.action.as_str(), last.actor.as_str()), ("impersonation.ended", "alice@tshirts.example"));
-    let sessions: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sessions").fetch_one(&app.state.db).await.unwrap();
+    let sessions: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sessions").fetch_one(&app.sql()).await.unwrap();
     assert_eq!(sessions, 0, "the session is gone");
     chains_ok(&app).await;
 }
@@ -431,7 +431,7 @@ async fn the_operator_s_global_switch_is_audited_in_a_chain_no_tenant_sees() {
     }
     let rows: Vec<(i64, i64, String, String)> =
         sqlx::query_as("SELECT tenant_id, actor_user_id, reason, via FROM audit_log WHERE action = 'impersonation.switch' ORDER BY id")
-            .fetch_all(&app.state.db)
+            .fetch_all(&app.sql())
             .await
             .unwrap();
     let expected = |state: &str| (0, 0, format!("impersonation turned {state}"), "command line".to_string());
@@ -524,7 +524,7 @@ async fn rewrite_chain(app: &TestApp, from_id: i64, rehash: impl Fn(&AuditRecord
     let rows: Vec<(i64, i64, i64, String)> =
         sqlx::query_as("SELECT id, seq, at, prev_hash FROM audit_log WHERE tenant_id = 1 AND id >= ? ORDER BY seq")
             .bind(from_id)
-            .fetch_all(&app.state.db)
+            .fetch_all(&app.sql())
             .await
             .unwrap();
     let mut prev = rows[0].3.clone();
@@ -598,7 +598,7 @@ async fn each_tenant_verifies_its_own_chain_and_learns_nothing_of_others() {
     let eve: &'static str = app.login("eve@other.example").await.leak();
     let rotate = app.post("/api/admin/api_clients/create", &[("name", "Eve's reports"), ("policy", "strict")], Some(eve)).await;
     assert_eq!(rotate.status, StatusCode::OK, "{}", rotate.body);
-    let other_rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE tenant_id <> 1").fetch_one(&app.state.db).await.unwrap();
+    let other_rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE tenant_id <> 1").fetch_one(&app.sql()).await.unwrap();
     assert!(other_rows > 0);
     let verify = |cookie: &'static str| app.post("/api/admin/audit/verify", &[], Some(cookie));
     assert_eq!(verify(alice).await.json()["rows_checked"], 2, "only TShirts Co.'s rows are counted");
@@ -665,6 +665,6 @@ async fn rows_of_the_older_global_chain_still_verify_and_anchor_every_tenant_cha
     let edited = AuditEntry { reason: "nothing".into(), ..older_entry };
     let rehashed = global_chain_hash(&first_hash, 2, 1002, &edited);
     app.edit_database(&format!("UPDATE audit_log SET hash = '{rehashed}' WHERE id = 2")).await.unwrap();
-    let first_keyed: i64 = sqlx::query_scalar("SELECT MIN(id) FROM audit_log WHERE seq IS NOT NULL").fetch_one(&app.state.db).await.unwrap();
+    let first_keyed: i64 = sqlx::query_scalar("SELECT MIN(id) FROM audit_log WHERE seq IS NOT NULL").fetch_one(&app.sql()).await.unwrap();
     assert_eq!(store::audit::verify_all(&app.state.db, &key).await.unwrap().unwrap_err().row_id, Some(first_keyed));
 }

@@ -108,7 +108,7 @@ fn together(kind: Write) -> &'static [(&'static str, &'static str)] {
 }
 
 async fn count(app: &TestApp, sql: &str) -> i64 {
-    sqlx::query_scalar(sql).fetch_one(&app.state.db).await.unwrap()
+    sqlx::query_scalar(sql).fetch_one(&app.sql()).await.unwrap()
 }
 
 async fn differences(app: &TestApp, kind: Write) -> Vec<i64> {

@@ -34,7 +34,7 @@ impl TryFrom<String> for AccountType {
 }
 
 /// A person or a program's service account, as the rules see them.
-#[derive(Clone, sqlx::FromRow)]
+#[derive(Clone)]
 pub struct User {
     pub id: i64,
     pub tenant_id: i64,
@@ -42,7 +42,6 @@ pub struct User {
     pub display_name: String,
     pub password_hash: Option<String>,
     pub is_admin: bool,
-    #[sqlx(try_from = "String")]
     pub account_type: AccountType,
     pub disabled: bool,
 }

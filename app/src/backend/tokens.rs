@@ -368,8 +368,9 @@ pub async fn load_or_create(db: &Database, server_key: &ServerKey) -> Result<Tok
     if rows.is_empty() {
         let (kid, der) = TokenKeys::generate_key();
         let sealed = server_key.seal(&der, &signing_key_context(&kid));
-        store::signing_keys::insert(&db.writer, &kid, "EdDSA", &sealed).await.map_err(fail)?;
-        tracing::info!("created token signing key {kid}");
+        if store::signing_keys::insert_first(&db.writer, &kid, "EdDSA", &sealed).await.map_err(fail)? {
+            tracing::info!("created token signing key {kid}");
+        }
         rows = store::signing_keys::active(&db.read).await.map_err(fail)?;
     }
     let keys = rows

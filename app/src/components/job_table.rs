@@ -7,7 +7,7 @@ use std::collections::HashMap;
 /// The status word, with a progress bar while running (a plain function: one per row).
 fn status_cell(status: JobStatus, progress: f64) -> impl IntoView {
     view! {
-        <span class=format!("status status-{}", status.as_db())>{status.label()}</span>
+        <span class=status.badge_class()>{status.label()}</span>
         {(status == JobStatus::Running).then(|| view! {
             <span class="progress">
                 <progress max="100" value=format!("{:.0}", progress * 100.0)></progress>

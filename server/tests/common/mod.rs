@@ -19,24 +19,28 @@ fn template() -> &'static Path {
     static TEMPLATE: OnceLock<PathBuf> = OnceLock::new();
     TEMPLATE.get_or_init(|| {
         let dir = tempfile::tempdir().expect("temp dir").keep();
+        let seeded = dir.join("seeded.db");
         let file = dir.join("template.db");
-        let url = format!("sqlite://{}", file.display());
+        let url = format!("sqlite://{}", seeded.display());
         // Its own runtime: each test has another, and the pool must not outlive this one.
+        let snapshot = file.clone();
         std::thread::spawn(move || {
             let rt = tokio::runtime::Runtime::new().expect("runtime");
             rt.block_on(async {
                 let state = server::open_state(&url, Settings::default(), true).await.expect("seed");
-                state.db.close().await;
-                drop(state);
-                // Everything into the main file, so a copy of it alone is the whole database.
+                // A snapshot in a file of its own, whole and consistent whatever the seeded
+                // database's own threads (writer, checkpoints) still do with it: copying the
+                // seeded file itself could catch a checkpoint half-way.
                 use sqlx::Connection;
                 let mut conn = sqlx::SqliteConnection::connect(&url).await.expect("connect");
-                sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&mut conn).await.expect("checkpoint");
+                sqlx::query(&format!("VACUUM INTO '{}'", snapshot.display())).execute(&mut conn).await.expect("snapshot");
                 conn.close().await.expect("close");
+                state.db.close();
             });
         })
         .join()
         .expect("seeding thread");
+        std::fs::copy(seeded.with_extension("key"), file.with_extension("key")).expect("copy the server key");
         file
     })
 }
@@ -45,6 +49,10 @@ pub struct TestApp {
     pub router: Router,
     pub state: AppState,
     pub dir: tempfile::TempDir,
+    /// The database it serves (another app's, for a second server).
+    url: String,
+    /// The server key file, when named (PostgreSQL).
+    key_file: Option<PathBuf>,
 }
 
 pub struct Reply {
@@ -94,16 +102,32 @@ impl TestApp {
         let options = server::router::leptos_options("127.0.0.1:0".parse().unwrap()).expect("options");
         let sessions = server::router::session_store(&state);
         let router = server::router::build(state.clone(), options, sessions);
-        TestApp { router, state, dir }
+        TestApp { router, state, dir, url, key_file: None }
     }
 
     /// A second server on the same database, as after a restart.
     pub async fn new_on(other: &TestApp) -> TestApp {
-        let state = server::open_state(&other.database_url(), Settings::default(), true).await.expect("open");
+        let url = other.database_url();
+        let settings = Settings { key_file: other.key_file.clone(), ..Settings::default() };
+        let state = server::open_state(&url, settings, true).await.expect("open");
         let options = server::router::leptos_options("127.0.0.1:0".parse().unwrap()).expect("options");
         let sessions = server::router::session_store(&state);
         let router = server::router::build(state.clone(), options, sessions);
-        TestApp { router, state, dir: tempfile::tempdir().expect("temp dir") }
+        TestApp { router, state, dir: tempfile::tempdir().expect("temp dir"), url, key_file: other.key_file.clone() }
+    }
+
+    /// A server on a fresh PostgreSQL database of the test cluster, seeded with the demo, its
+    /// server key in a file of its own; `None` (the test says why) outside `make test`.
+    pub async fn on_postgres(prefix: &str) -> Option<TestApp> {
+        let url = fresh_postgres(prefix).await?;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let key_file = Some(dir.path().join("guise.key"));
+        let settings = Settings { key_file: key_file.clone(), ..Settings::default() };
+        let state = server::open_state(&url, settings, true).await.expect("open on PostgreSQL");
+        let options = server::router::leptos_options("127.0.0.1:0".parse().unwrap()).expect("options");
+        let sessions = server::router::session_store(&state);
+        let router = server::router::build(state.clone(), options, sessions);
+        Some(TestApp { router, state, dir, url, key_file })
     }
 
     /// The same, with job workers running.
@@ -113,8 +137,14 @@ impl TestApp {
         app
     }
 
+    /// A read-only pool on the database file, for tests that look at tables directly.
+    pub fn sql(&self) -> sqlx::SqlitePool {
+        let options: sqlx::sqlite::SqliteConnectOptions = self.database_url().parse().expect("database URL");
+        sqlx::SqlitePool::connect_lazy_with(options.read_only(true))
+    }
+
     pub fn database_url(&self) -> String {
-        format!("sqlite://{}", self.dir.path().join("guise.db").display())
+        self.url.clone()
     }
 
     pub async fn request(&self, request: Request<Body>) -> Reply {
@@ -160,12 +190,9 @@ impl TestApp {
     /// Waits until the job reaches a final status and returns it.
     pub async fn wait_for_job(&self, id: i64) -> JobStatus {
         for _ in 0..600 {
-            let status: String = sqlx::query_scalar("SELECT status FROM jobs WHERE id = ?")
-                .bind(id)
-                .fetch_one(&self.state.db)
-                .await
-                .unwrap();
-            let status = JobStatus::from_db(&status).unwrap();
+            // Every job of the demo belongs to its one tenant.
+            let job = app::backend::store::jobs::view(&self.state.db, 1, id).await.unwrap().expect("the job exists");
+            let status = job.status;
             if status.is_finished() {
                 return status;
             }
@@ -222,3 +249,20 @@ pub fn session_cookie(reply: &Reply) -> Option<String> {
 
 pub const DEMO_FORM: [(&str, &str); 3] =
     [("project", "TSHIRTS"), ("webapp", "impersonation-demo"), ("dataset", "web_history_prepared")];
+
+/// The URL of a fresh, empty database on the PostgreSQL cluster `make test` starts (named by
+/// GUISE_TEST_POSTGRES_URL). `None` (and the test says why) outside `make test`, unless CI
+/// asks for every test to run.
+pub async fn fresh_postgres(prefix: &str) -> Option<String> {
+    use sqlx::Connection;
+    let Ok(cluster) = std::env::var("GUISE_TEST_POSTGRES_URL") else {
+        assert!(std::env::var_os("CI").is_none(), "GUISE_TEST_POSTGRES_URL is unset: run the tests with `make test`");
+        eprintln!("skipped: GUISE_TEST_POSTGRES_URL is unset (make test starts a PostgreSQL cluster)");
+        return None;
+    };
+    let mut admin = sqlx::PgConnection::connect(&cluster).await.expect("the test cluster answers");
+    let name = format!("{prefix}_{}_{}", std::process::id(), rand::random::<u32>());
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await.unwrap();
+    let (base, _) = cluster.rsplit_once('/').unwrap();
+    Some(format!("{base}/{name}"))
+}

@@ -1,20 +1,19 @@
 //! API clients: credentials for programs calling the /v2 API. Every change commits with its
 //! audit row; the secret is only ever stored sealed.
 
-use super::{audit, execute, impersonations, inline, now_ms, params, query_row, Conn, Db, Optional, SqlResult, Writer};
+use super::{audit, execute, impersonations, now_ms, params, query_map, query_row, Conn, Db, Optional, Row, SqlResult, Writer};
 use crate::backend::audit::AuditEntry;
 use super::users::User;
 use crate::backend::tokens::SubjectPolicy;
 use crate::model::{ApiClientView, UserView};
 
-#[derive(Clone, sqlx::FromRow)]
+#[derive(Clone)]
 pub struct ApiClientRow {
     pub id: i64,
     pub tenant_id: i64,
     pub client_id: String,
     pub name: String,
     pub owner_user_id: i64,
-    #[sqlx(try_from = "String")]
     pub subject_policy: SubjectPolicy,
     pub secret_sealed: String,
     pub secret_version: i64,
@@ -55,7 +54,21 @@ pub struct NewApiClient {
     pub created_by_user_id: i64,
 }
 
-const COLUMNS: &str = "id, tenant_id, client_id, name, owner_user_id, subject_policy, secret_sealed, secret_version, revoked_at";
+/// A client from the first nine columns of a row, in the order of
+/// `id, tenant_id, client_id, name, owner_user_id, subject_policy, secret_sealed, secret_version, revoked_at`.
+fn client_row(r: &Row<'_>) -> SqlResult<ApiClientRow> {
+    Ok(ApiClientRow {
+        id: r.get(0)?,
+        tenant_id: r.get(1)?,
+        client_id: r.get(2)?,
+        name: r.get(3)?,
+        owner_user_id: r.get(4)?,
+        subject_policy: r.parsed(5)?,
+        secret_sealed: r.get(6)?,
+        secret_version: r.get(7)?,
+        revoked_at: r.get(8)?,
+    })
+}
 
 pub fn insert_in(tx: &Conn, new: &NewApiClient) -> SqlResult<i64> {
     query_row(
@@ -100,9 +113,10 @@ pub struct ClientWithOwner {
 }
 
 /// The client, its owner and its tenant's name in one query: every API request needs all three
-/// (read inline: see `inline`).
+/// (read inline: see `Db::read_inline`).
 pub async fn with_owner(db: &Db, client_id: &str) -> Result<Option<ClientWithOwner>, sqlx::Error> {
-    inline::read(db, |conn| {
+    let client_id = client_id.to_string();
+    db.read_inline(move |conn| {
         query_row(
             conn,
             "SELECT c.id, c.tenant_id, c.client_id, c.name, c.owner_user_id, c.subject_policy, c.secret_sealed,
@@ -116,17 +130,7 @@ pub async fn with_owner(db: &Db, client_id: &str) -> Result<Option<ClientWithOwn
             params![client_id],
             |r| {
             Ok(ClientWithOwner {
-                client: ApiClientRow {
-                    id: r.get(0)?,
-                    tenant_id: r.get(1)?,
-                    client_id: r.get(2)?,
-                    name: r.get(3)?,
-                    owner_user_id: r.get(4)?,
-                    subject_policy: r.parsed(5)?,
-                    secret_sealed: r.get(6)?,
-                    secret_version: r.get(7)?,
-                    revoked_at: r.get(8)?,
-                },
+                client: client_row(r)?,
                 owner: User {
                     id: r.get(4)?,
                     tenant_id: r.get(1)?,
@@ -144,59 +148,53 @@ pub async fn with_owner(db: &Db, client_id: &str) -> Result<Option<ClientWithOwn
         })
         .optional()
     })
+    .await
 }
 
 /// A client of `tenant_id`.
 pub async fn by_client_id(db: &Db, tenant_id: i64, client_id: &str) -> Result<Option<ApiClientRow>, sqlx::Error> {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM api_clients WHERE client_id = ? AND tenant_id = ?"))
-        .bind(client_id)
-        .bind(tenant_id)
-        .fetch_optional(db)
-        .await
+    let client_id = client_id.to_string();
+    db.read(move |c| {
+        query_row(
+            c,
+            "SELECT id, tenant_id, client_id, name, owner_user_id, subject_policy, secret_sealed, secret_version, revoked_at
+             FROM api_clients WHERE client_id = ? AND tenant_id = ?",
+            params![client_id, tenant_id],
+            client_row,
+        )
+        .optional()
+    })
+    .await
 }
 
-#[derive(sqlx::FromRow)]
-struct ViewRow {
-    client_id: String,
-    name: String,
-    owner_id: i64,
-    owner_email: String,
-    owner_name: String,
-    subject_policy: String,
-    secret_version: i64,
-    created_at: i64,
-    rotated_at: Option<i64>,
-    revoked_at: Option<i64>,
-    last_used_at: Option<i64>,
-}
-
-/// The tenant's clients, newest first.
 /// The tenant's clients, newest first, each marked whether `viewer` owns it.
 pub async fn list(db: &Db, tenant_id: i64, viewer_user_id: i64) -> Result<Vec<ApiClientView>, sqlx::Error> {
-    let rows: Vec<ViewRow> = sqlx::query_as(
-        "SELECT c.client_id, c.name, u.id AS owner_id, u.email AS owner_email, u.display_name AS owner_name,
-                c.subject_policy, c.secret_version, c.created_at, c.rotated_at, c.revoked_at, c.last_used_at
-         FROM api_clients c JOIN users u ON u.id = c.owner_user_id
-         WHERE c.tenant_id = ? ORDER BY c.id DESC",
-    )
-    .bind(tenant_id)
-    .fetch_all(db)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| ApiClientView {
-            client_id: r.client_id,
-            name: r.name,
-            yours: r.owner_id == viewer_user_id,
-            owner: UserView { id: r.owner_id, email: r.owner_email, display_name: r.owner_name },
-            subject_policy: r.subject_policy,
-            secret_version: r.secret_version,
-            created_at: r.created_at,
-            rotated_at: r.rotated_at,
-            revoked_at: r.revoked_at,
-            last_used_at: r.last_used_at,
-        })
-        .collect())
+    db.read(move |c| {
+        query_map(
+            c,
+            "SELECT c.client_id, c.name, u.id, u.email, u.display_name, c.subject_policy, c.secret_version,
+                    c.created_at, c.rotated_at, c.revoked_at, c.last_used_at
+             FROM api_clients c JOIN users u ON u.id = c.owner_user_id
+             WHERE c.tenant_id = ? ORDER BY c.id DESC",
+            params![tenant_id],
+            |r| {
+                let owner_id: i64 = r.get(2)?;
+                Ok(ApiClientView {
+                    client_id: r.get(0)?,
+                    name: r.get(1)?,
+                    yours: owner_id == viewer_user_id,
+                    owner: UserView { id: owner_id, email: r.get(3)?, display_name: r.get(4)? },
+                    subject_policy: r.get(5)?,
+                    secret_version: r.get(6)?,
+                    created_at: r.get(7)?,
+                    rotated_at: r.get(8)?,
+                    revoked_at: r.get(9)?,
+                    last_used_at: r.get(10)?,
+                })
+            },
+        )
+    })
+    .await
 }
 
 /// Replaces an active client's secret (retiring its tokens); false when there is no such

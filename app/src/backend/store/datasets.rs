@@ -1,7 +1,7 @@
-use super::{execute, params, query_row, Conn, Db, Optional, SqlResult, UnitResult, Writer};
+use super::{execute, params, query_map, query_row, Conn, Db, Optional, Row, SqlResult, UnitResult, Writer};
 use serde_json::Value;
 
-#[derive(Clone, Debug, sqlx::FromRow)]
+#[derive(Clone, Debug)]
 pub struct DatasetRow {
     pub id: i64,
     pub project_id: i64,
@@ -21,8 +21,27 @@ impl DatasetRow {
     }
 }
 
-const COLUMNS: &str =
-    "id, project_id, name, kind, recipe, description, columns, generation, row_count, built_at";
+/// `SELECT` of a dataset's columns, in the order `dataset` reads them.
+macro_rules! select_dataset {
+    () => {
+        "SELECT id, project_id, name, kind, recipe, description, columns, generation, row_count, built_at FROM datasets"
+    };
+}
+
+fn dataset(r: &Row<'_>) -> SqlResult<DatasetRow> {
+    Ok(DatasetRow {
+        id: r.get(0)?,
+        project_id: r.get(1)?,
+        name: r.get(2)?,
+        kind: r.get(3)?,
+        recipe: r.get(4)?,
+        description: r.get(5)?,
+        columns: r.get(6)?,
+        generation: r.get(7)?,
+        row_count: r.get(8)?,
+        built_at: r.get(9)?,
+    })
+}
 
 pub struct NewDataset<'a> {
     pub project_id: i64,
@@ -51,54 +70,49 @@ pub fn insert(tx: &Conn, ds: &NewDataset<'_>) -> SqlResult<i64> {
 }
 
 pub async fn by_name(db: &Db, project_id: i64, name: &str) -> Result<Option<DatasetRow>, sqlx::Error> {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM datasets WHERE project_id = ? AND name = ?"))
-        .bind(project_id)
-        .bind(name)
-        .fetch_optional(db)
-        .await
+    let name = name.to_string();
+    db.read(move |c| {
+        query_row(c, concat!(select_dataset!(), " WHERE project_id = ? AND name = ?"), params![project_id, name], dataset).optional()
+    })
+    .await
 }
 
 pub async fn by_id(db: &Db, id: i64) -> Result<Option<DatasetRow>, sqlx::Error> {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM datasets WHERE id = ?"))
-        .bind(id)
-        .fetch_optional(db)
-        .await
+    db.read(move |c| query_row(c, concat!(select_dataset!(), " WHERE id = ?"), params![id], dataset).optional()).await
 }
 
 pub async fn list(db: &Db, project_id: i64) -> Result<Vec<DatasetRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM datasets WHERE project_id = ? ORDER BY kind DESC, name"
-    ))
-    .bind(project_id)
-    .fetch_all(db)
-    .await
+    db.read(move |c| query_map(c, concat!(select_dataset!(), " WHERE project_id = ? ORDER BY kind DESC, name"), params![project_id], dataset))
+        .await
 }
 
 /// Up to `limit` rows of a dataset's current generation from row number `from` on, in order,
 /// each with its number.
 pub async fn read_page(db: &Db, ds: &DatasetRow, from: i64, limit: i64) -> Result<Vec<(i64, String)>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT row_no, data FROM dataset_rows WHERE dataset_id = ? AND generation = ? AND row_no >= ?
-         ORDER BY row_no LIMIT ?",
-    )
-    .bind(ds.id)
-    .bind(ds.generation)
-    .bind(from)
-    .bind(limit)
-    .fetch_all(db)
+    let (id, generation) = (ds.id, ds.generation);
+    db.read(move |c| {
+        query_map(
+            c,
+            "SELECT row_no, data FROM dataset_rows WHERE dataset_id = ? AND generation = ? AND row_no >= ?
+             ORDER BY row_no LIMIT ?",
+            params![id, generation, from, limit],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+    })
     .await
 }
 
 /// The first `limit` rows of the current generation.
 pub async fn first_rows(db: &Db, ds: &DatasetRow, limit: i64) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT data FROM dataset_rows WHERE dataset_id = ? AND generation = ?
-         ORDER BY row_no LIMIT ?",
-    )
-    .bind(ds.id)
-    .bind(ds.generation)
-    .bind(limit)
-    .fetch_all(db)
+    let (id, generation) = (ds.id, ds.generation);
+    db.read(move |c| {
+        query_map(
+            c,
+            "SELECT data FROM dataset_rows WHERE dataset_id = ? AND generation = ? ORDER BY row_no LIMIT ?",
+            params![id, generation, limit],
+            |r| r.get(0),
+        )
+    })
     .await
 }
 

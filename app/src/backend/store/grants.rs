@@ -1,6 +1,6 @@
 //! Impersonation grants: users or groups who may impersonate users or groups.
 
-use super::{audit, execute, now_ms, params, query_row, Conn, Db, SqlResult, Writer};
+use super::{audit, execute, now_ms, params, query_map, query_row, users, Conn, Db, Optional, SqlResult, Writer};
 use super::users::User;
 use crate::backend::audit::AuditEntry;
 use crate::model::{GrantView, PartyView, UserView};
@@ -40,59 +40,27 @@ const SUBJECT_MATCHES: &str = "(g.subject_user_id = u.id
 /// Whether any grant of the tenant lets `actor` impersonate `subject` (directly or through
 /// groups on either side). The rules module still decides: a grant never reaches an admin.
 pub async fn covers(db: &Db, tenant_id: i64, actor_user_id: i64, subject_user_id: i64) -> Result<bool, sqlx::Error> {
-    let found: Option<i64> = sqlx::query_scalar(&format!(
+    let sql = format!(
         "SELECT g.id FROM impersonation_grants g, users u
          WHERE u.id = ?2 AND g.tenant_id = ?3 AND u.tenant_id = ?3 AND {ACTOR_MATCHES} AND {SUBJECT_MATCHES}
          LIMIT 1"
-    ))
-    .bind(actor_user_id)
-    .bind(subject_user_id)
-    .bind(tenant_id)
-    .fetch_optional(db)
-    .await?;
+    );
+    let found = db
+        .read(move |c| query_row(c, &sql, params![actor_user_id, subject_user_id, tenant_id], |r| r.get::<i64>(0)).optional())
+        .await?;
     Ok(found.is_some())
-}
-
-#[derive(sqlx::FromRow)]
-struct UserGranted {
-    #[sqlx(flatten)]
-    user: User,
-    granted: bool,
 }
 
 /// The enabled users of the tenant, by display name, each with whether some grant lets `actor`
 /// impersonate them (what the picker needs, in one query; the rules module still decides).
 pub async fn enabled_users_granted_to(db: &Db, tenant_id: i64, actor_user_id: i64) -> Result<Vec<(User, bool)>, sqlx::Error> {
-    let rows: Vec<UserGranted> = sqlx::query_as(&format!(
+    let sql = format!(
         "SELECT u.id, u.tenant_id, u.email, u.display_name, u.password_hash, u.is_admin, u.account_type, u.disabled,
                 EXISTS (SELECT 1 FROM impersonation_grants g
-                        WHERE g.tenant_id = ?2 AND {ACTOR_MATCHES} AND {SUBJECT_MATCHES}) AS granted
+                        WHERE g.tenant_id = ?2 AND {ACTOR_MATCHES} AND {SUBJECT_MATCHES})
          FROM users u WHERE u.tenant_id = ?2 AND u.disabled = 0 ORDER BY u.display_name"
-    ))
-    .bind(actor_user_id)
-    .bind(tenant_id)
-    .fetch_all(db)
-    .await?;
-    Ok(rows.into_iter().map(|r| (r.user, r.granted)).collect())
-}
-
-#[derive(sqlx::FromRow)]
-struct GrantRow {
-    id: i64,
-    au_id: Option<i64>,
-    au_email: Option<String>,
-    au_name: Option<String>,
-    ag_id: Option<i64>,
-    ag_name: Option<String>,
-    su_id: Option<i64>,
-    su_email: Option<String>,
-    su_name: Option<String>,
-    sg_id: Option<i64>,
-    sg_name: Option<String>,
-    cb_id: i64,
-    cb_email: String,
-    cb_name: String,
-    created_at: i64,
+    );
+    db.read(move |c| query_map(c, &sql, params![actor_user_id, tenant_id], |r| Ok((users::user(r)?, r.get(8)?)))).await
 }
 
 fn party(user: (Option<i64>, Option<String>, Option<String>), group: (Option<i64>, Option<String>)) -> PartyView {
@@ -106,33 +74,31 @@ fn party(user: (Option<i64>, Option<String>, Option<String>), group: (Option<i64
 
 /// Every grant of a tenant, oldest first.
 pub async fn list(db: &Db, tenant_id: i64) -> Result<Vec<GrantView>, sqlx::Error> {
-    let rows: Vec<GrantRow> = sqlx::query_as(
-        "SELECT g.id, au.id AS au_id, au.email AS au_email, au.display_name AS au_name,
-                ag.id AS ag_id, ag.name AS ag_name,
-                su.id AS su_id, su.email AS su_email, su.display_name AS su_name,
-                sg.id AS sg_id, sg.name AS sg_name,
-                cb.id AS cb_id, cb.email AS cb_email, cb.display_name AS cb_name, g.created_at
-         FROM impersonation_grants g
-         LEFT JOIN users au ON au.id = g.actor_user_id
-         LEFT JOIN groups ag ON ag.id = g.actor_group_id
-         LEFT JOIN users su ON su.id = g.subject_user_id
-         LEFT JOIN groups sg ON sg.id = g.subject_group_id
-         JOIN users cb ON cb.id = g.created_by_user_id
-         WHERE g.tenant_id = ? ORDER BY g.id",
-    )
-    .bind(tenant_id)
-    .fetch_all(db)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| GrantView {
-            id: r.id,
-            actor: party((r.au_id, r.au_email, r.au_name), (r.ag_id, r.ag_name)),
-            subject: party((r.su_id, r.su_email, r.su_name), (r.sg_id, r.sg_name)),
-            created_by: UserView { id: r.cb_id, email: r.cb_email, display_name: r.cb_name },
-            created_at: r.created_at,
-        })
-        .collect())
+    db.read(move |c| {
+        query_map(
+            c,
+            "SELECT g.id, au.id, au.email, au.display_name, ag.id, ag.name, su.id, su.email, su.display_name,
+                    sg.id, sg.name, cb.id, cb.email, cb.display_name, g.created_at
+             FROM impersonation_grants g
+             LEFT JOIN users au ON au.id = g.actor_user_id
+             LEFT JOIN groups ag ON ag.id = g.actor_group_id
+             LEFT JOIN users su ON su.id = g.subject_user_id
+             LEFT JOIN groups sg ON sg.id = g.subject_group_id
+             JOIN users cb ON cb.id = g.created_by_user_id
+             WHERE g.tenant_id = ? ORDER BY g.id",
+            params![tenant_id],
+            |r| {
+                Ok(GrantView {
+                    id: r.get(0)?,
+                    actor: party((r.get(1)?, r.get(2)?, r.get(3)?), (r.get(4)?, r.get(5)?)),
+                    subject: party((r.get(6)?, r.get(7)?, r.get(8)?), (r.get(9)?, r.get(10)?)),
+                    created_by: UserView { id: r.get(11)?, email: r.get(12)?, display_name: r.get(13)? },
+                    created_at: r.get(14)?,
+                })
+            },
+        )
+    })
+    .await
 }
 
 /// Adds a grant with its audit row, in one transaction.

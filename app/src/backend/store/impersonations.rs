@@ -1,11 +1,11 @@
 //! Impersonations from start to end. Starting and ending write their audit row in the same
 //! transaction.
 
-use super::{audit, execute, now_ms, params, query_row, Conn, Db, SqlResult, Writer};
+use super::{audit, execute, now_ms, params, query_map, query_row, Conn, Db, Optional, SqlResult, Writer};
 use crate::backend::audit::AuditEntry;
 use crate::model::{ImpersonationRecordView, UserView, Via};
 
-#[derive(Clone, Debug, sqlx::FromRow)]
+#[derive(Clone, Debug)]
 pub struct ImpersonationRow {
     pub id: i64,
     pub tenant_id: i64,
@@ -70,13 +70,30 @@ pub async fn start(writer: &Writer, new: NewImpersonation, mut entry: AuditEntry
 }
 
 pub async fn by_id(db: &Db, id: i64) -> Result<Option<ImpersonationRow>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT id, tenant_id, actor_user_id, subject_user_id, reason, read_only, started_at, expires_at, ended_at,
-                end_reason
-         FROM impersonations WHERE id = ?",
-    )
-    .bind(id)
-    .fetch_optional(db)
+    db.read(move |c| {
+        query_row(
+            c,
+            "SELECT id, tenant_id, actor_user_id, subject_user_id, reason, read_only, started_at, expires_at, ended_at,
+                    end_reason
+             FROM impersonations WHERE id = ?",
+            params![id],
+            |r| {
+                Ok(ImpersonationRow {
+                    id: r.get(0)?,
+                    tenant_id: r.get(1)?,
+                    actor_user_id: r.get(2)?,
+                    subject_user_id: r.get(3)?,
+                    reason: r.get(4)?,
+                    read_only: r.get(5)?,
+                    started_at: r.get(6)?,
+                    expires_at: r.get(7)?,
+                    ended_at: r.get(8)?,
+                    end_reason: r.get(9)?,
+                })
+            },
+        )
+        .optional()
+    })
     .await
 }
 
@@ -111,52 +128,34 @@ pub async fn end(writer: &Writer, id: i64, end_reason: &str, entry: &AuditEntry)
         .await
 }
 
-#[derive(sqlx::FromRow)]
-struct RecordRow {
-    id: i64,
-    actor_id: i64,
-    actor_email: String,
-    actor_name: String,
-    subject_id: i64,
-    subject_email: String,
-    subject_name: String,
-    reason: String,
-    read_only: bool,
-    started_at: i64,
-    expires_at: i64,
-    ended_at: Option<i64>,
-    end_reason: Option<String>,
-    via: String,
-}
-
 /// Every impersonation of one user's account, newest first.
 pub async fn of_subject(db: &Db, subject_user_id: i64) -> Result<Vec<ImpersonationRecordView>, sqlx::Error> {
-    let rows: Vec<RecordRow> = sqlx::query_as(
-        "SELECT i.id, a.id AS actor_id, a.email AS actor_email, a.display_name AS actor_name,
-                s.id AS subject_id, s.email AS subject_email, s.display_name AS subject_name,
-                i.reason, i.read_only, i.started_at, i.expires_at, i.ended_at, i.end_reason, i.via
-         FROM impersonations i
-         JOIN users a ON a.id = i.actor_user_id
-         JOIN users s ON s.id = i.subject_user_id
-         WHERE i.subject_user_id = ? ORDER BY i.id DESC",
-    )
-    .bind(subject_user_id)
-    .fetch_all(db)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| ImpersonationRecordView {
-            id: r.id,
-            actor: UserView { id: r.actor_id, email: r.actor_email, display_name: r.actor_name },
-            subject: UserView { id: r.subject_id, email: r.subject_email, display_name: r.subject_name },
-            reason: r.reason,
-            read_only: r.read_only,
-            started_at: r.started_at,
-            expires_at: r.expires_at,
-            ended_at: r.ended_at,
-            end_reason: r.end_reason,
-            via: r.via,
-            actions: Vec::new(),
-        })
-        .collect())
+    db.read(move |c| {
+        query_map(
+            c,
+            "SELECT i.id, a.id, a.email, a.display_name, s.id, s.email, s.display_name,
+                    i.reason, i.read_only, i.started_at, i.expires_at, i.ended_at, i.end_reason, i.via
+             FROM impersonations i
+             JOIN users a ON a.id = i.actor_user_id
+             JOIN users s ON s.id = i.subject_user_id
+             WHERE i.subject_user_id = ? ORDER BY i.id DESC",
+            params![subject_user_id],
+            |r| {
+                Ok(ImpersonationRecordView {
+                    id: r.get(0)?,
+                    actor: UserView { id: r.get(1)?, email: r.get(2)?, display_name: r.get(3)? },
+                    subject: UserView { id: r.get(4)?, email: r.get(5)?, display_name: r.get(6)? },
+                    reason: r.get(7)?,
+                    read_only: r.get(8)?,
+                    started_at: r.get(9)?,
+                    expires_at: r.get(10)?,
+                    ended_at: r.get(11)?,
+                    end_reason: r.get(12)?,
+                    via: r.get(13)?,
+                    actions: Vec::new(),
+                })
+            },
+        )
+    })
+    .await
 }

@@ -1,4 +1,4 @@
-use super::{execute, now_ms, params, Conn, Db, SqlResult, Writer};
+use super::{execute, now_ms, params, query_map, Conn, Db, SqlResult, Writer};
 use crate::model::LogLineView;
 
 #[derive(Clone, Copy, Debug)]
@@ -34,16 +34,14 @@ pub fn append_in(tx: &Conn, job_id: i64, level: Level, message: &str) -> SqlResu
 }
 
 pub async fn lines(db: &Db, tenant_id: i64, job_id: i64) -> Result<Vec<LogLineView>, sqlx::Error> {
-    let rows: Vec<(i64, String, String)> = sqlx::query_as(
-        "SELECT l.at, l.level, l.message FROM job_log_lines l JOIN jobs j ON j.id = l.job_id
-         WHERE l.job_id = ? AND j.tenant_id = ? ORDER BY l.id",
-    )
-    .bind(job_id)
-    .bind(tenant_id)
-    .fetch_all(db)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(at, level, message)| LogLineView { at, level, message })
-        .collect())
+    db.read(move |c| {
+        query_map(
+            c,
+            "SELECT l.at, l.level, l.message FROM job_log_lines l JOIN jobs j ON j.id = l.job_id
+             WHERE l.job_id = ? AND j.tenant_id = ? ORDER BY l.id",
+            params![job_id, tenant_id],
+            |r| Ok(LogLineView { at: r.get(0)?, level: r.get(1)?, message: r.get(2)? }),
+        )
+    })
+    .await
 }

@@ -1,4 +1,4 @@
-use super::{audit, execute, inline, job_log, now_ms, params, query_map, query_row, Conn, Db, Optional, Row, SqlResult, UnitError, Writer};
+use super::{audit, execute, job_log, now_ms, params, query_map, query_row, Conn, Db, Optional, Row, SqlResult, UnitError, Writer};
 use crate::backend::audit::AuditEntry;
 use crate::model::{JobStatus, JobView, UserView, Via};
 
@@ -15,7 +15,7 @@ pub struct NewJob {
 }
 
 /// What a worker needs to run a job.
-#[derive(Clone, Debug, sqlx::FromRow)]
+#[derive(Clone, Debug)]
 pub struct JobRow {
     pub id: i64,
     pub tenant_id: i64,
@@ -29,6 +29,22 @@ pub struct JobRow {
 }
 
 impl JobRow {
+    /// A job from a row of `id, tenant_id, dataset_id, run_as_user_id, triggered_by_user_id,
+    /// impersonated_by_user_id, via_kind, via_label, attempts`.
+    fn read(r: &Row<'_>) -> SqlResult<JobRow> {
+        Ok(JobRow {
+            id: r.get(0)?,
+            tenant_id: r.get(1)?,
+            dataset_id: r.get(2)?,
+            run_as_user_id: r.get(3)?,
+            triggered_by_user_id: r.get(4)?,
+            impersonated_by_user_id: r.get(5)?,
+            via_kind: r.get(6)?,
+            via_label: r.get(7)?,
+            attempts: r.get(8)?,
+        })
+    }
+
     pub fn via(&self) -> Via {
         via_from_db(&self.via_kind, &self.via_label)
     }
@@ -142,19 +158,7 @@ pub async fn claim_next(writer: &Writer, lease: &Lease) -> Result<Option<JobRow>
         .run(move |tx| {
             let claim = if tx.is_postgres() { CLAIM_SKIPPING_LOCKED } else { CLAIM };
             let now = now_ms();
-            let claimed = query_row(tx, claim, params![now, lease.owner, now + lease.millis], |r| {
-                Ok(JobRow {
-                    id: r.get(0)?,
-                    tenant_id: r.get(1)?,
-                    dataset_id: r.get(2)?,
-                    run_as_user_id: r.get(3)?,
-                    triggered_by_user_id: r.get(4)?,
-                    impersonated_by_user_id: r.get(5)?,
-                    via_kind: r.get(6)?,
-                    via_label: r.get(7)?,
-                    attempts: r.get(8)?,
-                })
-            });
+            let claimed = query_row(tx, claim, params![now, lease.owner, now + lease.millis], JobRow::read);
             Ok(claimed.optional()?)
         })
         .await
@@ -289,8 +293,8 @@ fn job_view(r: &Row<'_>) -> SqlResult<JobView> {
     let person = |at: usize| -> SqlResult<UserView> {
         Ok(UserView { id: r.get(at)?, email: r.get(at + 1)?, display_name: r.get(at + 2)? })
     };
-    let status: String = r.get(3)?;
-    let (via_kind, via_label): (String, String) = (r.get(13)?, r.get(14)?);
+    let status = r.with_text(3, |word| JobStatus::from_db(word).unwrap_or(JobStatus::Failed))?;
+    let via = r.with_text(13, |kind| r.with_text(14, |label| via_from_db(kind, label)))??;
     let impersonated_by = match r.get::<Option<i64>>(10)? {
         Some(_) => Some(person(10)?),
         None => None,
@@ -299,11 +303,11 @@ fn job_view(r: &Row<'_>) -> SqlResult<JobView> {
         id: r.get(0)?,
         project_key: r.get(1)?,
         dataset: r.get(2)?,
-        status: JobStatus::from_db(&status).unwrap_or(JobStatus::Failed),
+        status,
         run_as: person(4)?,
         triggered_by: person(7)?,
         impersonated_by,
-        via: via_from_db(&via_kind, &via_label),
+        via,
         created_at: r.get(15)?,
         started_at: r.get(16)?,
         finished_at: r.get(17)?,
@@ -354,30 +358,32 @@ pub async fn list(db: &Db, tenant_id: i64, filter: &JobFilter) -> Result<Vec<Job
            AND (?3 IS NULL OR j.webapp_id = ?3)
          ORDER BY j.id DESC LIMIT ?4"
     );
-    inline::read(db, |conn| query_map(conn, SQL, params![tenant_id, filter.user_id, filter.webapp_id, filter.limit], job_view))
+    let (user_id, webapp_id, limit) = (filter.user_id, filter.webapp_id, filter.limit);
+    db.read_inline(move |conn| query_map(conn, SQL, params![tenant_id, user_id, webapp_id, limit], job_view)).await
 }
 
 /// One job, only if it belongs to the tenant.
 pub async fn view(db: &Db, tenant_id: i64, id: i64) -> Result<Option<JobView>, sqlx::Error> {
     const SQL: &str = concat!(view_select!(), " WHERE j.tenant_id = ?1 AND j.id = ?2");
-    inline::read(db, |conn| query_row(conn, SQL, params![tenant_id, id], job_view).optional())
+    db.read_inline(move |conn| query_row(conn, SQL, params![tenant_id, id], job_view).optional()).await
 }
 
 /// Every job's identities, for checks that each job names its own user.
 pub async fn all_identities(db: &Db) -> Result<Vec<JobRow>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT id, tenant_id, dataset_id, run_as_user_id, triggered_by_user_id,
-                impersonated_by_user_id, via_kind, via_label, attempts
-         FROM jobs ORDER BY id",
-    )
-    .fetch_all(db)
+    db.read(|c| {
+        query_map(
+            c,
+            "SELECT id, tenant_id, dataset_id, run_as_user_id, triggered_by_user_id,
+                    impersonated_by_user_id, via_kind, via_label, attempts
+             FROM jobs ORDER BY id",
+            params![],
+            JobRow::read,
+        )
+    })
     .await
 }
 
 /// How many jobs are in each state (for tests, the CLI and waiting in scripts).
 pub async fn count_with_status(db: &Db, status: JobStatus) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE status = ?")
-        .bind(status.as_db())
-        .fetch_one(db)
-        .await
+    db.read(move |c| query_row(c, "SELECT COUNT(*) FROM jobs WHERE status = ?", params![status.as_db()], |r| r.get(0))).await
 }

@@ -19,31 +19,29 @@ pub mod users;
 pub mod webapps;
 
 pub mod cache;
-mod inline;
 pub mod sessions;
 mod audit_chain;
 mod checkpoints;
+mod reader;
 pub mod postgres;
 mod sql;
 mod statement;
 mod writer;
 
 pub use sql::{StatementError, UnitError, UnitResult};
-pub use statement::{batch, execute, query_map, query_row, Column, Conn, Optional, Param, Row, SqlError, SqlResult, Value};
+pub use statement::{batch, execute, query_each, query_map, query_row, Column, Conn, Optional, Param, Row, SqlError, SqlResult, Value};
 pub use crate::params;
 pub use writer::{Committed, Connect, Writer, QUEUE_CAPACITY};
 use sql::BUSY_TIMEOUT;
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sqlx::{ConnectOptions, Connection};
 use std::str::FromStr;
 use std::sync::Arc;
 use crate::backend::audit::ChainKey;
 use cache::ReadCache;
-use std::time::Duration;
 
-/// The read side: a pool of read-only connections. Every write goes through the `Writer`.
-pub type Db = sqlx::SqlitePool;
+pub use reader::Db;
 
 /// The database: readers, and the one writer.
 #[derive(Clone, Debug)]
@@ -53,11 +51,11 @@ pub struct Database {
     pub cache: Arc<ReadCache>,
 }
 
-/// Read connections, each on a thread of its own: one per core and one more. On two cores,
-/// three served the SSR pages 15–25% faster than two or eight (`make bench`): fewer leave a
-/// core idle while one waits, more only add thread switches.
-fn readers() -> u32 {
-    std::thread::available_parallelism().map(|n| n.get() as u32).unwrap_or(2) + 1
+/// Reads under way at once, besides the inline ones: one per core and one more. On two
+/// cores, three served the SSR pages 15–25% faster than two or eight (`make bench`): fewer
+/// leave a core idle while one waits, more only add thread switches.
+fn readers() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2) + 1
 }
 
 /// The database engines, told apart by the scheme of `DATABASE_URL`.
@@ -85,16 +83,16 @@ impl Engine {
     }
 }
 
-/// Opens the database named by a `sqlite://` URL (creating the file when missing), brings its
-/// schema up to date and starts its writer, which signs audit rows with `chain_key`.
+/// Opens the database `url` names (a SQLite file is created when missing), brings its schema
+/// up to date and starts its writer, which signs audit rows with `chain_key`.
 pub async fn open(url: &str, chain_key: ChainKey) -> Result<Database, String> {
-    if Engine::of(url)? == Engine::Postgres {
-        return Err(format!(
-            "DATABASE_URL names PostgreSQL ({}): this version serves from SQLite only; \
-             `server migrate` already prepares a PostgreSQL database",
-            postgres::place(url)?
-        ));
+    match Engine::of(url)? {
+        Engine::Sqlite => open_sqlite(url, chain_key).await,
+        Engine::Postgres => postgres::open(url, chain_key, readers()).await,
     }
+}
+
+async fn open_sqlite(url: &str, chain_key: ChainKey) -> Result<Database, String> {
     let options = SqliteConnectOptions::from_str(url)
         .map_err(|e| format!("DATABASE_URL {url:?} is not a valid SQLite URL: {e}"))?;
     if url.contains(":memory:") || url.contains("mode=memory") {
@@ -140,20 +138,13 @@ pub async fn open(url: &str, chain_key: ChainKey) -> Result<Database, String> {
             .map_err(|e| format!("cannot open the database {} for writing: {e}", write_file.display()))
     });
     let writer = Writer::start(connect, committed, chain_key).await?;
-    let read = SqlitePoolOptions::new()
-        .max_connections(readers())
-        // A read-only connection has no state to check: skip the ping before each query.
-        .test_before_acquire(false)
-        .acquire_timeout(Duration::from_secs(10))
-        .connect_with(options.read_only(true).busy_timeout(BUSY_TIMEOUT))
-        .await
-        .map_err(|e| format!("cannot open the database {} for reading: {e}", file.display()))?;
+    let read = Db::sqlite(&file, readers());
     Ok(Database { read, writer, cache })
 }
 
 /// Whether the database has never been seeded (no tenant exists yet).
 pub async fn is_empty(db: &Db) -> Result<bool, sqlx::Error> {
-    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tenants").fetch_one(db).await?;
+    let count: i64 = db.read(|c| query_row(c, "SELECT COUNT(*) FROM tenants", params![], |r| r.get(0))).await?;
     Ok(count == 0)
 }
 

@@ -2,7 +2,9 @@
 //! `postgres://` URL is reached. Errors name the engine, host, port and database, never the
 //! password.
 
-use super::{Conn, Connect, Writer};
+use super::cache::ReadCache;
+use super::{Conn, Connect, Database, Db, Writer};
+use std::sync::Arc;
 use crate::backend::audit::ChainKey;
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{ConnectOptions, Connection};
@@ -50,6 +52,23 @@ pub const WRITER_APPLICATION_NAME: &str = "guise-writer";
 
 /// Starts a writer on the database `url` names; its audit rows are signed with `chain_key`.
 pub async fn start_writer(url: &str, chain_key: ChainKey) -> Result<Writer, String> {
+    start_writer_with(url, chain_key, Box::new(|_| {})).await
+}
+
+/// Brings the schema of the database `url` names up to date, and starts its writer and its
+/// readers (at most `readers` at once). The read cache learns the access version after each
+/// commit of this server; other servers' changes it learns from the version every session
+/// and API client read brings along.
+pub async fn open(url: &str, chain_key: ChainKey, readers: usize) -> Result<Database, String> {
+    migrate(url).await?;
+    let cache = Arc::new(ReadCache::default());
+    let learns = cache.clone();
+    let writer = start_writer_with(url, chain_key, Box::new(move |conn| learns.learn_after_commit(conn))).await?;
+    let read = reader(url, readers)?;
+    Ok(Database { read, writer, cache })
+}
+
+async fn start_writer_with(url: &str, chain_key: ChainKey, committed: super::Committed) -> Result<Writer, String> {
     let options = options(url)?.application_name(WRITER_APPLICATION_NAME);
     let place = place_of(&options);
     let connect: Connect = Box::new(move || {
@@ -58,5 +77,14 @@ pub async fn start_writer(url: &str, chain_key: ChainKey) -> Result<Writer, Stri
             e => format!("cannot connect to PostgreSQL, {place}: {e}"),
         })
     });
-    Writer::start(connect, Box::new(|_| {}), chain_key).await
+    Writer::start(connect, committed, chain_key).await
+}
+
+/// How read connections name themselves to the server.
+pub const READER_APPLICATION_NAME: &str = "guise-reader";
+
+/// Read-only connections to the database `url` names, at most `connections` at once (opened
+/// on first use).
+pub fn reader(url: &str, connections: usize) -> Result<Db, String> {
+    Ok(Db::postgres(&options(url)?.application_name(READER_APPLICATION_NAME), connections))
 }

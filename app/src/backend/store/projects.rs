@@ -1,12 +1,16 @@
-use super::{execute, params, query_row, Conn, Db, SqlResult};
+use super::{execute, params, query_map, query_row, Conn, Db, Optional, Row, SqlResult};
 use crate::backend::rules::permissions::ProjectGrants;
 
-#[derive(Clone, Debug, sqlx::FromRow)]
+#[derive(Clone, Debug)]
 pub struct ProjectRow {
     pub id: i64,
     pub tenant_id: i64,
     pub key: String,
     pub name: String,
+}
+
+fn project(r: &Row<'_>) -> SqlResult<ProjectRow> {
+    Ok(ProjectRow { id: r.get(0)?, tenant_id: r.get(1)?, key: r.get(2)?, name: r.get(3)? })
 }
 
 pub fn insert(tx: &Conn, tenant_id: i64, key: &str, name: &str) -> SqlResult<i64> {
@@ -20,17 +24,16 @@ pub fn insert(tx: &Conn, tenant_id: i64, key: &str, name: &str) -> SqlResult<i64
 
 /// A project of the given tenant; projects of other tenants are never found.
 pub async fn by_key(db: &Db, tenant_id: i64, key: &str) -> Result<Option<ProjectRow>, sqlx::Error> {
-    sqlx::query_as("SELECT id, tenant_id, key, name FROM projects WHERE tenant_id = ? AND key = ?")
-        .bind(tenant_id)
-        .bind(key)
-        .fetch_optional(db)
-        .await
+    let key = key.to_string();
+    db.read(move |c| {
+        query_row(c, "SELECT id, tenant_id, key, name FROM projects WHERE tenant_id = ? AND key = ?", params![tenant_id, key], project)
+            .optional()
+    })
+    .await
 }
 
 pub async fn list(db: &Db, tenant_id: i64) -> Result<Vec<ProjectRow>, sqlx::Error> {
-    sqlx::query_as("SELECT id, tenant_id, key, name FROM projects WHERE tenant_id = ? ORDER BY key")
-        .bind(tenant_id)
-        .fetch_all(db)
+    db.read(move |c| query_map(c, "SELECT id, tenant_id, key, name FROM projects WHERE tenant_id = ? ORDER BY key", params![tenant_id], project))
         .await
 }
 
@@ -55,16 +58,19 @@ pub fn grant(tx: &Conn, project_id: i64, grantee: Grantee, can_build: bool) -> S
 
 /// What a user holds on a project, directly or through any of their groups.
 pub async fn grants_of(db: &Db, project_id: i64, user_id: i64) -> Result<ProjectGrants, sqlx::Error> {
-    let (can_read, can_build): (bool, bool) = sqlx::query_as(
-        "SELECT COALESCE(MAX(p.can_read), 0), COALESCE(MAX(p.can_build), 0)
-         FROM project_permissions p
-         WHERE p.project_id = ?1
-           AND (p.user_id = ?2
-                OR p.group_id IN (SELECT group_id FROM group_members WHERE user_id = ?2))",
-    )
-    .bind(project_id)
-    .bind(user_id)
-    .fetch_one(db)
-    .await?;
+    let (can_read, can_build) = db
+        .read(move |c| {
+            query_row(
+                c,
+                "SELECT COALESCE(MAX(p.can_read), 0), COALESCE(MAX(p.can_build), 0)
+                 FROM project_permissions p
+                 WHERE p.project_id = ?1
+                   AND (p.user_id = ?2
+                        OR p.group_id IN (SELECT group_id FROM group_members WHERE user_id = ?2))",
+                params![project_id, user_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+        })
+        .await?;
     Ok(ProjectGrants { can_read, can_build })
 }

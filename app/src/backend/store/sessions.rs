@@ -4,7 +4,7 @@
 //! change committed before it.
 
 use super::cache::ReadCache;
-use super::{execute, inline, params, query_row, Db, Writer};
+use super::{execute, params, query_row, Db, Writer};
 use futures::future::BoxFuture;
 use futures::FutureExt;
 use std::cell::{Cell, RefCell};
@@ -144,7 +144,7 @@ impl SessionStore for Sessions {
         let now = OffsetDateTime::now_utc().unix_timestamp();
         // One row always: the access version, with the session when it exists and is current.
         let session = id.to_string();
-        let (version, data, expires_at): (i64, Option<String>, Option<i64>) = inline::read(&self.read, |conn| {
+        let (version, data, expires_at): (i64, Option<String>, Option<i64>) = self.read.read_inline(move |conn| {
             query_row(
                 conn,
                 "SELECT v.value, s.data, s.expires_at FROM access_version v
@@ -154,6 +154,7 @@ impl SessionStore for Sessions {
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
         })
+        .await
         .map_err(backend)?;
         self.cache.observe(version);
         let (Some(data), Some(expires_at)) = (data, expires_at) else { return Ok(None) };

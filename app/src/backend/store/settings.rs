@@ -1,15 +1,14 @@
 //! Server-wide settings.
 
-use super::{audit, execute, params, Db, Writer};
+use super::{audit, execute, params, query_row, Db, Optional, Writer};
 use crate::backend::audit::AuditEntry;
 
 const IMPERSONATION_ENABLED: &str = "impersonation_enabled";
 
 /// The global impersonation switch; on unless turned off.
 pub async fn impersonation_enabled(db: &Db) -> Result<bool, sqlx::Error> {
-    let value: Option<String> = sqlx::query_scalar("SELECT value FROM settings WHERE key = ?")
-        .bind(IMPERSONATION_ENABLED)
-        .fetch_optional(db)
+    let value: Option<String> = db
+        .read(|c| query_row(c, "SELECT value FROM settings WHERE key = ?", params![IMPERSONATION_ENABLED], |r| r.get(0)).optional())
         .await?;
     Ok(value.as_deref() != Some("false"))
 }

@@ -144,6 +144,18 @@ pub enum SqlError {
 
 pub type SqlResult<T> = Result<T, SqlError>;
 
+impl SqlError {
+    /// Whether the connection is known to be fine after this error (a missing row, a column
+    /// read as the wrong type, a statement PostgreSQL refused); otherwise it is replaced.
+    pub fn leaves_connection_usable(&self) -> bool {
+        match self {
+            SqlError::NoRows | SqlError::Column { .. } => true,
+            SqlError::Postgres(e) => matches!(e, sqlx::Error::Database(_)),
+            SqlError::Sqlite(_) => false,
+        }
+    }
+}
+
 impl From<rusqlite::Error> for SqlError {
     fn from(e: rusqlite::Error) -> Self {
         match e {
@@ -220,8 +232,17 @@ pub trait Column: Sized {
     fn from_cell(cell: Cell<'_>) -> Result<Self, String>;
 }
 
+/// Names what the column held, never its value: it may be a password hash or a sealed secret,
+/// and the message goes to the log.
 fn mismatch<T>(wanted: &str, cell: &Cell<'_>) -> Result<T, String> {
-    Err(format!("expected {wanted}, found {cell:?}"))
+    let found = match cell {
+        Cell::Null => "null",
+        Cell::Int(_) => "an integer",
+        Cell::Real(_) => "a real number",
+        Cell::Text(_) => "text",
+        Cell::Blob(_) => "bytes",
+    };
+    Err(format!("expected {wanted}, found {found}"))
 }
 
 impl Column for i64 {
@@ -295,6 +316,19 @@ impl Row<'_> {
         T::from_cell(cell).map_err(|message| SqlError::Column { index, message })
     }
 
+    /// Column `index`, a text, handed to `read` without being copied first (a word read to
+    /// pick an enum need not become a `String`).
+    pub fn with_text<T>(&self, index: usize, read: impl FnOnce(&str) -> T) -> SqlResult<T> {
+        let cell = match self {
+            Row::Sqlite(row) => sqlite_cell(row.get_ref(index)?),
+            Row::Postgres(row) => postgres_cell(row, index)?,
+        };
+        match cell {
+            Cell::Text(text) => Ok(read(&text)),
+            _ => Err(SqlError::Column { index, message: "not a text".into() }),
+        }
+    }
+
     /// Column `index` as a type that parses its text (a word stored for an enum).
     pub fn parsed<T: TryFrom<String, Error = String>>(&self, index: usize) -> SqlResult<T> {
         T::try_from(self.get::<String>(index)?).map_err(|message| SqlError::Column { index, message })
@@ -328,7 +362,7 @@ fn postgres_cell(row: &PgRow, index: usize) -> SqlResult<Cell<'_>> {
         "BOOL" => Cell::Int(<bool as Decode<Pg>>::decode(raw).map_err(column)?.into()),
         "FLOAT8" => Cell::Real(<f64 as Decode<Pg>>::decode(raw).map_err(column)?),
         "FLOAT4" => Cell::Real(<f32 as Decode<Pg>>::decode(raw).map_err(column)?.into()),
-        "TEXT" | "VARCHAR" | "BPCHAR" | "NAME" => Cell::Text(Cow::Borrowed(<&str as Decode<Pg>>::decode(raw).map_err(column)?)),
+        "TEXT" | "VARCHAR" | "BPCHAR" | "NAME" | "citext" | "CITEXT" => Cell::Text(Cow::Borrowed(<&str as Decode<Pg>>::decode(raw).map_err(column)?)),
         "BYTEA" => Cell::Blob(Cow::Borrowed(<&[u8] as Decode<Pg>>::decode(raw).map_err(column)?)),
         other => {
             let name = row.columns().get(index).map_or("?", |c| c.name());
@@ -462,6 +496,43 @@ pub fn query_map<T>(
     Ok(out)
 }
 
+/// Runs a statement and hands its rows to `visit` one at a time, as they come (a whole audit
+/// chain need not fit in memory); `visit` returns false to stop early.
+pub fn query_each(
+    conn: &Conn,
+    sql: &str,
+    params: &[&dyn Param],
+    mut visit: impl FnMut(&Row<'_>) -> SqlResult<bool>,
+) -> SqlResult<()> {
+    match &conn.engine {
+        Engine::Sqlite(c) => {
+            let mut statement = c.prepare_cached(sql)?;
+            let mut rows = statement.query(sqlite_params(params))?;
+            while let Some(row) = rows.next()? {
+                if !visit(&Row::Sqlite(row))? {
+                    break;
+                }
+            }
+            Ok(())
+        }
+        Engine::Postgres(session) => {
+            use futures::TryStreamExt;
+            let session = &mut *session.borrow_mut();
+            let sql = numbered_placeholders(sql);
+            let PgSession { runtime, conn } = session;
+            runtime.block_on(async {
+                let mut rows = postgres_query(&sql, params).fetch(conn);
+                while let Some(row) = rows.try_next().await? {
+                    if !visit(&Row::Postgres(&row))? {
+                        break;
+                    }
+                }
+                Ok(())
+            })
+        }
+    }
+}
+
 /// Runs statements without placeholders, such as the writer's `BEGIN` and `COMMIT`.
 pub fn batch(conn: &Conn, sql: &str) -> SqlResult<()> {
     match &conn.engine {
@@ -500,6 +571,8 @@ mod tests {
         assert_eq!(String::from_cell(Cell::Text("a".into())), Ok("a".to_string()));
         assert!(i64::from_cell(Cell::Text("7".into())).is_err());
         assert!(i64::from_cell(Cell::Null).is_err());
+        let refused = String::from_cell(Cell::Int(42)).unwrap_err() + &i64::from_cell(Cell::Text("$argon2id$secret".into())).unwrap_err();
+        assert!(!refused.contains("42") && !refused.contains("secret"), "a column's value stays out of the message: {refused}");
     }
 
     #[test]
@@ -513,5 +586,12 @@ mod tests {
         assert_eq!(rows, vec![("b".to_string(), true, None)]);
         let missing = query_row(&conn, "SELECT id FROM t WHERE id = ?", params![id + 1], |r| r.get::<i64>(0)).optional().unwrap();
         assert_eq!(missing, None);
+        let mut seen = Vec::new();
+        query_each(&conn, "SELECT id FROM t UNION ALL SELECT 99 ORDER BY 1", params![], |r| {
+            seen.push(r.get::<i64>(0)?);
+            Ok(false)
+        })
+        .unwrap();
+        assert_eq!(seen, vec![id], "stops when told");
     }
 }

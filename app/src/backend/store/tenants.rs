@@ -11,8 +11,5 @@ pub fn insert(tx: &Conn, name: &str) -> SqlResult<i64> {
 }
 
 pub async fn name_of(db: &Db, tenant_id: i64) -> Result<String, sqlx::Error> {
-    sqlx::query_scalar("SELECT name FROM tenants WHERE id = ?")
-        .bind(tenant_id)
-        .fetch_one(db)
-        .await
+    db.read(move |c| query_row(c, "SELECT name FROM tenants WHERE id = ?", params![tenant_id], |r| r.get(0))).await
 }

@@ -1,10 +1,28 @@
-use super::{execute, now_ms, params, query_row, Conn, Db, SqlResult, Writer};
+use super::{execute, now_ms, params, query_map, query_row, Conn, Db, Optional, Row, SqlResult, Writer};
 use crate::backend::audit::AuditEntry;
 pub use crate::backend::domain::User;
 use crate::backend::domain::AccountType;
 
-const COLUMNS: &str =
-    "id, tenant_id, email, display_name, password_hash, is_admin, account_type, disabled";
+/// `SELECT` of a user's columns, in the order `user` reads them.
+macro_rules! select_user {
+    () => {
+        "SELECT id, tenant_id, email, display_name, password_hash, is_admin, account_type, disabled FROM users"
+    };
+}
+
+/// A user from a row of `select_user!()` (or of the same columns first).
+pub(super) fn user(r: &Row<'_>) -> SqlResult<User> {
+    Ok(User {
+        id: r.get(0)?,
+        tenant_id: r.get(1)?,
+        email: r.get(2)?,
+        display_name: r.get(3)?,
+        password_hash: r.get(4)?,
+        is_admin: r.get(5)?,
+        account_type: r.parsed(6)?,
+        disabled: r.get(7)?,
+    })
+}
 
 pub struct NewUser<'a> {
     pub tenant_id: i64,
@@ -41,36 +59,26 @@ pub fn insert(tx: &Conn, user: &NewUser<'_>) -> SqlResult<i64> {
 /// A user of any tenant: only for ids the server itself stored (a session's user, a job's
 /// people); an id that came with a request is looked up with `in_tenant`.
 pub async fn by_id(db: &Db, id: i64) -> Result<Option<User>, sqlx::Error> {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE id = ?"))
-        .bind(id)
-        .fetch_optional(db)
-        .await
+    db.read(move |c| query_row(c, concat!(select_user!(), " WHERE id = ?"), params![id], user).optional()).await
 }
 
 /// A user of `tenant_id`; a user of another tenant is as unknown as one who does not exist.
 pub async fn in_tenant(db: &Db, tenant_id: i64, id: i64) -> Result<Option<User>, sqlx::Error> {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE id = ? AND tenant_id = ?"))
-        .bind(id)
-        .bind(tenant_id)
-        .fetch_optional(db)
+    db.read(move |c| query_row(c, concat!(select_user!(), " WHERE id = ? AND tenant_id = ?"), params![id, tenant_id], user).optional())
         .await
 }
 
 /// The user who logs in with `email` (emails are unique across tenants).
 pub async fn by_email(db: &Db, email: &str) -> Result<Option<User>, sqlx::Error> {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE email = ?"))
-        .bind(email)
-        .fetch_optional(db)
-        .await
+    let email = email.to_string();
+    db.read(move |c| query_row(c, concat!(select_user!(), " WHERE email = ?"), params![email], user).optional()).await
 }
 
 /// Enabled accounts of a tenant, by display name.
 pub async fn list_enabled(db: &Db, tenant_id: i64) -> Result<Vec<User>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM users WHERE tenant_id = ? AND disabled = 0 ORDER BY display_name"
-    ))
-    .bind(tenant_id)
-    .fetch_all(db)
+    db.read(move |c| {
+        query_map(c, concat!(select_user!(), " WHERE tenant_id = ? AND disabled = 0 ORDER BY display_name"), params![tenant_id], user)
+    })
     .await
 }
 
@@ -128,8 +136,6 @@ pub async fn create_with_tenant(
 
 /// Every account of a tenant, by display name.
 pub async fn list_all(db: &Db, tenant_id: i64) -> Result<Vec<User>, sqlx::Error> {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE tenant_id = ? ORDER BY display_name"))
-        .bind(tenant_id)
-        .fetch_all(db)
+    db.read(move |c| query_map(c, concat!(select_user!(), " WHERE tenant_id = ? ORDER BY display_name"), params![tenant_id], user))
         .await
 }

@@ -1,7 +1,7 @@
-use super::{execute, params, query_row, Conn, Db, SqlResult, Writer};
+use super::{execute, params, query_map, query_row, Conn, Db, Optional, Row, SqlResult, Writer};
 use crate::backend::audit::AuditEntry;
 
-#[derive(Clone, Debug, sqlx::FromRow)]
+#[derive(Clone, Debug)]
 pub struct WebappRow {
     pub id: i64,
     pub project_id: i64,
@@ -10,7 +10,9 @@ pub struct WebappRow {
     pub run_as_user_id: i64,
 }
 
-const COLUMNS: &str = "id, project_id, slug, name, run_as_user_id";
+fn webapp(r: &Row<'_>) -> SqlResult<WebappRow> {
+    Ok(WebappRow { id: r.get(0)?, project_id: r.get(1)?, slug: r.get(2)?, name: r.get(3)?, run_as_user_id: r.get(4)? })
+}
 
 pub fn insert(tx: &Conn, project_id: i64, slug: &str, name: &str, run_as_user_id: i64) -> SqlResult<i64> {
     query_row(
@@ -22,18 +24,29 @@ pub fn insert(tx: &Conn, project_id: i64, slug: &str, name: &str, run_as_user_id
 }
 
 pub async fn by_slug(db: &Db, project_id: i64, slug: &str) -> Result<Option<WebappRow>, sqlx::Error> {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM webapps WHERE project_id = ? AND slug = ?"))
-        .bind(project_id)
-        .bind(slug)
-        .fetch_optional(db)
-        .await
+    let slug = slug.to_string();
+    db.read(move |c| {
+        query_row(
+            c,
+            "SELECT id, project_id, slug, name, run_as_user_id FROM webapps WHERE project_id = ? AND slug = ?",
+            params![project_id, slug],
+            webapp,
+        )
+        .optional()
+    })
+    .await
 }
 
 pub async fn list(db: &Db, project_id: i64) -> Result<Vec<WebappRow>, sqlx::Error> {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM webapps WHERE project_id = ? ORDER BY name"))
-        .bind(project_id)
-        .fetch_all(db)
-        .await
+    db.read(move |c| {
+        query_map(
+            c,
+            "SELECT id, project_id, slug, name, run_as_user_id FROM webapps WHERE project_id = ? ORDER BY name",
+            params![project_id],
+            webapp,
+        )
+    })
+    .await
 }
 
 /// Changes "Run backend as", with its audit row (when audited) in the same transaction.
