@@ -9,7 +9,7 @@ pub mod api_v2;
 
 use app::backend::secrets::ServerKey;
 use app::backend::state::{AppState, Keys, Settings};
-use app::backend::{seed, store, tokens};
+use app::backend::{seed, shared_throttles, store, tokens};
 use std::path::{Path, PathBuf};
 
 /// Where the server key lives unless `GUISE_KEY_FILE` says otherwise: beside the database
@@ -48,7 +48,13 @@ pub async fn open_state(database_url: &str, settings: Settings, demo: bool) -> R
         tracing::info!("seeded the demo organisation");
     }
     let tokens = tokens::load_or_create(&database, &server).await?;
-    Ok(AppState::new(database, settings, Keys { server, tokens }))
+    let relay = database.relay.clone();
+    let state = AppState::new(database, settings, Keys { server, tokens });
+    if let Some(relay) = relay {
+        state.jobs.relay_through(relay).await;
+    }
+    shared_throttles::remember(&state).await.map_err(|e| format!("cannot read the throttles' counts: {e}"))?;
+    Ok(state)
 }
 
 #[cfg(test)]

@@ -67,6 +67,21 @@ async fn password_guessing_waits_per_account_and_address_and_is_audited() {
 }
 
 #[tokio::test]
+async fn a_restarted_server_still_slows_the_guesser_down() {
+    async fn try_login(app: &TestApp, password: &str) -> common::Reply {
+        let request = common::form_request("/api/login", &[("email", "carol@tshirts.example"), ("password", password)], None);
+        app.request(common::from_address(request, "203.0.113.5")).await
+    }
+    let app = TestApp::new().await;
+    for n in 1..=5 {
+        assert_eq!(try_login(&app, "guess").await.status, StatusCode::UNAUTHORIZED, "guess {n}");
+    }
+    let restarted = TestApp::new_on(&app).await;
+    let throttled = try_login(&restarted, "guise-demo").await;
+    assert_eq!(throttled.status, StatusCode::TOO_MANY_REQUESTS, "{}", throttled.body);
+}
+
+#[tokio::test]
 async fn over_https_cookies_are_secure_and_browsers_are_told_to_stay_on_https() {
     let plain = TestApp::new().await;
     let login = plain.post("/api/login", &[("email", "u1@tshirts.example"), ("password", "guise-demo")], None).await;

@@ -107,6 +107,79 @@ async fn an_impersonation_stopped_on_one_server_is_over_on_the_other_at_once() {
 }
 
 #[tokio::test]
+async fn a_page_on_one_server_sees_a_job_run_on_the_other_move() {
+    let Some(a) = TestApp::on_postgres("serve_events").await else { return };
+    let b = TestApp::new_on(&a).await;
+    runner::spawn_workers(&a.state);
+    let mut on_b = b.state.jobs.subscribe();
+    let cookie = a.login("u1@tshirts.example").await;
+    let reply = a.post("/api/build_in_context", &DEMO_FORM, Some(&cookie)).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    let id = reply.json()["job_id"].as_i64().expect("job_id");
+
+    let mut seen = Vec::new();
+    let finished = tokio::time::timeout(std::time::Duration::from_secs(120), async {
+        loop {
+            let message = on_b.recv().await.expect("server B's events");
+            if message.event.job_id == id {
+                assert_eq!(message.tenant_id, TSHIRTS);
+                seen.push(message.event.status);
+                if message.event.status.is_finished() {
+                    return message.event;
+                }
+            }
+        }
+    })
+    .await
+    .expect("server B hears the job end");
+    assert_eq!(finished.status, JobStatus::Succeeded, "{seen:?}");
+    assert_eq!(finished.rows_in, Some(52_000));
+    assert!(seen.contains(&JobStatus::Running), "{seen:?}");
+}
+
+/// A password login from `ip`.
+async fn try_login(app: &TestApp, email: &str, password: &str, ip: &str) -> common::Reply {
+    let request = form_request("/api/login", &[("email", email), ("password", password)], None);
+    app.request(common::from_address(request, ip)).await
+}
+
+/// A client-credentials token request from `ip`.
+async fn try_client(app: &TestApp, secret: &str, ip: &str) -> common::Reply {
+    let form = [("grant_type", "client_credentials"), ("client_id", DEMO_CLIENT_ID), ("client_secret", secret)];
+    app.request(common::from_address(form_request("/v2/auth/token", &form, None), ip)).await
+}
+
+#[tokio::test]
+async fn wrong_passwords_and_secrets_counted_on_one_server_slow_down_the_other() {
+    let Some(a) = TestApp::on_postgres("serve_throttle").await else { return };
+    let b = TestApp::new_on(&a).await;
+    // Guesses spread over both servers use up the free tries once, not once per server.
+    for n in 0..5 {
+        let server = if n % 2 == 0 { &a } else { &b };
+        let reply = try_login(server, "carol@tshirts.example", "guess", "203.0.113.5").await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "guess {n}: {}", reply.body);
+    }
+    for server in [&a, &b] {
+        let reply = try_login(server, "carol@tshirts.example", "guise-demo", "203.0.113.5").await;
+        assert_eq!(reply.status, StatusCode::TOO_MANY_REQUESTS, "{}", reply.body);
+    }
+    // Carol, from elsewhere, is not locked out on either.
+    let carol = try_login(&b, "carol@tshirts.example", "guise-demo", "192.0.2.10").await;
+    assert!(carol.status.is_success() || carol.status.is_redirection(), "{} {}", carol.status, carol.body);
+
+    let free = app::backend::throttle::ONE_CLIENT_SOURCE.free;
+    for n in 0..free {
+        let server = if n % 2 == 0 { &b } else { &a };
+        assert_eq!(try_client(server, "nope", "203.0.113.7").await.status, StatusCode::UNAUTHORIZED, "wrong secret {n}");
+    }
+    for server in [&a, &b] {
+        let right = try_client(server, DEMO_CLIENT_SECRET, "203.0.113.7").await;
+        assert_eq!(right.status, StatusCode::TOO_MANY_REQUESTS, "{}", right.body);
+    }
+    assert_eq!(try_client(&a, DEMO_CLIENT_SECRET, "192.0.2.9").await.status, StatusCode::OK, "the client's own address");
+}
+
+#[tokio::test]
 async fn two_servers_starting_on_an_empty_database_share_one_signing_key() {
     let Some(url) = common::fresh_postgres("serve_keys").await else { return };
     let dir = tempfile::tempdir().unwrap();

@@ -7,6 +7,7 @@ use super::rules::api_clients::{self, CLIENT_REFUSED};
 use super::rules::impersonation;
 use super::principal::Principal;
 use super::secrets::same_secret;
+use super::shared_throttles;
 use super::state::AppState;
 use super::throttle::ClientAddress;
 use super::store::{self, api_clients::{secret_context, ApiClientRow, ClientWithOwner}, impersonations::NewImpersonation, now_ms, used_subject_tokens::Recorded, users::User};
@@ -211,6 +212,7 @@ pub async fn client_credentials(state: &AppState, client_id: &str, secret: &str,
         return Err(ApiFailure::client_refused(CLIENT_REFUSED));
     };
     let source = (client_id.to_string(), address.0);
+    shared_throttles::before_client(state, &source).await?;
     if let Some(seconds) = state.client_throttle.wait(&source, now_secs()) {
         return Err(ApiFailure::SlowDown {
             description: format!("too many wrong secrets for this client from this address; try again in {seconds} s"),
@@ -219,7 +221,7 @@ pub async fn client_credentials(state: &AppState, client_id: &str, secret: &str,
     }
     let Some(ClientWithOwner { client, owner, tenant, last_used_at, .. }) = client_with_owner(state, client_id).await? else {
         tracing::warn!("client credentials for unknown client {client_id:?}");
-        state.client_throttle.fail(source, now_secs());
+        shared_throttles::client_failed(state, source, now_secs()).await?;
         return Err(ApiFailure::client_refused(CLIENT_REFUSED));
     };
     let target = format!("client {}", client.client_id);
@@ -227,7 +229,7 @@ pub async fn client_credentials(state: &AppState, client_id: &str, secret: &str,
     let secret_matches = same_secret(&open_secret(state, &client)?, secret.as_bytes());
     if let Err(refusal) = api_clients::may_use_client(secret_matches, client.is_active(), owner.disabled) {
         let why = if refusal.is_guess() {
-            match state.client_throttle.fail(source, now_secs()) {
+            match shared_throttles::client_failed(state, source, now_secs()).await? {
                 0 => format!("{} (from {})", refusal.reason(), address.0),
                 wait => format!("{} (from {}); that address now waits {wait} s", refusal.reason(), address.0),
             }

@@ -3,6 +3,7 @@
 
 use super::audit::{AuditAction, AuditEntry, Outcome};
 use super::memory;
+use super::shared_throttles;
 use super::rules::permissions;
 use super::state::AppState;
 use super::store::cache::{Cached, ReadCache};
@@ -98,6 +99,7 @@ pub fn within_session_lifetime(signed_in_at: i64, now: i64) -> bool {
 /// throttled alike, so the answers do not tell which accounts exist.
 pub async fn log_in(state: &AppState, session: &mut AuthSession, email: &str, password: String, address: ClientAddress) -> Result<User, AppError> {
     let now = store::now_ms() / 1000;
+    shared_throttles::before_login(state, email, address.0).await?;
     let attempt = state.login_throttle.begin(email, address.0, now).map_err(|not_now| match not_now {
         NotNow::Wait(wait) => AppError::TooManyRequests {
             message: format!("too many failed logins; try again in {wait} s"),
@@ -113,10 +115,10 @@ pub async fn log_in(state: &AppState, session: &mut AuthSession, email: &str, pa
         .await
         .map_err(AppError::internal)?;
     if let Some(user) = user {
-        attempt.succeeded();
+        shared_throttles::login_succeeded(state, &attempt).await?;
         return Ok(user);
     }
-    let wait = attempt.failed(now);
+    let wait = shared_throttles::login_failed(state, &attempt, now).await?;
     drop(attempt);
     match store::users::by_email(&state.db, email.trim()).await? {
         Some(account) => {

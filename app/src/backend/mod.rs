@@ -17,6 +17,7 @@ pub mod services;
 pub mod seed;
 pub mod state;
 pub mod store;
+pub mod shared_throttles;
 pub mod throttle;
 pub mod tokens;
 pub mod webapp_backend;

@@ -7,7 +7,8 @@ use super::store::cache::{Cached, ReadCache};
 use super::store::{jobs::Lease, Database, Db, Writer};
 use super::tokens::TokenKeys;
 use crate::model::JobEvent;
-use std::sync::Arc;
+use super::store::job_events::{Outbox, Relay};
+use std::sync::{Arc, OnceLock};
 use tokio::sync::{broadcast, Notify, Semaphore};
 
 #[derive(Clone, Debug)]
@@ -48,6 +49,8 @@ pub const JOB_LEASE: std::time::Duration = std::time::Duration::from_secs(30);
 pub struct JobHub {
     wake: Arc<Notify>,
     events: broadcast::Sender<TenantJobEvent>,
+    /// On PostgreSQL, where this server's events leave for the other servers.
+    outbox: Arc<OnceLock<Outbox>>,
     pub lease: Arc<Lease>,
 }
 
@@ -64,7 +67,20 @@ impl JobHub {
         // One owner name per server process: a restarted server holds none of its old leases.
         let owner = format!("server-{}-{:016x}", std::process::id(), rand::random::<u64>());
         let lease = Lease { owner, millis: JOB_LEASE.as_millis() as i64 };
-        JobHub { wake: Arc::new(Notify::new()), events, lease: Arc::new(lease) }
+        JobHub { wake: Arc::new(Notify::new()), events, outbox: Arc::default(), lease: Arc::new(lease) }
+    }
+
+    /// Sends this server's job events to the other servers on the database, and theirs to
+    /// this server's pages.
+    pub async fn relay_through(&self, relay: Relay) {
+        let events = self.events.clone();
+        let deliver = move |tenant_id, event| {
+            let _ = events.send(TenantJobEvent { tenant_id, event });
+        };
+        let outbox = relay.start(self.lease.owner.clone(), deliver).await;
+        if self.outbox.set(outbox).is_err() {
+            tracing::warn!("job events are already relayed");
+        }
     }
 
     pub fn wake_worker(&self) {
@@ -77,6 +93,9 @@ impl JobHub {
 
     pub fn publish(&self, tenant_id: i64, event: JobEvent) {
         // Nobody listening is fine: events are only a live view of the jobs table.
+        if let Some(outbox) = self.outbox.get() {
+            outbox.send(tenant_id, event.clone());
+        }
         let _ = self.events.send(TenantJobEvent { tenant_id, event });
     }
 

@@ -54,6 +54,33 @@ pub const ONE_ACCOUNT: Policy = Policy { free: 100, first_wait: 4, max_wait: 15 
 /// One API client from one address: scripts retry, so a few more tries.
 pub const ONE_CLIENT_SOURCE: Policy = Policy { free: 10, first_wait: 4, max_wait: 15 * 60, forget_after: 60 * 60 };
 
+/// The throttles' names in the database (`store::throttle_failures`).
+pub const SCOPE_ACCOUNT_FROM_ADDRESS: &str = "login account from address";
+pub const SCOPE_ADDRESS: &str = "login address";
+pub const SCOPE_ACCOUNT: &str = "login account";
+pub const SCOPE_CLIENT_FROM_ADDRESS: &str = "client from address";
+
+/// A key as the database stores it, under its throttle's name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SharedKey {
+    pub scope: &'static str,
+    pub key: String,
+    /// Its throttle's `Policy::forget_after`.
+    pub forget_after: i64,
+}
+
+/// An account or client from an address, as the database stores it: the address first (it
+/// has no spaces), then the name.
+pub fn source_text(name: &str, address: IpAddr) -> String {
+    format!("{address} {name}")
+}
+
+/// The account or client and the address of a `source_text`.
+pub fn parse_source(text: &str) -> Option<(String, IpAddr)> {
+    let (address, name) = text.split_once(' ')?;
+    Some((name.to_string(), address.parse().ok()?))
+}
+
 /// Keys kept before the forgotten ones are dropped.
 const MAX_KEYS: usize = 100_000;
 
@@ -160,6 +187,25 @@ impl<K: Hash + Eq> Throttle<K> {
         })
     }
 
+    /// Takes the count the database holds for `key` (`None`: no failures), kept by every
+    /// server on it: it replaces this server's own, whose tries under way stay counted.
+    pub fn learn(&self, key: K, counted: Option<(u32, i64)>)
+    where
+        K: Clone,
+    {
+        self.with(|m| {
+            let f = m.entry(key.clone()).or_insert(Failures { count: 0, last: 0, checking: 0 });
+            (f.count, f.last) = counted.unwrap_or((0, f.last));
+            if f.count == 0 && f.checking == 0 {
+                m.remove(&key);
+            }
+        })
+    }
+
+    pub fn policy(&self) -> Policy {
+        self.policy
+    }
+
     /// When the table is full, drops the keys that slow nobody down.
     fn make_room(&self, m: &mut HashMap<K, Failures>, now: i64) {
         if m.len() >= MAX_KEYS {
@@ -169,7 +215,15 @@ impl<K: Hash + Eq> Throttle<K> {
 }
 
 /// Most addresses remembered per account.
-const KNOWN_ADDRESSES: usize = 8;
+pub const KNOWN_ADDRESSES: usize = 8;
+
+/// Adds an address to an account's known ones, dropping the oldest past the most kept.
+fn remember(addresses: &mut Vec<IpAddr>, address: IpAddr) {
+    if addresses.len() >= KNOWN_ADDRESSES {
+        addresses.remove(0);
+    }
+    addresses.push(address);
+}
 
 /// Password logins, throttled three ways: an account from one address, an address against any
 /// account, and an account from addresses it was never used from. The last spares addresses
@@ -212,6 +266,39 @@ pub struct LoginAttempt<'a> {
 }
 
 impl LoginAttempt<'_> {
+    /// The keys `failed` counts, as the database stores them.
+    pub fn failed_keys(&self) -> Vec<SharedKey> {
+        let mut keys = LoginThrottle::shared_keys(&self.account, self.address).to_vec();
+        if !self.new_address {
+            keys.pop();
+        }
+        keys
+    }
+
+    /// Takes the database's counts of `failed_keys` (in that order) after a wrong password;
+    /// returns the wait they impose on that account from that address at `now` (0 for none).
+    pub fn learn_failed(&self, counts: &[(u32, i64)], now: i64) -> i64 {
+        let t = self.throttle;
+        let pair = (self.account.clone(), self.address);
+        if let [pair_count, address_count, rest @ ..] = counts {
+            t.account_from_address.learn(pair.clone(), Some(*pair_count));
+            t.address.learn(self.address, Some(*address_count));
+            if let (true, [account_count]) = (self.new_address, rest) {
+                t.account.learn(self.account.clone(), Some(*account_count));
+            }
+        }
+        t.account_from_address.wait(&pair, now).unwrap_or(0)
+    }
+
+    /// The account, as the throttles name it.
+    pub fn account(&self) -> &str {
+        &self.account
+    }
+
+    pub fn address(&self) -> IpAddr {
+        self.address
+    }
+
     /// Counts a wrong password; returns the wait it now imposes on that account from that
     /// address (0 for none).
     pub fn failed(&self, now: i64) -> i64 {
@@ -232,10 +319,7 @@ impl LoginAttempt<'_> {
         let mut known = t.known.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let addresses = known.entry(self.account.clone()).or_default();
         if !addresses.contains(&self.address) {
-            if addresses.len() == KNOWN_ADDRESSES {
-                addresses.remove(0);
-            }
-            addresses.push(self.address);
+            remember(addresses, self.address);
         }
     }
 }
@@ -252,6 +336,64 @@ impl Drop for LoginAttempt<'_> {
 }
 
 impl LoginThrottle {
+    /// The database's keys of a login for `email` from `address`: the account from that
+    /// address, the address, and the account.
+    pub fn shared_keys(email: &str, address: IpAddr) -> [SharedKey; 3] {
+        let account = account_key(email);
+        [
+            SharedKey { scope: SCOPE_ACCOUNT_FROM_ADDRESS, key: source_text(&account, address), forget_after: ONE_SOURCE.forget_after },
+            SharedKey { scope: SCOPE_ADDRESS, key: address.to_string(), forget_after: ONE_ADDRESS.forget_after },
+            SharedKey { scope: SCOPE_ACCOUNT, key: account, forget_after: ONE_ACCOUNT.forget_after },
+        ]
+    }
+
+    /// Takes what the database holds on a login for `email` from `address`: the counts of
+    /// its `shared_keys`, in that order, and whether the account logged in from there before.
+    pub fn learn(&self, email: &str, address: IpAddr, counts: [Option<(u32, i64)>; 3], known: bool) {
+        let account = account_key(email);
+        let [pair_count, address_count, account_count] = counts;
+        self.account_from_address.learn((account.clone(), address), pair_count);
+        self.address.learn(address, address_count);
+        self.account.learn(account.clone(), account_count);
+        let mut known_addresses = self.known.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let addresses = known_addresses.entry(account.clone()).or_default();
+        match (known, addresses.iter().position(|a| *a == address)) {
+            (true, None) => remember(addresses, address),
+            (false, Some(at)) => drop(addresses.remove(at)),
+            _ => {}
+        }
+        if addresses.is_empty() {
+            known_addresses.remove(&account);
+        }
+    }
+
+    /// Takes one count the database holds (a server starting up); false for a scope or key
+    /// that is not a login throttle's.
+    pub fn learn_row(&self, scope: &str, key: &str, counted: (u32, i64)) -> bool {
+        match scope {
+            SCOPE_ACCOUNT_FROM_ADDRESS => match parse_source(key) {
+                Some(pair) => self.account_from_address.learn(pair, Some(counted)),
+                None => return false,
+            },
+            SCOPE_ADDRESS => match key.parse() {
+                Ok(address) => self.address.learn(address, Some(counted)),
+                Err(_) => return false,
+            },
+            SCOPE_ACCOUNT => self.account.learn(key.to_string(), Some(counted)),
+            _ => return false,
+        }
+        true
+    }
+
+    /// Takes an address `account` logged in from (a server starting up; oldest first).
+    pub fn learn_known_address(&self, account: &str, address: IpAddr) {
+        let mut known = self.known.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let addresses = known.entry(account.to_string()).or_default();
+        if !addresses.contains(&address) {
+            remember(addresses, address);
+        }
+    }
+
     fn is_known(&self, account: &str, address: IpAddr) -> bool {
         let known = self.known.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         known.get(account).is_some_and(|addresses| addresses.contains(&address))
@@ -425,5 +567,70 @@ mod tests {
         t.fail(u32::MAX, 11);
         assert_eq!(t.with(|m| m.len()), 2, "one failure each: dropped");
         assert_eq!(t.wait(&0, 11), Some(3), "the guessing key is kept");
+    }
+
+    #[test]
+    fn counts_from_the_database_replace_the_servers_own() {
+        let t = Throttle::new(ONE_SOURCE);
+        t.learn("k", Some((6, 100)));
+        assert_eq!(t.wait(&"k", 100), Some(8), "another server's failures slow this one down");
+        t.learn("k", None);
+        assert_eq!(t.wait(&"k", 100), None, "another server's right password starts the count over");
+        for _ in 0..5 {
+            t.fail("k", 200);
+        }
+        t.learn("k", Some((1, 150)));
+        assert_eq!(t.wait(&"k", 200), None, "the database's count is the one that holds");
+    }
+
+    #[test]
+    fn a_count_learned_while_tries_are_under_way_keeps_them_counted() {
+        let t = Throttle::new(ONE_SOURCE);
+        for _ in 0..4 {
+            t.begin("k", 100).expect("free tries");
+        }
+        t.learn("k", None);
+        assert_eq!(t.begin("k", 100), Ok(()), "four under way, none failed: a fifth may start");
+        assert_eq!(t.begin("k", 100), Err(NotNow::Busy), "five under way could use up the free tries");
+    }
+
+    #[test]
+    fn login_counts_and_known_addresses_from_the_database_hold_on_this_server() {
+        let t = LoginThrottle::default();
+        t.learn("Carol@tshirts.example", ip(1), [Some((5, 100)), None, Some((5, 100))], false);
+        assert_eq!(wait(&t, "carol@tshirts.example", ip(1), 101), Some(3));
+        t.learn("carol@tshirts.example", ip(1), [None, None, None], true);
+        let attempt = t.begin("carol@tshirts.example", ip(1), 101).expect("counts gone");
+        assert_eq!(attempt.failed_keys().len(), 2, "a known address leaves the account-wide count alone");
+        drop(attempt);
+        t.learn("carol@tshirts.example", ip(1), [None, None, None], false);
+        let attempt = t.begin("carol@tshirts.example", ip(1), 101).expect("may try");
+        let keys = attempt.failed_keys();
+        assert_eq!(keys.iter().map(|k| k.scope).collect::<Vec<_>>(), [SCOPE_ACCOUNT_FROM_ADDRESS, SCOPE_ADDRESS, SCOPE_ACCOUNT]);
+        assert_eq!(keys[0].key, "192.0.2.1 carol@tshirts.example");
+        assert_eq!(attempt.learn_failed(&[(7, 101), (7, 101), (7, 101)], 101), 16, "the wait follows the database's count");
+    }
+
+    #[test]
+    fn rows_read_at_start_are_taken_only_when_they_name_a_login_throttle() {
+        let t = LoginThrottle::default();
+        assert!(t.learn_row(SCOPE_ACCOUNT_FROM_ADDRESS, "192.0.2.1 carol@tshirts.example", (5, 100)));
+        assert_eq!(wait(&t, "carol@tshirts.example", ip(1), 100), Some(4));
+        assert!(t.learn_row(SCOPE_ADDRESS, "2001:db8::1", (1, 100)));
+        assert!(!t.learn_row(SCOPE_ADDRESS, "not an address", (1, 100)));
+        assert!(!t.learn_row(SCOPE_ACCOUNT_FROM_ADDRESS, "carol@tshirts.example", (1, 100)));
+        assert!(!t.learn_row(SCOPE_CLIENT_FROM_ADDRESS, "192.0.2.1 demo", (1, 100)));
+        t.learn_known_address("carol@tshirts.example", ip(2));
+        let attempt = t.begin("carol@tshirts.example", ip(2), 100).expect("may try");
+        assert_eq!(attempt.failed_keys().len(), 2, "a known address");
+    }
+
+    #[test]
+    fn sources_are_stored_as_text_and_read_back() {
+        for (name, address) in [("carol@tshirts.example", ip(1)), ("a b", "2001:db8::1".parse().unwrap())] {
+            assert_eq!(parse_source(&source_text(name, address)), Some((name.to_string(), address)));
+        }
+        assert_eq!(parse_source("nospace"), None);
+        assert_eq!(parse_source("300.1.1.1 x"), None);
     }
 }

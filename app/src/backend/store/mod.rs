@@ -8,12 +8,14 @@ pub mod datasets;
 pub mod grants;
 pub mod groups;
 pub mod impersonations;
+pub mod job_events;
 pub mod job_log;
 pub mod jobs;
 pub mod projects;
 pub mod settings;
 pub mod signing_keys;
 pub mod tenants;
+pub mod throttle_failures;
 pub mod used_subject_tokens;
 pub mod users;
 pub mod webapps;
@@ -49,6 +51,8 @@ pub struct Database {
     pub read: Db,
     pub writer: Writer,
     pub cache: Arc<ReadCache>,
+    /// On PostgreSQL, how job events reach the other servers on it.
+    pub relay: Option<job_events::Relay>,
 }
 
 /// Reads under way at once, besides the inline ones: one per core and one more. On two
@@ -139,7 +143,7 @@ async fn open_sqlite(url: &str, chain_key: ChainKey) -> Result<Database, String>
     });
     let writer = Writer::start(connect, committed, chain_key).await?;
     let read = Db::sqlite(&file, readers());
-    Ok(Database { read, writer, cache })
+    Ok(Database { read, writer, cache, relay: None })
 }
 
 /// Whether the database has never been seeded (no tenant exists yet).

@@ -65,7 +65,8 @@ pub async fn open(url: &str, chain_key: ChainKey, readers: usize) -> Result<Data
     let learns = cache.clone();
     let writer = start_writer_with(url, chain_key, Box::new(move |conn| learns.learn_after_commit(conn))).await?;
     let read = reader(url, readers)?;
-    Ok(Database { read, writer, cache })
+    let relay = Some(super::job_events::Relay { options: options(url)? });
+    Ok(Database { read, writer, cache, relay })
 }
 
 async fn start_writer_with(url: &str, chain_key: ChainKey, committed: super::Committed) -> Result<Writer, String> {
