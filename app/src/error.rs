@@ -67,6 +67,11 @@ impl AppError {
         AppError::Unavailable("the server is busy; nothing was changed, try again in a moment".into())
     }
 
+    /// The answer while the database cannot be reached (restarting, say).
+    pub fn database_unreachable() -> Self {
+        AppError::Unavailable("the database cannot be reached; try again in a moment".into())
+    }
+
     /// Logs the detail of an unexpected failure and returns the generic error users see.
     #[cfg(feature = "ssr")]
     pub fn internal(detail: impl std::fmt::Display) -> Self {
@@ -107,6 +112,11 @@ impl From<sqlx::Error> for AppError {
         match e {
             // The writer's queue is full, or no reader came free in time: overload, not a fault.
             sqlx::Error::PoolTimedOut => AppError::busy(),
+            // The database server went away: it comes back by itself, or an operator is needed.
+            e if crate::backend::store::is_connection_lost(&e) => {
+                tracing::warn!("database: {e}");
+                AppError::database_unreachable()
+            }
             e => AppError::internal(format!("database: {e}")),
         }
     }

@@ -95,7 +95,8 @@ async fn job_state(writer: &Writer, id: i64) -> (String, i64, Option<String>, Ve
         .unwrap()
 }
 
-fn ended(line: &str) -> jobs::Finished {
+/// A build's successful end, publishing its one row.
+fn ended(line: &str, dataset_id: i64) -> jobs::Finished {
     jobs::Finished {
         status: JobStatus::Succeeded,
         rows_in: Some(1),
@@ -103,6 +104,7 @@ fn ended(line: &str) -> jobs::Finished {
         error: None,
         level: store::job_log::Level::Info,
         line: line.into(),
+        published: Some(jobs::Published { dataset_id, row_count: 1, line: "Published 1 rows".into() }),
     }
 }
 
@@ -129,23 +131,25 @@ async fn a_job_whose_server_stops_renewing_is_queued_again_and_runs_once() {
         let late = [vec![serde_json::json!("late")]];
         let refused = store::datasets::append_rows(&writer, claimed.dataset_id, id, &a.owner, 0, &late).await.unwrap_err();
         assert!(refused.to_string().contains("no longer leased"), "{engine}: {refused}");
-        let refused = jobs::finish(&writer, id, &a, ended("Succeeded on A")).await.unwrap_err();
-        assert!(refused.to_string().contains("no longer leased to this server"), "{engine}: {refused}");
         let dataset_id = claimed.dataset_id;
-        let refused = store::datasets::publish_generation(&writer, dataset_id, id, &a.owner, 1, 0).await.unwrap_err();
-        assert!(refused.to_string().contains("no longer leased"), "{engine}: {refused}");
+        let refused = jobs::finish(&writer, id, &a, ended("Succeeded on A", dataset_id)).await.unwrap_err();
+        assert!(refused.to_string().contains("no longer leased to this server"), "{engine}: {refused}");
+        let generation = writer
+            .run(move |tx| Ok(store::query_row(tx, "SELECT generation FROM datasets WHERE id = ?", params![dataset_id], |r| r.get::<i64>(0))?))
+            .await
+            .unwrap();
+        assert_ne!(generation, id, "{engine}: nothing published");
 
         // Server B runs it, once, to its end.
         let again = jobs::claim_next(&writer, &b).await.unwrap().expect("the job, queued again");
         assert_eq!((again.id, again.attempts), (id, 2), "{engine}");
         store::datasets::append_rows(&writer, dataset_id, id, &b.owner, 0, &[vec![serde_json::json!("b")]]).await.unwrap();
-        store::datasets::publish_generation(&writer, dataset_id, id, &b.owner, 1, 0).await.unwrap();
+        jobs::finish(&writer, id, &b, ended("Succeeded on B", dataset_id)).await.unwrap();
         let rows = writer
             .run(move |tx| Ok(store::query_map(tx, "SELECT data FROM dataset_rows WHERE dataset_id = ?", params![dataset_id], |r| r.get::<String>(0))?))
             .await
             .unwrap();
         assert_eq!(rows, [r#"["b"]"#], "{engine}: only B's rows are published");
-        jobs::finish(&writer, id, &b, ended("Succeeded on B")).await.unwrap();
         let (status, attempts, owner, lines) = job_state(&writer, id).await;
         assert_eq!((status.as_str(), attempts, owner), ("succeeded", 2, None), "{engine}");
         assert_eq!(lines.iter().filter(|l| l.starts_with("Succeeded")).collect::<Vec<_>>(), ["Succeeded on B"], "{engine}");

@@ -182,6 +182,7 @@ async fn the_writer_reconnects_when_its_connection_is_cut() {
     // The batch on the dead connection fails and tells its caller; the writer reconnects.
     let lost = create("lost@t.example").await.expect_err("the connection was cut");
     assert!(lost.to_string().contains("not saved"), "{lost}");
+    assert!(store::is_connection_lost(&lost), "answered as a database away (503, try again): {lost:?}");
     create("after@t.example").await.unwrap();
     let emails: Vec<String> = sqlx::query_scalar("SELECT email FROM users ORDER BY id").fetch_all(&mut pg).await.unwrap();
     assert_eq!(emails, ["before@t.example", "after@t.example"]);

@@ -111,8 +111,9 @@ pub async fn security_headers(State(https): State<bool>, request: Request, next:
     response
 }
 
-/// A session that could not be saved because the writer's queue was full is answered like any
-/// other write refused under overload: 503 with `Retry-After`, nothing changed. A request
+/// A session that could not be read or saved because the writer's queue was full or the
+/// database could not be reached is answered like any other request refused for now: 503 with
+/// `Retry-After`. A request
 /// whose old session could not be deleted fails: that session may still be valid.
 pub async fn session_back_pressure(request: Request, next: Next) -> Response {
     let (response, writes) = sessions::tracking_session_writes(next.run(request)).await;
@@ -120,8 +121,8 @@ pub async fn session_back_pressure(request: Request, next: Next) -> Response {
         tracing::error!("an old session could not be deleted: {e}");
         return AppError::from(e).into_response();
     }
-    if writes.queue_full && response.status() == StatusCode::INTERNAL_SERVER_ERROR {
-        return AppError::busy().into_response();
+    if let Some(refused) = writes.unavailable.filter(|_| response.status() == StatusCode::INTERNAL_SERVER_ERROR) {
+        return refused.into_response();
     }
     response
 }

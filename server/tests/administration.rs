@@ -10,12 +10,7 @@ use common::{session_cookie, TestApp, DEMO_FORM};
 const TSHIRTS: i64 = 1;
 
 async fn group_id(app: &TestApp, name: &str) -> i64 {
-    sqlx::query_scalar("SELECT id FROM groups WHERE name = ? AND tenant_id = ?")
-        .bind(name)
-        .bind(TSHIRTS)
-        .fetch_one(&app.sql())
-        .await
-        .unwrap()
+    app.value(&format!("SELECT id FROM groups WHERE name = '{name}' AND tenant_id = {TSHIRTS}")).await
 }
 
 fn emails(reply: common::Reply) -> Vec<String> {
@@ -87,7 +82,7 @@ async fn grants_with_bad_parties_are_refused() {
         assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{subject}: {}", reply.body);
         assert!(reply.error_message().contains(message), "{subject}: {}", reply.body);
     }
-    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM impersonation_grants").fetch_one(&app.sql()).await.unwrap();
+    let count: i64 = app.value("SELECT COUNT(*) FROM impersonation_grants").await;
     assert_eq!(count, 1, "only the seeded grant");
 }
 
@@ -124,7 +119,7 @@ async fn the_audit_page_filters_and_verifies() {
     let report = app.post("/api/admin/audit/verify", &[], Some(&alice)).await.json();
     assert_eq!(report["intact"], true);
     assert_eq!(report["rows_checked"], 3);
-    app.edit_database("DROP TRIGGER audit_log_never_updated").await.unwrap();
+    app.allow_audit_edits().await;
     app.edit_database("UPDATE audit_log SET target = 'elsewhere' WHERE id = 2").await.unwrap();
     let report = app.post("/api/admin/audit/verify", &[], Some(&alice)).await.json();
     assert_eq!(report["intact"], false);
@@ -242,11 +237,7 @@ async fn only_its_owner_obtains_a_client_secret_and_any_admin_may_revoke() {
     assert_eq!(created.status, StatusCode::OK, "{}", created.body);
     let client_id = created.json()["client_id"].as_str().unwrap().to_string();
     let secret_version = || async {
-        sqlx::query_scalar::<_, i64>("SELECT secret_version FROM api_clients WHERE client_id = ?")
-            .bind(&client_id)
-            .fetch_one(&app.sql())
-            .await
-            .unwrap()
+        app.value::<i64>(&format!("SELECT secret_version FROM api_clients WHERE client_id = '{client_id}'")).await
     };
     let version = secret_version().await;
 
@@ -256,13 +247,12 @@ async fn only_its_owner_obtains_a_client_secret_and_any_admin_may_revoke() {
     assert!(stolen.error_message().contains("only the client's owner may obtain its secret"), "{}", stolen.body);
     assert!(!stolen.body.contains("secret\":"), "no secret in the answer: {}", stolen.body);
     assert_eq!(secret_version().await, version);
-    let (actor, outcome): (String, String) = sqlx::query_as(
-        "SELECT u.email, a.outcome FROM audit_log a JOIN users u ON u.id = a.actor_user_id
-         WHERE a.action = 'api_client.rotate' ORDER BY a.id DESC LIMIT 1",
-    )
-    .fetch_one(&app.sql())
-    .await
-    .unwrap();
+    let (actor, outcome): (String, String) = app
+        .row(
+            "SELECT u.email, a.outcome FROM audit_log a JOIN users u ON u.id = a.actor_user_id
+             WHERE a.action = 'api_client.rotate' ORDER BY a.id DESC LIMIT 1",
+        )
+        .await;
     assert_eq!((actor.as_str(), outcome.as_str()), ("alice@tshirts.example", "denied"));
 
     // The list offers Rotate only on one's own clients.

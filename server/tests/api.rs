@@ -148,7 +148,7 @@ async fn last_audit(app: &TestApp) -> AuditRow {
 }
 
 async fn audit_count(app: &TestApp) -> i64 {
-    sqlx::query_scalar("SELECT COUNT(*) FROM audit_log").fetch_one(&app.sql()).await.unwrap()
+    app.value("SELECT COUNT(*) FROM audit_log").await
 }
 
 /// A client created as an admin would, owned by `owner`.
@@ -307,19 +307,13 @@ async fn the_whole_flow_answers_as_the_subject_with_both_identities() {
     assert_eq!(records.len(), 1);
     assert_eq!(records[0].actor.email, "alice@tshirts.example");
     assert_eq!(records[0].via, format!("API client {DEMO_CLIENT_ID}"));
-    let done: Vec<(String, String)> = sqlx::query_as("SELECT action, target FROM audit_log WHERE impersonation_id = ? ORDER BY id")
-        .bind(records[0].id)
-        .fetch_all(&app.sql())
-        .await
-        .unwrap();
+    let done: Vec<(String, String)> =
+        app.rows(&format!("SELECT action, target FROM audit_log WHERE impersonation_id = {} ORDER BY id", records[0].id)).await;
     let actions: Vec<&str> = done.iter().map(|(a, _)| a.as_str()).collect();
     assert_eq!(&actions[..3], ["api.token_exchange", "api.request", "api.request"], "{done:?}");
     assert!(actions.contains(&"dataset.build"), "{done:?}");
     let build_rows: Vec<(i64, Option<i64>, String)> =
-        sqlx::query_as("SELECT actor_user_id, subject_user_id, outcome FROM audit_log WHERE action = 'dataset.build'")
-            .fetch_all(&app.sql())
-            .await
-            .unwrap();
+        app.rows("SELECT actor_user_id, subject_user_id, outcome FROM audit_log WHERE action = 'dataset.build'").await;
     assert_eq!(build_rows, vec![(app.user_id("alice@tshirts.example").await, Some(app.user_id("u1@tshirts.example").await), "allowed".into())]);
 
     // As u2, who may only read, the build is refused and recorded as such.
@@ -466,10 +460,7 @@ async fn a_strict_jti_is_single_use_even_under_concurrent_duplicates() {
     for reply in replies.iter().filter(|r| r.status != StatusCode::OK) {
         assert!(refused(reply, StatusCode::BAD_REQUEST, "invalid_request").contains("already used"));
     }
-    let replays: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'api.token_exchange' AND outcome = 'denied' AND reason LIKE '%already used%'")
-        .fetch_one(&app.sql())
-        .await
-        .unwrap();
+    let replays: i64 = app.value("SELECT COUNT(*) FROM audit_log WHERE action = 'api.token_exchange' AND outcome = 'denied' AND reason LIKE '%already used%'").await;
     assert_eq!(replays, 7);
     // Later, too.
     refused(&exchange(&app, &actor, &token).await, StatusCode::BAD_REQUEST, "invalid_request");
@@ -737,9 +728,8 @@ async fn requests_without_a_valid_bearer_token_get_401_with_a_challenge() {
 async fn the_command_line_creates_a_client_whose_secret_works() {
     let app = TestApp::new().await;
     let run = |args: &[&str]| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_server"))
+        app.server_binary()
             .args(args)
-            .env("DATABASE_URL", app.database_url())
             .env("GUISE_DEMO", "false")
             .output()
             .expect("run the server binary")

@@ -176,7 +176,7 @@ async fn every_refusal_has_its_status_message_and_audit_row() {
     assert!(denied[0].reason.contains("administrators cannot be impersonated"));
     assert_eq!(denied[5].actor, "u1@tshirts.example");
     assert_eq!(denied[9].actor, "alice@tshirts.example", "the nested attempt names the real actor");
-    let impersonations: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM impersonations").fetch_one(&app.sql()).await.unwrap();
+    let impersonations: i64 = app.value("SELECT COUNT(*) FROM impersonations").await;
     assert_eq!(impersonations, 1);
     chains_ok(&app).await;
 }
@@ -256,10 +256,7 @@ async fn losing_the_right_or_the_time_ends_it_on_the_next_request() {
     assert_eq!(reply.status, StatusCode::FORBIDDEN);
     assert!(reply.error_message().contains("impersonation is switched off"));
 
-    let open: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM impersonations WHERE ended_at IS NULL")
-        .fetch_one(&app.sql())
-        .await
-        .unwrap();
+    let open: i64 = app.value("SELECT COUNT(*) FROM impersonations WHERE ended_at IS NULL").await;
     assert_eq!(open, 0);
     chains_ok(&app).await;
 }
@@ -288,9 +285,7 @@ async fn a_failing_audit_insert_rolls_the_action_back() {
     let app = TestApp::new().await;
     let alice = app.login("alice@tshirts.example").await;
     let as_u1 = impersonate(&app, &alice, "u1@tshirts.example", false).await;
-    app.edit_database("CREATE TRIGGER audit_fails BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'forced'); END")
-        .await
-        .unwrap();
+    app.fail_audit_inserts().await;
     let reply = app.post("/api/build_in_context", &DEMO_FORM, Some(&as_u1)).await;
     assert_eq!(reply.status, StatusCode::INTERNAL_SERVER_ERROR);
     assert!(!reply.body.contains("forced"), "no internal detail leaks: {}", reply.body);
@@ -299,10 +294,7 @@ async fn a_failing_audit_insert_rolls_the_action_back() {
     let stop = app.post("/api/impersonation/stop", &[], Some(&as_u1)).await;
     assert_eq!(stop.status, StatusCode::INTERNAL_SERVER_ERROR);
     assert_eq!(me(&app, &as_u1).await["user"]["email"], "u1@tshirts.example", "still impersonating");
-    let open: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM impersonations WHERE ended_at IS NULL")
-        .fetch_one(&app.sql())
-        .await
-        .unwrap();
+    let open: i64 = app.value("SELECT COUNT(*) FROM impersonations WHERE ended_at IS NULL").await;
     assert_eq!(open, 1, "the stop was rolled back with its audit row");
 }
 
@@ -334,7 +326,7 @@ async fn start_and_stop_are_same_origin_posts_and_ignore_a_tampered_actor() {
         )
         .await;
     assert_eq!(cross.status, StatusCode::FORBIDDEN);
-    let impersonations: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM impersonations").fetch_one(&app.sql()).await.unwrap();
+    let impersonations: i64 = app.value("SELECT COUNT(*) FROM impersonations").await;
     assert_eq!(impersonations, 0);
 
     // A form naming another actor changes nothing: the actor is whoever is signed in.
@@ -362,10 +354,7 @@ async fn logging_out_while_impersonating_ends_both() {
     assert_eq!(me(&app, &as_carol).await, serde_json::Value::Null);
     let rows = audit_rows(&app).await;
     assert_eq!(rows.last().unwrap().reason, "the impersonator logged out");
-    let open: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM impersonations WHERE ended_at IS NULL")
-        .fetch_one(&app.sql())
-        .await
-        .unwrap();
+    let open: i64 = app.value("SELECT COUNT(*) FROM impersonations WHERE ended_at IS NULL").await;
     assert_eq!(open, 0);
 }
 
@@ -381,10 +370,7 @@ async fn logging_in_on_an_impersonating_session_ends_the_impersonation() {
     assert_eq!(who["user"]["email"], "u1@tshirts.example");
     assert_eq!(who["impersonation"], serde_json::Value::Null);
     let (ended_at, end_reason): (Option<i64>, Option<String>) =
-        sqlx::query_as("SELECT ended_at, end_reason FROM impersonations ORDER BY id DESC LIMIT 1")
-            .fetch_one(&app.sql())
-            .await
-            .unwrap();
+        app.row("SELECT ended_at, end_reason FROM impersonations ORDER BY id DESC LIMIT 1").await;
     assert!(ended_at.is_some(), "Carol's record is closed");
     assert_eq!(end_reason.as_deref(), Some("another login"));
     let last = audit_rows(&app).await.pop().unwrap();
@@ -402,38 +388,34 @@ async fn a_session_ends_a_day_after_its_login_however_active_and_its_impersonati
     assert_eq!(me(&app, &as_carol).await["user"]["email"], "carol@tshirts.example");
     // Her login was 24 hours ago; she kept the session busy (it never idled out).
     let day_ago = store::now_ms() - app::backend::auth::SESSION_LIFETIME_MS;
-    let aged = app
-        .edit_database(&format!("UPDATE sessions SET data = json_set(data, '$.\"guise.signed_in_at\"', {day_ago})"))
-        .await
-        .unwrap();
+    let aged = if app.is_postgres() {
+        format!("UPDATE sessions SET data = jsonb_set(data::jsonb, '{{guise.signed_in_at}}', '{day_ago}')::text")
+    } else {
+        format!("UPDATE sessions SET data = json_set(data, '$.\"guise.signed_in_at\"', {day_ago})")
+    };
+    let aged = app.edit_database(&aged).await.unwrap();
     assert_eq!(aged, 1);
     let reply = app.post("/api/me", &[], Some(&as_carol)).await;
     assert_eq!(reply.json(), serde_json::Value::Null, "signed out");
     let refused = app.post("/api/impersonation/stop", &[], Some(&as_carol)).await;
     assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
-    let (reason,): (String,) = sqlx::query_as("SELECT end_reason FROM impersonations").fetch_one(&app.sql()).await.unwrap();
+    let (reason,): (String,) = app.row("SELECT end_reason FROM impersonations").await;
     assert_eq!(reason, "ended automatically: the impersonator's session reached its time limit");
     let last = audit_rows(&app).await.pop().unwrap();
     assert_eq!((last.action.as_str(), last.actor.as_str()), ("impersonation.ended", "alice@tshirts.example"));
-    let sessions: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sessions").fetch_one(&app.sql()).await.unwrap();
+    let sessions: i64 = app.value("SELECT COUNT(*) FROM sessions").await;
     assert_eq!(sessions, 0, "the session is gone");
     chains_ok(&app).await;
 }
 
 #[tokio::test]
 async fn the_operator_s_global_switch_is_audited_in_a_chain_no_tenant_sees() {
-    use clap::Parser;
     let app = TestApp::new().await;
-    let url = app.database_url();
     for state in ["off", "on"] {
-        let cli = server::config::Cli::parse_from(["server", "--database-url", &url, "impersonation", state]);
-        server::cli::run(cli).await.expect("the switch");
+        server::cli::run(app.cli(&["impersonation", state])).await.expect("the switch");
     }
     let rows: Vec<(i64, i64, String, String)> =
-        sqlx::query_as("SELECT tenant_id, actor_user_id, reason, via FROM audit_log WHERE action = 'impersonation.switch' ORDER BY id")
-            .fetch_all(&app.sql())
-            .await
-            .unwrap();
+        app.rows("SELECT tenant_id, actor_user_id, reason, via FROM audit_log WHERE action = 'impersonation.switch' ORDER BY id").await;
     let expected = |state: &str| (0, 0, format!("impersonation turned {state}"), "command line".to_string());
     assert_eq!(rows, [expected("off"), expected("on")]);
     assert!(audit_rows(&app).await.is_empty(), "no tenant's audit shows the operator's rows");
@@ -442,16 +424,12 @@ async fn the_operator_s_global_switch_is_audited_in_a_chain_no_tenant_sees() {
 
 #[tokio::test]
 async fn rows_the_command_line_appends_meanwhile_keep_the_server_s_chain_straight() {
-    use clap::Parser;
     let app = TestApp::new().await;
     let alice = app.login("alice@tshirts.example").await;
     // The server's writer appends to TShirts Co.'s chain, and knows where it ends.
     let as_carol = impersonate(&app, &alice, "carol@tshirts.example", false).await;
     // The command line, another connection, appends to the same chain.
-    let cli = server::config::Cli::parse_from([
-        "server", "--database-url", &app.database_url(), "user", "create", "--email", "zed@tshirts.example",
-        "--name", "Zed", "--password", "zed-secret-1",
-    ]);
+    let cli = app.cli(&["user", "create", "--email", "zed@tshirts.example", "--name", "Zed", "--password", "zed-secret-1"]);
     server::cli::run(cli).await.expect("user create");
     // The server appends again: after the command line's row, not over it.
     let stop = app.post("/api/impersonation/stop", &[], Some(&as_carol)).await;
@@ -486,22 +464,27 @@ async fn audit_rows_are_never_changed_and_the_cli_finds_tampering() {
     assert!(update.unwrap_err().to_string().contains("audit rows are never updated"));
     let delete = app.edit_database("DELETE FROM audit_log").await;
     assert!(delete.unwrap_err().to_string().contains("audit rows are never deleted"));
-    for verb in ["INSERT OR REPLACE", "REPLACE"] {
+    // An insert that replaces a row: SQLite's REPLACE, PostgreSQL's upsert (an update there).
+    let (verbs, conflict, refusal) = if app.is_postgres() {
+        (&["INSERT"][..], "ON CONFLICT (id) DO UPDATE SET reason = 'nothing'", "audit rows are never updated")
+    } else {
+        (&["INSERT OR REPLACE", "REPLACE"][..], "", "audit rows are never replaced")
+    };
+    for verb in verbs {
         let replace = app
             .edit_database(&format!(
                 "{verb} INTO audit_log (id, at, tenant_id, actor_user_id, subject_user_id, impersonation_id, action,
                                          target, outcome, reason, via, prev_hash, hash)
                  SELECT id, at, tenant_id, actor_user_id, subject_user_id, impersonation_id, action,
-                        target, outcome, 'nothing', via, prev_hash, hash FROM audit_log WHERE id = 1"
+                        target, outcome, 'nothing', via, prev_hash, hash FROM audit_log WHERE id = 1 {conflict}"
             ))
             .await;
-        assert!(replace.unwrap_err().to_string().contains("audit rows are never replaced"), "{verb}");
+        assert!(replace.unwrap_err().to_string().contains(refusal), "{verb}");
     }
 
     let verify = || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_server"))
+        app.server_binary()
             .args(["audit", "verify"])
-            .env("DATABASE_URL", app.database_url())
             .output()
             .expect("run the server binary")
     };
@@ -510,7 +493,7 @@ async fn audit_rows_are_never_changed_and_the_cli_finds_tampering() {
     assert!(String::from_utf8_lossy(&ok.stdout).contains("audit chains intact: 2 rows verified"));
 
     // Someone with write access to the database file edits history.
-    app.edit_database("DROP TRIGGER audit_log_never_updated").await.unwrap();
+    app.allow_audit_edits().await;
     app.edit_database("UPDATE audit_log SET reason = 'nothing to see' WHERE id = 1").await.unwrap();
     let broken = verify();
     assert!(!broken.status.success());
@@ -522,11 +505,7 @@ async fn audit_rows_are_never_changed_and_the_cli_finds_tampering() {
 /// relinked (what someone who can write the database file can do).
 async fn rewrite_chain(app: &TestApp, from_id: i64, rehash: impl Fn(&AuditRecord) -> String) {
     let rows: Vec<(i64, i64, i64, String)> =
-        sqlx::query_as("SELECT id, seq, at, prev_hash FROM audit_log WHERE tenant_id = 1 AND id >= ? ORDER BY seq")
-            .bind(from_id)
-            .fetch_all(&app.sql())
-            .await
-            .unwrap();
+        app.rows(&format!("SELECT id, seq, at, prev_hash FROM audit_log WHERE tenant_id = 1 AND id >= {from_id} ORDER BY seq")).await;
     let mut prev = rows[0].3.clone();
     for (id, seq, at, _) in rows {
         let entry = store::audit::list(&app.state.db, TSHIRTS, &store::audit::AuditFilter { limit: 1000, ..Default::default() })
@@ -569,7 +548,7 @@ async fn editing_the_database_alone_cannot_forge_the_keyed_chain() {
     // The reason of the start is changed and every hash from there recomputed, as plain
     // SHA-256 and as an HMAC under a key of the forger's own: without the key file, neither
     // passes.
-    app.edit_database("DROP TRIGGER audit_log_never_updated").await.unwrap();
+    app.allow_audit_edits().await;
     app.edit_database("UPDATE audit_log SET reason = 'nothing to see' WHERE id = 1").await.unwrap();
     let forger = ChainKey::new([1; 32]);
     let forgeries: [&dyn Fn(&AuditRecord) -> String; 2] = [
@@ -598,14 +577,14 @@ async fn each_tenant_verifies_its_own_chain_and_learns_nothing_of_others() {
     let eve: &'static str = app.login("eve@other.example").await.leak();
     let rotate = app.post("/api/admin/api_clients/create", &[("name", "Eve's reports"), ("policy", "strict")], Some(eve)).await;
     assert_eq!(rotate.status, StatusCode::OK, "{}", rotate.body);
-    let other_rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE tenant_id <> 1").fetch_one(&app.sql()).await.unwrap();
+    let other_rows: i64 = app.value("SELECT COUNT(*) FROM audit_log WHERE tenant_id <> 1").await;
     assert!(other_rows > 0);
     let verify = |cookie: &'static str| app.post("/api/admin/audit/verify", &[], Some(cookie));
     assert_eq!(verify(alice).await.json()["rows_checked"], 2, "only TShirts Co.'s rows are counted");
     assert_eq!(verify(eve).await.json()["rows_checked"], other_rows);
     assert_eq!(chains_ok(&app).await, 2 + other_rows as usize, "the operator checks every chain");
     // Another tenant's row is edited: that tenant's chain breaks, TShirts Co.'s does not.
-    app.edit_database("DROP TRIGGER audit_log_never_updated").await.unwrap();
+    app.allow_audit_edits().await;
     app.edit_database("UPDATE audit_log SET reason = 'nothing' WHERE tenant_id <> 1").await.unwrap();
     assert_eq!(verify(alice).await.json()["intact"], true);
     assert_eq!(verify(eve).await.json()["intact"], false);
@@ -645,6 +624,10 @@ async fn rows_of_the_older_global_chain_still_verify_and_anchor_every_tenant_cha
         prev = hash;
     }
     let older_entry = older_entry.unwrap();
+    if app.is_postgres() {
+        // Rows inserted with their own ids leave PostgreSQL's id sequence behind them.
+        app.edit_database("SELECT setval(pg_get_serial_sequence('audit_log', 'id'), (SELECT MAX(id) FROM audit_log))").await.unwrap();
+    }
     let alice = app.login("alice@tshirts.example").await;
     let as_carol = impersonate(&app, &alice, "carol@tshirts.example", false).await;
     app.post("/api/impersonation/stop", &[], Some(&as_carol)).await;
@@ -653,7 +636,7 @@ async fn rows_of_the_older_global_chain_still_verify_and_anchor_every_tenant_cha
     let report = app.post("/api/admin/audit/verify", &[], Some(&alice)).await.json();
     assert_eq!(report["rows_checked"], 3, "TShirts Co.'s older row and its two keyed rows");
     // Eve's older row edited: Alice learns that a row of another tenant changed, not which.
-    app.edit_database("DROP TRIGGER audit_log_never_updated").await.unwrap();
+    app.allow_audit_edits().await;
     app.edit_database("UPDATE audit_log SET reason = 'nothing' WHERE id = 2").await.unwrap();
     let report = app.post("/api/admin/audit/verify", &[], Some(&alice)).await.json();
     assert_eq!(report["intact"], false);
@@ -665,6 +648,6 @@ async fn rows_of_the_older_global_chain_still_verify_and_anchor_every_tenant_cha
     let edited = AuditEntry { reason: "nothing".into(), ..older_entry };
     let rehashed = global_chain_hash(&first_hash, 2, 1002, &edited);
     app.edit_database(&format!("UPDATE audit_log SET hash = '{rehashed}' WHERE id = 2")).await.unwrap();
-    let first_keyed: i64 = sqlx::query_scalar("SELECT MIN(id) FROM audit_log WHERE seq IS NOT NULL").fetch_one(&app.sql()).await.unwrap();
+    let first_keyed: i64 = app.value("SELECT MIN(id) FROM audit_log WHERE seq IS NOT NULL").await;
     assert_eq!(store::audit::verify_all(&app.state.db, &key).await.unwrap().unwrap_err().row_id, Some(first_keyed));
 }

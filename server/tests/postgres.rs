@@ -199,11 +199,12 @@ async fn two_servers_starting_on_an_empty_database_share_one_signing_key() {
 }
 
 #[tokio::test]
-async fn reads_from_a_postgres_that_cannot_be_reached_are_refused_as_busy() {
+async fn reads_from_a_postgres_that_cannot_be_reached_are_refused_for_now() {
     // Port 1 on loopback: nothing listens there.
     let db = store::postgres::reader("postgres://guise@127.0.0.1:1/guise", 1).unwrap();
     let refused = store::users::by_email(&db, "alice@tshirts.example").await.unwrap_err();
-    assert!(matches!(refused, sqlx::Error::PoolTimedOut), "{refused:?}");
+    assert!(matches!(refused, sqlx::Error::Io(_)), "{refused:?}");
     let reply = app::error::AppError::from(refused);
-    assert_eq!(reply, app::error::AppError::busy());
+    assert_eq!(reply, app::error::AppError::database_unreachable());
+    assert_eq!((reply.status(), reply.retry_after()), (503, Some(1)));
 }

@@ -1,5 +1,6 @@
-//! A real Guise server for tests: the production router over a temporary SQLite database
-//! seeded with the demo organisation, driven through HTTP requests.
+//! A real Guise server for tests: the production router over a temporary database seeded with
+//! the demo organisation, driven through HTTP requests. The database is SQLite, or PostgreSQL
+//! when GUISE_TEST_ENGINE=postgres (`make test` runs the suite once on each engine).
 #![allow(dead_code)]
 
 use app::backend::jobs::runner;
@@ -9,6 +10,9 @@ use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
 use axum::Router;
 use http_body_util::BodyExt;
+use sqlx::postgres::PgRow;
+use sqlx::sqlite::SqliteRow;
+use sqlx::FromRow;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -43,6 +47,59 @@ fn template() -> &'static Path {
         std::fs::copy(seeded.with_extension("key"), file.with_extension("key")).expect("copy the server key");
         file
     })
+}
+
+/// Whether this run of the suite is the one on PostgreSQL.
+pub fn postgres_suite() -> bool {
+    std::env::var("GUISE_TEST_ENGINE").is_ok_and(|engine| engine == "postgres")
+}
+
+/// The demo seeded once per test binary into a PostgreSQL database that serves only as a
+/// template: its name and the server key that sealed its secrets.
+fn postgres_template() -> &'static (String, PathBuf) {
+    static TEMPLATE: OnceLock<(String, PathBuf)> = OnceLock::new();
+    TEMPLATE.get_or_init(|| {
+        let key_file = tempfile::tempdir().expect("temp dir").keep().join("template.key");
+        let key = key_file.clone();
+        let name = std::thread::spawn(move || {
+            let rt = tokio::runtime::Runtime::new().expect("runtime");
+            rt.block_on(async {
+                let url = fresh_postgres("template").await.expect("GUISE_TEST_ENGINE=postgres runs beside a cluster");
+                let settings = Settings { key_file: Some(key), ..Settings::default() };
+                let state = server::open_state(&url, settings, true).await.expect("seed on PostgreSQL");
+                state.db.close();
+                let name = url.rsplit('/').next().expect("a database name").to_string();
+                // A database is copied only while no session is on it: the seeding server's
+                // writer and listener are closed for good.
+                let mut admin = cluster_connection().await;
+                use sqlx::Executor;
+                admin.execute(format!("ALTER DATABASE {name} ALLOW_CONNECTIONS false").as_str()).await.unwrap();
+                admin
+                    .execute(format!("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'").as_str())
+                    .await
+                    .unwrap();
+                name
+            })
+        })
+        .join()
+        .expect("seeding thread");
+        (name, key_file)
+    })
+}
+
+/// A fresh copy of the seeded PostgreSQL template: its URL, and its server key copied into `dir`.
+async fn copy_postgres_template(dir: &Path) -> (String, PathBuf) {
+    use sqlx::Executor;
+    let (template, template_key) = postgres_template();
+    let key_file = dir.join("guise.key");
+    std::fs::copy(template_key, &key_file).expect("copy the server key");
+    let name = format!("test_{}_{}", std::process::id(), rand::random::<u32>());
+    // Copies of one template are made one at a time.
+    static COPYING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let _turn = COPYING.lock().await;
+    let mut admin = cluster_connection().await;
+    admin.execute(format!("CREATE DATABASE {name} TEMPLATE {template}").as_str()).await.expect("copy the template");
+    (database_on_cluster(&name), key_file)
 }
 
 pub struct TestApp {
@@ -91,43 +148,50 @@ impl TestApp {
     }
 
     /// The same, with settings of its own.
-    pub async fn with_settings(settings: Settings) -> TestApp {
+    pub async fn with_settings(mut settings: Settings) -> TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
-        let file = dir.path().join("guise.db");
-        std::fs::copy(template(), &file).expect("copy template");
-        // The server key that sealed the template's secrets goes with it.
-        std::fs::copy(template().with_extension("key"), file.with_extension("key")).expect("copy server key");
-        let url = format!("sqlite://{}", file.display());
+        let url = if postgres_suite() {
+            let (url, key_file) = copy_postgres_template(dir.path()).await;
+            settings.key_file = Some(key_file);
+            url
+        } else {
+            let file = dir.path().join("guise.db");
+            std::fs::copy(template(), &file).expect("copy template");
+            // The server key that sealed the template's secrets goes with it.
+            std::fs::copy(template().with_extension("key"), file.with_extension("key")).expect("copy server key");
+            format!("sqlite://{}", file.display())
+        };
+        TestApp::serving(url, dir, settings).await
+    }
+
+    /// The production router over the database `url` (seeded with the demo if empty).
+    async fn serving(url: String, dir: tempfile::TempDir, settings: Settings) -> TestApp {
+        let key_file = settings.key_file.clone();
         let state = server::open_state(&url, settings, true).await.expect("open");
         let options = server::router::leptos_options("127.0.0.1:0".parse().unwrap()).expect("options");
         let sessions = server::router::session_store(&state);
         let router = server::router::build(state.clone(), options, sessions);
-        TestApp { router, state, dir, url, key_file: None }
+        TestApp { router, state, dir, url, key_file }
     }
 
     /// A second server on the same database, as after a restart.
     pub async fn new_on(other: &TestApp) -> TestApp {
-        let url = other.database_url();
         let settings = Settings { key_file: other.key_file.clone(), ..Settings::default() };
-        let state = server::open_state(&url, settings, true).await.expect("open");
-        let options = server::router::leptos_options("127.0.0.1:0".parse().unwrap()).expect("options");
-        let sessions = server::router::session_store(&state);
-        let router = server::router::build(state.clone(), options, sessions);
-        TestApp { router, state, dir: tempfile::tempdir().expect("temp dir"), url, key_file: other.key_file.clone() }
+        TestApp::serving(other.database_url(), tempfile::tempdir().expect("temp dir"), settings).await
     }
 
     /// A server on a fresh PostgreSQL database of the test cluster, seeded with the demo, its
     /// server key in a file of its own; `None` (the test says why) outside `make test`.
     pub async fn on_postgres(prefix: &str) -> Option<TestApp> {
-        let url = fresh_postgres(prefix).await?;
+        Some(TestApp::serving_postgres(fresh_postgres(prefix).await?).await)
+    }
+
+    /// A server on the empty PostgreSQL database `url`, seeded with the demo, its server key in
+    /// a file of its own.
+    pub async fn serving_postgres(url: String) -> TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
-        let key_file = Some(dir.path().join("guise.key"));
-        let settings = Settings { key_file: key_file.clone(), ..Settings::default() };
-        let state = server::open_state(&url, settings, true).await.expect("open on PostgreSQL");
-        let options = server::router::leptos_options("127.0.0.1:0".parse().unwrap()).expect("options");
-        let sessions = server::router::session_store(&state);
-        let router = server::router::build(state.clone(), options, sessions);
-        Some(TestApp { router, state, dir, url, key_file })
+        let settings = Settings { key_file: Some(dir.path().join("guise.key")), ..Settings::default() };
+        TestApp::serving(url, dir, settings).await
     }
 
     /// The same, with job workers running.
@@ -137,14 +201,107 @@ impl TestApp {
         app
     }
 
-    /// A read-only pool on the database file, for tests that look at tables directly.
-    pub fn sql(&self) -> sqlx::SqlitePool {
-        let options: sqlx::sqlite::SqliteConnectOptions = self.database_url().parse().expect("database URL");
-        sqlx::SqlitePool::connect_lazy_with(options.read_only(true))
-    }
-
     pub fn database_url(&self) -> String {
         self.url.clone()
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        self.url.starts_with("postgres")
+    }
+
+    /// The command line `server ARGS…` on this server's database (and its key file).
+    pub fn cli(&self, args: &[&str]) -> server::config::Cli {
+        use clap::Parser;
+        let mut all = vec!["server".to_string(), "--database-url".to_string(), self.url.clone()];
+        if let Some(key_file) = &self.key_file {
+            all.extend(["--key-file".to_string(), key_file.display().to_string()]);
+        }
+        all.extend(args.iter().map(|arg| arg.to_string()));
+        server::config::Cli::parse_from(all)
+    }
+
+    /// The server binary, pointed at this server's database (and its key file).
+    pub fn server_binary(&self) -> std::process::Command {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_server"));
+        command.env("DATABASE_URL", &self.url);
+        if let Some(key_file) = &self.key_file {
+            command.env("GUISE_KEY_FILE", key_file);
+        }
+        command
+    }
+
+    /// The rows of a query run on the database from outside the server, whichever its engine
+    /// (columns of types both engines share: integers, text, their nulls).
+    pub async fn rows<T>(&self, sql: &str) -> Vec<T>
+    where
+        T: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin,
+    {
+        use sqlx::{ConnectOptions, Connection};
+        let rows = if self.is_postgres() {
+            let mut conn = sqlx::PgConnection::connect(&self.url).await.expect("connect");
+            let rows = sqlx::query_as(sql).fetch_all(&mut conn).await;
+            conn.close().await.expect("close");
+            rows
+        } else {
+            let options: sqlx::sqlite::SqliteConnectOptions = self.url.parse().expect("database URL");
+            let mut conn = options.read_only(true).connect().await.expect("connect");
+            let rows = sqlx::query_as(sql).fetch_all(&mut conn).await;
+            conn.close().await.expect("close");
+            rows
+        };
+        rows.unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+
+    /// The one row of a query (see `rows`).
+    pub async fn row<T>(&self, sql: &str) -> T
+    where
+        T: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin,
+    {
+        let mut rows = self.rows::<T>(sql).await;
+        assert_eq!(rows.len(), 1, "one row from {sql}");
+        rows.remove(0)
+    }
+
+    /// The first column of a query's rows (see `rows`).
+    pub async fn values<T>(&self, sql: &str) -> Vec<T>
+    where
+        (T,): for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin,
+    {
+        self.rows::<(T,)>(sql).await.into_iter().map(|(value,)| value).collect()
+    }
+
+    /// The one value of a query (see `rows`).
+    pub async fn value<T>(&self, sql: &str) -> T
+    where
+        (T,): for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin,
+    {
+        self.row::<(T,)>(sql).await.0
+    }
+
+    /// Lets statements change or remove audit rows, as someone who can write the database can.
+    pub async fn allow_audit_edits(&self) {
+        let sql = if self.is_postgres() {
+            "DROP TRIGGER audit_log_never_changed ON audit_log"
+        } else {
+            "DROP TRIGGER audit_log_never_updated"
+        };
+        self.edit_database(sql).await.expect("drop the append-only trigger");
+    }
+
+    /// Makes every insert into the audit log fail from now on.
+    pub async fn fail_audit_inserts(&self) {
+        if self.is_postgres() {
+            self.edit_database("CREATE FUNCTION audit_fails() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'forced'; END $$")
+                .await
+                .unwrap();
+            self.edit_database("CREATE TRIGGER audit_fails BEFORE INSERT ON audit_log FOR EACH ROW EXECUTE FUNCTION audit_fails()")
+                .await
+                .unwrap();
+        } else {
+            self.edit_database("CREATE TRIGGER audit_fails BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'forced'); END")
+                .await
+                .unwrap();
+        }
     }
 
     pub async fn request(&self, request: Request<Body>) -> Reply {
@@ -176,6 +333,12 @@ impl TestApp {
     /// attacker with the file), not through its writer.
     pub async fn edit_database(&self, sql: &str) -> Result<u64, sqlx::Error> {
         use sqlx::{ConnectOptions, Connection};
+        if self.is_postgres() {
+            let mut conn = sqlx::PgConnection::connect(&self.url).await?;
+            let done = sqlx::raw_sql(sql).execute(&mut conn).await;
+            conn.close().await?;
+            return done.map(|r| r.rows_affected());
+        }
         let options: sqlx::sqlite::SqliteConnectOptions = self.database_url().parse()?;
         let mut conn = options.busy_timeout(Duration::from_secs(15)).connect().await?;
         let done = sqlx::query(sql).execute(&mut conn).await;
@@ -263,6 +426,19 @@ pub async fn fresh_postgres(prefix: &str) -> Option<String> {
     let mut admin = sqlx::PgConnection::connect(&cluster).await.expect("the test cluster answers");
     let name = format!("{prefix}_{}_{}", std::process::id(), rand::random::<u32>());
     sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await.unwrap();
-    let (base, _) = cluster.rsplit_once('/').unwrap();
-    Some(format!("{base}/{name}"))
+    Some(database_on_cluster(&name))
+}
+
+/// A connection to the test cluster's own database, to create and drop others.
+async fn cluster_connection() -> sqlx::PgConnection {
+    use sqlx::Connection;
+    let cluster = std::env::var("GUISE_TEST_POSTGRES_URL").expect("GUISE_TEST_POSTGRES_URL: run the tests with `make test`");
+    sqlx::PgConnection::connect(&cluster).await.expect("the test cluster answers")
+}
+
+/// The URL of database `name` on the test cluster.
+fn database_on_cluster(name: &str) -> String {
+    let cluster = std::env::var("GUISE_TEST_POSTGRES_URL").expect("GUISE_TEST_POSTGRES_URL");
+    let (base, _) = cluster.rsplit_once('/').expect("a cluster URL names a database");
+    format!("{base}/{name}")
 }

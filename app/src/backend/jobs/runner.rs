@@ -91,6 +91,8 @@ enum JobEnd {
 struct Counts {
     rows_in: i64,
     rows_out: i64,
+    /// The dataset built.
+    dataset: String,
 }
 
 /// Runs one claimed job to its end and records the outcome.
@@ -133,7 +135,13 @@ pub async fn run_claimed(state: &AppState, job: JobRow) {
         (None, None) => status.label().to_string(),
     };
     let level = if error.is_some() { Level::Error } else { Level::Info };
-    let end = store::jobs::Finished { status, rows_in, rows_out, error, level, line };
+    // The output is published with the job's end, in one unit of work.
+    let published = counts.as_ref().map(|c| store::jobs::Published {
+        dataset_id: job.dataset_id,
+        row_count: c.rows_out,
+        line: format!("Published {} rows as {}", c.rows_out, c.dataset),
+    });
+    let end = store::jobs::Finished { status, rows_in, rows_out, error, level, line, published };
     if let Err(e) = store::jobs::finish(&state.writer, job.id, &state.jobs.lease, end).await {
         tracing::error!(job = job.id, "cannot record the end of a job: {e}");
     }
@@ -202,10 +210,5 @@ async fn build_in_context(state: &AppState, job: &JobRow) -> Result<Counts, JobE
 
     recipe.run(&mut build).await.map_err(JobEnd::Failed)?;
 
-    let counts = Counts { rows_in: build.rows_in, rows_out: build.rows_out };
-    store::datasets::publish_generation(&state.writer, build.target.id, build.generation, &state.jobs.lease.owner, counts.rows_out, now_ms())
-        .await
-        .map_err(failed)?;
-    build.log(Level::Info, &format!("Published {} rows as {}", counts.rows_out, build.target.name)).await;
-    Ok(counts)
+    Ok(Counts { rows_in: build.rows_in, rows_out: build.rows_out, dataset: build.target.name })
 }

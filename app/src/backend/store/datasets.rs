@@ -120,7 +120,7 @@ pub async fn first_rows(db: &Db, ds: &DatasetRow, limit: i64) -> Result<Vec<Stri
 const ROWS_PER_UNIT: usize = 2_000;
 
 /// Appends rows (JSON arrays) to a generation that is not visible yet, one unit of work per
-/// chunk, while the job building it is leased to `lease_owner` (see `publish_generation`).
+/// chunk, while the job building it is leased to `lease_owner` (see `publish_generation_in`).
 pub async fn append_rows(
     writer: &Writer,
     dataset_id: i64,
@@ -177,32 +177,19 @@ pub fn append_rows_on(
     Ok(())
 }
 
-/// Makes a fully written generation the visible one and drops the one it replaces, atomically.
-/// A generation is numbered by the job that builds it, and is published only while that job is
-/// still leased to `lease_owner`: a server that lost its lease never overwrites the output of
-/// the server that took the job over.
-pub async fn publish_generation(
-    writer: &Writer,
-    dataset_id: i64,
-    generation: i64,
-    lease_owner: &str,
-    row_count: i64,
-    built_at: i64,
-) -> Result<(), sqlx::Error> {
-    let lease_owner = lease_owner.to_string();
-    writer
-        .run(move |tx| {
-            check_leased(tx, generation, &lease_owner)?;
-            let old: i64 = query_row(tx, "SELECT generation FROM datasets WHERE id = ?", params![dataset_id], |row| row.get(0))?;
-            execute(
-                tx,
-                "UPDATE datasets SET generation = ?, row_count = ?, built_at = ? WHERE id = ?",
-                params![generation, row_count, built_at, dataset_id],
-            )?;
-            execute(tx, "DELETE FROM dataset_rows WHERE dataset_id = ? AND generation = ?", params![dataset_id, old])?;
-            Ok(())
-        })
-        .await
+/// Makes a fully written generation the visible one and drops the one it replaces, inside the
+/// unit of work that ends the job building it (`jobs::finish`, which checks the job is still
+/// leased to this server): a generation is numbered by its job, so a job that published its
+/// output has also ended, and is never run again to write the same generation twice.
+pub fn publish_generation_in(tx: &Conn, dataset_id: i64, generation: i64, row_count: i64, built_at: i64) -> SqlResult<()> {
+    let old: i64 = query_row(tx, "SELECT generation FROM datasets WHERE id = ?", params![dataset_id], |row| row.get(0))?;
+    execute(
+        tx,
+        "UPDATE datasets SET generation = ?, row_count = ?, built_at = ? WHERE id = ?",
+        params![generation, row_count, built_at, dataset_id],
+    )?;
+    execute(tx, "DELETE FROM dataset_rows WHERE dataset_id = ? AND generation = ?", params![dataset_id, old])?;
+    Ok(())
 }
 
 /// Sets the visible generation's row count (used by the seed after writing generation 0).

@@ -1,4 +1,4 @@
-use super::{audit, execute, job_log, now_ms, params, query_map, query_row, Conn, Db, Optional, Row, SqlResult, UnitError, Writer};
+use super::{audit, datasets, execute, job_log, now_ms, params, query_map, query_row, Conn, Db, Optional, Row, SqlResult, UnitError, Writer};
 use crate::backend::audit::AuditEntry;
 use crate::model::{JobStatus, JobView, UserView, Via};
 
@@ -236,10 +236,22 @@ pub struct Finished {
     /// The last line of its log.
     pub level: job_log::Level,
     pub line: String,
+    /// A build's output, published as the job ends.
+    pub published: Option<Published>,
 }
 
-/// Ends a running job with its final status, counts, error and last log line, together;
-/// refused when the job is no longer leased to this server (another one runs it now).
+/// The generation a job wrote (numbered by the job), made its dataset's visible one.
+#[derive(Clone, Debug)]
+pub struct Published {
+    pub dataset_id: i64,
+    pub row_count: i64,
+    /// The log line that says so.
+    pub line: String,
+}
+
+/// Ends a running job with its final status, counts, error and last log line, and publishes
+/// its output, together; refused when the job is no longer leased to this server (another one
+/// runs it now).
 pub async fn finish(writer: &Writer, id: i64, lease: &Lease, end: Finished) -> Result<(), sqlx::Error> {
     let owner = lease.owner.clone();
     writer
@@ -255,6 +267,10 @@ pub async fn finish(writer: &Writer, id: i64, lease: &Lease, end: Finished) -> R
             )?;
             if ended == 0 {
                 return Err(lease_lost(id));
+            }
+            if let Some(published) = &end.published {
+                datasets::publish_generation_in(tx, published.dataset_id, id, published.row_count, now_ms())?;
+                job_log::append_in(tx, id, job_log::Level::Info, &published.line)?;
             }
             job_log::append_in(tx, id, end.level, &end.line)?;
             Ok(())

@@ -31,7 +31,9 @@ mod statement;
 mod writer;
 
 pub use sql::{StatementError, UnitError, UnitResult};
-pub use statement::{batch, execute, query_each, query_map, query_row, Column, Conn, Optional, Param, Row, SqlError, SqlResult, Value};
+pub use statement::{
+    batch, execute, is_connection_lost, query_each, query_map, query_row, Column, Conn, Optional, Param, Row, SqlError, SqlResult, Value,
+};
 pub use crate::params;
 pub use writer::{Committed, Connect, Writer, QUEUE_CAPACITY};
 use sql::BUSY_TIMEOUT;

@@ -101,8 +101,12 @@ impl Db {
                 None => shared.source.connect()?,
             };
             let outcome = read(&conn);
-            if outcome.as_ref().err().is_none_or(SqlError::leaves_connection_usable) {
-                shared.idle.lock().unwrap_or_else(|e| e.into_inner()).push(conn);
+            match outcome.as_ref().err() {
+                None => shared.idle.lock().unwrap_or_else(|e| e.into_inner()).push(conn),
+                Some(e) if e.leaves_connection_usable() => shared.idle.lock().unwrap_or_else(|e| e.into_inner()).push(conn),
+                // The database server went away: the idle connections went with it.
+                Some(e) if e.is_connection_lost() => shared.close_idle(),
+                Some(_) => {}
             }
             Ok::<T, sqlx::Error>(outcome?)
         })
@@ -153,11 +157,15 @@ impl Source {
     fn connect(&self) -> Result<Conn, sqlx::Error> {
         match self {
             Source::Sqlite(file) => Ok(open_sqlite(file).map_err(SqlError::from)?),
-            // The server is away (restarting, say): the read is refused as for overload (503,
-            // come back later) rather than as a fault, and the cause goes to the log.
+            // The server is away (restarting, say) or slow to answer: the read is refused for
+            // now (503, come back later) rather than as a fault, and the cause goes to the log.
             Source::Postgres(options) => Conn::postgres(options, READ_TIMEOUT).map_err(|e| {
                 tracing::warn!("cannot open a read connection to PostgreSQL: {e}");
-                sqlx::Error::PoolTimedOut
+                if super::is_connection_lost(&e) {
+                    e
+                } else {
+                    sqlx::Error::PoolTimedOut
+                }
             }),
         }
     }

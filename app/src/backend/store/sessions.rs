@@ -7,7 +7,8 @@ use super::cache::ReadCache;
 use super::{execute, params, query_row, Db, Writer};
 use futures::future::BoxFuture;
 use futures::FutureExt;
-use std::cell::{Cell, RefCell};
+use crate::error::AppError;
+use std::cell::RefCell;
 use std::future::Future;
 use std::sync::Arc;
 use tower_sessions::cookie::time::OffsetDateTime;
@@ -42,8 +43,9 @@ tokio::task_local! {
 
 #[derive(Default)]
 struct RequestWrites {
-    /// A session write found the writer's queue full.
-    queue_full: Cell<bool>,
+    /// A session read or write was turned away for now (the writer's queue was full, the
+    /// database could not be reached): the answer the request gets instead.
+    unavailable: RefCell<Option<AppError>>,
     /// Deletes queued on the writer and not awaited yet: a new session id deletes the old
     /// record, and the request waits for that only once, at its end, with its other writes.
     deletes: RefCell<Vec<BoxFuture<'static, Result<(), sqlx::Error>>>>,
@@ -52,10 +54,10 @@ struct RequestWrites {
 /// What the session writes of a request came to.
 #[derive(Debug, Default)]
 pub struct SessionWrites {
-    /// One found the writer's queue full (tower-sessions answers any store failure with a
-    /// bare 500; an overload deserves the 503 and `Retry-After` that every other refused
-    /// write gets).
-    pub queue_full: bool,
+    /// One was turned away for now (tower-sessions answers any store failure with a bare
+    /// 500; an overload or an unreachable database deserves the 503 and `Retry-After` that
+    /// every other refused request gets).
+    pub unavailable: Option<AppError>,
     /// A queued delete failed: the old session may still be valid.
     pub failed: Option<sqlx::Error>,
 }
@@ -68,7 +70,7 @@ pub async fn tracking_session_writes<F: Future>(request: F) -> (F::Output, Sessi
             let output = request.await;
             let deletes = REQUEST_WRITES.with(|w| std::mem::take(&mut *w.deletes.borrow_mut()));
             let mut writes = SessionWrites {
-                queue_full: REQUEST_WRITES.with(|w| w.queue_full.get()),
+                unavailable: REQUEST_WRITES.with(|w| w.unavailable.take()),
                 failed: None,
             };
             for delete in deletes {
@@ -82,11 +84,13 @@ pub async fn tracking_session_writes<F: Future>(request: F) -> (F::Output, Sessi
 }
 
 fn backend(e: sqlx::Error) -> session_store::Error {
-    if matches!(e, sqlx::Error::PoolTimedOut) {
+    let message = e.to_string();
+    let answer = AppError::from(e);
+    if answer.retry_after().is_some() {
         // Outside `tracking_session_writes` (a test calling the store) there is no one to tell.
-        let _ = REQUEST_WRITES.try_with(|w| w.queue_full.set(true));
+        let _ = REQUEST_WRITES.try_with(|w| *w.unavailable.borrow_mut() = Some(answer));
     }
-    session_store::Error::Backend(e.to_string())
+    session_store::Error::Backend(message)
 }
 
 fn encode(record: &Record) -> session_store::Result<String> {

@@ -150,9 +150,29 @@ impl SqlError {
     pub fn leaves_connection_usable(&self) -> bool {
         match self {
             SqlError::NoRows | SqlError::Column { .. } => true,
-            SqlError::Postgres(e) => matches!(e, sqlx::Error::Database(_)),
+            SqlError::Postgres(e) => matches!(e, sqlx::Error::Database(_)) && !is_connection_lost(e),
             SqlError::Sqlite(_) => false,
         }
+    }
+
+    /// Whether the database server went away under this statement (see `is_connection_lost`).
+    pub fn is_connection_lost(&self) -> bool {
+        matches!(self, SqlError::Postgres(e) if is_connection_lost(e))
+    }
+}
+
+/// Whether an error means the database server cannot be reached (its connection broke, or it
+/// is shutting down or starting up) rather than that a statement was wrong: SQLSTATE class 08
+/// (connection exception) and 57P01–57P03 (admin, crash shutdown; cannot connect now).
+pub fn is_connection_lost(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_) | sqlx::Error::Tls(_) => true,
+        sqlx::Error::Database(e) => {
+            let code = e.code();
+            let code = code.as_deref().unwrap_or("");
+            code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03")
+        }
+        _ => false,
     }
 }
 

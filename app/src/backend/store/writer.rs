@@ -20,7 +20,7 @@
 
 use super::audit_chain;
 use super::sql::UnitResult;
-use super::{batch, execute, params, Conn, SqlResult};
+use super::{batch, execute, params, Conn, SqlError, SqlResult};
 use crate::backend::audit::ChainKey;
 use std::collections::VecDeque;
 use std::future::Future;
@@ -37,7 +37,35 @@ const MAX_BATCH: usize = 256;
 type Work = Box<dyn FnOnce(Option<&Conn>) -> Ran + Send>;
 
 /// Answers a unit's caller once the batch's fate is known (`Some` = the batch was lost, with why).
-type Answer = Box<dyn FnOnce(Option<&str>) + Send>;
+type Answer = Box<dyn FnOnce(Option<&Lost>) + Send>;
+
+/// Why a batch was not saved.
+struct Lost {
+    why: String,
+    /// The database could not be reached (its connection broke, or it cannot be opened): the
+    /// caller is told to come back later rather than that the write failed.
+    unreachable: bool,
+}
+
+impl Lost {
+    fn new(why: String, cause: &SqlError) -> Lost {
+        Lost { why, unreachable: cause.is_connection_lost() }
+    }
+
+    fn unreachable(why: String) -> Lost {
+        Lost { why, unreachable: true }
+    }
+
+    /// The answer to a caller whose unit ran in the lost batch, or never ran.
+    fn error(&self) -> sqlx::Error {
+        let message = format!("the write was not saved: {}", self.why);
+        if self.unreachable {
+            sqlx::Error::Io(std::io::Error::new(std::io::ErrorKind::NotConnected, message))
+        } else {
+            sqlx::Error::Protocol(message)
+        }
+    }
+}
 
 /// A unit that has run: keep its savepoint or not, and how to answer its caller.
 struct Ran {
@@ -72,11 +100,6 @@ async fn answered<T>(outcome: oneshot::Receiver<Result<T, sqlx::Error>>) -> Resu
     outcome.await.map_err(|_| sqlx::Error::PoolClosed)?
 }
 
-/// The answer to a caller whose unit was committed in a batch that then could not commit.
-fn batch_lost(why: &str) -> sqlx::Error {
-    sqlx::Error::Protocol(format!("the write was not saved: {why}"))
-}
-
 impl Writer {
     /// Starts the writer thread on the write connection `connect` opens there (and opens
     /// again if its state becomes unknown); fails when the first connection cannot be opened.
@@ -93,7 +116,7 @@ impl Writer {
                     Err(e) => return drop(opened.send(Err(e))),
                 };
                 let _ = opened.send(Ok(()));
-                audit_chain::with_chain_key(chain_key, || writer_loop(conn, &connect, &committed, receiver))
+                audit_chain::with_chain_key(chain_key, || writer_loop(Some(conn), &connect, &committed, receiver))
             })
             .map_err(|e| format!("cannot start the database writer: {e}"))?;
         first.await.map_err(|_| "the database writer stopped at its start".to_string())??;
@@ -152,11 +175,11 @@ impl Writer {
         let work: Work = Box::new(move |conn| {
             let result = conn.map(unit);
             let keep = matches!(result, Some(Ok(_)));
-            let answer: Answer = Box::new(move |lost: Option<&str>| {
+            let answer: Answer = Box::new(move |lost: Option<&Lost>| {
                 let result = match (lost, result) {
-                    (Some(why), Some(Ok(_)) | None) => Err(batch_lost(why)),
+                    (Some(lost), Some(Ok(_)) | None) => Err(lost.error()),
                     (_, Some(result)) => result,
-                    (None, None) => Err(batch_lost("it never ran")),
+                    (None, None) => Err(Lost { why: "it never ran".into(), unreachable: false }.error()),
                 };
                 // A caller that went away no longer wants the answer; the work is done.
                 let _ = reply.send(result);
@@ -176,7 +199,10 @@ impl Writer {
     }
 }
 
-fn writer_loop(mut conn: Conn, reopen: &Connect, committed: &Committed, mut receiver: mpsc::Receiver<Queued>) {
+/// Runs the batches. Without a connection (the last one was discarded and the database could
+/// not be opened again), each batch first tries to open one; while that fails, its units are
+/// answered at once that the database cannot be reached, rather than kept waiting.
+fn writer_loop(mut conn: Option<Conn>, reopen: &Connect, committed: &Committed, mut receiver: mpsc::Receiver<Queued>) {
     let mut pending: VecDeque<Queued> = VecDeque::new();
     loop {
         if pending.is_empty() {
@@ -191,25 +217,46 @@ fn writer_loop(mut conn: Conn, reopen: &Connect, committed: &Committed, mut rece
                 Err(_) => break,
             }
         }
-        if let Err(lost) = run_batch(&conn, committed, &mut pending) {
-            tracing::error!("a write batch was rolled back: {lost}");
-            conn = recover(conn, reopen);
-        }
+        let live = match conn.take() {
+            Some(live) => live,
+            None => match reopen() {
+                Ok(live) => {
+                    tracing::info!("the write connection is open again");
+                    live
+                }
+                Err(e) => {
+                    let lost = Lost::unreachable(format!("the database cannot be reached: {e}"));
+                    for queued in pending.drain(..) {
+                        ((queued.work)(None).answer)(Some(&lost));
+                    }
+                    // A database that refuses at once is not asked again more than ten times a second.
+                    std::thread::sleep(Duration::from_millis(100));
+                    continue;
+                }
+            },
+        };
+        conn = match run_batch(&live, committed, &mut pending) {
+            Ok(()) => Some(live),
+            Err(lost) => {
+                tracing::error!("a write batch was rolled back: {}", lost.why);
+                recover(live, reopen)
+            }
+        };
     }
 }
 
 /// Runs units from the front of `pending` in one transaction. Units not run yet stay queued
 /// for the next batch; on `Err` every unit of this batch was rolled back and told so.
-fn run_batch(conn: &Conn, committed: &Committed, pending: &mut VecDeque<Queued>) -> Result<(), String> {
+fn run_batch(conn: &Conn, committed: &Committed, pending: &mut VecDeque<Queued>) -> Result<(), Lost> {
     if let Err(e) = begin(conn) {
         // Nothing can run (the lock stayed taken past the busy timeout, the file is read-only,
         // the database server is gone …): the waiting units are answered with the error
         // rather than kept spinning.
-        let why = format!("cannot start a write: {e}");
+        let lost = Lost::new(format!("cannot start a write: {e}"), &e);
         for queued in pending.drain(..) {
-            ((queued.work)(None).answer)(Some(&why));
+            ((queued.work)(None).answer)(Some(&lost));
         }
-        return Err(why);
+        return Err(lost);
     }
     let mut ran: Vec<Ran> = Vec::new();
     let mut lost = None;
@@ -223,7 +270,7 @@ fn run_batch(conn: &Conn, committed: &Committed, pending: &mut VecDeque<Queued>)
         let own_savepoint = queued.own_savepoint && !alone;
         if own_savepoint {
             if let Err(e) = exec(conn, "SAVEPOINT unit") {
-                lost = Some(format!("SAVEPOINT failed: {e}"));
+                lost = Some(Lost::new(format!("SAVEPOINT failed: {e}"), &e));
                 pending.push_front(queued);
                 break;
             }
@@ -243,7 +290,7 @@ fn run_batch(conn: &Conn, committed: &Committed, pending: &mut VecDeque<Queued>)
         if let Err(e) = ended {
             // The unit's failure ended the whole transaction (SQLite does on a full disk or
             // an I/O error): everything before it in the batch is gone too.
-            lost = Some(format!("the transaction was aborted: {e}"));
+            lost = Some(Lost::new(format!("the transaction was aborted: {e}"), &e));
         }
         if alone {
             break;
@@ -252,7 +299,7 @@ fn run_batch(conn: &Conn, committed: &Committed, pending: &mut VecDeque<Queued>)
     let keep = !alone || ran.iter().all(|unit| unit.keep);
     if lost.is_none() && keep {
         if let Err(e) = audit_chain::write_pending(conn) {
-            lost = Some(format!("the audit rows could not be written: {e}"));
+            lost = Some(Lost::new(format!("the audit rows could not be written: {e}"), &e));
         }
     }
     if lost.is_none() {
@@ -260,7 +307,7 @@ fn run_batch(conn: &Conn, committed: &Committed, pending: &mut VecDeque<Queued>)
         match exec(conn, end) {
             Ok(()) if keep => committed(conn),
             Ok(()) => {}
-            Err(e) => lost = Some(format!("{end} failed: {e}")),
+            Err(e) => lost = Some(Lost::new(format!("{end} failed: {e}"), &e)),
         }
     }
     match lost {
@@ -270,13 +317,13 @@ fn run_batch(conn: &Conn, committed: &Committed, pending: &mut VecDeque<Queued>)
             }
             Ok(())
         }
-        Some(why) => {
+        Some(lost) => {
             audit_chain::forget_heads();
             audit_chain::drop_pending_from(0);
             for unit in ran {
-                (unit.answer)(Some(&why));
+                (unit.answer)(Some(&lost));
             }
-            Err(why)
+            Err(lost)
         }
     }
 }
@@ -310,27 +357,25 @@ fn exec(conn: &Conn, sql: &'static str) -> SqlResult<()> {
 }
 
 /// Makes sure no transaction is left open on the connection; if that cannot be shown, the
-/// connection is replaced (waiting and retrying while the database cannot be opened).
-fn recover(conn: Conn, reopen: &Connect) -> Conn {
+/// connection is replaced, or none is kept while the database cannot be opened.
+fn recover(conn: Conn, reopen: &Connect) -> Option<Conn> {
     // Whether a transaction is open: SQLite tells; on PostgreSQL a ROLLBACK that succeeds
     // shows none is.
     let in_transaction = |conn: &Conn| conn.as_sqlite().map(|sqlite| !sqlite.is_autocommit());
     if in_transaction(&conn) == Some(false) {
-        return conn;
+        return Some(conn);
     }
     match batch(&conn, "ROLLBACK") {
-        Ok(()) if in_transaction(&conn) != Some(true) => return conn,
+        Ok(()) if in_transaction(&conn) != Some(true) => return Some(conn),
         Ok(()) => tracing::error!("discarding the write connection, a transaction stayed open"),
         Err(e) => tracing::error!("discarding the write connection, its state is unknown: {e}"),
     }
     drop(conn);
-    loop {
-        match reopen() {
-            Ok(conn) => return conn,
-            Err(e) => {
-                tracing::error!("cannot reopen the write connection: {e}");
-                std::thread::sleep(Duration::from_secs(1));
-            }
+    match reopen() {
+        Ok(conn) => Some(conn),
+        Err(e) => {
+            tracing::error!("cannot reopen the write connection, writes are refused until it opens: {e}");
+            None
         }
     }
 }
