@@ -723,12 +723,14 @@ async fn log_counts(db: &mut PgConnection) -> HashMap<i64, LogCounts> {
 /// Whether a job ended once: succeeded in the expected number of attempts, started once per
 /// attempt, taken back once per extra attempt, finished once.
 fn ran_once(job: &Job, log: &LogCounts, attempts: i64) -> bool {
+    // Output is published only as a job ends: once, whatever the attempts.
     let runs = if attempts == 1 {
-        log.first_starts == 1 && log.second_starts == 0 && log.published == 1
+        log.first_starts == 1 && log.second_starts == 0
     } else {
-        // The killed server may have died before logging its start, or just after publishing.
-        log.first_starts <= 1 && log.second_starts == 1 && (1..=2).contains(&log.published)
+        // The killed server may have died before logging its start.
+        log.first_starts <= 1 && log.second_starts == 1
     };
+    let runs = runs && log.published == 1;
     job.status == "succeeded" && job.attempts == attempts && log.succeeded == 1 && log.requeued == attempts - 1 && runs
 }
 
@@ -823,6 +825,7 @@ async fn check_datasets(db: &mut PgConnection, jobs: &BTreeMap<i64, Job>) {
         .fetch_all(&mut *db)
         .await
         .expect("read the datasets");
+    let current: HashMap<String, i64> = published.iter().map(|(name, generation, _)| (name.clone(), *generation)).collect();
     for (name, generation, row_count) in published {
         if !jobs.values().any(|j| j.dataset == name) {
             continue;
@@ -840,6 +843,8 @@ async fn check_datasets(db: &mut PgConnection, jobs: &BTreeMap<i64, Job>) {
     .await
     .expect("read the dataset rows");
     for (name, generation, rows) in stored {
+        // Every build has ended: each published generation replaced and dropped the one before.
+        assert_eq!(current.get(&name), Some(&generation), "{name} still holds rows of generation {generation}, which is not its current one");
         let written = jobs.get(&generation).filter(|j| j.dataset == name).and_then(|j| j.rows_out);
         assert_eq!(written, Some(rows), "{name} holds {rows} rows of generation {generation}: not one whole build");
     }

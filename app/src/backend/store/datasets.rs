@@ -182,7 +182,12 @@ pub fn append_rows_on(
 /// leased to this server): a generation is numbered by its job, so a job that published its
 /// output has also ended, and is never run again to write the same generation twice.
 pub fn publish_generation_in(tx: &Conn, dataset_id: i64, generation: i64, row_count: i64, built_at: i64) -> SqlResult<()> {
-    let old: i64 = query_row(tx, "SELECT generation FROM datasets WHERE id = ?", params![dataset_id], |row| row.get(0))?;
+    // On PostgreSQL another server may publish the same dataset at once: the row is locked
+    // before it is read, so the second publish drops the first one's rows, not the rows both
+    // replaced (SQLite's one writer publishes one at a time).
+    let lock = if tx.is_postgres() { " FOR UPDATE" } else { "" };
+    let current = format!("SELECT generation FROM datasets WHERE id = ?{lock}");
+    let old: i64 = query_row(tx, &current, params![dataset_id], |row| row.get(0))?;
     execute(
         tx,
         "UPDATE datasets SET generation = ?, row_count = ?, built_at = ? WHERE id = ?",
