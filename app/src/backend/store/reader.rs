@@ -101,12 +101,12 @@ impl Db {
                 None => shared.source.connect()?,
             };
             let outcome = read(&conn);
-            match outcome.as_ref().err() {
-                None => shared.idle.lock().unwrap_or_else(|e| e.into_inner()).push(conn),
-                Some(e) if e.leaves_connection_usable() => shared.idle.lock().unwrap_or_else(|e| e.into_inner()).push(conn),
+            let failure = outcome.as_ref().err();
+            if failure.is_none_or(SqlError::leaves_connection_usable) {
+                shared.idle.lock().unwrap_or_else(|e| e.into_inner()).push(conn);
+            } else if failure.is_some_and(SqlError::is_connection_lost) {
                 // The database server went away: the idle connections went with it.
-                Some(e) if e.is_connection_lost() => shared.close_idle(),
-                Some(_) => {}
+                shared.close_idle();
             }
             Ok::<T, sqlx::Error>(outcome?)
         })

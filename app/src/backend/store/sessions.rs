@@ -85,10 +85,10 @@ pub async fn tracking_session_writes<F: Future>(request: F) -> (F::Output, Sessi
 
 fn backend(e: sqlx::Error) -> session_store::Error {
     let message = e.to_string();
-    let answer = AppError::from(e);
-    if answer.retry_after().is_some() {
+    // Only refusals for now are kept (converting others would log them a second time).
+    if matches!(e, sqlx::Error::PoolTimedOut) || super::is_connection_lost(&e) {
         // Outside `tracking_session_writes` (a test calling the store) there is no one to tell.
-        let _ = REQUEST_WRITES.try_with(|w| *w.unavailable.borrow_mut() = Some(answer));
+        let _ = REQUEST_WRITES.try_with(|w| *w.unavailable.borrow_mut() = Some(AppError::from(e)));
     }
     session_store::Error::Backend(message)
 }
