@@ -114,11 +114,27 @@ impl From<sqlx::Error> for AppError {
             sqlx::Error::PoolTimedOut => AppError::busy(),
             // The database server went away: it comes back by itself, or an operator is needed.
             e if crate::backend::store::is_connection_lost(&e) => {
-                tracing::warn!("database: {e}");
+                warn_unreachable(&e);
                 AppError::database_unreachable()
             }
             e => AppError::internal(format!("database: {e}")),
         }
+    }
+}
+
+/// While the database is away every request fails the same way: one warning a second at most
+/// says so, with the number of requests refused since the last one, instead of a line each.
+#[cfg(feature = "ssr")]
+fn warn_unreachable(e: &sqlx::Error) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static LAST_SECOND: AtomicU64 = AtomicU64::new(0);
+    static REFUSED: AtomicU64 = AtomicU64::new(0);
+    REFUSED.fetch_add(1, Ordering::Relaxed);
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let last = LAST_SECOND.load(Ordering::Relaxed);
+    if now != last && LAST_SECOND.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_ok() {
+        let refused = REFUSED.swap(0, Ordering::Relaxed);
+        tracing::warn!("database: {e} ({refused} request(s) answered 503 since the last warning)");
     }
 }
 

@@ -7,17 +7,10 @@ mod common;
 
 use sqlx::{Connection, PgConnection};
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 fn server(dir: &Path, url: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_server"))
-        .args(args)
-        .current_dir(dir)
-        .env("DATABASE_URL", url)
-        .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
-        .env_remove("GUISE_DEMO")
-        .output()
-        .expect("run the server binary")
+    common::server_process(dir, url).args(args).output().expect("run the server binary")
 }
 
 fn stderr(output: &Output) -> String {
@@ -117,12 +110,9 @@ async fn every_command_runs_on_postgres_and_serve_needs_the_shared_key() {
 
     // And it serves, from the same database with the same key.
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut serving = Command::new(env!("CARGO_BIN_EXE_server"))
+    let mut serving = common::server_process(dir.path(), &url)
         .args(["--key-file", key_arg, "serve"])
-        .current_dir(dir.path())
-        .env("DATABASE_URL", &url)
         .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
-        .env_remove("GUISE_DEMO")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()

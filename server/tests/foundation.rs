@@ -504,11 +504,8 @@ fn a_plain_first_start_seeds_nothing_and_says_how_to_create_the_first_admin() {
     use std::io::{BufRead, BufReader};
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("guise.db").display());
-    let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_server"))
+    let mut server = common::server_process(dir.path(), &url)
         .arg("serve")
-        .env("DATABASE_URL", &url)
-        .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
-        .env_remove("GUISE_DEMO")
         .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("run the server binary");

@@ -23,7 +23,7 @@ use sqlx::{Connection, PgConnection};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -210,14 +210,10 @@ async fn send_to(port: u16, request: Request) -> std::io::Result<Answer> {
 
 /// Runs a command of the `server` binary on the test's database and key; what it printed.
 fn command(dir: &Path, url: &str, key: &Path, args: &[&str]) -> String {
-    let output = Command::new(env!("CARGO_BIN_EXE_server"))
+    let output = common::server_process(dir, url)
         .arg("--key-file")
         .arg(key)
         .args(args)
-        .current_dir(dir)
-        .env("DATABASE_URL", url)
-        .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
-        .env_remove("GUISE_DEMO")
         .output()
         .expect("run the server binary");
     assert!(output.status.success(), "server {args:?}: {}", String::from_utf8_lossy(&output.stderr));
@@ -239,14 +235,11 @@ impl Served {
         let log = dir.join(format!("server-{name}.log"));
         let out = std::fs::File::create(&log).expect("the server's log file");
         let err = out.try_clone().expect("the server's log file");
-        let child = Command::new(env!("CARGO_BIN_EXE_server"))
+        let child = common::server_process(dir, url)
             .arg("--key-file")
             .arg(key)
             .arg("serve")
-            .current_dir(dir)
-            .env("DATABASE_URL", url)
             .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
-            .env_remove("GUISE_DEMO")
             .stdout(Stdio::from(out))
             .stderr(Stdio::from(err))
             .spawn()

@@ -4,7 +4,7 @@
 //! every page render a system call (about 13% of SSR throughput, `make bench`).
 
 use std::os::raw::c_long;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How often an idle server gives back the pages whose delay has passed.
 const PURGE_EVERY: Duration = Duration::from_secs(1);
@@ -22,6 +22,27 @@ pub fn released_after<T>(work: impl FnOnce() -> T) -> T {
     let result = work();
     collect(true);
     result
+}
+
+/// How often a busy thread hands back the pages it emptied (see `tidy_this_thread`).
+const TIDY_EVERY: Duration = Duration::from_millis(250);
+
+/// Hands back the pages this thread emptied, at most once every `TIDY_EVERY`. mimalloc keeps
+/// a thread's emptied pages in that thread's heap, where only the thread itself can give them
+/// back: the purge thread cannot reach them. Called where the most is allocated and freed:
+/// by the runtime's workers as they go idle, by read threads after a read, by the writer after
+/// a batch. Without it the bench ended with 40–50 MB more, emptied but kept.
+pub fn tidy_this_thread() {
+    thread_local! {
+        static LAST: std::cell::Cell<Option<Instant>> = const { std::cell::Cell::new(None) };
+    }
+    LAST.with(|last| {
+        let now = Instant::now();
+        if last.get().is_none_or(|at| now.duration_since(at) >= TIDY_EVERY) {
+            last.set(Some(now));
+            collect(false);
+        }
+    });
 }
 
 /// Sets how the server hands memory back and starts the thread that gives back, each second,

@@ -442,3 +442,15 @@ fn database_on_cluster(name: &str) -> String {
     let (base, _) = cluster.rsplit_once('/').expect("a cluster URL names a database");
     format!("{base}/{name}")
 }
+
+/// The `server` binary run in `dir` on the database `url`: no demo seeding, listening (if it
+/// serves) on a free loopback port unless LEPTOS_SITE_ADDR is set again.
+pub fn server_process(dir: &std::path::Path, url: &str) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_server"));
+    command
+        .current_dir(dir)
+        .env("DATABASE_URL", url)
+        .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
+        .env_remove("GUISE_DEMO");
+    command
+}

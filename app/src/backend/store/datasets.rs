@@ -1,4 +1,4 @@
-use super::{execute, params, query_map, query_row, Conn, Db, Optional, Row, SqlResult, UnitResult, Writer};
+use super::{execute, params, query_map, query_row, Conn, Db, Optional, Param, Row, SqlResult, UnitResult, Writer};
 use serde_json::Value;
 
 #[derive(Clone, Debug)]
@@ -162,6 +162,9 @@ fn check_leased(tx: &Conn, generation: i64, lease_owner: &str) -> UnitResult<()>
     }
 }
 
+/// Rows one PostgreSQL insert carries (four parameters each, far below its limit of 65,535).
+const ROWS_PER_POSTGRES_INSERT: usize = 1_000;
+
 /// Appends rows inside the caller's unit of work (the seed writes inside one).
 pub fn append_rows_on(
     tx: &Conn,
@@ -170,9 +173,22 @@ pub fn append_rows_on(
     first_row_no: i64,
     rows: &[Vec<Value>],
 ) -> SqlResult<()> {
-    const INSERT: &str = "INSERT INTO dataset_rows (dataset_id, generation, row_no, data) VALUES (?, ?, ?, ?)";
-    for (i, row) in rows.iter().enumerate() {
-        execute(tx, INSERT, params![dataset_id, generation, first_row_no + i as i64, Value::Array(row.clone()).to_string()])?;
+    let insert = |rows: usize| {
+        format!("INSERT INTO dataset_rows (dataset_id, generation, row_no, data) VALUES {}", vec!["(?, ?, ?, ?)"; rows].join(", "))
+    };
+    let rows: Vec<(i64, String)> =
+        rows.iter().enumerate().map(|(i, row)| (first_row_no + i as i64, Value::Array(row.clone()).to_string())).collect();
+    // SQLite runs in this process: a prepared insert per row costs nothing to repeat. Each
+    // statement to PostgreSQL is a round trip: a page of rows goes in a few statements.
+    let per_statement = if tx.is_postgres() { ROWS_PER_POSTGRES_INSERT } else { 1 };
+    let full = insert(per_statement);
+    for chunk in rows.chunks(per_statement) {
+        let sql = if chunk.len() == per_statement { std::borrow::Cow::Borrowed(&full) } else { std::borrow::Cow::Owned(insert(chunk.len())) };
+        let params: Vec<&dyn Param> = chunk
+            .iter()
+            .flat_map(|(row_no, data)| [&dataset_id as &dyn Param, &generation, row_no, data])
+            .collect();
+        execute(tx, &sql, &params)?;
     }
     Ok(())
 }

@@ -108,6 +108,7 @@ impl Db {
                 // The database server went away: the idle connections went with it.
                 shared.close_idle();
             }
+            crate::backend::memory::tidy_this_thread();
             Ok::<T, sqlx::Error>(outcome?)
         })
         .await;

@@ -56,7 +56,8 @@ impl Lost {
         Lost { why, unreachable: true }
     }
 
-    /// The answer to a caller whose unit ran in the lost batch, or never ran.
+    /// The answer to a caller whose unit ran in the lost batch, or never ran. An unreachable
+    /// database is an I/O error, which callers already count as a lost connection (503).
     fn error(&self) -> sqlx::Error {
         let message = format!("the write was not saved: {}", self.why);
         if self.unreachable {
@@ -242,6 +243,7 @@ fn writer_loop(mut conn: Option<Conn>, reopen: &Connect, committed: &Committed, 
                 recover(live, reopen)
             }
         };
+        crate::backend::memory::tidy_this_thread();
     }
 }
 
