@@ -113,8 +113,8 @@ pub async fn security_headers(State(https): State<bool>, request: Request, next:
 
 /// A session that could not be read or saved because the writer's queue was full or the
 /// database could not be reached is answered like any other request refused for now: 503 with
-/// `Retry-After`. A request
-/// whose old session could not be deleted fails: that session may still be valid.
+/// `Retry-After`. A request whose old session could not be deleted fails: that session may
+/// still be valid.
 pub async fn session_back_pressure(request: Request, next: Next) -> Response {
     let (response, writes) = sessions::tracking_session_writes(next.run(request)).await;
     if let Some(e) = writes.failed {
