@@ -6,7 +6,9 @@
 //! a third of that, in base64 that needs no escaping.
 
 use leptos::server::codee::{Decoder, Encoder};
-use serde::{de::DeserializeOwned, Serialize};
+use serde::{de::DeserializeOwned, Deserialize, Deserializer, Serialize, Serializer};
+use std::ops::Deref;
+use std::sync::Arc;
 
 /// Postcard, carried as base64: use as a resource's codec, `Resource<T, Compact>`.
 pub struct Compact;
@@ -26,6 +28,44 @@ impl<T: DeserializeOwned> Decoder<T> for Compact {
 
     fn decode(bytes: &[u8]) -> Result<T, postcard::Error> {
         postcard::from_bytes(bytes)
+    }
+}
+
+/// A value that clones without copying. A resource hands out a clone of its value at every
+/// `.await`, and a page renders after two (one to find its resources, one to render): for a
+/// long list that is every string of every row, twice. Serialized as the value itself.
+#[derive(Debug, PartialEq)]
+pub struct Shared<T>(Arc<T>);
+
+impl<T> Clone for Shared<T> {
+    fn clone(&self) -> Self {
+        Shared(self.0.clone())
+    }
+}
+
+impl<T> Deref for Shared<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> From<Arc<T>> for Shared<T> {
+    fn from(value: Arc<T>) -> Self {
+        Shared(value)
+    }
+}
+
+impl<T: Serialize> Serialize for Shared<T> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Shared<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        T::deserialize(deserializer).map(|value| Shared(Arc::new(value)))
     }
 }
 
@@ -64,6 +104,16 @@ mod tests {
         let failed: Result<Vec<JobView>, AppError> = Err(AppError::Forbidden("not yours".into()));
         let bytes = <Compact as Encoder<_>>::encode(&failed).unwrap();
         assert_eq!(<Compact as Decoder<Result<Vec<JobView>, AppError>>>::decode(&bytes).unwrap(), failed);
+    }
+
+    #[test]
+    fn a_shared_list_travels_as_the_list_itself() {
+        let jobs = vec![job(1), job(2)];
+        let shared: Result<Shared<Vec<JobView>>, AppError> = Ok(Shared(Arc::new(jobs.clone())));
+        let bytes = <Compact as Encoder<_>>::encode(&shared).unwrap();
+        assert_eq!(bytes, <Compact as Encoder<_>>::encode(&Ok::<_, AppError>(jobs.clone())).unwrap());
+        assert_eq!(<Compact as Decoder<Result<Shared<Vec<JobView>>, AppError>>>::decode(&bytes).unwrap(), shared);
+        assert_eq!(serde_json::to_string(&shared).unwrap(), serde_json::to_string(&Ok::<_, AppError>(jobs)).unwrap());
     }
 
     #[test]

@@ -46,6 +46,7 @@ pub fn build(state: AppState, options: LeptosOptions, sessions: Sessions) -> Rou
 
     let routes = generate_route_list(App);
     let context_state = state.clone();
+    let not_found_state = state.clone();
     let api = api_v2::router(state.clone());
     let trusted_proxies = Arc::new(state.settings.trusted_proxies.clone());
     let https = state.settings.serves_https();
@@ -61,7 +62,8 @@ pub fn build(state: AppState, options: LeptosOptions, sessions: Sessions) -> Rou
         )
         .route("/events/jobs", get(events::job_events))
         .route("/healthz", get(|| async { "ok" }))
-        .fallback(leptos_axum::file_and_error_handler(shell))
+        // A page that does not exist still knows who is signed in (header, banner).
+        .fallback(leptos_axum::file_and_error_handler_with_context(move || provide_context(not_found_state.clone()), shell))
         .with_state(options)
         .layer(axum::middleware::from_fn(middleware::server_fn_error_status))
         .layer(axum::middleware::from_fn(middleware::refuse_cross_site))

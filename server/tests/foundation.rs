@@ -464,6 +464,14 @@ async fn pages_render_on_the_server() {
         app.request(Request::get("/jobs").header(header::ACCEPT, "text/html").body(Body::empty()).unwrap()).await;
     assert_eq!(anonymous.status, StatusCode::FOUND, "{}", anonymous.body);
     assert_eq!(anonymous.location.as_deref(), Some("/login?next=/jobs"));
+
+    // A page that does not exist still shows who is signed in.
+    let missing = app
+        .request(Request::get("/no-such-page").header(header::COOKIE, &cookie).body(Body::empty()).unwrap())
+        .await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert!(missing.body.contains("Page not found"), "{}", missing.body);
+    assert!(missing.body.contains("U1 Analyst") && !missing.body.contains(">Log in<"), "{}", missing.body);
 }
 
 #[tokio::test]

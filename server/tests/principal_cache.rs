@@ -1,6 +1,7 @@
 //! The rows that decide who a request is and what it may open are cached between requests.
 //! Every change to them — through the server's writer or straight into the database file, as
-//! the command line writes — must show on the very next request, with the cache warm.
+//! the command line writes — must show on the very next request, with the cache warm. So must
+//! every change to a job, whose lists are kept the same way.
 
 mod common;
 
@@ -123,4 +124,43 @@ async fn writes_that_change_no_access_keep_the_cache() {
     assert_eq!(app.post("/api/build_in_context", &form, Some(&alice)).await.status, StatusCode::OK);
     me(&app, &alice).await;
     assert_eq!(app.state.cache.version(), before);
+}
+
+async fn job_list(app: &TestApp, cookie: &str) -> Vec<serde_json::Value> {
+    let reply = app.post("/api/jobs", &[("only_mine", "false")], Some(cookie)).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    reply.json().as_array().cloned().unwrap_or_default()
+}
+
+#[tokio::test]
+async fn the_jobs_list_shows_every_change_on_the_next_request() {
+    let app = TestApp::new().await;
+    let alice = app.login("alice@tshirts.example").await;
+    let u2 = app.login("u2@tshirts.example").await;
+    // U2 may not build: each try is a refused job, which no worker moves afterwards.
+    let form = [("project", "TSHIRTS"), ("webapp", "impersonation-demo"), ("dataset", "web_history_prepared")];
+    assert_eq!(app.post("/api/build_in_context", &form, Some(&u2)).await.status, StatusCode::FORBIDDEN);
+    for _ in 0..3 {
+        assert_eq!(job_list(&app, &alice).await.len(), 1);
+    }
+
+    // A new job, through the server.
+    assert_eq!(app.post("/api/build_in_context", &form, Some(&u2)).await.status, StatusCode::FORBIDDEN);
+    let jobs = job_list(&app, &alice).await;
+    assert_eq!(jobs.len(), 2);
+
+    // A job changed straight in the database, as the command line would.
+    let newest = jobs[0]["id"].as_i64().unwrap();
+    app.edit_database(&format!("UPDATE jobs SET error = 'changed outside' WHERE id = {newest}")).await.unwrap();
+    assert_eq!(job_list(&app, &alice).await[0]["error"], "changed outside");
+
+    // A renamed user and a removed job.
+    app.edit_database("UPDATE users SET display_name = 'U2 Renamed' WHERE email = 'u2@tshirts.example'").await.unwrap();
+    assert_eq!(job_list(&app, &alice).await[0]["run_as"]["display_name"], "U2 Renamed");
+    app.edit_database(&format!("DELETE FROM jobs WHERE id = {newest}")).await.unwrap();
+    assert_eq!(job_list(&app, &alice).await.len(), 1);
+
+    // Each person's own list is kept apart from the tenant's.
+    let mine = app.post("/api/jobs", &[("only_mine", "true")], Some(&alice)).await.json();
+    assert_eq!(mine.as_array().map(Vec::len), Some(0));
 }

@@ -4,6 +4,7 @@ use super::secrets::ServerKey;
 use super::throttle::{self, LoginThrottle, Throttle};
 use std::net::IpAddr;
 use super::store::cache::{Cached, ReadCache};
+use super::store::job_lists::JobLists;
 use super::store::{jobs::Lease, Database, Db, Writer};
 use super::tokens::TokenKeys;
 use crate::model::JobEvent;
@@ -138,6 +139,8 @@ pub struct AppState {
     pub writer: Writer,
     /// Who-may-do-what rows, kept while the database's access version stays put.
     pub cache: Arc<ReadCache>,
+    /// The job lists pages show, kept while they are current.
+    pub job_lists: Arc<JobLists>,
     pub jobs: JobHub,
     pub settings: Arc<Settings>,
     pub hashing: Arc<Semaphore>,
@@ -154,6 +157,7 @@ impl AppState {
             db: database.read,
             writer: database.writer,
             cache: database.cache,
+            job_lists: Arc::default(),
             jobs: JobHub::new(),
             settings: Arc::new(settings),
             hashing: Arc::new(Semaphore::new(hashing_slots())),

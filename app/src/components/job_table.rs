@@ -1,4 +1,5 @@
 use super::person::person;
+use crate::codec::Shared;
 use crate::model::{format_duration, format_time, JobEvent, JobStatus, JobView};
 use leptos::either::Either;
 use leptos::prelude::*;
@@ -39,31 +40,31 @@ fn rows_text(job: &JobView) -> String {
 }
 
 #[component]
-pub fn JobTable(jobs: Vec<JobView>, live: RwSignal<HashMap<i64, JobEvent>>) -> impl IntoView {
+pub fn JobTable(jobs: Shared<Vec<JobView>>, live: RwSignal<HashMap<i64, JobEvent>>) -> impl IntoView {
     if jobs.is_empty() {
         return Either::Left(view! { <p class="empty">"No jobs yet."</p> });
     }
     // One static view type per row, no `into_any`: a boxed view per row and per cell cost an
     // allocation and dynamic calls for each, on a page that shows up to 200 rows.
     let rows = jobs
-        .into_iter()
+        .iter()
         .map(|job| {
-            let status = live_status(&job, live);
-            let (duration, rows) = (job.duration_ms().map(format_duration), rows_text(&job));
-            let impersonated_by = match job.impersonated_by {
+            let status = live_status(job, live);
+            let (duration, rows) = (job.duration_ms().map(format_duration), rows_text(job));
+            let impersonated_by = match &job.impersonated_by {
                 Some(user) => Either::Left(person(user)),
                 None => Either::Right(view! { <span class="none">"—"</span> }),
             };
-            let error = job.error.map(|e| view! {
+            let error = job.error.clone().map(|e| view! {
                 <tr class="job-error"><td></td><td colspan="9">{e}</td></tr>
             });
             view! {
                 <tr data-job-id=job.id>
                     <td><a href=format!("/jobs/{}", job.id)>{format!("#{}", job.id)}</a></td>
-                    <td>{job.dataset}</td>
+                    <td>{job.dataset.clone()}</td>
                     <td class="status-cell">{status}</td>
-                    <td>{person(job.run_as)}</td>
-                    <td>{person(job.triggered_by)}</td>
+                    <td>{person(&job.run_as)}</td>
+                    <td>{person(&job.triggered_by)}</td>
                     <td>{impersonated_by}</td>
                     <td>{job.via.label()}</td>
                     <td class="time">{job.started_at.map(format_time)}</td>

@@ -6,12 +6,13 @@ use crate::backend::state::AppState;
 use crate::backend::store::{self, jobs::JobFilter};
 use crate::error::AppError;
 use crate::model::{JobDetail, JobView};
+use std::sync::Arc;
 
 /// The tenant's jobs, newest first, at most `limit`; `only_mine` keeps those the principal
 /// triggered or that ran as them.
-pub async fn list(state: &AppState, principal: &Principal, only_mine: bool, limit: i64) -> Result<Vec<JobView>, AppError> {
+pub async fn list(state: &AppState, principal: &Principal, only_mine: bool, limit: i64) -> Result<Arc<Vec<JobView>>, AppError> {
     let filter = JobFilter { user_id: only_mine.then_some(principal.subject().id), webapp_id: None, limit };
-    Ok(store::jobs::list(&state.db, principal.tenant_id(), &filter).await?)
+    Ok(state.job_lists.list(&state.db, principal.tenant_id(), &filter).await?)
 }
 
 /// One job of the principal's tenant, with its log.

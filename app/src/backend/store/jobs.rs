@@ -355,7 +355,7 @@ macro_rules! view_select {
 }
 
 /// Which jobs of a tenant to list.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, Hash, PartialEq, Eq)]
 pub struct JobFilter {
     /// Only jobs this user triggered or that ran as them.
     pub user_id: Option<i64>,
@@ -366,6 +366,12 @@ pub struct JobFilter {
 /// Jobs of a tenant, newest first (read inline: the jobs page shows up to a few hundred rows,
 /// and handing each value across the read pool's thread cost more than the query).
 pub async fn list(db: &Db, tenant_id: i64, filter: &JobFilter) -> Result<Vec<JobView>, sqlx::Error> {
+    let filter = filter.clone();
+    db.read_inline(move |conn| list_in(conn, tenant_id, &filter)).await
+}
+
+/// `list` on a connection the caller holds.
+pub(super) fn list_in(conn: &Conn, tenant_id: i64, filter: &JobFilter) -> SqlResult<Vec<JobView>> {
     const SQL: &str = concat!(
         view_select!(),
         "
@@ -374,8 +380,7 @@ pub async fn list(db: &Db, tenant_id: i64, filter: &JobFilter) -> Result<Vec<Job
            AND (?3 IS NULL OR j.webapp_id = ?3)
          ORDER BY j.id DESC LIMIT ?4"
     );
-    let (user_id, webapp_id, limit) = (filter.user_id, filter.webapp_id, filter.limit);
-    db.read_inline(move |conn| query_map(conn, SQL, params![tenant_id, user_id, webapp_id, limit], job_view)).await
+    query_map(conn, SQL, params![tenant_id, filter.user_id, filter.webapp_id, filter.limit], job_view)
 }
 
 /// One job, only if it belongs to the tenant.

@@ -9,6 +9,7 @@ pub mod grants;
 pub mod groups;
 pub mod impersonations;
 pub mod job_events;
+pub mod job_lists;
 pub mod job_log;
 pub mod jobs;
 pub mod projects;
