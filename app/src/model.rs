@@ -151,6 +151,54 @@ pub struct ProfileView {
     pub may_be_impersonated_by: Vec<GrantView>,
 }
 
+/// How an impersonation acts for its subject (per grant; admins choose).
+/// - On behalf of: the subject's permissions; orders are the subject's, placed by the actor at
+///   the actor's prices; comments are the actor's.
+/// - Full: everything as the subject.
+/// - Full with the impersonator's permissions: as Full, but permissions are the actor's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum ImpersonationMode {
+    OnBehalfOf,
+    Full,
+    FullImpersonatorPermissions,
+}
+
+impl ImpersonationMode {
+    /// From the least powerful to the most.
+    pub const ALL: [ImpersonationMode; 3] =
+        [ImpersonationMode::OnBehalfOf, ImpersonationMode::Full, ImpersonationMode::FullImpersonatorPermissions];
+
+    /// The word stored in the database and sent by forms.
+    pub fn as_db(self) -> &'static str {
+        match self {
+            ImpersonationMode::OnBehalfOf => "on_behalf_of",
+            ImpersonationMode::Full => "full",
+            ImpersonationMode::FullImpersonatorPermissions => "full_impersonator_permissions",
+        }
+    }
+
+    pub fn from_db(word: &str) -> Option<ImpersonationMode> {
+        ImpersonationMode::ALL.into_iter().find(|mode| mode.as_db() == word)
+    }
+
+    /// The words shown on screen.
+    pub fn label(self) -> &'static str {
+        match self {
+            ImpersonationMode::OnBehalfOf => "On behalf of",
+            ImpersonationMode::Full => "Full",
+            ImpersonationMode::FullImpersonatorPermissions => "Full, impersonator's permissions",
+        }
+    }
+
+    /// How the banner begins: "You are acting on behalf of Carol Customer (carol@…)".
+    pub fn banner_prefix(self) -> &'static str {
+        match self {
+            ImpersonationMode::OnBehalfOf => "You are acting on behalf of",
+            ImpersonationMode::Full | ImpersonationMode::FullImpersonatorPermissions => "You are impersonating",
+        }
+    }
+}
+
 /// How a piece of work reached Guise.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Via {

@@ -3,4 +3,5 @@
 
 pub mod api_clients;
 pub mod impersonation;
+pub mod modes;
 pub mod permissions;
