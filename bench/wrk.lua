@@ -66,7 +66,7 @@ end
 
 -- A request that never changes is left to wrk, which then builds it once and sends it
 -- without calling Lua: a Lua call per request costs the load tool CPU that, on the cores it
--- shares with the server, would otherwise serve requests (about 15% of the /jobs figure).
+-- shares with the server, would otherwise serve requests.
 if session == "impersonate" or bodies_file then
   function request()
     if session == "impersonate" then

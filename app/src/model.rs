@@ -156,7 +156,7 @@ pub struct ProfileView {
 ///   the actor's prices; comments are the actor's.
 /// - Full: everything as the subject.
 /// - Full with the impersonator's permissions: as Full, but permissions are the actor's.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum ImpersonationMode {
     OnBehalfOf,
     Full,

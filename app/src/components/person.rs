@@ -4,10 +4,15 @@ use leptos::prelude::*;
 /// A person by display name, with their email on hover.
 #[component]
 pub fn Person(user: UserView) -> impl IntoView {
-    person(&user)
+    name_with_email(user.display_name, user.email)
 }
 
-/// The same, as a plain function for long tables: no component set-up per cell.
+/// The same, as a plain function for long tables: no component set-up per cell, and the
+/// person borrowed from a list the page shares.
 pub fn person(user: &UserView) -> impl IntoView {
-    view! { <span class="person" title=user.email.clone()>{user.display_name.clone()}</span> }
+    name_with_email(user.display_name.clone(), user.email.clone())
+}
+
+fn name_with_email(name: String, email: String) -> impl IntoView {
+    view! { <span class="person" title=email>{name}</span> }
 }

@@ -30,7 +30,7 @@ impl ModeRefusal {
         match self {
             ModeRefusal::NotGranted => "your grant does not allow this mode",
             ModeRefusal::Unknown => "unknown impersonation mode",
-            ModeRefusal::FlagWithoutFull => "Use impersonator's permissions applies to full mode only",
+            ModeRefusal::FlagWithoutFull => "\"Use impersonator's permissions\" applies to full mode only",
         }
     }
 
@@ -48,22 +48,29 @@ pub fn permissions_from(mode: Option<ImpersonationMode>) -> Side {
     }
 }
 
-/// Whose price group prices an order.
-pub fn prices_from(mode: Option<ImpersonationMode>) -> Side {
+/// On behalf of, the actor shops and writes as themself for the subject: prices come from the
+/// actor's price group, and the actor is shown as having placed the order (whose customer is
+/// always the subject) and as a comment's author. In the full modes all three are the subject's.
+fn actor_when_on_behalf(mode: Option<ImpersonationMode>) -> Side {
     match mode {
         Some(ImpersonationMode::OnBehalfOf) => Side::Actor,
         _ => Side::Subject,
     }
 }
 
-/// Who is shown as having placed an order (the customer is always the subject).
+/// Whose price group prices an order.
+pub fn prices_from(mode: Option<ImpersonationMode>) -> Side {
+    actor_when_on_behalf(mode)
+}
+
+/// Who is shown as having placed an order.
 pub fn order_placed_by(mode: Option<ImpersonationMode>) -> Side {
-    prices_from(mode)
+    actor_when_on_behalf(mode)
 }
 
 /// Who is shown as a comment's author.
 pub fn comment_author(mode: Option<ImpersonationMode>) -> Side {
-    prices_from(mode)
+    actor_when_on_behalf(mode)
 }
 
 /// The modes an actor may use on a subject: every mode for an administrator, else those of
