@@ -30,6 +30,7 @@ pub struct SessionView {
 pub struct ImpersonationView {
     pub actor: UserView,
     pub subject: UserView,
+    pub mode: ImpersonationMode,
     pub reason: String,
     pub read_only: bool,
     pub started_at: i64,
@@ -44,6 +45,7 @@ pub struct ImpersonationRecordView {
     pub subject: UserView,
     pub reason: String,
     pub read_only: bool,
+    pub mode: ImpersonationMode,
     pub started_at: i64,
     pub expires_at: i64,
     pub ended_at: Option<i64>,
@@ -76,6 +78,10 @@ pub struct DirectoryEntry {
     pub disabled: bool,
     /// Why the viewer may not impersonate this user, if they may not.
     pub impersonation_refusal: Option<String>,
+    /// The modes the viewer may impersonate this user in, least powerful first, and the one
+    /// a start gets when none is chosen (empty and none when they may not).
+    pub allowed_modes: Vec<ImpersonationMode>,
+    pub default_mode: Option<ImpersonationMode>,
 }
 
 /// One side of a grant: a user or a group.
@@ -107,6 +113,7 @@ pub struct GrantView {
     pub id: i64,
     pub actor: PartyView,
     pub subject: PartyView,
+    pub mode: ImpersonationMode,
     pub created_by: UserView,
     pub created_at: i64,
 }
@@ -196,6 +203,14 @@ impl ImpersonationMode {
             ImpersonationMode::OnBehalfOf => "You are acting on behalf of",
             ImpersonationMode::Full | ImpersonationMode::FullImpersonatorPermissions => "You are impersonating",
         }
+    }
+}
+
+impl TryFrom<String> for ImpersonationMode {
+    type Error = String;
+
+    fn try_from(word: String) -> Result<Self, String> {
+        Self::from_db(&word).ok_or_else(|| format!("unknown impersonation mode {word:?}"))
     }
 }
 

@@ -204,12 +204,12 @@ async fn demo_reads(db: &store::Db) -> Vec<String> {
     note("all", format!("{:?}", users::list_all(db, alice.tenant_id).await.unwrap()));
     note("tenant", tenants::name_of(db, alice.tenant_id).await.unwrap());
     note("switch", settings::impersonation_enabled(db).await.unwrap().to_string());
-    note("sam covers carol", grants::covers(db, sam.tenant_id, sam.id, carol.id).await.unwrap().to_string());
-    note("sam covers alice", grants::covers(db, sam.tenant_id, sam.id, alice.id).await.unwrap().to_string());
+    note("sam on carol", format!("{:?}", grants::modes(db, sam.tenant_id, sam.id, carol.id).await.unwrap()));
+    note("sam on alice", format!("{:?}", grants::modes(db, sam.tenant_id, sam.id, alice.id).await.unwrap()));
     let picker = grants::enabled_users_granted_to(db, sam.tenant_id, sam.id).await.unwrap();
     note("picker", format!("{:?}", picker.iter().map(|(u, granted)| (&u.email, granted)).collect::<Vec<_>>()));
     for grant in grants::list(db, alice.tenant_id).await.unwrap() {
-        note("grant", format!("{} {:?} {:?} {:?}", grant.id, grant.actor, grant.subject, grant.created_by));
+        note("grant", format!("{} {:?} {:?} {:?} {:?}", grant.id, grant.actor, grant.subject, grant.mode, grant.created_by));
     }
     for (id, name) in groups::list(db, alice.tenant_id).await.unwrap() {
         let members: Vec<String> = groups::members(db, id).await.unwrap().into_iter().map(|u| u.email).collect();

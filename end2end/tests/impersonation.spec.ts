@@ -71,10 +71,51 @@ test.describe('acting as another user (hydrated)', () => {
     await page.locator('#picker-user').selectOption({ label: 'Dave Customer (dave@tshirts.example)' });
     await page.getByLabel('Reason').fill('order for Dave');
     await page.getByRole('button', { name: 'Impersonate selected' }).click();
-    await expect(page.getByText('You are impersonating Dave Customer (dave@tshirts.example)')).toBeVisible();
+    // The seeded grant Sam → Customers is "On behalf of".
+    await expect(page.getByText('You are acting on behalf of Dave Customer (dave@tshirts.example)')).toBeVisible();
+    await expect(page.locator('.impersonation-banner .badge.mode')).toHaveText('On behalf of');
     await page.screenshot({ path: 'test-results/picker-impersonating.png', fullPage: true });
     await page.getByRole('button', { name: 'Stop Impersonation' }).click();
     await expect(page.locator('header .who')).toHaveText('Sam Sales');
+  });
+
+  test('with the grant switched to Full, Sam impersonates fully; an admin picks the mode', async ({ browser }) => {
+    const alice = await (await browser.newContext()).newPage();
+    await logIn(alice, 'alice@tshirts.example');
+    const setSamsGrant = async (mode: string) => {
+      await alice.goto('/admin/grants');
+      await waitForHydration(alice);
+      const row = alice.locator('table.grants tr', { hasText: 'Sam Sales (sam@tshirts.example)' });
+      await row.getByLabel('Mode').selectOption({ label: mode });
+      await row.getByRole('button', { name: 'Save' }).click();
+      await expect(row.locator('td.grant-mode')).toHaveText(mode);
+    };
+    await setSamsGrant('Full');
+    await alice.screenshot({ path: 'test-results/admin-grants-modes.png', fullPage: true });
+
+    const sam = await (await browser.newContext()).newPage();
+    await logIn(sam, 'sam@tshirts.example');
+    await waitForHydration(sam);
+    await sam.locator('#picker-user').selectOption({ label: 'Carol Customer (carol@tshirts.example)' });
+    await sam.getByLabel('Reason').fill('order for Carol');
+    await sam.getByRole('button', { name: 'Impersonate selected' }).click();
+    await expect(sam.getByText(CAROL_BANNER)).toBeVisible();
+    await sam.getByRole('button', { name: 'Stop Impersonation' }).click();
+    await expect(sam.locator('header .who')).toHaveText('Sam Sales');
+    await setSamsGrant('On behalf of');
+
+    // An admin starts Full unless she picks another mode.
+    await alice.goto('/admin/users');
+    await alice.locator('tr[data-user="carol@tshirts.example"]').getByRole('link', { name: 'Impersonate user' }).click();
+    await expect(alice.getByLabel('Mode')).toHaveValue('full');
+    await alice.getByLabel('Mode').selectOption({ label: 'On behalf of' });
+    await alice.getByLabel('Reason for impersonating').fill('TICKET-44');
+    await alice.screenshot({ path: 'test-results/start-form-modes.png', fullPage: true });
+    await alice.getByRole('button', { name: 'Start impersonation' }).click();
+    await expect(alice.getByText('You are acting on behalf of Carol Customer (carol@tshirts.example)')).toBeVisible();
+    await alice.screenshot({ path: 'test-results/banner-on-behalf.png' });
+    await alice.getByRole('button', { name: 'Stop Impersonation' }).click();
+    await expect(alice.locator('header .who')).toHaveText('Alice Admin');
   });
 
   test('u1 cannot impersonate anyone', async ({ page }) => {
@@ -85,8 +126,10 @@ test.describe('acting as another user (hydrated)', () => {
   test('Carol sees who acted as her', async ({ page }) => {
     await logIn(page, 'carol@tshirts.example');
     await page.goto('/account/activity');
-    await expect(page.locator('.activity').first()).toContainText('Alice Admin');
-    await expect(page.locator('.activity').first()).toContainText('TICKET-42');
+    const ticket = page.locator('.activity', { hasText: 'TICKET-42' });
+    await expect(ticket).toContainText('Alice Admin');
+    await expect(ticket).toContainText('Full');
+    await expect(page.locator('.activity', { hasText: 'TICKET-44' })).toContainText('On behalf of');
     await page.screenshot({ path: 'test-results/activity.png', fullPage: true });
   });
 });

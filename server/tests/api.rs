@@ -657,6 +657,36 @@ async fn the_rules_module_decides_as_in_the_ui() {
 }
 
 #[tokio::test]
+async fn an_exchange_gets_its_grant_s_mode_and_ends_when_the_grant_switches() {
+    let app = TestApp::new().await;
+    let (sam_client, sam_secret) = new_client(&app, "sam@tshirts.example", SubjectPolicy::Compatible).await;
+    let actor = client_token(&app, &sam_client, &sam_secret).await;
+    let subject = subject_jwt(Algorithm::HS256, &sam_client, &sam_secret, json!({"sub": "carol@tshirts.example"}));
+    let carol = impersonation_token(&app, &actor, &subject).await;
+    assert!(last_audit(&app).await.reason.contains("(mode: On behalf of)"));
+    let mode: String = app.value("SELECT mode FROM impersonations").await;
+    assert_eq!(mode, "on_behalf_of");
+    let whoami = get(&app, "/v2/whoami", &carol).await.json();
+    assert_eq!(whoami["mode"], "on_behalf_of", "Sam's grant on the customers");
+    let alice = demo_token(&app).await;
+    let grants = get(&app, "/v2/admin/grants", &alice).await.json();
+    assert_eq!(grants["grants"][0]["mode"], "on_behalf_of");
+
+    // An admin's exchange acts fully; a token for oneself has no mode.
+    let as_u1 = impersonation_token(&app, &alice, &demo_subject("u1@tshirts.example")).await;
+    assert_eq!(get(&app, "/v2/whoami", &as_u1).await.json()["mode"], "full");
+    assert_eq!(get(&app, "/v2/whoami", &alice).await.json()["mode"], Value::Null);
+
+    // The grant switched to Full: the on-behalf token ends on its next use.
+    app.edit_database("UPDATE impersonation_grants SET mode = 'full'").await.unwrap();
+    let reply = get(&app, "/v2/whoami", &carol).await;
+    assert!(refused(&reply, StatusCode::UNAUTHORIZED, "invalid_token").contains("your grant does not allow this mode"));
+    let subject = subject_jwt(Algorithm::HS256, &sam_client, &sam_secret, json!({"sub": "carol@tshirts.example", "n": 2}));
+    let again = impersonation_token(&app, &actor, &subject).await;
+    assert_eq!(get(&app, "/v2/whoami", &again).await.json()["mode"], "full");
+}
+
+#[tokio::test]
 async fn a_change_written_outside_the_server_stops_tokens_on_their_next_use() {
     let app = TestApp::new().await;
     let actor = demo_token(&app).await;

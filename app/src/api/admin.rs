@@ -55,13 +55,28 @@ pub async fn load_grants() -> Result<GrantsPage, AppError> {
     Ok(GrantsPage { grants: store::grants::list(&state.db, tenant).await?, parties })
 }
 
-/// Lets `actor` (a user or group) impersonate `subject` (a user or group).
+/// A grant's mode from its form: a mode word (none: On behalf of, the least powerful) and
+/// the checkbox "Use impersonator's permissions".
+#[cfg(feature = "ssr")]
+fn grant_mode(word: Option<&str>, use_impersonator_permissions: Option<String>) -> Result<crate::model::ImpersonationMode, AppError> {
+    crate::backend::rules::modes::mode_from_form(word, use_impersonator_permissions.is_some())
+        .map(|mode| mode.unwrap_or(crate::model::ImpersonationMode::OnBehalfOf))
+        .map_err(|refusal| AppError::BadRequest(refusal.message().into()))
+}
+
+/// Lets `actor` (a user or group) impersonate `subject` (a user or group) in `mode`.
 #[server(endpoint = "admin/grants/add")]
-pub async fn add_grant(actor: String, subject: String) -> Result<(), AppError> {
-    use crate::backend::{audit::{AuditAction, Outcome}, rules::impersonation, store};
+pub async fn add_grant(
+    actor: String,
+    subject: String,
+    mode: Option<String>,
+    use_impersonator_permissions: Option<String>,
+) -> Result<(), AppError> {
+    use crate::backend::{audit::{AuditAction, Outcome}, rules::impersonation, store::{self, grants::NewGrant}};
     use crate::model::PartyView;
     let (state, principal) = crate::backend::identity::current_admin().await?;
     impersonation::may_change(principal.read_only()).map_err(|d| AppError::Forbidden(d.message().into()))?;
+    let mode = grant_mode(mode.as_deref(), use_impersonator_permissions)?;
     let tenant = principal.tenant_id();
     let (actor, actor_view) = party(&state, tenant, "the impersonator", &actor).await?;
     let (subject, subject_view) = party(&state, tenant, "the impersonated side", &subject).await?;
@@ -76,9 +91,40 @@ pub async fn add_grant(actor: String, subject: String) -> Result<(), AppError> {
         }
     }
     let what = format!("{} may impersonate {}", actor_view.label(), subject_view.label());
-    let entry = principal.audit(AuditAction::GrantAdd, what, Outcome::Allowed, String::new());
-    store::grants::add(&state.writer, tenant, actor, subject, principal.acting_user().id, &entry).await?;
+    let entry = principal.audit(AuditAction::GrantAdd, what, Outcome::Allowed, format!("mode: {}", mode.label()));
+    let grant = NewGrant { tenant_id: tenant, actor, subject, mode, created_by: principal.acting_user().id };
+    store::grants::add(&state.writer, grant, &entry).await?;
     Ok(())
+}
+
+/// Switches grant `id` to another mode. Impersonations it allowed in the old mode end on
+/// their next request.
+#[server(endpoint = "admin/grants/mode")]
+pub async fn set_grant_mode(id: i64, mode: Option<String>, use_impersonator_permissions: Option<String>) -> Result<(), AppError> {
+    use crate::backend::{audit::{AuditAction, Outcome}, rules::impersonation, store};
+    let (state, principal) = crate::backend::identity::current_admin().await?;
+    impersonation::may_change(principal.read_only()).map_err(|d| AppError::Forbidden(d.message().into()))?;
+    let mode = grant_mode(mode.as_deref(), use_impersonator_permissions)?;
+    let grant = grant_of_tenant(&state, principal.tenant_id(), id).await?;
+    if grant.mode == mode {
+        return Ok(());
+    }
+    let what = format!("{} may impersonate {}", grant.actor.label(), grant.subject.label());
+    let why = format!("mode: {} → {}", grant.mode.label(), mode.label());
+    let entry = principal.audit(AuditAction::GrantMode, what, Outcome::Allowed, why);
+    if !store::grants::set_mode(&state.writer, principal.tenant_id(), id, mode, &entry).await? {
+        return Err(AppError::NotFound(format!("no grant #{id}")));
+    }
+    Ok(())
+}
+
+#[cfg(feature = "ssr")]
+async fn grant_of_tenant(state: &crate::backend::state::AppState, tenant_id: i64, id: i64) -> Result<crate::model::GrantView, AppError> {
+    crate::backend::store::grants::list(&state.db, tenant_id)
+        .await?
+        .into_iter()
+        .find(|g| g.id == id)
+        .ok_or_else(|| AppError::NotFound(format!("no grant #{id}")))
 }
 
 #[server(endpoint = "admin/grants/remove")]
@@ -86,11 +132,7 @@ pub async fn remove_grant(id: i64) -> Result<(), AppError> {
     use crate::backend::{audit::{AuditAction, Outcome}, rules::impersonation, store};
     let (state, principal) = crate::backend::identity::current_admin().await?;
     impersonation::may_change(principal.read_only()).map_err(|d| AppError::Forbidden(d.message().into()))?;
-    let grant = store::grants::list(&state.db, principal.tenant_id())
-        .await?
-        .into_iter()
-        .find(|g| g.id == id)
-        .ok_or_else(|| AppError::NotFound(format!("no grant #{id}")))?;
+    let grant = grant_of_tenant(&state, principal.tenant_id(), id).await?;
     let what = format!("{} may impersonate {}", grant.actor.label(), grant.subject.label());
     let entry = principal.audit(AuditAction::GrantRemove, what, Outcome::Allowed, String::new());
     if !store::grants::remove(&state.writer, principal.tenant_id(), id, &entry).await? {

@@ -86,6 +86,7 @@ pub async fn current_user() -> Result<Option<SessionView>, AppError> {
             Some(ImpersonationView {
                 actor: actor.view(),
                 subject: principal.subject_view(),
+                mode: row.mode,
                 reason: row.reason,
                 read_only: row.read_only,
                 started_at: row.started_at,
@@ -97,7 +98,7 @@ pub async fn current_user() -> Result<Option<SessionView>, AppError> {
     let candidates = impersonating::candidates(&state, &principal).await?;
     Ok(Some(SessionView {
         user: principal.subject_view(),
-        is_admin: principal.subject().is_admin,
+        is_admin: identity::may_administer(&principal).is_ok(),
         tenant_name,
         impersonation,
         impersonation_candidates: candidates.iter().map(|u| u.view()).collect(),

@@ -6,15 +6,24 @@ use crate::model::{DirectoryEntry, ImpersonationRecordView, ProfileView, UserVie
 use leptos::prelude::*;
 
 /// Starts impersonating `user_id`. The impersonator is whoever is signed in; a reason is
-/// required. `read_only` is a checkbox: present means yes.
+/// required. `read_only` and `use_impersonator_permissions` are checkboxes: present means
+/// yes. `mode` is a mode word; without one the start gets the actor's default mode.
 #[server(endpoint = "impersonation/start")]
-pub async fn start_impersonation(user_id: i64, reason: String, read_only: Option<String>) -> Result<(), AppError> {
-    use crate::backend::{auth::AuthSession, impersonating, state::AppState};
+pub async fn start_impersonation(
+    user_id: i64,
+    reason: String,
+    read_only: Option<String>,
+    mode: Option<String>,
+    use_impersonator_permissions: Option<String>,
+) -> Result<(), AppError> {
+    use crate::backend::{auth::AuthSession, impersonating, rules::modes, state::AppState};
     let session: AuthSession = leptos_axum::extract()
         .await
         .map_err(|e| AppError::internal(format!("auth session unavailable: {e}")))?;
     let state = AppState::current()?;
-    impersonating::start(&state, &session, user_id, &reason, read_only.is_some()).await?;
+    let mode = modes::mode_from_form(mode.as_deref(), use_impersonator_permissions.is_some())
+        .map_err(|refusal| AppError::BadRequest(refusal.message().into()))?;
+    impersonating::start(&state, &session, user_id, &reason, read_only.is_some(), mode).await?;
     leptos_axum::redirect("/");
     Ok(())
 }
@@ -55,13 +64,15 @@ pub(crate) async fn entry_for(
     } else {
         "Member"
     };
-    let refusal = impersonating::refusal(state, viewer, user).await?;
+    let offer = impersonating::offer(state, viewer, user).await?;
     Ok(DirectoryEntry {
         user: user.view(),
         role: role.to_string(),
         groups: store::groups::names_of(&state.db, user.id).await?,
         disabled: user.disabled,
-        impersonation_refusal: refusal,
+        impersonation_refusal: offer.refusal,
+        allowed_modes: offer.modes,
+        default_mode: offer.default_mode,
     })
 }
 
@@ -105,7 +116,7 @@ pub async fn profile(id: i64) -> Result<ProfileView, AppError> {
     Ok(ProfileView {
         entry: entry_for(&state, &principal, &user).await?,
         tenant_name: store::tenants::name_of(&state.db, user.tenant_id).await?,
-        viewer_is_admin: principal.subject().is_admin,
+        viewer_is_admin: principal.permissions_user().is_admin,
         may_impersonate,
         may_be_impersonated_by,
     })

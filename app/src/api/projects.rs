@@ -20,8 +20,8 @@ pub async fn project_page(key: String) -> Result<ProjectView, AppError> {
     let principal = identity::current().await?;
     let state = AppState::current()?;
     let project = services::projects::readable_project(state.cached(), &principal, &key).await?;
-    let grants = state.cached().project_grants(project.id, principal.subject().id).await?;
-    let can_build = permissions::may_build(principal.subject(), project.tenant_id, grants).is_ok();
+    let grants = state.cached().project_grants(project.id, principal.permissions_user().id).await?;
+    let can_build = permissions::may_build(principal.permissions_user(), project.tenant_id, grants).is_ok();
     let datasets = store::datasets::list(&state.db, project.id)
         .await?
         .into_iter()

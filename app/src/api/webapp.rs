@@ -10,14 +10,13 @@ fn view_of(
     loaded: &crate::backend::webapp_backend::Webapp,
     principal: &crate::backend::principal::Principal,
 ) -> WebappView {
-    use crate::backend::rules::permissions;
     WebappView {
         project_key: loaded.project.key.clone(),
         slug: loaded.webapp.slug.clone(),
         name: loaded.webapp.name.clone(),
         run_as: loaded.run_as.view(),
         browser_user: principal.subject_view(),
-        can_edit_settings: permissions::may_edit_webapp(principal.subject(), loaded.project.tenant_id).is_ok(),
+        can_edit_settings: crate::backend::identity::may_administer(principal).is_ok(),
         dataset: DEMO_DATASET.to_string(),
     }
 }
@@ -61,12 +60,12 @@ async fn load_for_admin(
     project: &str,
     webapp: &str,
 ) -> Result<(crate::backend::state::AppState, crate::backend::principal::Principal, crate::backend::webapp_backend::Webapp), AppError> {
-    use crate::backend::{identity, rules::permissions, state::AppState, webapp_backend::Webapp};
+    use crate::backend::{identity, state::AppState, webapp_backend::Webapp};
     let principal = identity::current().await?;
     let state = AppState::current()?;
     let loaded = Webapp::load(&state, &principal, project, webapp).await?;
-    permissions::may_edit_webapp(principal.subject(), loaded.project.tenant_id).map_err(|r| {
-        AppError::Forbidden(format!("you may not change the settings of {}: {}", loaded.webapp.name, r.reason()))
+    identity::may_administer(&principal).map_err(|why| {
+        AppError::Forbidden(format!("you may not change the settings of {}: {why}", loaded.webapp.name))
     })?;
     Ok((state, principal, loaded))
 }

@@ -5,15 +5,16 @@
 use super::audit::{AuditAction, AuditEntry, Outcome};
 use super::rules::api_clients::{self, CLIENT_REFUSED};
 use super::rules::impersonation;
+use super::rules::modes::{self, ModeRefusal};
 use super::principal::Principal;
 use super::secrets::same_secret;
 use super::shared_throttles;
 use super::state::AppState;
 use super::throttle::ClientAddress;
-use super::store::{self, api_clients::{secret_context, ApiClientRow, ClientWithOwner}, impersonations::NewImpersonation, now_ms, used_subject_tokens::Recorded, users::User};
+use super::store::{self, api_clients::{secret_context, ApiClientRow, ClientWithOwner}, impersonations::{ImpersonationRow, NewImpersonation}, now_ms, used_subject_tokens::Recorded, users::User};
 use super::tokens::{self, AccessClaims, Actor, SubjectClaims, TOKEN_TYPE_ACCESS_TOKEN, TOKEN_TYPE_JWT};
 use crate::error::AppError;
-use crate::model::Via;
+use crate::model::{ImpersonationMode, Via};
 
 /// The one answer for every subject that may not be impersonated — unknown, disabled, admin,
 /// service account, other tenant or no right — so the API reveals nothing about who exists.
@@ -114,6 +115,8 @@ pub struct VerifiedClientToken {
     pub tenant: String,
     /// When the client last obtained a token (ms), as read with it.
     pub last_used_at: Option<i64>,
+    /// The ongoing impersonation of an impersonation token.
+    pub impersonation: Option<ImpersonationRow>,
 }
 
 impl VerifiedClientToken {
@@ -276,13 +279,15 @@ pub async fn verify_client_token(state: &AppState, token: &str) -> Result<Verifi
             )));
         }
     }
-    if let Some(id) = claims.imp {
-        let ended = store::impersonations::by_id(&state.db, id).await?.filter(|r| r.ended_at.is_some());
-        if let Some(why) = ended.map(|r| r.end_reason.unwrap_or_default()) {
-            return Err(ApiFailure::token_refused(format!("the impersonation was ended: {why}")));
-        }
+    let impersonation = match claims.imp {
+        Some(id) => store::impersonations::by_id(&state.db, id).await?,
+        None => None,
+    };
+    if let Some(ended) = impersonation.as_ref().filter(|r| r.ended_at.is_some()) {
+        let why = ended.end_reason.as_deref().unwrap_or_default();
+        return Err(ApiFailure::token_refused(format!("the impersonation was ended: {why}")));
     }
-    Ok(VerifiedClientToken { claims, client, owner, tenant, last_used_at })
+    Ok(VerifiedClientToken { claims, client, owner, tenant, last_used_at, impersonation })
 }
 
 /// The user a verified token acts as, if still enabled in the client's tenant.
@@ -302,7 +307,6 @@ pub async fn authenticate_request(state: &AppState, token: &str) -> Result<ApiCa
     let subject = token_user(state, &session)
         .await?
         .ok_or_else(|| ApiFailure::token_refused("the token's user is disabled or gone"))?;
-    let via = session.via();
     let actor = match &session.claims.act {
         None if subject.id == session.owner.id => None,
         None => return Err(ApiFailure::token_refused("the token does not belong to its client's owner")),
@@ -312,25 +316,36 @@ pub async fn authenticate_request(state: &AppState, token: &str) -> Result<ApiCa
                 .user(act.uid)
                 .await?
                 .ok_or_else(|| ApiFailure::token_refused("the token's actor is gone"))?;
-            let has_grant = state.cached().grant_covers(actor.tenant_id, actor.id, subject.id).await?;
+            let granted = state.cached().grant_modes(actor.tenant_id, actor.id, subject.id).await?;
             let enabled = state.cached().impersonation_enabled().await?;
-            if let Err(denial) = impersonation::may_impersonate(&actor, &subject, has_grant, enabled) {
-                let why = format!("ended automatically: {}", denial.message());
-                if let Some(id) = session.claims.imp {
-                    let target = format!("user {} ({})", subject.id, subject.email);
-                    let entry = AuditEntry {
-                        impersonation_id: Some(id),
-                        ..session.entry(AuditAction::ImpersonationEnded, Some(&subject), target, Outcome::Allowed, why.clone())
-                    };
-                    store::impersonations::end(&state.writer, id, &why, &entry).await?;
-                }
-                return Err(ApiFailure::token_refused(format!("the impersonation is no longer allowed: {}", denial.message())));
+            // The mode the exchange recorded; a token without an impersonation row gets the
+            // mode the grants give by default now.
+            let mode = session.impersonation.as_ref().map(|r| r.mode).or_else(|| modes::default_mode(actor.is_admin, &granted));
+            let allowed = impersonation::may_impersonate(&actor, &subject, !granted.is_empty(), enabled)
+                .map_err(|d| d.message())
+                .and_then(|()| mode.filter(|m| modes::mode_still_allowed(*m, actor.is_admin, &granted)).ok_or(ModeRefusal::NotGranted.message()));
+            let denial = match allowed {
+                Ok(mode) => return Ok(api_caller(subject, Some((actor, mode)), session)),
+                Err(denial) => denial,
+            };
+            let why = format!("ended automatically: {denial}");
+            if let Some(id) = session.claims.imp {
+                let target = format!("user {} ({})", subject.id, subject.email);
+                let entry = AuditEntry {
+                    impersonation_id: Some(id),
+                    ..session.entry(AuditAction::ImpersonationEnded, Some(&subject), target, Outcome::Allowed, why.clone())
+                };
+                store::impersonations::end(&state.writer, id, &why, &entry).await?;
             }
-            Some(actor)
+            return Err(ApiFailure::token_refused(format!("the impersonation is no longer allowed: {denial}")));
         }
     };
-    let principal = Principal::of_api_token(subject, actor, via, session.claims.exp * 1000, session.claims.imp);
-    Ok(ApiCaller { principal, claims: session.claims })
+    Ok(api_caller(subject, actor, session))
+}
+
+fn api_caller(subject: User, actor: Option<(User, ImpersonationMode)>, session: VerifiedClientToken) -> ApiCaller {
+    let principal = Principal::of_api_token(subject, actor, session.via(), session.claims.exp * 1000, session.claims.imp);
+    ApiCaller { principal, claims: session.claims }
 }
 
 /// The actor of an exchange: a client's own access token, never an impersonation token (that
@@ -392,8 +407,8 @@ pub async fn exchange(
         Some(jti) => format!("subject {} · jti {jti}", subject.named),
         None => format!("subject {}", subject.named),
     };
-    let user = match check_subject(state, session, &subject).await? {
-        Ok(user) => user,
+    let (user, mode) = match check_subject(state, session, &subject).await? {
+        Ok(allowed) => allowed,
         Err(why) => {
             let known = subject.user.as_ref();
             return Err(refusal(state, session, known, target, why, ApiFailure::bad_request(SUBJECT_REFUSED)).await);
@@ -423,7 +438,7 @@ pub async fn exchange(
         Some(&user),
         target.clone(),
         Outcome::Allowed,
-        format!("token {} until {}", claims.jti, claims.exp),
+        format!("token {} until {} (mode: {})", claims.jti, claims.exp, mode.label()),
     );
     let via = session.via();
     let reason = format!("{} (token exchange)", via.label());
@@ -433,6 +448,7 @@ pub async fn exchange(
         subject_user_id: user.id,
         reason: reason.clone(),
         read_only: false,
+        mode,
         started_at: claims.iat * 1000,
         expires_at: claims.exp * 1000,
         via,
@@ -532,10 +548,10 @@ async fn read_issued(state: &AppState, session: &VerifiedClientToken, token: &st
 /// Whether the client's owner may act as the subject: same tenant (the claim must name it
 /// exactly when present) and the impersonation rules. The reason is for the audit row only;
 /// the same queries run whoever the subject is, so timing tells as little as the answer.
-async fn check_subject(state: &AppState, session: &VerifiedClientToken, subject: &Subject) -> Result<Result<User, String>, ApiFailure> {
+async fn check_subject(state: &AppState, session: &VerifiedClientToken, subject: &Subject) -> Result<Result<(User, ImpersonationMode), String>, ApiFailure> {
     let owner = &session.owner;
     let user = subject.user.clone();
-    let has_grant = state.cached().grant_covers(owner.tenant_id, owner.id, user.as_ref().map_or(0, |u| u.id)).await?;
+    let granted = state.cached().grant_modes(owner.tenant_id, owner.id, user.as_ref().map_or(0, |u| u.id)).await?;
     let enabled = state.cached().impersonation_enabled().await?;
     if let Some(claimed) = &subject.tenant_claim {
         if *claimed != session.tenant {
@@ -546,7 +562,11 @@ async fn check_subject(state: &AppState, session: &VerifiedClientToken, subject:
     let Some(user) = user else {
         return Ok(Err("no such user in the client's tenant".into()));
     };
-    Ok(impersonation::may_impersonate(owner, &user, has_grant, enabled).map(|()| user).map_err(|d| d.message().to_string()))
+    // An exchange has no form to choose a mode on: it gets the default one.
+    let mode = modes::default_mode(owner.is_admin, &granted);
+    Ok(impersonation::may_impersonate(owner, &user, !granted.is_empty(), enabled)
+        .map_err(|d| d.message().to_string())
+        .and_then(|()| mode.map(|mode| (user, mode)).ok_or_else(|| ModeRefusal::NotGranted.message().to_string())))
 }
 
 /// Audits a request made with an impersonation token, naming both people.

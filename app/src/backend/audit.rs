@@ -61,6 +61,8 @@ pub enum AuditAction {
     ImpersonationSwitch,
     GrantAdd,
     GrantRemove,
+    /// A grant switched to another mode.
+    GrantMode,
     WebappSettings,
 }
 
@@ -83,6 +85,7 @@ impl AuditAction {
             AuditAction::ImpersonationSwitch => "impersonation.switch",
             AuditAction::GrantAdd => "grant.add",
             AuditAction::GrantRemove => "grant.remove",
+            AuditAction::GrantMode => "grant.mode",
             AuditAction::WebappSettings => "webapp.settings",
         }
     }

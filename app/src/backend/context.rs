@@ -24,7 +24,7 @@ pub struct Execution {
 impl Execution {
     /// Work the caller does as themselves (the UI's own pages, an API request).
     pub fn as_caller(caller: Principal) -> Self {
-        Execution { run_as: caller.subject().clone(), via: caller.via().clone(), caller, webapp_id: None }
+        Execution { run_as: caller.permissions_user().clone(), via: caller.via().clone(), caller, webapp_id: None }
     }
 
     /// Work a webapp's backend does as `run_as` for `caller`.
@@ -57,7 +57,7 @@ where
 {
     let mut execution = current()
         .ok_or_else(|| AppError::internal("impersonation context entered outside a backend"))?;
-    execution.run_as = execution.caller.subject().clone();
+    execution.run_as = execution.caller.permissions_user().clone();
     run_as(execution, work).await
 }
 

@@ -3,7 +3,7 @@
 
 use super::auth::AuthSession;
 use super::impersonating;
-use super::rules::permissions;
+use super::rules::{modes, permissions};
 use super::principal::Principal;
 use super::state::AppState;
 use crate::error::AppError;
@@ -39,7 +39,13 @@ impl<S: Send + Sync> FromRequestParts<S> for Principal {
 /// The state and principal of a request by an admin of their own tenant; 403 otherwise.
 pub async fn current_admin() -> Result<(AppState, Principal), AppError> {
     let principal = current().await?;
-    permissions::may_administer(principal.subject(), principal.tenant_id())
-        .map_err(|r| AppError::Forbidden(format!("you may not open Administration: {}", r.reason())))?;
+    may_administer(&principal).map_err(|why| AppError::Forbidden(format!("you may not open Administration: {why}")))?;
     Ok((AppState::current()?, principal))
+}
+
+/// Whether the principal may administer their tenant (and its webapps' settings): an admin,
+/// acting as themselves.
+pub fn may_administer(principal: &Principal) -> Result<(), String> {
+    modes::may_administer_while(principal.is_impersonating())?;
+    permissions::may_administer(principal.permissions_user(), principal.tenant_id()).map_err(|r| r.reason().to_string())
 }

@@ -5,11 +5,12 @@
 use super::audit::{AuditAction, AuditEntry, Outcome};
 use super::auth::{self, AuthSession};
 use super::rules::impersonation::{self, AutomaticEnd, ImpersonationDenial};
+use super::rules::modes::{self, ModeRefusal};
 use super::principal::Principal;
 use super::state::AppState;
 use super::store::{self, impersonations::{ImpersonationRow, NewImpersonation}, now_ms, users::User};
 use crate::error::AppError;
-use crate::model::Via;
+use crate::model::{ImpersonationMode, Via};
 
 /// Session key of the ongoing impersonation's id.
 pub const SESSION_KEY: &str = "guise.impersonation_id";
@@ -63,15 +64,20 @@ pub async fn resolve(session: &AuthSession, state: &AppState) -> Result<Principa
     let subject = state.cached().user_in(row.tenant_id, row.subject_user_id)
         .await?
         .ok_or_else(|| AppError::internal(format!("impersonation {id} names a missing user")))?;
-    let has_grant = state.cached().grant_covers(actor.tenant_id, actor.id, subject.id).await?;
+    let granted = state.cached().grant_modes(actor.tenant_id, actor.id, subject.id).await?;
     let enabled = state.cached().impersonation_enabled().await?;
-    match impersonation::may_continue(&actor, &subject, has_grant, enabled, row.expires_at, now) {
-        Ok(()) => Ok(Principal::impersonating(actor, subject, row.id, row.read_only, row.expires_at)),
-        Err(end) => {
-            let (action, why) = match end {
-                AutomaticEnd::Expired => (AuditAction::ImpersonationExpired, "the time limit was reached".to_string()),
-                AutomaticEnd::RightLost(d) => (AuditAction::ImpersonationEnded, format!("ended automatically: {}", d.message())),
-            };
+    let ending = match impersonation::may_continue(&actor, &subject, !granted.is_empty(), enabled, row.expires_at, now) {
+        Err(AutomaticEnd::Expired) => Some((AuditAction::ImpersonationExpired, "the time limit was reached".to_string())),
+        Err(AutomaticEnd::RightLost(d)) => Some((AuditAction::ImpersonationEnded, format!("ended automatically: {}", d.message()))),
+        Ok(()) if !modes::mode_still_allowed(row.mode, actor.is_admin, &granted) => Some((
+            AuditAction::ImpersonationEnded,
+            format!("ended automatically: {} ({})", ModeRefusal::NotGranted.message(), row.mode.label()),
+        )),
+        Ok(()) => None,
+    };
+    match ending {
+        None => Ok(Principal::impersonating(actor, subject, &row)),
+        Some((action, why)) => {
             let entry = ended_entry(&row, action, &subject, why.clone());
             store::impersonations::end(&state.writer, row.id, &why, &entry).await?;
             session.session.remove::<i64>(SESSION_KEY).await.map_err(session_error)?;
@@ -119,6 +125,24 @@ async fn refuse(state: &AppState, attempt: AuditEntry, denial: ImpersonationDeni
     }
 }
 
+/// A start's audit reason: the reason given, then the mode and whether it is read-only.
+fn started_reason(reason: &str, mode: ImpersonationMode, read_only: bool) -> String {
+    let read_only = if read_only { ", read-only" } else { "" };
+    format!("{reason} (mode: {}{read_only})", mode.label())
+}
+
+/// Refuses a mode the actor's grants do not allow, after auditing the attempt.
+async fn refuse_mode(state: &AppState, attempt: AuditEntry, refusal: ModeRefusal, asked: Option<ImpersonationMode>) -> AppError {
+    let mut entry = attempt;
+    entry.outcome = Outcome::Denied;
+    let asked = asked.map_or("the default mode", |m| m.label());
+    entry.reason = format!("{} (asked for {asked}; reason given: {:?})", refusal.message(), entry.reason);
+    if let Err(e) = store::audit::append_alone(&state.writer, &entry).await {
+        return AppError::internal(format!("cannot audit a denied impersonation: {e}"));
+    }
+    AppError::Forbidden(format!("you may not impersonate this user in this mode: {}", refusal.message()))
+}
+
 /// Starts impersonating `user_id` as the signed-in actor. The actor always comes from the
 /// session; nothing in the request can name another.
 pub async fn start(
@@ -127,6 +151,7 @@ pub async fn start(
     user_id: i64,
     reason: &str,
     read_only: bool,
+    asked_mode: Option<ImpersonationMode>,
 ) -> Result<User, AppError> {
     let principal = resolve(session, state).await?;
     let actor = principal.acting_user().clone();
@@ -151,13 +176,17 @@ pub async fn start(
         return Err(AppError::NotFound(format!("no user with id {user_id}")));
     };
     let attempt = AuditEntry { subject_user_id: Some(subject.id), target: target(&subject), ..attempt };
-    let has_grant = state.cached().grant_covers(actor.tenant_id, actor.id, subject.id).await?;
+    let granted = state.cached().grant_modes(actor.tenant_id, actor.id, subject.id).await?;
     let enabled = state.cached().impersonation_enabled().await?;
     if let Err(denial) =
-        impersonation::may_start(&actor, &subject, has_grant, enabled, principal.actor().is_some(), reason)
+        impersonation::may_start(&actor, &subject, !granted.is_empty(), enabled, principal.actor().is_some(), reason)
     {
         return Err(refuse(state, attempt, denial).await);
     }
+    let mode = match modes::choose_mode(asked_mode, actor.is_admin, &granted) {
+        Ok(mode) => mode,
+        Err(refusal) => return Err(refuse_mode(state, attempt, refusal, asked_mode).await),
+    };
     let reason = impersonation::check_reason(reason).map_err(|d| AppError::BadRequest(d.message().into()))?;
     let now = now_ms();
     let new = NewImpersonation {
@@ -166,14 +195,12 @@ pub async fn start(
         subject_user_id: subject.id,
         reason: reason.to_string(),
         read_only,
+        mode,
         started_at: now,
         expires_at: impersonation::expires_at(now, state.settings.impersonation_minutes),
         via: Via::Ui,
     };
-    let entry = AuditEntry {
-        reason: if read_only { format!("{reason} (read-only)") } else { reason.to_string() },
-        ..attempt
-    };
+    let entry = AuditEntry { reason: started_reason(reason, mode, read_only), ..attempt };
     let id = store::impersonations::start(&state.writer, new, entry).await?;
     // A new session id for the new identity.
     session.session.cycle_id().await.map_err(session_error)?;
@@ -244,11 +271,27 @@ pub async fn candidates(state: &AppState, principal: &Principal) -> Result<Vec<U
         .collect())
 }
 
-/// Why the principal may not impersonate `subject` now, if they may not (buttons, profiles).
-pub async fn refusal(state: &AppState, principal: &Principal, subject: &User) -> Result<Option<String>, AppError> {
+/// Whether the principal may impersonate `subject` now (buttons, profiles, the start form).
+pub struct Offer {
+    /// Why not, when they may not.
+    pub refusal: Option<String>,
+    /// The modes they may choose, least powerful first, and the one a start gets by default
+    /// (empty and none when they may not).
+    pub modes: Vec<ImpersonationMode>,
+    pub default_mode: Option<ImpersonationMode>,
+}
+
+pub async fn offer(state: &AppState, principal: &Principal, subject: &User) -> Result<Offer, AppError> {
     let actor = principal.acting_user();
-    let has_grant = state.cached().grant_covers(actor.tenant_id, actor.id, subject.id).await?;
+    let granted = state.cached().grant_modes(actor.tenant_id, actor.id, subject.id).await?;
     let enabled = state.cached().impersonation_enabled().await?;
     let nested = principal.actor().is_some();
-    Ok(impersonation::may_offer(actor, subject, has_grant, enabled, nested).err().map(|d| d.message().to_string()))
+    Ok(match impersonation::may_offer(actor, subject, !granted.is_empty(), enabled, nested) {
+        Err(denial) => Offer { refusal: Some(denial.message().to_string()), modes: Vec::new(), default_mode: None },
+        Ok(()) => Offer {
+            refusal: None,
+            modes: modes::allowed_modes(actor.is_admin, &granted),
+            default_mode: modes::default_mode(actor.is_admin, &granted),
+        },
+    })
 }

@@ -2,8 +2,10 @@
 //! by `identity` (from the session) or `api_access` (from a token), never from client input.
 
 use super::audit::{AuditAction, AuditEntry, Outcome};
+use super::store::impersonations::ImpersonationRow;
 use super::domain::User;
-use crate::model::{UserView, Via};
+use super::rules::modes::{self, Side};
+use crate::model::{ImpersonationMode, UserView, Via};
 
 /// Built only by the constructors below, so each way in sets every field the one right way.
 #[derive(Clone, Debug)]
@@ -17,30 +19,40 @@ pub struct Principal {
     read_only: bool,
     expires_at: Option<i64>,
     impersonation_id: Option<i64>,
+    /// How the actor acts for the subject, when impersonating.
+    mode: Option<ImpersonationMode>,
 }
 
 impl Principal {
     /// A user acting as themselves through the UI.
     pub fn signed_in(user: User) -> Self {
-        Principal { subject: user, actor: None, via: Via::Ui, read_only: false, expires_at: None, impersonation_id: None }
+        Principal { subject: user, actor: None, via: Via::Ui, read_only: false, expires_at: None, impersonation_id: None, mode: None }
     }
 
     /// `actor` acting as `subject` through the UI, in the impersonation `impersonation_id`.
-    pub fn impersonating(actor: User, subject: User, impersonation_id: i64, read_only: bool, expires_at: i64) -> Self {
+    pub fn impersonating(actor: User, subject: User, impersonation: &ImpersonationRow) -> Self {
         Principal {
             subject,
             actor: Some(actor),
             via: Via::Ui,
-            read_only,
-            expires_at: Some(expires_at),
-            impersonation_id: Some(impersonation_id),
+            read_only: impersonation.read_only,
+            expires_at: Some(impersonation.expires_at),
+            impersonation_id: Some(impersonation.id),
+            mode: Some(impersonation.mode),
         }
     }
 
-    /// The bearer of an API access token: its subject, and its actor when it is an
-    /// impersonation token; until the token expires.
-    pub fn of_api_token(subject: User, actor: Option<User>, via: Via, expires_at: i64, impersonation_id: Option<i64>) -> Self {
-        Principal { subject, actor, via, read_only: false, expires_at: Some(expires_at), impersonation_id }
+    /// The bearer of an API access token: its subject, and its actor (with the mode the
+    /// grants allow them now) when it is an impersonation token; until the token expires.
+    pub fn of_api_token(
+        subject: User,
+        actor: Option<(User, ImpersonationMode)>,
+        via: Via,
+        expires_at: i64,
+        impersonation_id: Option<i64>,
+    ) -> Self {
+        let (actor, mode) = actor.map_or((None, None), |(actor, mode)| (Some(actor), Some(mode)));
+        Principal { subject, actor, via, read_only: false, expires_at: Some(expires_at), impersonation_id, mode }
     }
 
     /// Who asked for a job, as its row recorded them.
@@ -72,6 +84,25 @@ impl Principal {
 
     pub fn impersonation_id(&self) -> Option<i64> {
         self.impersonation_id
+    }
+
+    /// The impersonation's mode; none when acting as oneself.
+    pub fn mode(&self) -> Option<ImpersonationMode> {
+        self.mode
+    }
+
+    /// The user whose permissions every check uses: the subject, or the impersonator in full
+    /// mode with the impersonator's permissions. (Who the request acts as, what it shows and
+    /// whom it attributes to stay the subject.)
+    pub fn permissions_user(&self) -> &User {
+        self.side(modes::permissions_from(self.mode))
+    }
+
+    fn side(&self, side: Side) -> &User {
+        match (side, &self.actor) {
+            (Side::Actor, Some(actor)) => actor,
+            _ => &self.subject,
+        }
     }
 
     /// Whether someone else acts as the subject.

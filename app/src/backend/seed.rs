@@ -6,9 +6,9 @@ use super::auth::hash_password;
 use super::domain::AccountType;
 use super::secrets::ServerKey;
 use super::jobs::recipes::{geo, orders_by_country, user_agent, web_history, Recipe};
-use super::store::{self, api_clients::NewApiClient, datasets::NewDataset, grants::Party, projects::Grantee, users::NewUser, Conn, Database, SqlResult, Writer};
+use super::store::{self, api_clients::NewApiClient, datasets::NewDataset, grants::{NewGrant, Party}, projects::Grantee, users::NewUser, Conn, Database, SqlResult, Writer};
 use super::tokens::SubjectPolicy;
-use crate::model::{civil_from_days, days_from_civil};
+use crate::model::{civil_from_days, days_from_civil, ImpersonationMode};
 use serde_json::{json, Value};
 
 pub const DEMO_PASSWORD: &str = "guise-demo";
@@ -38,7 +38,7 @@ const fn person(email: &'static str, name: &'static str, role: &'static str, adm
 pub const TSHIRTS_USERS: &[DemoUser] = &[
     person("alice@tshirts.example", "Alice Admin", "Admin", true),
     person("bob@tshirts.example", "Bob Admin", "Admin", true),
-    person("sam@tshirts.example", "Sam Sales", "member, sales rep", false),
+    DemoUser { price_group: Some("Staff"), ..person("sam@tshirts.example", "Sam Sales", "member, sales rep, Staff", false) },
     person("u1@tshirts.example", "U1 Analyst", "member, may build TSHIRTS", false),
     person("u2@tshirts.example", "U2 Analyst", "member, read-only on TSHIRTS", false),
     DemoUser {
@@ -251,8 +251,15 @@ fn write_demo(tx: &Conn, hashes: &[String], client: Credentials) -> SqlResult<()
         groups.insert(name, group);
     }
 
-    // Sam (sales) may impersonate the customers, to place orders on their behalf.
-    store::grants::insert(tx, tshirts, Party::User(id("sam@tshirts.example")), Party::Group(groups["Customers"]), id("alice@tshirts.example"), now)?;
+    // Sam (sales) may act on behalf of the customers, to place orders for them.
+    let sam_for_customers = NewGrant {
+        tenant_id: tshirts,
+        actor: Party::User(id("sam@tshirts.example")),
+        subject: Party::Group(groups["Customers"]),
+        mode: ImpersonationMode::OnBehalfOf,
+        created_by: id("alice@tshirts.example"),
+    };
+    store::grants::insert(tx, &sam_for_customers, now)?;
 
     let project = store::projects::insert(tx, tshirts, DEMO_PROJECT, "TShirts Co. analytics")?;
     store::projects::grant(tx, project, Grantee::Group(groups["Analysts"]), false)?;

@@ -40,11 +40,12 @@ fn Banner(imp: ImpersonationView, server_now: i64) -> impl IntoView {
             }
         });
     }
-    let who = format!("You are impersonating {} ({})", imp.subject.display_name, imp.subject.email);
+    let who = format!("{} {} ({})", imp.mode.banner_prefix(), imp.subject.display_name, imp.subject.email);
     view! {
         <aside class="impersonation-banner" aria-label="Impersonation">
             <div class="banner-main">
                 <strong class="banner-who">{who}</strong>
+                <span class="badge mode" data-mode=imp.mode.as_db()>{imp.mode.label()}</span>
                 {imp.read_only.then(|| view! { <span class="badge">"read-only"</span> })}
                 <span class="banner-left">{move || format!("{} left", format_countdown(left.get()))}</span>
             </div>

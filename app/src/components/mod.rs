@@ -5,5 +5,6 @@ pub mod header;
 pub mod impersonate_button;
 pub mod job_table;
 pub mod live_jobs;
+pub mod mode_fields;
 pub mod person;
 pub mod picker;

@@ -42,7 +42,7 @@ pub fn ActivityPage() -> impl IntoView {
                             <dt>"When (UTC)"</dt><dd>{format_time(r.started_at)}</dd>
                             <dt>"How long"</dt><dd>{lasted}</dd>
                             <dt>"Why"</dt><dd>{r.reason.clone()}</dd>
-                            <dt>"Mode"</dt><dd>{if r.read_only { "read-only" } else { "full" }}</dd>
+                            <dt>"Mode"</dt><dd>{r.mode.label()}{r.read_only.then_some(", read-only")}</dd>
                             <dt>"Ended"</dt><dd>{ended}</dd>
                         </dl>
                         <h3>"What was done"</h3>

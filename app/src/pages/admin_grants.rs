@@ -1,8 +1,9 @@
 use super::loaded;
-use crate::api::admin::{load_grants, AddGrant, RemoveGrant};
+use crate::api::admin::{load_grants, AddGrant, RemoveGrant, SetGrantMode};
 use crate::components::admin_nav::AdminNav;
 use crate::components::errors::action_error;
-use crate::model::{format_time, GrantsPage};
+use crate::components::mode_fields::ModeFields;
+use crate::model::{format_time, GrantsPage, ImpersonationMode};
 use leptos::prelude::*;
 
 /// Administration → Grants: who may impersonate whom besides admins.
@@ -10,7 +11,9 @@ use leptos::prelude::*;
 pub fn AdminGrantsPage() -> impl IntoView {
     let add = ServerAction::<AddGrant>::new();
     let remove = ServerAction::<RemoveGrant>::new();
-    let grants = Resource::new(move || (add.version().get(), remove.version().get()), |_| load_grants());
+    let set_mode = ServerAction::<SetGrantMode>::new();
+    let grants =
+        Resource::new(move || (add.version().get(), remove.version().get(), set_mode.version().get()), |_| load_grants());
     let page = move |GrantsPage { grants, parties }: GrantsPage| {
         let options = move || {
             parties
@@ -23,10 +26,20 @@ pub fn AdminGrantsPage() -> impl IntoView {
             .into_iter()
             .map(|g| {
                 view! {
-                    <tr>
+                    <tr data-grant=g.id.to_string()>
                         <td>{g.actor.label()}</td>
                         <td class="muted">"may impersonate"</td>
                         <td>{g.subject.label()}</td>
+                        <td class="grant-mode">{g.mode.label()}</td>
+                        <td>
+                            <ActionForm action=set_mode>
+                                <div class="grant-form">
+                                    <input type="hidden" name="id" value=g.id.to_string()/>
+                                    <ModeFields allowed=ImpersonationMode::ALL.to_vec() chosen=g.mode id=format!("grant-mode-{}", g.id)/>
+                                    <button type="submit">"Save"</button>
+                                </div>
+                            </ActionForm>
+                        </td>
                         <td class="muted">{format!("by {} · {}", g.created_by.display_name, format_time(g.created_at))}</td>
                         <td>
                             <ActionForm action=remove>
@@ -48,9 +61,11 @@ pub fn AdminGrantsPage() -> impl IntoView {
                         <span class="muted">"may impersonate"</span>
                         <label for="grant-subject" class="sr-only">"Whom"</label>
                         <select id="grant-subject" name="subject">{options()}</select>
+                        <ModeFields allowed=ImpersonationMode::ALL.to_vec() chosen=ImpersonationMode::OnBehalfOf id="grant-mode".to_string()/>
                         <button type="submit" class="primary">"Add grant"</button>
                     </div>
                 </ActionForm>
+                <p class="muted">"On behalf of: the impersonator acts with the user's permissions but orders at their own prices and comments as themselves. Full: everything as the user; with the impersonator's permissions, everything but permissions."</p>
                 <p class="muted">"Grants never reach administrators, service accounts, disabled users or other tenants, even through a group."</p>
             </section>
             {if no_grants {
@@ -65,6 +80,7 @@ pub fn AdminGrantsPage() -> impl IntoView {
         <AdminNav/>
         {action_error(add.value().into())}
         {action_error(remove.value().into())}
+        {action_error(set_mode.value().into())}
         <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move { loaded(grants.await, page) })}
         </Transition>

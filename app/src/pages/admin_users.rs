@@ -2,6 +2,7 @@ use super::loaded;
 use crate::api::impersonation::directory;
 use crate::components::admin_nav::AdminNav;
 use crate::components::impersonate_button::ImpersonateButton;
+use crate::components::mode_fields::ModeFields;
 use crate::components::person::Person;
 use crate::model::DirectoryEntry;
 use crate::providers::auth::use_auth;
@@ -66,6 +67,11 @@ pub fn StartForm(entry: DirectoryEntry) -> impl IntoView {
                     <label for="reason">"Reason for impersonating"</label>
                     <input id="reason" type="text" name="reason" maxlength="500" required placeholder="Ticket id or why you need to act as this user"/>
                 </div>
+                {entry.default_mode.map(|chosen| view! {
+                    <div class="field">
+                        <ModeFields allowed=entry.allowed_modes.clone() chosen id="mode".to_string()/>
+                    </div>
+                })}
                 <label class="check"><input type="checkbox" name="read_only"/>"Read-only (refuse every change)"</label>
                 <div class="form-actions">
                     <button type="submit" class="primary">"Start impersonation"</button>

@@ -11,7 +11,10 @@ fn grant_list(grants: &[GrantView], other_side: fn(&GrantView) -> String) -> Any
     if grants.is_empty() {
         return view! { <p class="muted">"Nobody (administrators need no grant)."</p> }.into_any();
     }
-    let items = grants.iter().map(|g| view! { <li>{other_side(g)}</li> }).collect_view();
+    let items = grants
+        .iter()
+        .map(|g| view! { <li>{other_side(g)}" "<span class="muted">{format!("({})", g.mode.label())}</span></li> })
+        .collect_view();
     view! { <ul class="grant-list">{items}</ul> }.into_any()
 }
 

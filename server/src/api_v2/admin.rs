@@ -22,8 +22,8 @@ use utoipa::ToSchema;
 fn require_admin(caller: &ApiCaller) -> Result<(), ApiFailure> {
     client_rules::may_administer_with_token(caller.principal.actor().is_some() || caller.claims.is_impersonation())
         .map_err(ApiFailure::not_allowed)?;
-    let subject = caller.principal.subject();
-    permissions::may_administer(subject, subject.tenant_id)
+    let user = caller.principal.permissions_user();
+    permissions::may_administer(user, user.tenant_id)
         .map_err(|r| AppError::Forbidden(format!("administration needs an admin: {}", r.reason())).into())
 }
 
@@ -118,6 +118,8 @@ pub struct GrantEntry {
     pub actor: Party,
     /// Whom.
     pub subject: Party,
+    /// `on_behalf_of`, `full` or `full_impersonator_permissions`.
+    pub mode: String,
     pub created_by: Person,
     pub created_at: i64,
 }
@@ -139,6 +141,7 @@ pub async fn grants(State(state): State<AppState>, Extension(caller): Extension<
             id: g.id,
             actor: Party::from(&g.actor),
             subject: Party::from(&g.subject),
+            mode: g.mode.as_db().to_string(),
             created_by: Person::from(&g.created_by),
             created_at: g.created_at,
         })

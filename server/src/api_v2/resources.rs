@@ -48,6 +48,9 @@ pub struct WhoAmI {
     pub client_id: String,
     /// The user really acting, when the token is an impersonation token.
     pub impersonated_by: Option<Person>,
+    /// How the impersonation acts for its subject (`on_behalf_of`, `full` or
+    /// `full_impersonator_permissions`), when the token is an impersonation token.
+    pub mode: Option<String>,
     /// Every actor of the token's delegation chain, current first (RFC 8693 `act`).
     pub delegation_chain: Vec<ChainLink>,
     /// When the token expires, in seconds since 1970.
@@ -76,6 +79,7 @@ pub async fn whoami(Extension(caller): Extension<ApiCaller>) -> Response {
         tenant: caller.claims.tenant.clone(),
         client_id: caller.claims.client_id.clone(),
         impersonated_by: p.actor().map(|a| Person::from(&a.view())),
+        mode: p.mode().map(|m| m.as_db().to_string()),
         delegation_chain: chain.collect(),
         token_expires_at: caller.claims.exp,
     };

@@ -123,6 +123,18 @@ pub fn mode_still_allowed(mode: ImpersonationMode, actor_is_admin: bool, granted
     allowed_modes(actor_is_admin, granted).contains(&mode)
 }
 
+/// Administration (users, groups, grants, the audit log, API clients) is done as oneself, never
+/// while impersonating, whatever the mode: even with the impersonator's permissions, what it
+/// changes and the secrets it shows belong to the person at the keyboard, not to the account
+/// they act as.
+pub fn may_administer_while(impersonating: bool) -> Result<(), &'static str> {
+    if impersonating {
+        Err("administration is not available while impersonating; stop impersonating first")
+    } else {
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -205,5 +217,11 @@ mod tests {
         assert_eq!(OnBehalfOf.banner_prefix(), "You are acting on behalf of");
         assert_eq!(Full.banner_prefix(), "You are impersonating");
         assert_eq!(FullActor.banner_prefix(), "You are impersonating");
+    }
+
+    #[test]
+    fn administration_is_done_as_oneself() {
+        assert_eq!(may_administer_while(false), Ok(()));
+        assert!(may_administer_while(true).is_err());
     }
 }

@@ -26,8 +26,8 @@ pub async fn readable_project(reads: Cached<'_>, principal: &Principal, key: &st
         .project(principal.tenant_id(), key)
         .await?
         .ok_or_else(|| AppError::NotFound(format!("no project named {key}")))?;
-    let grants = reads.project_grants(project.id, principal.subject().id).await?;
-    permissions::may_read(principal.subject(), project.tenant_id, grants).map_err(|r| {
+    let grants = reads.project_grants(project.id, principal.permissions_user().id).await?;
+    permissions::may_read(principal.permissions_user(), project.tenant_id, grants).map_err(|r| {
         AppError::Forbidden(format!("you may not open project {}: {}", project.key, r.reason()))
     })?;
     Ok(project)
@@ -37,8 +37,8 @@ pub async fn readable_project(reads: Cached<'_>, principal: &Principal, key: &st
 pub async fn readable_projects(reads: Cached<'_>, principal: &Principal) -> Result<Vec<ProjectRow>, AppError> {
     let mut readable = Vec::new();
     for project in reads.projects(principal.tenant_id()).await? {
-        let grants = reads.project_grants(project.id, principal.subject().id).await?;
-        if permissions::may_read(principal.subject(), project.tenant_id, grants).is_ok() {
+        let grants = reads.project_grants(project.id, principal.permissions_user().id).await?;
+        if permissions::may_read(principal.permissions_user(), project.tenant_id, grants).is_ok() {
             readable.push(project);
         }
     }

@@ -16,6 +16,7 @@ use super::users::User;
 use super::webapps::WebappRow;
 use super::{grants, params, projects, settings, tenants, users, webapps, Conn, Db};
 use crate::backend::rules::permissions::ProjectGrants;
+use crate::model::ImpersonationMode;
 use std::any::Any;
 use std::collections::HashMap;
 use std::future::Future;
@@ -32,7 +33,7 @@ enum Key {
     UserByEmail(String),
     TenantName(i64),
     ImpersonationEnabled,
-    GrantCovers { tenant_id: i64, actor: i64, subject: i64 },
+    GrantModes { tenant_id: i64, actor: i64, subject: i64 },
     Candidates { tenant_id: i64, actor: i64 },
     Project { tenant_id: i64, key: String },
     Projects(i64),
@@ -174,9 +175,10 @@ impl Cached<'_> {
         self.cache.get_or_load(Key::ImpersonationEnabled, settings::impersonation_enabled(self.db)).await
     }
 
-    pub async fn grant_covers(&self, tenant_id: i64, actor: i64, subject: i64) -> Result<bool, sqlx::Error> {
-        let key = Key::GrantCovers { tenant_id, actor, subject };
-        self.cache.get_or_load(key, grants::covers(self.db, tenant_id, actor, subject)).await
+    /// The modes the tenant's grants allow `actor` on `subject` (empty: no grant covers them).
+    pub async fn grant_modes(&self, tenant_id: i64, actor: i64, subject: i64) -> Result<Vec<ImpersonationMode>, sqlx::Error> {
+        let key = Key::GrantModes { tenant_id, actor, subject };
+        self.cache.get_or_load(key, grants::modes(self.db, tenant_id, actor, subject)).await
     }
 
     pub async fn enabled_users_granted_to(&self, tenant_id: i64, actor: i64) -> Result<Vec<(User, bool)>, sqlx::Error> {

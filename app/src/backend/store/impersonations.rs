@@ -3,7 +3,7 @@
 
 use super::{audit, execute, now_ms, params, query_map, query_row, Conn, Db, Optional, SqlResult, Writer};
 use crate::backend::audit::AuditEntry;
-use crate::model::{ImpersonationRecordView, UserView, Via};
+use crate::model::{ImpersonationMode, ImpersonationRecordView, UserView, Via};
 
 #[derive(Clone, Debug)]
 pub struct ImpersonationRow {
@@ -13,6 +13,7 @@ pub struct ImpersonationRow {
     pub subject_user_id: i64,
     pub reason: String,
     pub read_only: bool,
+    pub mode: ImpersonationMode,
     pub started_at: i64,
     pub expires_at: i64,
     pub ended_at: Option<i64>,
@@ -26,6 +27,7 @@ pub struct NewImpersonation {
     pub subject_user_id: i64,
     pub reason: String,
     pub read_only: bool,
+    pub mode: ImpersonationMode,
     pub started_at: i64,
     pub expires_at: i64,
     /// The UI, or the API client that started it.
@@ -36,15 +38,16 @@ pub struct NewImpersonation {
 pub fn insert_in(tx: &Conn, new: &NewImpersonation) -> SqlResult<i64> {
     query_row(
         tx,
-        "INSERT INTO impersonations (tenant_id, actor_user_id, subject_user_id, reason, read_only, started_at,
+        "INSERT INTO impersonations (tenant_id, actor_user_id, subject_user_id, reason, read_only, mode, started_at,
                                      expires_at, via, via_client_id)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         params![
             new.tenant_id,
             new.actor_user_id,
             new.subject_user_id,
             new.reason,
             new.read_only,
+            new.mode.as_db(),
             new.started_at,
             new.expires_at,
             new.via.label(),
@@ -74,7 +77,7 @@ pub async fn by_id(db: &Db, id: i64) -> Result<Option<ImpersonationRow>, sqlx::E
         query_row(
             c,
             "SELECT id, tenant_id, actor_user_id, subject_user_id, reason, read_only, started_at, expires_at, ended_at,
-                    end_reason
+                    end_reason, mode
              FROM impersonations WHERE id = ?",
             params![id],
             |r| {
@@ -89,6 +92,7 @@ pub async fn by_id(db: &Db, id: i64) -> Result<Option<ImpersonationRow>, sqlx::E
                     expires_at: r.get(7)?,
                     ended_at: r.get(8)?,
                     end_reason: r.get(9)?,
+                    mode: r.parsed(10)?,
                 })
             },
         )
@@ -134,7 +138,7 @@ pub async fn of_subject(db: &Db, subject_user_id: i64) -> Result<Vec<Impersonati
         query_map(
             c,
             "SELECT i.id, a.id, a.email, a.display_name, s.id, s.email, s.display_name,
-                    i.reason, i.read_only, i.started_at, i.expires_at, i.ended_at, i.end_reason, i.via
+                    i.reason, i.read_only, i.started_at, i.expires_at, i.ended_at, i.end_reason, i.via, i.mode
              FROM impersonations i
              JOIN users a ON a.id = i.actor_user_id
              JOIN users s ON s.id = i.subject_user_id
@@ -147,6 +151,7 @@ pub async fn of_subject(db: &Db, subject_user_id: i64) -> Result<Vec<Impersonati
                     subject: UserView { id: r.get(4)?, email: r.get(5)?, display_name: r.get(6)? },
                     reason: r.get(7)?,
                     read_only: r.get(8)?,
+                    mode: r.parsed(14)?,
                     started_at: r.get(9)?,
                     expires_at: r.get(10)?,
                     ended_at: r.get(11)?,
