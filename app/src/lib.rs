@@ -24,7 +24,8 @@ use pages::{
     activity::ActivityPage, admin_api_clients::AdminApiClientsPage, admin_audit::AdminAuditPage, admin_grants::AdminGrantsPage,
     admin_groups::AdminGroupsPage, admin_users::AdminUsersPage, profile::ProfilePage,
     home::HomePage, job_detail::JobDetailPage, jobs::JobsPage, login::LoginPage, not_found::NotFound,
-    project::ProjectPage, webapp::WebappPage, webapp_settings::WebappSettingsPage,
+    project::ProjectPage, webapp::WebappPage, webapp_settings::WebappSettingsPage, shop::ShopPage, cart::CartPage,
+    orders::OrdersPage,
 };
 
 /// The HTML document around the app.
@@ -83,6 +84,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/admin/audit") view=AdminAuditPage ssr=SsrMode::Async/>
                     <Route path=path!("/admin/api-clients") view=AdminApiClientsPage ssr=SsrMode::Async/>
                     <Route path=path!("/account/activity") view=ActivityPage ssr=SsrMode::Async/>
+                    <Route path=path!("/shop") view=ShopPage ssr=SsrMode::Async/>
+                    <Route path=path!("/shop/cart") view=CartPage ssr=SsrMode::Async/>
+                    <Route path=path!("/orders") view=OrdersPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>

@@ -517,3 +517,99 @@ pub struct ClientSecret {
     pub name: String,
     pub secret: String,
 }
+
+/// The price list a shopper buys from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum PriceGroup {
+    Retail,
+    Wholesale,
+    Staff,
+}
+
+impl PriceGroup {
+    pub const ALL: [PriceGroup; 3] = [PriceGroup::Retail, PriceGroup::Wholesale, PriceGroup::Staff];
+
+    /// The word stored in the database and shown on screen.
+    pub fn as_db(self) -> &'static str {
+        match self {
+            PriceGroup::Retail => "Retail",
+            PriceGroup::Wholesale => "Wholesale",
+            PriceGroup::Staff => "Staff",
+        }
+    }
+
+    pub fn from_db(word: &str) -> Option<PriceGroup> {
+        PriceGroup::ALL.into_iter().find(|group| group.as_db() == word)
+    }
+}
+
+/// An amount of money in euro cents, as shown: `€13.30`.
+pub fn format_money(cents: i64) -> String {
+    let sign = if cents < 0 { "-" } else { "" };
+    let cents = cents.unsigned_abs();
+    format!("{sign}€{}.{:02}", cents / 100, cents % 100)
+}
+
+/// A product of the shop, priced for the shopper.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProductView {
+    pub id: i64,
+    pub slug: String,
+    pub name: String,
+    /// In the shopper's price group.
+    pub unit_price_cents: i64,
+    pub stock: i64,
+}
+
+/// Who an order is for and who places it, and at whose prices, as the mode decides.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ShopperView {
+    pub customer: UserView,
+    pub placed_by: UserView,
+    pub price_group: PriceGroup,
+    /// The person whose price group it is.
+    pub priced_for: UserView,
+    /// Why the customer cannot order, if they cannot (not a customer of the shop).
+    pub cannot_order: Option<String>,
+}
+
+/// The shop page: the catalogue and how many items are in the cart.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ShopView {
+    pub shopper: ShopperView,
+    pub products: Vec<ProductView>,
+    pub items_in_cart: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CartLineView {
+    pub product_id: i64,
+    pub name: String,
+    pub quantity: i64,
+    pub unit_price_cents: i64,
+    pub amount_cents: i64,
+}
+
+/// The cart, priced on the server at the shopper's prices of the moment.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CartView {
+    pub shopper: ShopperView,
+    pub lines: Vec<CartLineView>,
+    pub total_cents: i64,
+}
+
+/// One order, with both people behind it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OrderView {
+    pub id: i64,
+    pub order_no: i64,
+    pub customer: UserView,
+    pub placed_by: UserView,
+    /// The real person, when the order was placed while impersonating (shown to admins).
+    pub impersonated_by: Option<UserView>,
+    pub mode: Option<ImpersonationMode>,
+    pub price_group: PriceGroup,
+    pub total_cents: i64,
+    pub items: i64,
+    pub created_at: i64,
+}

@@ -50,3 +50,21 @@ export async function expectNewestJob(page: Page, expected: Record<string, strin
     await expect(row.locator('td').nth(column)).toHaveText(value);
   }
 }
+
+/** As an admin on `page`, switches the seeded grant Sam → Customers to `mode` ("On behalf of" or "Full"). */
+export async function setSamsGrant(page: Page, mode: string) {
+  await page.goto('/admin/grants');
+  await waitForHydration(page);
+  const row = page.locator('table.grants tr', { hasText: 'Sam Sales (sam@tshirts.example)' });
+  await row.getByLabel('Mode').selectOption({ label: mode });
+  await row.getByRole('button', { name: 'Save' }).click();
+  await expect(row.locator('td.grant-mode')).toHaveText(mode);
+}
+
+/** Starts impersonating with the picker under the top bar. */
+export async function pick(page: Page, who: string, reason: string) {
+  await waitForHydration(page);
+  await page.locator('#picker-user').selectOption({ label: who });
+  await page.getByLabel('Reason').fill(reason);
+  await page.getByRole('button', { name: 'Impersonate selected' }).click();
+}

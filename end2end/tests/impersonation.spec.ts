@@ -1,5 +1,5 @@
 import { test, expect, Page } from '@playwright/test';
-import { DEMO, expectNewestJob, logIn, waitForHydration, watchConsole } from './helpers';
+import { DEMO, expectNewestJob, logIn, pick, setSamsGrant, waitForHydration, watchConsole } from './helpers';
 
 const CAROL_BANNER = 'You are impersonating Carol Customer (carol@tshirts.example)';
 
@@ -82,27 +82,16 @@ test.describe('acting as another user (hydrated)', () => {
   test('with the grant switched to Full, Sam impersonates fully; an admin picks the mode', async ({ browser }) => {
     const alice = await (await browser.newContext()).newPage();
     await logIn(alice, 'alice@tshirts.example');
-    const setSamsGrant = async (mode: string) => {
-      await alice.goto('/admin/grants');
-      await waitForHydration(alice);
-      const row = alice.locator('table.grants tr', { hasText: 'Sam Sales (sam@tshirts.example)' });
-      await row.getByLabel('Mode').selectOption({ label: mode });
-      await row.getByRole('button', { name: 'Save' }).click();
-      await expect(row.locator('td.grant-mode')).toHaveText(mode);
-    };
-    await setSamsGrant('Full');
+    await setSamsGrant(alice, 'Full');
     await alice.screenshot({ path: 'test-results/admin-grants-modes.png', fullPage: true });
 
     const sam = await (await browser.newContext()).newPage();
     await logIn(sam, 'sam@tshirts.example');
-    await waitForHydration(sam);
-    await sam.locator('#picker-user').selectOption({ label: 'Carol Customer (carol@tshirts.example)' });
-    await sam.getByLabel('Reason').fill('order for Carol');
-    await sam.getByRole('button', { name: 'Impersonate selected' }).click();
+    await pick(sam, 'Carol Customer (carol@tshirts.example)', 'order for Carol');
     await expect(sam.getByText(CAROL_BANNER)).toBeVisible();
     await sam.getByRole('button', { name: 'Stop Impersonation' }).click();
     await expect(sam.locator('header .who')).toHaveText('Sam Sales');
-    await setSamsGrant('On behalf of');
+    await setSamsGrant(alice, 'On behalf of');
 
     // An admin starts Full unless she picks another mode.
     await alice.goto('/admin/users');

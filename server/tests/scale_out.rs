@@ -12,7 +12,7 @@
 mod common;
 
 use app::backend::seed::{
-    CUSTOMER_ROWS, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_PASSWORD, DEMO_PROJECT, DEMO_WEBAPP, ORDER_ROWS, WEB_HISTORY_ROWS,
+    CUSTOMER_DATASET_ROWS, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_PASSWORD, DEMO_PROJECT, DEMO_WEBAPP, ORDER_ROWS, WEB_HISTORY_ROWS,
 };
 use app::backend::store::now_ms;
 use app::backend::tokens::{TOKEN_TYPE_ACCESS_TOKEN, TOKEN_TYPE_JWT};
@@ -730,7 +730,7 @@ fn ran_once(job: &Job, log: &LogCounts, attempts: i64) -> bool {
 fn rows_read_by(dataset: &str) -> i64 {
     match dataset {
         LONG_BUILD => WEB_HISTORY_ROWS as i64,
-        _ => (CUSTOMER_ROWS + ORDER_ROWS) as i64,
+        _ => (CUSTOMER_DATASET_ROWS + ORDER_ROWS) as i64,
     }
 }
 

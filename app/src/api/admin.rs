@@ -104,7 +104,8 @@ pub async fn set_grant_mode(id: i64, mode: Option<String>, use_impersonator_perm
     use crate::backend::{audit::{AuditAction, Outcome}, rules::impersonation, store};
     let (state, principal) = crate::backend::identity::current_admin().await?;
     impersonation::may_change(principal.read_only()).map_err(|d| AppError::Forbidden(d.message().into()))?;
-    let mode = grant_mode(mode.as_deref(), use_impersonator_permissions)?;
+    let word = mode.filter(|m| !m.trim().is_empty()).ok_or_else(|| AppError::BadRequest("choose the grant's new mode".into()))?;
+    let mode = grant_mode(Some(&word), use_impersonator_permissions)?;
     let grant = grant_of_tenant(&state, principal.tenant_id(), id).await?;
     if grant.mode == mode {
         return Ok(());

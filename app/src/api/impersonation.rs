@@ -116,7 +116,7 @@ pub async fn profile(id: i64) -> Result<ProfileView, AppError> {
     Ok(ProfileView {
         entry: entry_for(&state, &principal, &user).await?,
         tenant_name: store::tenants::name_of(&state.db, user.tenant_id).await?,
-        viewer_is_admin: principal.permissions_user().is_admin,
+        viewer_is_admin: crate::backend::identity::may_administer(&principal).is_ok(),
         may_impersonate,
         may_be_impersonated_by,
     })

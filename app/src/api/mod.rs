@@ -7,4 +7,5 @@ pub mod auth;
 pub mod impersonation;
 pub mod jobs;
 pub mod projects;
+pub mod shop;
 pub mod webapp;

@@ -64,6 +64,8 @@ pub enum AuditAction {
     /// A grant switched to another mode.
     GrantMode,
     WebappSettings,
+    /// An order placed in the shop while impersonating (or refused).
+    OrderPlace,
 }
 
 impl AuditAction {
@@ -87,6 +89,7 @@ impl AuditAction {
             AuditAction::GrantRemove => "grant.remove",
             AuditAction::GrantMode => "grant.mode",
             AuditAction::WebappSettings => "webapp.settings",
+            AuditAction::OrderPlace => "order.place",
         }
     }
 }

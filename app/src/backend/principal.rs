@@ -98,6 +98,16 @@ impl Principal {
         self.side(modes::permissions_from(self.mode))
     }
 
+    /// The user whose price group prices the shop: the impersonator on behalf of, else the subject.
+    pub fn price_user(&self) -> &User {
+        self.side(modes::prices_from(self.mode))
+    }
+
+    /// The user shown as having placed an order (whose customer is always the subject).
+    pub fn order_placed_by(&self) -> &User {
+        self.side(modes::order_placed_by(self.mode))
+    }
+
     fn side(&self, side: Side) -> &User {
         match (side, &self.actor) {
             (Side::Actor, Some(actor)) => actor,

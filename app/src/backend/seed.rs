@@ -8,7 +8,7 @@ use super::secrets::ServerKey;
 use super::jobs::recipes::{geo, orders_by_country, user_agent, web_history, Recipe};
 use super::store::{self, api_clients::NewApiClient, datasets::NewDataset, grants::{NewGrant, Party}, projects::Grantee, users::NewUser, Conn, Database, SqlResult, Writer};
 use super::tokens::SubjectPolicy;
-use crate::model::{civil_from_days, days_from_civil, ImpersonationMode};
+use crate::model::{civil_from_days, days_from_civil, ImpersonationMode, PriceGroup};
 use serde_json::{json, Value};
 
 pub const DEMO_PASSWORD: &str = "guise-demo";
@@ -16,6 +16,15 @@ pub const DEMO_PROJECT: &str = "TSHIRTS";
 pub const DEMO_WEBAPP: &str = "impersonation-demo";
 pub const WEB_HISTORY_ROWS: usize = 52_000;
 pub const CUSTOMER_ROWS: usize = 2_000;
+/// Demo users who are customers of the shop, with their row in the `customers` dataset:
+/// (email, customer_id, country, region).
+pub const SHOP_CUSTOMERS: &[(&str, i64, &str, &str)] =
+    &[("carol@tshirts.example", 2_001, "FR", "EU"), ("dave@tshirts.example", 2_002, "US", "US")];
+/// Rows of the `customers` dataset: the generated ones and the shop's demo customers.
+pub const CUSTOMER_DATASET_ROWS: usize = CUSTOMER_ROWS + SHOP_CUSTOMERS.len();
+/// Items of each product in stock, but for the last Long Sleeve Tees (`LOW_STOCK`).
+pub const STOCK: i64 = 500;
+pub const LOW_STOCK: (&str, i64) = ("long-sleeve-tee", 3);
 pub const ORDER_ROWS: usize = 20_000;
 /// The demo API client (owner Alice, `compatible` subject tokens), as PRODUCT.md names it.
 pub const DEMO_CLIENT_ID: &str = "tshirts-api-demo";
@@ -155,7 +164,8 @@ pub fn customer_rows(count: usize) -> Vec<Vec<Value>> {
             let (country, region) = *rng.pick(COUNTRIES);
             let name = format!("{} {}", rng.pick(FIRST_NAMES), rng.pick(LAST_NAMES));
             let group = if rng.chance(20) { "Wholesale" } else { "Retail" };
-            vec![json!(id), json!(name), json!(country), json!(region), json!(group)]
+            let email = format!("customer{id}@customers.example");
+            vec![json!(id), json!(name), json!(country), json!(region), json!(group), json!(email)]
         })
         .collect()
 }
@@ -216,7 +226,12 @@ const DEMO_CLIENT_NAME: &str = "TShirts API demo";
 /// Writes the whole demo organisation inside one unit of work.
 fn write_demo(tx: &Conn, hashes: &[String], client: Credentials) -> SqlResult<()> {
     let web_history = web_history_rows(WEB_HISTORY_ROWS);
-    let customers = customer_rows(CUSTOMER_ROWS);
+    let mut customers = customer_rows(CUSTOMER_ROWS);
+    for &(email, customer_id, country, region) in SHOP_CUSTOMERS {
+        let user = TSHIRTS_USERS.iter().find(|u| u.email == email).expect("a demo user");
+        let row = [json!(customer_id), json!(user.name), json!(country), json!(region), json!(user.price_group), json!(email)];
+        customers.push(row.to_vec());
+    }
     let orders = order_rows(ORDER_ROWS, CUSTOMER_ROWS);
     let now = store::now_ms();
     let tshirts = store::tenants::insert(tx, "TShirts Co.")?;
@@ -273,12 +288,15 @@ fn write_demo(tx: &Conn, hashes: &[String], client: Credentials) -> SqlResult<()
         ("customers", "Customers with country, region and price group", orders_by_country::CUSTOMER_COLUMNS, &customers),
         ("orders", "Orders placed in the shop", orders_by_country::ORDER_COLUMNS, &orders),
     ];
+    let mut raw_ids = std::collections::HashMap::new();
     for (name, description, columns, rows) in raw {
         let ds = NewDataset { project_id: project, name, recipe: None, description, columns };
         let ds_id = store::datasets::insert(tx, &ds)?;
         store::datasets::append_rows_on(tx, ds_id, 0, 0, rows)?;
         store::datasets::set_row_count(tx, ds_id, rows.len() as i64, now)?;
+        raw_ids.insert(name, ds_id);
     }
+    write_shop(tx, tshirts, raw_ids["orders"], &id)?;
     let derived = [
         ("web_history_prepared", "web_history with date, hour, browser, OS, device and country; bots and duplicates removed", Recipe::PrepareWebHistory),
         ("orders_by_country", "Orders, units and revenue per customer country", Recipe::OrdersByCountry),
@@ -314,6 +332,28 @@ fn write_demo(tx: &Conn, hashes: &[String], client: Credentials) -> SqlResult<()
     };
     store::api_clients::insert_in(tx, &new)?;
     Ok(())
+}
+
+/// The TShirts shop: its products at three prices each (Retail, Wholesale 80 %, Staff 70 %),
+/// its demo customers, and its orders numbered after the seeded ones.
+fn write_shop(tx: &Conn, tenant_id: i64, orders_dataset_id: i64, user_id: &dyn Fn(&str) -> i64) -> SqlResult<()> {
+    store::shop::open_in(tx, tenant_id, orders_dataset_id, ORDER_ROWS as i64 + 1)?;
+    for &(name, euros) in PRODUCTS {
+        let retail = (euros * 100.0).round() as i64;
+        let prices = [(PriceGroup::Retail, retail), (PriceGroup::Wholesale, retail * 80 / 100), (PriceGroup::Staff, retail * 70 / 100)];
+        let slug = product_slug(name);
+        let stock = if slug == LOW_STOCK.0 { LOW_STOCK.1 } else { STOCK };
+        store::shop::add_product_in(tx, tenant_id, &slug, name, stock, &prices)?;
+    }
+    for &(email, customer_id, _, _) in SHOP_CUSTOMERS {
+        store::shop::add_customer_in(tx, user_id(email), customer_id)?;
+    }
+    Ok(())
+}
+
+/// `Long Sleeve Tee` → `long-sleeve-tee`, as the shop's addresses name products.
+pub fn product_slug(name: &str) -> String {
+    name.to_ascii_lowercase().replace(' ', "-")
 }
 
 /// The lines printed at start-up so people can log in.

@@ -17,6 +17,8 @@ pub fn Header() -> impl IntoView {
                 {signed_in.then(|| view! {
                     <a href="/">"Projects"</a>
                     <a href="/jobs">"Jobs"</a>
+                    <a href="/shop">"Shop"</a>
+                    <a href="/orders">"Orders"</a>
                     <a href="/account/activity">"My activity"</a>
                 })}
                 {admin.then(|| view! { <a href="/admin/users">"Administration"</a> })}

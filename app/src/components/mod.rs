@@ -8,3 +8,4 @@ pub mod live_jobs;
 pub mod mode_fields;
 pub mod person;
 pub mod picker;
+pub mod shopper;

@@ -4,13 +4,16 @@ pub mod admin_audit;
 pub mod admin_grants;
 pub mod admin_groups;
 pub mod admin_users;
+pub mod cart;
 pub mod home;
 pub mod job_detail;
 pub mod jobs;
 pub mod login;
 pub mod not_found;
+pub mod orders;
 pub mod profile;
 pub mod project;
+pub mod shop;
 pub mod webapp;
 pub mod webapp_settings;
 

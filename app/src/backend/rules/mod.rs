@@ -5,3 +5,4 @@ pub mod api_clients;
 pub mod impersonation;
 pub mod modes;
 pub mod permissions;
+pub mod shop;

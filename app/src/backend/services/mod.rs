@@ -3,3 +3,4 @@
 pub mod jobs;
 pub mod projects;
 pub mod settings;
+pub mod shop;

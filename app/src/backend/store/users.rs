@@ -139,3 +139,10 @@ pub async fn list_all(db: &Db, tenant_id: i64) -> Result<Vec<User>, sqlx::Error>
     db.read(move |c| query_map(c, concat!(select_user!(), " WHERE tenant_id = ? ORDER BY display_name"), params![tenant_id], user))
         .await
 }
+
+/// A user's price group, when they have one (a word the shop does not know counts as none).
+pub async fn price_group(db: &Db, id: i64) -> Result<Option<crate::model::PriceGroup>, sqlx::Error> {
+    let word: Option<Option<String>> =
+        db.read(move |c| query_row(c, "SELECT price_group FROM users WHERE id = ?", params![id], |r| r.get(0)).optional()).await?;
+    Ok(word.flatten().as_deref().and_then(crate::model::PriceGroup::from_db))
+}

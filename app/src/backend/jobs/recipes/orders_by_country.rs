@@ -4,7 +4,7 @@ use super::super::build::{Build, Row};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
 
-pub const CUSTOMER_COLUMNS: &[&str] = &["customer_id", "name", "country", "region", "price_group"];
+pub const CUSTOMER_COLUMNS: &[&str] = &["customer_id", "name", "country", "region", "price_group", "email"];
 pub const ORDER_COLUMNS: &[&str] =
     &["order_id", "date", "customer_id", "product", "quantity", "unit_price", "amount"];
 pub const COLUMNS: &[&str] = &["country", "orders", "units", "revenue"];
