@@ -24,7 +24,7 @@ use pages::{
     activity::ActivityPage, admin_api_clients::AdminApiClientsPage, admin_audit::AdminAuditPage, admin_grants::AdminGrantsPage,
     admin_groups::AdminGroupsPage, admin_users::AdminUsersPage, profile::ProfilePage,
     home::HomePage, job_detail::JobDetailPage, jobs::JobsPage, login::LoginPage, not_found::NotFound,
-    project::ProjectPage, webapp::WebappPage, webapp_settings::WebappSettingsPage, shop::ShopPage, cart::CartPage,
+    project::ProjectPage, webapp::WebappPage, webapp_settings::WebappSettingsPage, shop::ShopPage, cart::CartPage, dataset::DatasetPage,
     orders::OrdersPage,
 };
 
@@ -73,6 +73,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/") view=HomePage ssr=SsrMode::Async/>
                     <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async/>
                     <Route path=path!("/projects/:key") view=ProjectPage ssr=SsrMode::Async/>
+                    <Route path=path!("/projects/:key/datasets/:name") view=DatasetPage ssr=SsrMode::Async/>
                     <Route path=path!("/projects/:key/webapps/:slug") view=WebappPage ssr=SsrMode::Async/>
                     <Route path=path!("/projects/:key/webapps/:slug/settings") view=WebappSettingsPage ssr=SsrMode::Async/>
                     <Route path=path!("/jobs") view=JobsPage ssr=SsrMode::Async/>

@@ -613,3 +613,22 @@ pub struct OrderView {
     pub items: i64,
     pub created_at: i64,
 }
+
+/// A comment of a dataset's discussion.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CommentView {
+    pub id: i64,
+    pub author: UserView,
+    pub body: String,
+    pub created_at: i64,
+    /// For admins, the other person behind a comment written while impersonating.
+    pub other_person: Option<String>,
+}
+
+/// A dataset's page: its preview and its discussion.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DatasetPageView {
+    pub project_key: String,
+    pub preview: DatasetPreview,
+    pub comments: Vec<CommentView>,
+}

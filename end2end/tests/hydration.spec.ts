@@ -7,7 +7,7 @@ for (const email of ['u1@tshirts.example', 'alice@tshirts.example']) {
   test(`every page hydrates cleanly for ${email}`, async ({ page }) => {
     const errors = watchConsole(page);
     await logIn(page, email);
-    const pages = ['/', '/jobs', '/jobs?mine=1', '/projects/TSHIRTS', '/projects/TSHIRTS?preview=orders', DEMO, '/account/activity', '/users/1', '/shop', '/shop/cart', '/orders'];
+    const pages = ['/', '/jobs', '/jobs?mine=1', '/projects/TSHIRTS', '/projects/TSHIRTS?preview=orders', DEMO, '/account/activity', '/users/1', '/shop', '/shop/cart', '/orders', '/projects/TSHIRTS/datasets/customers'];
     if (email.startsWith('alice')) pages.push('/admin/users', '/admin/groups', '/admin/grants', '/admin/audit', '/admin/api-clients', `${DEMO}/settings`);
     for (const path of pages) {
       await page.goto(path);

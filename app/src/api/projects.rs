@@ -1,8 +1,6 @@
 use crate::error::AppError;
-use crate::model::{DatasetPreview, ProjectSummary, ProjectView};
+use crate::model::{DatasetPageView, DatasetPreview, ProjectSummary, ProjectView};
 use leptos::prelude::*;
-
-pub const PREVIEW_ROWS: i64 = 20;
 
 #[server(endpoint = "projects")]
 pub async fn list_projects() -> Result<Vec<ProjectSummary>, AppError> {
@@ -44,27 +42,34 @@ pub async fn project_page(key: String) -> Result<ProjectView, AppError> {
 
 #[server(endpoint = "dataset_preview")]
 pub async fn preview_dataset(project: String, dataset: String) -> Result<DatasetPreview, AppError> {
-    use crate::backend::{identity, jobs::queue::validate_dataset_name, services, state::AppState, store};
+    use crate::backend::{identity, services::datasets, state::AppState};
     let principal = identity::current().await?;
     let state = AppState::current()?;
-    let project = services::projects::readable_project(state.cached(), &principal, &project).await?;
-    let name = validate_dataset_name(&dataset)?;
-    let ds = store::datasets::by_name(&state.db, project.id, name)
-        .await?
-        .ok_or_else(|| AppError::NotFound(format!("project {} has no dataset named {name}", project.key)))?;
-    let rows = store::datasets::first_rows(&state.db, &ds, PREVIEW_ROWS)
-        .await?
-        .iter()
-        .map(|text| match serde_json::from_str::<serde_json::Value>(text) {
-            Ok(serde_json::Value::Array(cells)) => cells
-                .into_iter()
-                .map(|c| match c {
-                    serde_json::Value::String(s) => s,
-                    other => other.to_string(),
-                })
-                .collect(),
-            _ => vec!["(unreadable row)".to_string()],
-        })
-        .collect();
-    Ok(DatasetPreview { name: ds.name.clone(), columns: ds.column_names(), rows, total_rows: ds.row_count })
+    let (_, ds) = datasets::readable_dataset(&state, &principal, &project, &dataset).await?;
+    datasets::preview(&state, &ds).await
+}
+
+/// A dataset's page: its preview and its discussion.
+#[server(endpoint = "dataset")]
+pub async fn dataset_page(project: String, dataset: String) -> Result<DatasetPageView, AppError> {
+    use crate::backend::{identity, services::{datasets, discussion}, state::AppState};
+    let principal = identity::current().await?;
+    let state = AppState::current()?;
+    let (project, ds) = datasets::readable_dataset(&state, &principal, &project, &dataset).await?;
+    Ok(DatasetPageView {
+        project_key: project.key,
+        preview: datasets::preview(&state, &ds).await?,
+        comments: discussion::comments(&state, &principal, &ds).await?,
+    })
+}
+
+/// Adds a comment to a dataset's discussion.
+#[server(endpoint = "dataset/comment")]
+pub async fn add_comment(project: String, dataset: String, body: String) -> Result<(), AppError> {
+    use crate::backend::{identity, services::{datasets, discussion}, state::AppState};
+    let principal = identity::current().await?;
+    let state = AppState::current()?;
+    let (_, ds) = datasets::readable_dataset(&state, &principal, &project, &dataset).await?;
+    discussion::add_comment(&state, &principal, &ds, &body).await?;
+    Ok(())
 }

@@ -66,6 +66,8 @@ pub enum AuditAction {
     WebappSettings,
     /// An order placed in the shop while impersonating (or refused).
     OrderPlace,
+    /// A comment written while impersonating (or refused).
+    CommentAdd,
 }
 
 impl AuditAction {
@@ -90,6 +92,7 @@ impl AuditAction {
             AuditAction::GrantMode => "grant.mode",
             AuditAction::WebappSettings => "webapp.settings",
             AuditAction::OrderPlace => "order.place",
+            AuditAction::CommentAdd => "comment.add",
         }
     }
 }

@@ -91,6 +91,11 @@ impl Principal {
         self.mode
     }
 
+    /// The mode for an audit row's reason (`mode: On behalf of`); empty when acting as oneself.
+    pub fn mode_note(&self) -> String {
+        self.mode.map(|m| format!("mode: {}", m.label())).unwrap_or_default()
+    }
+
     /// The user whose permissions every check uses: the subject, or the impersonator in full
     /// mode with the impersonator's permissions. (Who the request acts as, what it shows and
     /// whom it attributes to stay the subject.)
@@ -106,6 +111,11 @@ impl Principal {
     /// The user shown as having placed an order (whose customer is always the subject).
     pub fn order_placed_by(&self) -> &User {
         self.side(modes::order_placed_by(self.mode))
+    }
+
+    /// The user shown as a comment's author: the impersonator on behalf of, else the subject.
+    pub fn comment_author(&self) -> &User {
+        self.side(modes::comment_author(self.mode))
     }
 
     fn side(&self, side: Side) -> &User {

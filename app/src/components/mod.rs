@@ -8,4 +8,5 @@ pub mod live_jobs;
 pub mod mode_fields;
 pub mod person;
 pub mod picker;
+pub mod preview;
 pub mod shopper;

@@ -5,6 +5,7 @@ pub mod admin_grants;
 pub mod admin_groups;
 pub mod admin_users;
 pub mod cart;
+pub mod dataset;
 pub mod home;
 pub mod job_detail;
 pub mod jobs;

@@ -1,6 +1,7 @@
 use super::loaded;
 use crate::api::projects::{preview_dataset, project_page};
-use crate::model::{format_time, DatasetPreview, ProjectView};
+use crate::components::preview::preview_view;
+use crate::model::{format_time, ProjectView};
 use leptos::prelude::*;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
@@ -39,9 +40,11 @@ fn project_view(p: ProjectView) -> impl IntoView {
         .into_iter()
         .map(|d| {
             let href = format!("/projects/{key}?preview={}", d.name);
+            let page = format!("/projects/{key}/datasets/{}", d.name);
             view! {
                 <tr>
                     <td><a href=href>{d.name.clone()}</a></td>
+                    <td><a href=page aria-label=format!("Open {}", d.name)>"Open"</a></td>
                     <td>{if d.kind == "raw" { "raw".to_string() } else { format!("recipe {}", d.recipe.clone().unwrap_or_default()) }}</td>
                     <td class="num">{d.row_count}</td>
                     <td class="time">{d.built_at.map(format_time).unwrap_or_else(|| "never built".into())}</td>
@@ -64,27 +67,8 @@ fn project_view(p: ProjectView) -> impl IntoView {
         <ul class="links">{webapps}</ul>
         <h2>"Datasets"</h2>
         <table class="datasets">
-            <thead><tr><th>"Dataset"</th><th>"Made by"</th><th>"Rows"</th><th>"Last build (UTC)"</th><th>"Description"</th></tr></thead>
+            <thead><tr><th>"Dataset"</th><th>"Page and discussion"</th><th>"Made by"</th><th>"Rows"</th><th>"Last build (UTC)"</th><th>"Description"</th></tr></thead>
             <tbody>{datasets}</tbody>
         </table>
-    }
-}
-
-fn preview_view(p: DatasetPreview) -> impl IntoView {
-    let header = p.columns.iter().map(|c| view! { <th>{c.clone()}</th> }).collect_view();
-    let shown = p.rows.len();
-    let rows = p
-        .rows
-        .into_iter()
-        .map(|r| view! { <tr>{r.into_iter().map(|c| view! { <td title=c.clone()>{c.clone()}</td> }).collect_view()}</tr> })
-        .collect_view();
-    view! {
-        <section class="preview">
-            <h2>{format!("Preview of {}", p.name)}</h2>
-            <p class="muted">{format!("First {shown} of {} rows", p.total_rows)}</p>
-            <div class="scroll">
-                <table class="data"><thead><tr>{header}</tr></thead><tbody>{rows}</tbody></table>
-            </div>
-        </section>
     }
 }

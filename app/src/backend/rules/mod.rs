@@ -4,5 +4,6 @@
 pub mod api_clients;
 pub mod impersonation;
 pub mod modes;
+pub mod discussion;
 pub mod permissions;
 pub mod shop;

@@ -92,8 +92,7 @@ pub async fn place_order(state: &AppState, principal: &Principal, lines: &[(i64,
     let shop = shop_of(state, principal).await?;
     let customer = principal.subject();
     let target = format!("for {}", customer.email);
-    let mode = principal.mode().map(|m| format!("mode: {}", m.label())).unwrap_or_default();
-    let entry = principal.audit_if_impersonating(AuditAction::OrderPlace, target, Outcome::Allowed, mode);
+    let entry = principal.audit_if_impersonating(AuditAction::OrderPlace, target, Outcome::Allowed, principal.mode_note());
     let refuse = |why: String, error: AppError| async {
         if let Some(entry) = entry.clone() {
             let reason = if entry.reason.is_empty() { why } else { format!("{why} ({})", entry.reason) };

@@ -4,6 +4,7 @@
 
 pub mod api_clients;
 pub mod audit;
+pub mod comments;
 pub mod datasets;
 pub mod grants;
 pub mod groups;
