@@ -30,7 +30,7 @@ unit:
 
 # The whole suite on SQLite, then again with every test server on PostgreSQL (the files whose
 # servers come from TestApp::new; the others run on PostgreSQL in the first pass already).
-ENGINE_NEUTRAL_TESTS := administration api discussion foundation impersonation modes principal_cache shop write_path
+ENGINE_NEUTRAL_TESTS := administration api discussion foundation impersonation modes principal_cache row_security shop write_path
 integration:
 	scripts/with-postgres.sh cargo test -p server
 	GUISE_TEST_ENGINE=postgres scripts/with-postgres.sh cargo test -p server $(addprefix --test ,$(ENGINE_NEUTRAL_TESTS))

@@ -156,6 +156,9 @@ pub struct ProfileView {
     pub may_impersonate: Vec<GrantView>,
     /// Grants naming this user (or their groups) on the impersonated side.
     pub may_be_impersonated_by: Vec<GrantView>,
+    /// The region whose rows of restricted datasets the user sees (`EU` or `US`).
+    pub region: Option<String>,
+    pub price_group: Option<PriceGroup>,
 }
 
 /// How an impersonation acts for its subject (per grant; admins choose).
@@ -377,7 +380,12 @@ pub struct DatasetPreview {
     pub name: String,
     pub columns: Vec<String>,
     pub rows: Vec<Vec<String>>,
+    /// The rows the viewer may see, of every row the dataset has.
     pub total_rows: i64,
+    /// Why some rows are not shown, when the viewer sees only some.
+    pub note: Option<String>,
+    /// Columns whose values the viewer sees masked.
+    pub masked: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -542,6 +550,9 @@ impl PriceGroup {
         PriceGroup::ALL.into_iter().find(|group| group.as_db() == word)
     }
 }
+
+/// The regions a user may belong to (rows of restricted datasets carry these and others).
+pub const REGIONS: [&str; 2] = ["EU", "US"];
 
 /// An amount of money in euro cents, as shown: `€13.30`.
 pub fn format_money(cents: i64) -> String {

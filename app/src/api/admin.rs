@@ -142,6 +142,46 @@ pub async fn remove_grant(id: i64) -> Result<(), AppError> {
     Ok(())
 }
 
+/// Sets a user's region (`EU`, `US`, or empty for none) and price group (`Retail`,
+/// `Wholesale`, `Staff`, or empty for none).
+#[server(endpoint = "admin/users/attributes")]
+pub async fn set_user_attributes(user_id: i64, region: String, price_group: String) -> Result<(), AppError> {
+    use crate::backend::{audit::{AuditAction, Outcome}, rules::impersonation, store};
+    use crate::model::{PriceGroup, REGIONS};
+    let (state, principal) = crate::backend::identity::current_admin().await?;
+    impersonation::may_change(principal.read_only()).map_err(|d| AppError::Forbidden(d.message().into()))?;
+    let region = match region.trim() {
+        "" => None,
+        word if REGIONS.contains(&word) => Some(word.to_string()),
+        word => return Err(AppError::BadRequest(format!("unknown region {word:?}: choose EU, US or none"))),
+    };
+    let price_group = match price_group.trim() {
+        "" => None,
+        word => Some(PriceGroup::from_db(word).ok_or_else(|| {
+            AppError::BadRequest(format!("unknown price group {word:?}: choose Retail, Wholesale, Staff or none"))
+        })?),
+    };
+    let tenant = principal.tenant_id();
+    let user = store::users::in_tenant(&state.db, tenant, user_id)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("no user with id {user_id}")))?;
+    let before = store::users::attributes(&state.db, user.id).await?;
+    let word = |w: Option<&str>| w.unwrap_or("none").to_string();
+    let change = format!(
+        "region {} → {}; price group {} → {}",
+        word(before.region.as_deref()),
+        word(region.as_deref()),
+        word(before.price_group.map(PriceGroup::as_db)),
+        word(price_group.map(PriceGroup::as_db)),
+    );
+    let target = format!("user {} ({})", user.id, user.email);
+    let entry = principal.audit(AuditAction::UserAttributes, target, Outcome::Allowed, change);
+    if !store::users::set_attributes(&state.writer, tenant, user.id, region, price_group, &entry).await? {
+        return Err(AppError::NotFound(format!("no user with id {user_id}")));
+    }
+    Ok(())
+}
+
 /// Administration → Groups: each group with its members and whether I may impersonate them.
 #[server(endpoint = "admin/groups")]
 pub async fn groups_page() -> Result<Vec<GroupView>, AppError> {

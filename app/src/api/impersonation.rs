@@ -104,6 +104,7 @@ pub async fn profile(id: i64) -> Result<ProfileView, AppError> {
         crate::model::PartyView::Group { id, .. } => groups.contains(id),
     };
     let grants = store::grants::list(&state.db, user.tenant_id).await?;
+    let attributes = store::users::attributes(&state.db, user.id).await?;
     let (mut may_impersonate, mut may_be_impersonated_by) = (Vec::new(), Vec::new());
     for g in grants {
         if names(&g.subject) {
@@ -119,6 +120,8 @@ pub async fn profile(id: i64) -> Result<ProfileView, AppError> {
         viewer_is_admin: crate::backend::identity::may_administer(&principal).is_ok(),
         may_impersonate,
         may_be_impersonated_by,
+        region: attributes.region,
+        price_group: attributes.price_group,
     })
 }
 

@@ -46,7 +46,7 @@ pub async fn preview_dataset(project: String, dataset: String) -> Result<Dataset
     let principal = identity::current().await?;
     let state = AppState::current()?;
     let (_, ds) = datasets::readable_dataset(&state, &principal, &project, &dataset).await?;
-    datasets::preview(&state, &ds).await
+    datasets::preview(&state, &principal, &ds).await
 }
 
 /// A dataset's page: its preview and its discussion.
@@ -58,7 +58,7 @@ pub async fn dataset_page(project: String, dataset: String) -> Result<DatasetPag
     let (project, ds) = datasets::readable_dataset(&state, &principal, &project, &dataset).await?;
     Ok(DatasetPageView {
         project_key: project.key,
-        preview: datasets::preview(&state, &ds).await?,
+        preview: datasets::preview(&state, &principal, &ds).await?,
         comments: discussion::comments(&state, &principal, &ds).await?,
     })
 }

@@ -68,6 +68,8 @@ pub enum AuditAction {
     OrderPlace,
     /// A comment written while impersonating (or refused).
     CommentAdd,
+    /// A user's region or price group changed.
+    UserAttributes,
 }
 
 impl AuditAction {
@@ -93,6 +95,7 @@ impl AuditAction {
             AuditAction::WebappSettings => "webapp.settings",
             AuditAction::OrderPlace => "order.place",
             AuditAction::CommentAdd => "comment.add",
+            AuditAction::UserAttributes => "user.attributes",
         }
     }
 }

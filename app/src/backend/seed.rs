@@ -146,11 +146,6 @@ pub fn web_history_rows(count: usize) -> Vec<Vec<Value>> {
     rows
 }
 
-const COUNTRIES: &[(&str, &str)] = &[
-    ("FR", "EU"), ("DE", "EU"), ("GB", "EU"), ("ES", "EU"), ("IT", "EU"), ("NL", "EU"),
-    ("US", "US"), ("CA", "US"), ("MX", "US"), ("BR", "LATAM"), ("AR", "LATAM"),
-    ("JP", "APAC"), ("AU", "APAC"), ("IN", "APAC"), ("ZA", "EMEA"),
-];
 const FIRST_NAMES: &[&str] = &["Ana", "Ben", "Chloé", "Dev", "Emma", "Felix", "Giulia", "Hiro", "Ines", "Jonas", "Kofi", "Lea", "Mateo", "Nora", "Omar", "Priya"];
 const LAST_NAMES: &[&str] = &["Martin", "Müller", "Smith", "García", "Rossi", "de Vries", "Johnson", "Tremblay", "Silva", "Sato", "Brown", "Patel", "Naidoo"];
 pub const PRODUCTS: &[(&str, f64)] = &[
@@ -161,7 +156,7 @@ pub fn customer_rows(count: usize) -> Vec<Vec<Value>> {
     let mut rng = Rng::new(0x5EED_0002);
     (1..=count)
         .map(|id| {
-            let (country, region) = *rng.pick(COUNTRIES);
+            let (country, region) = *rng.pick(geo::COUNTRY_REGIONS);
             let name = format!("{} {}", rng.pick(FIRST_NAMES), rng.pick(LAST_NAMES));
             let group = if rng.chance(20) { "Wholesale" } else { "Retail" };
             let email = format!("customer{id}@customers.example");

@@ -29,6 +29,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v2/whoami", get(resources::whoami))
         .route("/v2/files", get(resources::files))
         .route("/v2/datasets/{name}/build", post(resources::build))
+        .route("/v2/datasets/{name}/rows", get(resources::rows))
         .route("/v2/jobs", get(resources::jobs))
         .route("/v2/jobs/{id}", get(resources::job))
         .route("/v2/admin/clients", get(admin::clients))

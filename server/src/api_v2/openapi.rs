@@ -17,6 +17,7 @@ use utoipa::{Modify, OpenApi};
         resources::whoami,
         resources::files,
         resources::build,
+        resources::rows,
         resources::jobs,
         resources::job,
         admin::clients,

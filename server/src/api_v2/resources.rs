@@ -237,6 +237,71 @@ pub async fn build(
     Ok(response)
 }
 
+#[derive(Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct RowsQuery {
+    /// The project key; needed only when several readable projects have a dataset so named.
+    project: Option<String>,
+    /// Rows per page, 1 to 500 (default 100).
+    page_size: Option<String>,
+    /// The `nextPage` of the previous answer.
+    page: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RowsPage {
+    pub project: String,
+    pub dataset: String,
+    pub columns: Vec<String>,
+    /// Each row's cells, in the order of `columns`; masked cells read `••••••`.
+    #[schema(value_type = Vec<Vec<Object>>)]
+    pub rows: Vec<Vec<serde_json::Value>>,
+    /// Columns masked for this caller.
+    pub masked: Vec<String>,
+    /// Pass as `page` for the next rows; absent at the end. A page may hold fewer rows than
+    /// asked (even none) when the caller sees few of the rows it went through.
+    pub next_page: Option<String>,
+}
+
+/// A dataset's rows as the subject may see them: rows of other regions left out and masked
+/// columns masked, for any token, impersonation tokens included.
+#[utoipa::path(get, path = "/v2/datasets/{name}/rows", tag = "data", security(("bearer" = [])),
+    params(("name" = String, Path, description = "The dataset name"), RowsQuery),
+    responses((status = 200, body = RowsPage), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn rows(
+    State(state): State<AppState>,
+    Extension(caller): Extension<ApiCaller>,
+    Path(name): Path<String>,
+    query: Result<Query<RowsQuery>, QueryRejection>,
+) -> ApiResult<Response> {
+    let Query(query) = query.map_err(query_error)?;
+    let name = queue::validate_dataset_name(&name)?;
+    let page_size = parse_bounded("pageSize", query.page_size.as_deref(), DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)?;
+    let from = match query.page.as_deref() {
+        None => 0,
+        Some(page) => page.trim().parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| ApiFailure::bad_request("page is not a nextPage value"))?,
+    };
+    let project = match query.project.as_deref() {
+        Some(key) => services::projects::readable_project(state.cached(), &caller.principal, key).await?,
+        None => project_with_dataset(&state, &caller, name).await?,
+    };
+    let (project, ds) = services::datasets::readable_dataset(&state, &caller.principal, &project.key, name).await?;
+    let filter = services::datasets::row_filter(&state, &caller.principal, &ds).await?;
+    let (rows, next) = services::datasets::rows_page(&state, &filter, &ds, from, page_size).await?;
+    let columns = ds.column_names();
+    let body = RowsPage {
+        project: project.key,
+        dataset: ds.name.clone(),
+        masked: filter.masked_names(&columns),
+        columns,
+        rows,
+        next_page: next.map(|n| n.to_string()),
+    };
+    Ok(private_json(StatusCode::OK, &body))
+}
+
 /// The one readable project holding a dataset named `name`.
 async fn project_with_dataset(state: &AppState, caller: &ApiCaller, name: &str) -> Result<ProjectRow, ApiError> {
     let mut found = Vec::new();

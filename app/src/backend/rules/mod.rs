@@ -6,4 +6,5 @@ pub mod impersonation;
 pub mod modes;
 pub mod discussion;
 pub mod permissions;
+pub mod row_security;
 pub mod shop;

@@ -35,7 +35,7 @@ async fn shop_of(state: &AppState, principal: &Principal) -> Result<ShopRow, App
 async fn shopper(state: &AppState, principal: &Principal) -> Result<(ShopperView, Option<i64>), AppError> {
     let customer = principal.subject();
     let priced_for = principal.price_user();
-    let price_group = rules::price_group_of(store::users::price_group(&state.db, priced_for.id).await?);
+    let price_group = rules::price_group_of(store::users::attributes(&state.db, priced_for.id).await?.price_group);
     let customer_id = store::shop::customer_id(&state.db, customer.id).await?;
     let cannot_order = rules::may_be_customer(customer, customer_id.is_some()).err().map(|r| r.message());
     let view = ShopperView {

@@ -140,9 +140,63 @@ pub async fn list_all(db: &Db, tenant_id: i64) -> Result<Vec<User>, sqlx::Error>
         .await
 }
 
-/// A user's price group, when they have one (a word the shop does not know counts as none).
-pub async fn price_group(db: &Db, id: i64) -> Result<Option<crate::model::PriceGroup>, sqlx::Error> {
-    let word: Option<Option<String>> =
-        db.read(move |c| query_row(c, "SELECT price_group FROM users WHERE id = ?", params![id], |r| r.get(0)).optional()).await?;
-    Ok(word.flatten().as_deref().and_then(crate::model::PriceGroup::from_db))
+/// What decides a user's prices and the rows they see.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Attributes {
+    /// A word the shop does not know counts as none.
+    pub price_group: Option<crate::model::PriceGroup>,
+    pub region: Option<String>,
+    /// Member of the tenant's Sales group.
+    pub in_sales: bool,
+}
+
+/// A user's attributes, in one query.
+pub async fn attributes(db: &Db, id: i64) -> Result<Attributes, sqlx::Error> {
+    let row: Option<(Option<String>, Option<String>, bool)> = db
+        .read(move |c| {
+            query_row(
+                c,
+                "SELECT u.price_group, u.region,
+                        EXISTS (SELECT 1 FROM group_members m JOIN groups g ON g.id = m.group_id
+                                WHERE m.user_id = u.id AND g.name = 'Sales')
+                 FROM users u WHERE u.id = ?",
+                params![id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()
+        })
+        .await?;
+    let (price_group, region, in_sales) = row.unwrap_or_default();
+    Ok(Attributes {
+        price_group: price_group.as_deref().and_then(crate::model::PriceGroup::from_db),
+        region: region.filter(|r| crate::model::REGIONS.contains(&r.as_str())),
+        in_sales,
+    })
+}
+
+/// Sets a user's region and price group with the audit row, in one unit of work. Returns
+/// false when the tenant has no such user.
+pub async fn set_attributes(
+    writer: &Writer,
+    tenant_id: i64,
+    id: i64,
+    region: Option<String>,
+    price_group: Option<crate::model::PriceGroup>,
+    entry: &AuditEntry,
+) -> Result<bool, sqlx::Error> {
+    let entry = entry.clone();
+    writer
+        .run(move |tx| {
+            let changed = execute(
+                tx,
+                "UPDATE users SET region = ?, price_group = ? WHERE id = ? AND tenant_id = ?",
+                params![region, price_group.map(crate::model::PriceGroup::as_db), id, tenant_id],
+            )?;
+            if changed == 0 {
+                return Ok(false);
+            }
+            super::audit::append(tx, &entry)?;
+            Ok(true)
+        })
+        .await
 }

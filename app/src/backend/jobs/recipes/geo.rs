@@ -26,6 +26,18 @@ pub const RANGES: &[(u32, u32, &str)] = &[
     (ip(200, 0, 0, 0), ip(200, 15, 255, 255), "AR"),
 ];
 
+/// Each country of the demo data with its sales region (EU, US, LATAM, APAC, EMEA).
+pub const COUNTRY_REGIONS: &[(&str, &str)] = &[
+    ("FR", "EU"), ("DE", "EU"), ("GB", "EU"), ("ES", "EU"), ("IT", "EU"), ("NL", "EU"),
+    ("US", "US"), ("CA", "US"), ("MX", "US"), ("BR", "LATAM"), ("AR", "LATAM"),
+    ("JP", "APAC"), ("AU", "APAC"), ("IN", "APAC"), ("ZA", "EMEA"),
+];
+
+/// The sales region of a country code, when it has one.
+pub fn region_of_country(code: &str) -> Option<&'static str> {
+    COUNTRY_REGIONS.iter().find(|(c, _)| *c == code).map(|(_, region)| *region)
+}
+
 /// The country code for an address, or "unknown" outside every range.
 pub fn country_of(addr: Ipv4Addr) -> &'static str {
     let n = u32::from(addr);
@@ -45,6 +57,14 @@ mod tests {
         for pair in RANGES.windows(2) {
             assert!(pair[0].0 <= pair[0].1 && pair[0].1 < pair[1].0, "{pair:?}");
         }
+    }
+
+    #[test]
+    fn countries_have_regions() {
+        assert_eq!(region_of_country("FR"), Some("EU"));
+        assert_eq!(region_of_country("MX"), Some("US"));
+        assert_eq!(region_of_country("RU"), None);
+        assert_eq!(region_of_country("unknown"), None);
     }
 
     #[test]
