@@ -642,4 +642,17 @@ pub struct DatasetPageView {
     pub project_key: String,
     pub preview: DatasetPreview,
     pub comments: Vec<CommentView>,
+    /// For admins: the people they may view the dataset as.
+    pub view_as_candidates: Vec<UserView>,
+    /// The dataset as another person sees it, when asked.
+    pub view_as: Option<ViewAsView>,
+}
+
+/// A dataset as another person sees it (View as), beside the viewer's own preview.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ViewAsView {
+    pub user: UserView,
+    pub preview: DatasetPreview,
+    /// Rows of the dataset that person does not see.
+    pub hidden_rows: i64,
 }

@@ -8,7 +8,7 @@ for (const email of ['u1@tshirts.example', 'alice@tshirts.example']) {
     const errors = watchConsole(page);
     await logIn(page, email);
     const pages = ['/', '/jobs', '/jobs?mine=1', '/projects/TSHIRTS', '/projects/TSHIRTS?preview=orders', DEMO, '/account/activity', '/users/1', '/shop', '/shop/cart', '/orders', '/projects/TSHIRTS/datasets/customers'];
-    if (email.startsWith('alice')) pages.push('/admin/users', '/admin/groups', '/admin/grants', '/admin/audit', '/admin/api-clients', `${DEMO}/settings`);
+    if (email.startsWith('alice')) pages.push('/projects/TSHIRTS/datasets/customers?view_as=6', '/admin/users', '/admin/groups', '/admin/grants', '/admin/audit', '/admin/api-clients', `${DEMO}/settings`);
     for (const path of pages) {
       await page.goto(path);
       await waitForHydration(page);

@@ -15,7 +15,7 @@ test('Carol sees only EU customers with emails masked; Alice sees everyone, and 
   await logIn(carol, 'carol@tshirts.example');
   await carol.goto(CUSTOMERS);
   await waitForHydration(carol);
-  await expect(carol.locator('.row-note')).toHaveText('Only rows of your region (EU) are shown.');
+  await expect(carol.locator('.row-note')).toHaveText('Only rows of the EU region are shown.');
   expect(new Set(await columnTexts(carol, 'region'))).toEqual(new Set(['EU']));
   expect(new Set(await columnTexts(carol, 'email'))).toEqual(new Set(['••••••']));
   const carolsIds = await columnTexts(carol, 'customer_id');
@@ -28,6 +28,19 @@ test('Carol sees only EU customers with emails masked; Alice sees everyone, and 
   await expect(alice.locator('.row-note')).toHaveCount(0);
   expect((await columnTexts(alice, 'region')).some((r) => r !== 'EU')).toBe(true);
   expect((await columnTexts(alice, 'email')).every((e) => e.includes('@'))).toBe(true);
+
+  // View as Carol: her preview beside Alice's own, with the rows she does not see counted.
+  await alice.getByLabel('View as').selectOption({ label: 'Carol Customer (carol@tshirts.example)' });
+  await alice.getByRole('button', { name: 'View as' }).click();
+  await expect(alice).toHaveURL(/view_as=\d+/);
+  await expect(alice.locator('.pane.view-as h3')).toHaveText('As Carol Customer sees it');
+  await expect(alice.locator('.pane.view-as .hidden-rows')).toHaveText(/^\d+ rows hidden$/);
+  const viewedAs = alice.locator('.pane.view-as table.data td[data-column="customer_id"]');
+  await expect(viewedAs).toHaveCount(20);
+  expect(await viewedAs.allTextContents()).toEqual(carolsIds);
+  await alice.screenshot({ path: 'test-results/view-as.png', fullPage: true });
+  await alice.goto('/admin/audit?action=dataset.view_as');
+  await expect(alice.locator('table.audit tbody tr').first()).toContainText('dataset customers as carol@tshirts.example');
 
   await alice.goto('/admin/users');
   await alice.locator('tr[data-user="carol@tshirts.example"]').getByRole('link', { name: 'Impersonate user' }).click();

@@ -28,7 +28,7 @@ async fn each_person_sees_their_region_and_impersonating_shows_exactly_theirs() 
     assert!(column(&hers, "region").iter().all(|r| r == "EU"));
     assert!(column(&hers, "email").iter().all(|e| e == "••••••"));
     assert_eq!(hers["masked"], serde_json::json!(["email"]));
-    assert_eq!(hers["note"], "Only rows of your region (EU) are shown.");
+    assert_eq!(hers["note"], "Only rows of the EU region are shown.");
     let visible = hers["total_rows"].as_i64().unwrap();
 
     let mut alice = app.login("alice@tshirts.example").await;
@@ -44,7 +44,7 @@ async fn each_person_sees_their_region_and_impersonating_shows_exactly_theirs() 
     let his = preview(&app, &sam, "customers").await;
     assert_eq!(his["total_rows"], 0);
     assert_eq!(his["masked"], serde_json::json!([]));
-    assert!(his["note"].as_str().unwrap().contains("your account has none"));
+    assert!(his["note"].as_str().unwrap().contains("this account has none"));
 
     // Alice impersonating Carol sees exactly Carol's rows, in either mode that uses Carol's.
     for mode in ["full", "on_behalf_of"] {
@@ -100,4 +100,45 @@ async fn admins_set_the_attributes_that_decide_what_people_see() {
     assert_eq!(none["total_rows"], 0, "no region: no row");
     let refused = app.post("/api/admin/users/attributes", &[("user_id", carol_id.as_str()), ("region", "EU"), ("price_group", "")], Some(&carol)).await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn an_admin_views_a_dataset_as_a_member_sees_it_and_it_is_audited() {
+    let app = TestApp::new().await;
+    let alice = app.login("alice@tshirts.example").await;
+    let carol_id = app.user_id("carol@tshirts.example").await.to_string();
+    let page = |cookie: String, view_as: String| {
+        let app = &app;
+        async move {
+            let form = [("project", "TSHIRTS"), ("dataset", "customers"), ("view_as", view_as.as_str())];
+            app.post("/api/dataset", &form, Some(&cookie)).await
+        }
+    };
+    let reply = page(alice.clone(), carol_id.clone()).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    let body = reply.json();
+    assert_eq!(body["preview"]["total_rows"], 2002, "her own view beside it");
+    let seen = &body["view_as"];
+    assert_eq!(seen["user"]["email"], "carol@tshirts.example");
+    let carol = app.login("carol@tshirts.example").await;
+    let hers = preview(&app, &carol, "customers").await;
+    assert_eq!(seen["preview"]["rows"], hers["rows"], "exactly what Carol sees");
+    assert_eq!(seen["hidden_rows"].as_i64().unwrap(), 2002 - hers["total_rows"].as_i64().unwrap());
+    let candidates: Vec<&str> = body["view_as_candidates"].as_array().unwrap().iter().map(|u| u["email"].as_str().unwrap()).collect();
+    assert!(candidates.contains(&"carol@tshirts.example") && !candidates.contains(&"bob@tshirts.example"));
+    let audit: (String, String, Option<i64>) =
+        app.row("SELECT action, outcome, subject_user_id FROM audit_log ORDER BY id DESC LIMIT 1").await;
+    assert_eq!(audit, ("dataset.view_as".into(), "allowed".into(), Some(carol_id.parse().unwrap())));
+    assert_eq!(app.value::<i64>("SELECT COUNT(*) FROM impersonations").await, 0, "no impersonation started");
+
+    // Members may not; nobody views as an admin; refusals are audited.
+    let refused = page(carol.clone(), carol_id.clone()).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    let bob = app.user_id("bob@tshirts.example").await.to_string();
+    assert_eq!(page(alice.clone(), bob).await.status, StatusCode::FORBIDDEN);
+    let audit: (String, String) = app.row("SELECT action, outcome FROM audit_log ORDER BY id DESC LIMIT 1").await;
+    assert_eq!(audit, ("dataset.view_as".into(), "denied".into()));
+    assert_eq!(page(alice.clone(), "999999".into()).await.status, StatusCode::NOT_FOUND);
+    let eve = app.user_id("eve@other.example").await.to_string();
+    assert_eq!(page(alice, eve).await.status, StatusCode::NOT_FOUND, "another tenant's user is no user");
 }

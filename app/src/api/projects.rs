@@ -49,17 +49,24 @@ pub async fn preview_dataset(project: String, dataset: String) -> Result<Dataset
     datasets::preview(&state, &principal, &ds).await
 }
 
-/// A dataset's page: its preview and its discussion.
+/// A dataset's page: its preview and its discussion, and for admins the preview as another
+/// user sees it (`view_as`, a user id).
 #[server(endpoint = "dataset")]
-pub async fn dataset_page(project: String, dataset: String) -> Result<DatasetPageView, AppError> {
+pub async fn dataset_page(project: String, dataset: String, view_as: Option<i64>) -> Result<DatasetPageView, AppError> {
     use crate::backend::{identity, services::{datasets, discussion}, state::AppState};
     let principal = identity::current().await?;
     let state = AppState::current()?;
     let (project, ds) = datasets::readable_dataset(&state, &principal, &project, &dataset).await?;
+    let view_as = match view_as {
+        Some(user_id) => Some(datasets::view_as(&state, &principal, &project, &ds, user_id).await?),
+        None => None,
+    };
     Ok(DatasetPageView {
         project_key: project.key,
         preview: datasets::preview(&state, &principal, &ds).await?,
         comments: discussion::comments(&state, &principal, &ds).await?,
+        view_as_candidates: datasets::view_as_candidates(&state, &principal).await?,
+        view_as,
     })
 }
 

@@ -70,6 +70,8 @@ pub enum AuditAction {
     CommentAdd,
     /// A user's region or price group changed.
     UserAttributes,
+    /// A dataset looked at as another user sees it (View as).
+    DatasetViewAs,
 }
 
 impl AuditAction {
@@ -96,6 +98,7 @@ impl AuditAction {
             AuditAction::OrderPlace => "order.place",
             AuditAction::CommentAdd => "comment.add",
             AuditAction::UserAttributes => "user.attributes",
+            AuditAction::DatasetViewAs => "dataset.view_as",
         }
     }
 }

@@ -3,6 +3,7 @@
 //! are masked (`customers.email`, but for admins and the Sales group). Pure: callers load the
 //! viewer's attributes and the rows; these functions decide, failing closed.
 
+use crate::backend::domain::User;
 use serde_json::Value;
 use std::collections::HashMap;
 
@@ -106,15 +107,67 @@ pub fn scope_note(scope: &RowScope, source: &RegionSource) -> Option<String> {
         return None;
     }
     Some(match scope {
-        RowScope::Region(region) => format!("Only rows of your region ({region}) are shown."),
-        _ => "Rows are limited by region, and your account has none: no row is shown.".into(),
+        RowScope::Region(region) => format!("Only rows of the {region} region are shown."),
+        _ => "Rows are limited by region, and this account has none: no row is shown.".into(),
     })
+}
+
+/// Whether `viewer` may look at datasets as `target` sees them without impersonating (View
+/// as): an admin acting as themselves, on another enabled person of their tenant who is not an
+/// admin (admins see every row anyway) nor a service account.
+pub fn may_view_as(viewer: &User, viewer_impersonating: bool, target: &User) -> Result<(), &'static str> {
+    if !viewer.is_admin {
+        return Err("only administrators may view data as another user");
+    }
+    if viewer_impersonating {
+        return Err("stop impersonating first");
+    }
+    if target.tenant_id != viewer.tenant_id {
+        return Err("no such user in your organisation");
+    }
+    if target.id == viewer.id {
+        return Err("that is you");
+    }
+    if target.is_admin {
+        return Err("administrators see every row: there is nothing to compare");
+    }
+    if target.is_service_account() || target.disabled {
+        return Err("only enabled people can be viewed as");
+    }
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::backend::domain::AccountType;
     use serde_json::json;
+
+    fn user(id: i64, is_admin: bool) -> User {
+        User {
+            id,
+            tenant_id: 1,
+            email: format!("u{id}@example.com"),
+            display_name: format!("User {id}"),
+            password_hash: Some("x".into()),
+            is_admin,
+            account_type: AccountType::User,
+            disabled: false,
+        }
+    }
+
+    #[test]
+    fn only_an_admin_as_herself_views_as_another_person() {
+        let (alice, carol) = (user(1, true), user(3, false));
+        assert_eq!(may_view_as(&alice, false, &carol), Ok(()));
+        assert!(may_view_as(&carol, false, &alice).is_err(), "members may not");
+        assert!(may_view_as(&alice, true, &carol).is_err(), "not while impersonating");
+        assert!(may_view_as(&alice, false, &alice).is_err(), "not oneself");
+        assert!(may_view_as(&alice, false, &user(2, true)).is_err(), "not another admin");
+        assert!(may_view_as(&alice, false, &User { tenant_id: 2, ..carol.clone() }).is_err(), "not another tenant");
+        assert!(may_view_as(&alice, false, &User { disabled: true, ..carol.clone() }).is_err());
+        assert!(may_view_as(&alice, false, &User { account_type: AccountType::Service, ..carol }).is_err());
+    }
 
     fn viewer(is_admin: bool, region: Option<&str>, in_sales: bool) -> Viewer {
         Viewer { is_admin, region: region.map(str::to_string), in_sales }
@@ -189,8 +242,8 @@ mod tests {
     #[test]
     fn the_note_says_why_rows_are_missing() {
         let source = RegionSource::Column(3);
-        assert_eq!(scope_note(&RowScope::Region("EU".into()), &source).unwrap(), "Only rows of your region (EU) are shown.");
-        assert!(scope_note(&RowScope::Nothing, &source).unwrap().contains("your account has none"));
+        assert_eq!(scope_note(&RowScope::Region("EU".into()), &source).unwrap(), "Only rows of the EU region are shown.");
+        assert!(scope_note(&RowScope::Nothing, &source).unwrap().contains("this account has none"));
         assert_eq!(scope_note(&RowScope::All, &source), None);
         assert_eq!(scope_note(&RowScope::Nothing, &RegionSource::Unrestricted), None);
     }

@@ -11,7 +11,8 @@ use crate::backend::services::projects::readable_project;
 use crate::backend::state::AppState;
 use crate::backend::store::{self, datasets::DatasetRow, projects::ProjectRow};
 use crate::error::AppError;
-use crate::model::DatasetPreview;
+use crate::backend::audit::{AuditAction, Outcome};
+use crate::model::{DatasetPreview, UserView, ViewAsView};
 use serde_json::Value;
 use std::collections::HashMap;
 
@@ -182,4 +183,46 @@ pub async fn rows_page(state: &AppState, filter: &RowFilter, ds: &DatasetRow, fr
         }
     }
     Ok((rows, Some(next)))
+}
+
+/// The people an admin may view datasets as (none for anyone else).
+pub async fn view_as_candidates(state: &AppState, principal: &Principal) -> Result<Vec<UserView>, AppError> {
+    let viewer = principal.permissions_user();
+    if !viewer.is_admin {
+        // Nobody to offer: spare the query (the rule below would refuse each one).
+        return Ok(Vec::new());
+    }
+    Ok(store::users::list_enabled(&state.db, principal.tenant_id())
+        .await?
+        .iter()
+        .filter(|u| rules::may_view_as(viewer, principal.is_impersonating(), u).is_ok())
+        .map(|u| u.view())
+        .collect())
+}
+
+/// The dataset as `user_id` sees it, without impersonating them; audited, allowed or not.
+pub async fn view_as(state: &AppState, principal: &Principal, project: &ProjectRow, ds: &DatasetRow, user_id: i64) -> Result<ViewAsView, AppError> {
+    let target = state.cached().user_in(principal.tenant_id(), user_id).await?;
+    let what = |email: &str| format!("dataset {} as {email}", ds.name);
+    let Some(target) = target else {
+        let entry = principal.audit(AuditAction::DatasetViewAs, what(&format!("user {user_id}")), Outcome::Denied, "no such user".into());
+        store::audit::append_alone(&state.writer, &entry).await?;
+        return Err(AppError::NotFound(format!("no user with id {user_id}")));
+    };
+    let mut entry = principal.audit(AuditAction::DatasetViewAs, what(&target.email), Outcome::Allowed, String::new());
+    entry.subject_user_id = Some(target.id);
+    if let Err(why) = rules::may_view_as(principal.permissions_user(), principal.is_impersonating(), &target) {
+        entry.outcome = Outcome::Denied;
+        entry.reason = why.to_string();
+        store::audit::append_alone(&state.writer, &entry).await?;
+        return Err(AppError::Forbidden(format!("you may not view data as {}: {why}", target.display_name)));
+    }
+    let as_target = Principal::signed_in(target.clone());
+    store::audit::append_alone(&state.writer, &entry).await?;
+    // They see nothing of a project they may not open.
+    if let Err(refusal) = readable_project(state.cached(), &as_target, &project.key).await {
+        return Err(AppError::Forbidden(format!("{} cannot see this dataset: {refusal}", target.display_name)));
+    }
+    let preview = preview(state, &as_target, ds).await?;
+    Ok(ViewAsView { user: target.view(), hidden_rows: ds.row_count - preview.total_rows, preview })
 }
