@@ -229,3 +229,46 @@ async fn refused_orders_write_nothing_but_their_audit_row() {
     assert_eq!(orders_count(&app).await, 0);
     assert_eq!(app.value::<i64>("SELECT MIN(stock) FROM products WHERE slug = 'classic-tee'").await, 500);
 }
+
+/// Builds `orders_by_country` with the demo API client (Alice) and returns the FR row.
+async fn france_totals(app: &TestApp) -> serde_json::Value {
+    use axum::body::Body;
+    use axum::http::{header, Method, Request};
+    let form = common::form_body(&[
+        ("grant_type", "client_credentials"),
+        ("client_id", app::backend::seed::DEMO_CLIENT_ID),
+        ("client_secret", app::backend::seed::DEMO_CLIENT_SECRET),
+    ]);
+    let request = Request::post("/v2/auth/token")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(form))
+        .unwrap();
+    let token = app.request(request).await.json()["access_token"].as_str().unwrap().to_string();
+    let build = Request::builder()
+        .method(Method::POST)
+        .uri("/v2/datasets/orders_by_country/build")
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .body(Body::empty())
+        .unwrap();
+    let reply = app.request(build).await;
+    assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.body);
+    let job = reply.json()["jobId"].as_i64().unwrap();
+    assert_eq!(app.wait_for_job(job).await, app::model::JobStatus::Succeeded);
+    let rows: Vec<String> = app
+        .values("SELECT r.data FROM dataset_rows r JOIN datasets d ON d.id = r.dataset_id AND r.generation = d.generation
+                 WHERE d.name = 'orders_by_country'")
+        .await;
+    rows.iter().map(|r| serde_json::from_str::<serde_json::Value>(r).unwrap()).find(|r| r[0] == "FR").expect("an FR row")
+}
+
+#[tokio::test]
+async fn the_next_build_of_orders_by_country_counts_a_new_order() {
+    let app = TestApp::with_workers().await;
+    let before = france_totals(&app).await;
+    let carol = app.login("carol@tshirts.example").await;
+    add(&app, &carol, CLASSIC, "3").await;
+    assert_eq!(order(&app, &carol).await.status, StatusCode::OK);
+    let after = france_totals(&app).await;
+    assert_eq!(after[1].as_i64().unwrap(), before[1].as_i64().unwrap() + 1, "one more order from France (Carol)");
+    assert_eq!(after[2].as_i64().unwrap(), before[2].as_i64().unwrap() + 3, "three more units");
+}
