@@ -5,8 +5,3 @@ ALTER TABLE impersonation_grants ADD COLUMN mode TEXT NOT NULL DEFAULT 'on_behal
     CHECK (mode IN ('on_behalf_of', 'full', 'full_impersonator_permissions'));
 ALTER TABLE impersonations ADD COLUMN mode TEXT NOT NULL DEFAULT 'full'
     CHECK (mode IN ('on_behalf_of', 'full', 'full_impersonator_permissions'));
-
--- Ongoing impersonations keep going: a non-admin's may go on only in a mode their grants now
--- allow, so theirs become "On behalf of" like the grants; admins' stay full.
-UPDATE impersonations SET mode = 'on_behalf_of'
-WHERE ended_at IS NULL AND actor_user_id IN (SELECT id FROM users WHERE is_admin = 0);

@@ -741,6 +741,14 @@ async fn dataset_rows_are_filtered_and_masked_for_every_token() {
     assert_eq!(get(&app, "/v2/datasets/customers/rows?page=-1", &as_carol).await.status, StatusCode::BAD_REQUEST);
     assert_eq!(get(&app, "/v2/datasets/customers/rows?pageSize=0", &as_carol).await.status, StatusCode::BAD_REQUEST);
     assert_eq!(get(&app, "/v2/datasets/nope/rows", &as_carol).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(get(&app, "/v2/datasets/customers/rows?page=12", &as_carol).await.status, StatusCode::BAD_REQUEST);
+
+    // A rebuild between two pages is told, not papered over with skipped or repeated rows.
+    let first = get(&app, "/v2/datasets/customers/rows?pageSize=10", &alice).await.json();
+    let next = first["nextPage"].as_str().unwrap().to_string();
+    app.edit_database("UPDATE datasets SET generation = generation + 1000 WHERE name = 'customers'").await.unwrap();
+    let stale = get(&app, &format!("/v2/datasets/customers/rows?pageSize=10&page={next}"), &alice).await;
+    assert_eq!(stale.status, StatusCode::CONFLICT, "{}", stale.body);
 }
 
 #[tokio::test]

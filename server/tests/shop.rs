@@ -272,3 +272,26 @@ async fn the_next_build_of_orders_by_country_counts_a_new_order() {
     assert_eq!(after[1].as_i64().unwrap(), before[1].as_i64().unwrap() + 1, "one more order from France (Carol)");
     assert_eq!(after[2].as_i64().unwrap(), before[2].as_i64().unwrap() + 3, "three more units");
 }
+
+#[tokio::test]
+async fn a_cart_is_ordered_once_and_belongs_to_one_person() {
+    let app = TestApp::new().await;
+    let carol = app.login("carol@tshirts.example").await;
+    add(&app, &carol, CLASSIC, "1").await;
+    // A double click: two Place order of the same cart at once.
+    let (a, b) = tokio::join!(order(&app, &carol), order(&app, &carol));
+    let statuses = [a.status, b.status];
+    assert!(statuses.contains(&StatusCode::OK), "{statuses:?}");
+    assert_eq!(orders_count(&app).await, 1, "{} / {}", a.body, b.body);
+
+    // Someone else signing in on Carol's browser does not get her cart.
+    add(&app, &carol, CLASSIC, "2").await;
+    let login = app.post("/api/login", &[("email", "dave@tshirts.example"), ("password", "guise-demo")], Some(&carol)).await;
+    let dave = session_cookie(&login).unwrap_or(carol);
+    let cart = app.post("/api/shop/cart", &[], Some(&dave)).await.json();
+    assert_eq!(cart["shopper"]["customer"]["email"], "dave@tshirts.example");
+    assert_eq!(cart["lines"].as_array().unwrap().len(), 0);
+    // A product that is not in the shop cannot be put in the cart another way either.
+    let unknown = app.post("/api/shop/cart/set", &[("product_id", "999999"), ("quantity", "1")], Some(&dave)).await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+}

@@ -261,7 +261,8 @@ pub struct RowsPage {
     /// Columns masked for this caller.
     pub masked: Vec<String>,
     /// Pass as `page` for the next rows; absent at the end. A page may hold fewer rows than
-    /// asked (even none) when the caller sees few of the rows it went through.
+    /// asked (even none) when the caller sees few of the rows it went through. When the dataset
+    /// is rebuilt between two pages, the next one answers 409: read it again from the start.
     pub next_page: Option<String>,
 }
 
@@ -269,7 +270,8 @@ pub struct RowsPage {
 /// columns masked, for any token, impersonation tokens included.
 #[utoipa::path(get, path = "/v2/datasets/{name}/rows", tag = "data", security(("bearer" = [])),
     params(("name" = String, Path, description = "The dataset name"), RowsQuery),
-    responses((status = 200, body = RowsPage), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = RowsPage), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, description = "The dataset was rebuilt since the previous page", body = ErrorBody)))]
 pub async fn rows(
     State(state): State<AppState>,
     Extension(caller): Extension<ApiCaller>,
@@ -279,15 +281,26 @@ pub async fn rows(
     let Query(query) = query.map_err(query_error)?;
     let name = queue::validate_dataset_name(&name)?;
     let page_size = parse_bounded("pageSize", query.page_size.as_deref(), DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)?;
+    // `nextPage` is `GENERATION.ROW`: the rows of one build, read on from one row number.
     let from = match query.page.as_deref() {
-        None => 0,
-        Some(page) => page.trim().parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| ApiFailure::bad_request("page is not a nextPage value"))?,
+        None => None,
+        Some(page) => {
+            let parsed = page.trim().split_once('.').and_then(|(g, r)| Some((g.parse::<i64>().ok()?, r.parse::<i64>().ok()?)));
+            Some(parsed.filter(|(_, row)| *row >= 0).ok_or_else(|| ApiFailure::bad_request("page is not a nextPage value"))?)
+        }
     };
     let project = match query.project.as_deref() {
         Some(key) => services::projects::readable_project(state.cached(), &caller.principal, key).await?,
         None => project_with_dataset(&state, &caller, name).await?,
     };
-    let (project, ds) = services::datasets::readable_dataset(&state, &caller.principal, &project.key, name).await?;
+    let ds = store::datasets::by_name(&state.db, project.id, name)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("project {} has no dataset named {name}", project.key)))?;
+    let from = match from {
+        None => 0,
+        Some((generation, row)) if generation == ds.generation => row,
+        Some(_) => return Err(AppError::Conflict(format!("{name} was rebuilt since the previous page: read it again from the start")).into()),
+    };
     let filter = services::datasets::row_filter(&state, &caller.principal, &ds).await?;
     let (rows, next) = services::datasets::rows_page(&state, &filter, &ds, from, page_size).await?;
     let columns = ds.column_names();
@@ -297,7 +310,7 @@ pub async fn rows(
         masked: filter.masked_names(&columns),
         columns,
         rows,
-        next_page: next.map(|n| n.to_string()),
+        next_page: next.map(|row| format!("{}.{row}", ds.generation)),
     };
     Ok(private_json(StatusCode::OK, &body))
 }

@@ -1,5 +1,5 @@
-//! Row- and column-level security of dataset reads: which rows of `customers`, `orders` and
-//! `web_history_prepared` a viewer sees (their region's; admins every row), and which columns
+//! Row- and column-level security of dataset reads: which rows of `customers`, `orders`,
+//! `web_history_prepared` (and the totals derived from orders) a viewer sees (their region's; admins every row), and which columns
 //! are masked (`customers.email`, but for admins and the Sales group). Pure: callers load the
 //! viewer's attributes and the rows; these functions decide, failing closed.
 
@@ -52,19 +52,21 @@ pub enum RegionSource {
     Missing,
 }
 
-/// The restricted datasets, and the column that places each row in a region.
+/// The restricted datasets, and the column that places each row in a region: the three the
+/// rules name, and the totals derived from orders (per customer country), which would tell
+/// other regions' sales.
 pub fn region_source(dataset: &str, columns: &[String]) -> RegionSource {
     let (column, source): (&str, fn(usize) -> RegionSource) = match dataset {
         "customers" => ("region", RegionSource::Column),
-        "web_history_prepared" => ("country", RegionSource::Country),
+        "web_history_prepared" | "orders_by_country" => ("country", RegionSource::Country),
         "orders" => ("customer_id", RegionSource::Customer),
         _ => return RegionSource::Unrestricted,
     };
     columns.iter().position(|c| c == column).map_or(RegionSource::Missing, source)
 }
 
-/// The region of a row, when known. `region_of_country` maps country codes; `customers` maps
-/// customer ids to regions.
+/// The region of a row, when known. `region_of_country` maps country codes (the geography
+/// table, passed in to keep this pure); `customers` maps customer ids to regions.
 pub fn row_region<'a>(
     source: &RegionSource,
     row: &'a [Value],
@@ -209,6 +211,8 @@ mod tests {
         assert_eq!(row_region(&web, &[json!("2026-10-01"), json!("FR")], geo, &none), Some("EU"));
         assert_eq!(row_region(&web, &[json!("2026-10-01"), json!("MX")], geo, &none), Some("US"));
         assert_eq!(row_region(&web, &[json!("2026-10-01"), json!("RU")], geo, &none), None);
+        let totals = region_source("orders_by_country", &columns(&["country", "orders"]));
+        assert_eq!(row_region(&totals, &[json!("MX"), json!(3)], geo, &none), Some("US"));
         let orders = region_source("orders", &columns(&["order_id", "date", "customer_id"]));
         let customers = HashMap::from([(7, "EU".to_string())]);
         assert_eq!(row_region(&orders, &[json!(1), json!("d"), json!(7)], geo, &customers), Some("EU"));

@@ -211,18 +211,22 @@ pub async fn view_as(state: &AppState, principal: &Principal, project: &ProjectR
     };
     let mut entry = principal.audit(AuditAction::DatasetViewAs, what(&target.email), Outcome::Allowed, String::new());
     entry.subject_user_id = Some(target.id);
-    if let Err(why) = rules::may_view_as(principal.permissions_user(), principal.is_impersonating(), &target) {
-        entry.outcome = Outcome::Denied;
-        entry.reason = why.to_string();
-        store::audit::append_alone(&state.writer, &entry).await?;
-        return Err(AppError::Forbidden(format!("you may not view data as {}: {why}", target.display_name)));
-    }
     let as_target = Principal::signed_in(target.clone());
-    store::audit::append_alone(&state.writer, &entry).await?;
-    // They see nothing of a project they may not open.
-    if let Err(refusal) = readable_project(state.cached(), &as_target, &project.key).await {
-        return Err(AppError::Forbidden(format!("{} cannot see this dataset: {refusal}", target.display_name)));
+    let refusal = match rules::may_view_as(principal.permissions_user(), principal.is_impersonating(), &target) {
+        Err(why) => Some(format!("you may not view data as {}: {why}", target.display_name)),
+        // They see nothing of a project they may not open.
+        Ok(()) => readable_project(state.cached(), &as_target, &project.key)
+            .await
+            .err()
+            .map(|refused| format!("{} cannot see this dataset: {refused}", target.display_name)),
+    };
+    if let Some(why) = refusal {
+        entry.outcome = Outcome::Denied;
+        entry.reason = why.clone();
+        store::audit::append_alone(&state.writer, &entry).await?;
+        return Err(AppError::Forbidden(why));
     }
+    store::audit::append_alone(&state.writer, &entry).await?;
     let preview = preview(state, &as_target, ds).await?;
     Ok(ViewAsView { user: target.view(), hidden_rows: ds.row_count - preview.total_rows, preview })
 }

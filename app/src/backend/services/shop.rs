@@ -88,7 +88,7 @@ pub async fn cart(state: &AppState, principal: &Principal, lines: &[(i64, i64)])
 
 /// Places an order of the cart's lines. Prices come from the price list of the moment, never
 /// from the client; a refusal while impersonating is audited.
-pub async fn place_order(state: &AppState, principal: &Principal, lines: &[(i64, i64)]) -> Result<Placed, AppError> {
+pub async fn place_order(state: &AppState, principal: &Principal, lines: &[(i64, i64)], cart_token: &str) -> Result<Placed, AppError> {
     let shop = shop_of(state, principal).await?;
     let customer = principal.subject();
     let target = format!("for {}", customer.email);
@@ -125,6 +125,7 @@ pub async fn place_order(state: &AppState, principal: &Principal, lines: &[(i64,
         via: principal.via().label(),
         price_group: shopper.price_group,
         lines,
+        cart_token: cart_token.to_string(),
     };
     store::orders::place(&state.writer, order, entry).await?.map_err(|refusal| refusal_error(&refusal))
 }
@@ -133,9 +134,11 @@ pub async fn place_order(state: &AppState, principal: &Principal, lines: &[(i64,
 /// each; others their own and those they placed, as the mode shows them.
 pub async fn orders(state: &AppState, principal: &Principal) -> Result<Vec<OrderView>, AppError> {
     shop_of(state, principal).await?;
-    let viewer = principal.permissions_user();
-    let mut orders = store::orders::list(&state.db, principal.tenant_id(), rules::orders_scope(viewer), ORDERS_SHOWN).await?;
-    if !viewer.is_admin {
+    // "Own" orders are the person's acted as; seeing the tenant's is a permission.
+    let admin = principal.permissions_user().is_admin;
+    let scope = rules::orders_scope(principal.subject().id, admin);
+    let mut orders = store::orders::list(&state.db, principal.tenant_id(), scope, ORDERS_SHOWN).await?;
+    if !admin {
         for order in &mut orders {
             order.impersonated_by = None;
             order.mode = None;

@@ -2,7 +2,7 @@
 //! moment, takes the stock, appends their lines to the shop's `orders` dataset and writes the
 //! audit row, or refuses and writes only its audit row.
 
-use super::{audit, datasets, execute, now_ms, params, query_map, query_row, shop, Conn, Db, SqlResult, Writer};
+use super::{audit, datasets, execute, now_ms, params, query_map, query_row, shop, Conn, Db, Optional, SqlResult, Writer};
 use crate::backend::audit::{AuditEntry, Outcome};
 use crate::backend::rules::shop::{price_order, OrderRefusal, OrdersScope, PricedLine};
 use crate::model::{civil_from_days, ImpersonationMode, OrderView, PriceGroup, UserView};
@@ -24,6 +24,8 @@ pub struct NewOrder {
     pub price_group: PriceGroup,
     /// Checked lines: one per product, bounded quantities (`rules::shop::check_cart`).
     pub lines: Vec<(i64, i64)>,
+    /// The cart's token: a cart is ordered at most once.
+    pub cart_token: String,
 }
 
 #[derive(Clone, Debug)]
@@ -42,7 +44,11 @@ pub async fn place(writer: &Writer, order: NewOrder, audit: Option<AuditEntry>) 
             let next_order_no = lock_shop(tx, order.tenant_id)?;
             let ids: Vec<i64> = order.lines.iter().map(|(id, _)| *id).collect();
             let offers = shop::offers_in(tx, order.tenant_id, order.price_group, &ids)?;
-            let (lines, total_cents) = match price_order(&order.lines, &offers) {
+            let priced = match ordered_as(tx, order.tenant_id, &order.cart_token)? {
+                Some(order_no) => Err(OrderRefusal::AlreadyPlaced { order_no }),
+                None => price_order(&order.lines, &offers),
+            };
+            let (lines, total_cents) = match priced {
                 Ok(priced) => priced,
                 Err(refusal) => {
                     if let Some(entry) = audit {
@@ -82,12 +88,18 @@ fn lock_shop(tx: &Conn, tenant_id: i64) -> SqlResult<i64> {
     query_row(tx, &sql, params![tenant_id], |r| r.get(0))
 }
 
+/// The number of the order a cart was placed as, if it was.
+fn ordered_as(tx: &Conn, tenant_id: i64, cart_token: &str) -> SqlResult<Option<i64>> {
+    query_row(tx, "SELECT order_no FROM orders WHERE tenant_id = ? AND cart_token = ?", params![tenant_id, cart_token], |r| r.get(0))
+        .optional()
+}
+
 fn insert_order(tx: &Conn, order: &NewOrder, order_no: i64, total_cents: i64, now: i64) -> SqlResult<i64> {
     query_row(
         tx,
         "INSERT INTO orders (tenant_id, order_no, customer_user_id, placed_by_user_id, impersonated_by_user_id,
-                             impersonation_id, mode, via, price_group, total_cents, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                             impersonation_id, mode, via, price_group, total_cents, created_at, cart_token)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         params![
             order.tenant_id,
             order_no,
@@ -100,6 +112,7 @@ fn insert_order(tx: &Conn, order: &NewOrder, order_no: i64, total_cents: i64, no
             order.price_group.as_db(),
             total_cents,
             now,
+            order.cart_token,
         ],
         |r| r.get(0),
     )

@@ -158,7 +158,7 @@ pub async fn attributes(db: &Db, id: i64) -> Result<Attributes, sqlx::Error> {
                 c,
                 "SELECT u.price_group, u.region,
                         EXISTS (SELECT 1 FROM group_members m JOIN groups g ON g.id = m.group_id
-                                WHERE m.user_id = u.id AND g.name = 'Sales')
+                                WHERE m.user_id = u.id AND g.tenant_id = u.tenant_id AND g.name = 'Sales')
                  FROM users u WHERE u.id = ?",
                 params![id],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
