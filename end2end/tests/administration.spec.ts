@@ -26,6 +26,17 @@ test.describe('administration', () => {
     await expect(page.locator('table.grants tr', { hasText: 'U2 Analyst' })).toHaveCount(0);
   });
 
+  test("choosing another mode than Full unticks Use impersonator's permissions", async ({ page }) => {
+    await logIn(page, 'alice@tshirts.example');
+    await page.goto('/admin/grants');
+    await waitForHydration(page);
+    const add = page.locator('.card').first();
+    await add.getByLabel('Mode').selectOption({ label: 'Full' });
+    await add.getByLabel("Use impersonator's permissions").check();
+    await add.getByLabel('Mode').selectOption({ label: 'On behalf of' });
+    await expect(add.getByLabel("Use impersonator's permissions")).not.toBeChecked();
+  });
+
   test('groups offer Impersonate user per member', async ({ page }) => {
     await logIn(page, 'alice@tshirts.example');
     await page.goto('/admin/groups');

@@ -61,6 +61,9 @@ async fn sam_acts_on_behalf_of_customers_and_may_not_ask_for_more() {
     let unknown = start(&app, &sam, "dave@tshirts.example", &[("mode", "everything")]).await;
     assert_eq!(unknown.status, StatusCode::BAD_REQUEST);
     assert!(unknown.error_message().contains("unknown impersonation mode"));
+    let (action, outcome, reason) = last_audit(&app).await;
+    assert_eq!((action.as_str(), outcome.as_str()), ("impersonation.start", "denied"), "a malformed start is audited too");
+    assert!(reason.contains("unknown impersonation mode"), "{reason}");
     let flag = start(&app, &sam, "dave@tshirts.example", &[("mode", "on_behalf_of"), ("use_impersonator_permissions", "on")]).await;
     assert_eq!(flag.status, StatusCode::BAD_REQUEST);
     assert!(flag.error_message().contains("applies to full mode only"));

@@ -132,15 +132,20 @@ fn started_reason(reason: &str, mode: ImpersonationMode, read_only: bool) -> Str
 }
 
 /// Refuses a mode the actor's grants do not allow, after auditing the attempt.
-async fn refuse_mode(state: &AppState, attempt: AuditEntry, refusal: ModeRefusal, asked: Option<ImpersonationMode>) -> AppError {
+/// Refuses a mode the form could not name or the actor's grants do not allow, after auditing
+/// the attempt.
+async fn refuse_mode(state: &AppState, attempt: AuditEntry, refusal: ModeRefusal, asked: &str) -> AppError {
     let mut entry = attempt;
     entry.outcome = Outcome::Denied;
-    let asked = asked.map_or("the default mode", |m| m.label());
     entry.reason = format!("{} (asked for {asked}; reason given: {:?})", refusal.message(), entry.reason);
     if let Err(e) = store::audit::append_alone(&state.writer, &entry).await {
         return AppError::internal(format!("cannot audit a denied impersonation: {e}"));
     }
-    AppError::Forbidden(format!("you may not impersonate this user in this mode: {}", refusal.message()))
+    if refusal.is_bad_input() {
+        AppError::BadRequest(refusal.message().into())
+    } else {
+        AppError::Forbidden(format!("you may not impersonate this user in this mode: {}", refusal.message()))
+    }
 }
 
 /// Starts impersonating `user_id` as the signed-in actor. The actor always comes from the
@@ -151,7 +156,7 @@ pub async fn start(
     user_id: i64,
     reason: &str,
     read_only: bool,
-    asked_mode: Option<ImpersonationMode>,
+    asked_mode: Result<Option<ImpersonationMode>, ModeRefusal>,
 ) -> Result<User, AppError> {
     let principal = resolve(session, state).await?;
     let actor = principal.acting_user().clone();
@@ -183,9 +188,14 @@ pub async fn start(
     {
         return Err(refuse(state, attempt, denial).await);
     }
-    let mode = match modes::choose_mode(asked_mode, actor.is_admin, &granted) {
+    let asked_label = match &asked_mode {
+        Ok(Some(mode)) => mode.label(),
+        Ok(None) => "the default mode",
+        Err(_) => "a mode the form could not name",
+    };
+    let mode = match asked_mode.and_then(|asked| modes::choose_mode(asked, actor.is_admin, &granted)) {
         Ok(mode) => mode,
-        Err(refusal) => return Err(refuse_mode(state, attempt, refusal, asked_mode).await),
+        Err(refusal) => return Err(refuse_mode(state, attempt, refusal, asked_label).await),
     };
     let reason = impersonation::check_reason(reason).map_err(|d| AppError::BadRequest(d.message().into()))?;
     let now = now_ms();

@@ -18,6 +18,8 @@ fn select_mode(mode: ImpersonationMode) -> ImpersonationMode {
 pub fn ModeFields(allowed: Vec<ImpersonationMode>, chosen: ImpersonationMode, id: String) -> impl IntoView {
     let mut choices: Vec<ImpersonationMode> = allowed.iter().copied().map(select_mode).collect();
     choices.dedup();
+    // The checkbox applies to Full only: choosing another mode unticks it.
+    let flag_box = NodeRef::<leptos::html::Input>::new();
     let options = choices
         .into_iter()
         .map(|mode| view! { <option value=mode.as_db() selected=select_mode(chosen) == mode>{mode.label()}</option> })
@@ -26,15 +28,22 @@ pub fn ModeFields(allowed: Vec<ImpersonationMode>, chosen: ImpersonationMode, id
         let ticked = chosen == ImpersonationMode::FullImpersonatorPermissions;
         view! {
             <label class="check">
-                <input type="checkbox" name="use_impersonator_permissions" checked=ticked/>
+                <input type="checkbox" name="use_impersonator_permissions" checked=ticked node_ref=flag_box/>
                 "Use impersonator's permissions"
             </label>
         }
     });
+    let on_change = move |ev| {
+        if ImpersonationMode::from_db(&event_target_value(&ev)) != Some(ImpersonationMode::Full) {
+            if let Some(input) = flag_box.get() {
+                input.set_checked(false);
+            }
+        }
+    };
     view! {
         <span class="mode-fields">
             <label for=id.clone()>"Mode"</label>
-            <select id=id name="mode">{options}</select>
+            <select id=id name="mode" on:change=on_change>{options}</select>
             {flag}
         </span>
     }
