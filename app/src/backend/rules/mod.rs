@@ -8,3 +8,4 @@ pub mod discussion;
 pub mod permissions;
 pub mod row_security;
 pub mod shop;
+pub mod webapps;
