@@ -22,15 +22,16 @@ fn stored(keys: &[SharedKey]) -> Vec<(&'static str, String, i64)> {
 /// Takes the counts the database remembers: at start, with the embedded database.
 pub async fn remember(state: &AppState) -> Result<(), sqlx::Error> {
     let now = store::now_ms() / 1000;
+    let since = throttle::failures_counted();
     let longest = throttle::ONE_SOURCE.forget_after.max(throttle::ONE_ADDRESS.forget_after).max(throttle::ONE_ACCOUNT.forget_after);
     for (scope, key, c) in throttle_failures::recent(&state.db, now, longest.max(throttle::ONE_CLIENT_SOURCE.forget_after)).await? {
         let counted = (c.failures, c.last_at);
         if scope == throttle::SCOPE_CLIENT_FROM_ADDRESS {
             match throttle::parse_source(&key) {
-                Some(source) => state.client_throttle.learn(source, Some(counted)),
+                Some(source) => state.client_throttle.learn(source, Some(counted), since),
                 None => tracing::warn!("throttle count with a malformed key {key:?} ignored"),
             }
-        } else if !state.login_throttle.learn_row(&scope, &key, counted) {
+        } else if !state.login_throttle.learn_row(&scope, &key, counted, since) {
             tracing::warn!("throttle count {scope:?} {key:?} ignored");
         }
     }
@@ -48,6 +49,7 @@ pub async fn before_login(state: &AppState, email: &str, address: IpAddr) -> Res
     if !state.db.is_postgres() {
         return Ok(());
     }
+    let since = throttle::failures_counted();
     let keys = LoginThrottle::shared_keys(email, address);
     let asked = keys.iter().map(|k| (k.scope, k.key.clone())).collect();
     let counted = throttle_failures::counted(&state.db, asked).await?;
@@ -55,7 +57,7 @@ pub async fn before_login(state: &AppState, email: &str, address: IpAddr) -> Res
     let known = throttle_failures::is_known_address(&state.db, account, address.to_string()).await?;
     let mut counts = counted.into_iter().map(|c| c.map(|c| (c.failures, c.last_at)));
     let counts = [(); 3].map(|_| counts.next().flatten());
-    state.login_throttle.learn(email, address, counts, known);
+    state.login_throttle.learn(email, address, counts, known, since);
     Ok(())
 }
 
@@ -63,8 +65,9 @@ pub async fn before_login(state: &AppState, email: &str, address: IpAddr) -> Res
 /// on that account from that address (0 for none).
 pub async fn login_failed(state: &AppState, attempt: &LoginAttempt<'_>, now: i64) -> Result<i64, sqlx::Error> {
     attempt.failed(now);
+    let since = throttle::failures_counted();
     let counted = throttle_failures::fail(&state.writer, stored(&attempt.failed_keys()), now).await?;
-    Ok(attempt.learn_failed(&pairs(&counted), now))
+    Ok(attempt.learn_failed(&pairs(&counted), now, since))
 }
 
 /// A right password: that account's count from that address starts over, and the address is
@@ -92,9 +95,10 @@ pub async fn before_client(state: &AppState, source: &(String, IpAddr)) -> Resul
         return Ok(());
     }
     let key = client_key(source);
+    let since = throttle::failures_counted();
     let counted = throttle_failures::counted(&state.db, vec![(key.scope, key.key)]).await?;
     let counted = counted.into_iter().next().flatten().map(|c| (c.failures, c.last_at));
-    state.client_throttle.learn(source.clone(), counted);
+    state.client_throttle.learn(source.clone(), counted, since);
     Ok(())
 }
 
@@ -103,9 +107,10 @@ pub async fn before_client(state: &AppState, source: &(String, IpAddr)) -> Resul
 pub async fn client_failed(state: &AppState, source: (String, IpAddr), now: i64) -> Result<i64, sqlx::Error> {
     let key = client_key(&source);
     state.client_throttle.fail(source.clone(), now);
+    let since = throttle::failures_counted();
     let counted = throttle_failures::fail(&state.writer, stored(&[key]), now).await?;
     if let Some(c) = counted.first() {
-        state.client_throttle.learn(source.clone(), Some((c.failures, c.last_at)));
+        state.client_throttle.learn(source.clone(), Some((c.failures, c.last_at)), since);
     }
     Ok(state.client_throttle.wait(&source, now).unwrap_or(0))
 }

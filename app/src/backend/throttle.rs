@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 /// The address a request came from, as the server found it (behind a trusted proxy, the
@@ -90,6 +91,18 @@ struct Failures {
     last: i64,
     /// Tries begun and not ended yet.
     checking: u32,
+    /// `failures_counted()` just after this server last counted a failure of the key.
+    counted_at: u64,
+}
+
+/// Failures this server has counted, every throttle together: a count the database held is
+/// learnt with the number counted before it was read, so a failure counted here meanwhile
+/// (maybe not in the database's count yet) is never forgotten by it.
+static FAILURES_COUNTED: AtomicU64 = AtomicU64::new(0);
+
+/// How many failures this server has counted so far (see `Throttle::learn`).
+pub fn failures_counted() -> u64 {
+    FAILURES_COUNTED.load(Ordering::SeqCst)
 }
 
 /// Why a try may not be made now.
@@ -140,7 +153,7 @@ impl<K: Hash + Eq> Throttle<K> {
     pub fn begin(&self, key: K, now: i64) -> Result<(), NotNow> {
         self.with(|m| {
             self.make_room(m, now);
-            let f = m.entry(key).or_insert(Failures { count: 0, last: now, checking: 0 });
+            let f = m.entry(key).or_insert(Failures { count: 0, last: now, checking: 0, counted_at: 0 });
             if let Some(wait) = self.wait_in(f, now) {
                 return Err(NotNow::Wait(wait));
             }
@@ -168,9 +181,10 @@ impl<K: Hash + Eq> Throttle<K> {
     pub fn fail(&self, key: K, now: i64) -> i64 {
         self.with(|m| {
             self.make_room(m, now);
-            let f = m.entry(key).or_insert(Failures { count: 0, last: now, checking: 0 });
+            let f = m.entry(key).or_insert(Failures { count: 0, last: now, checking: 0, counted_at: 0 });
             f.count = self.count(f, now) + 1;
             f.last = now;
+            f.counted_at = FAILURES_COUNTED.fetch_add(1, Ordering::SeqCst) + 1;
             self.policy.wait_after(f.count)
         })
     }
@@ -187,15 +201,19 @@ impl<K: Hash + Eq> Throttle<K> {
         })
     }
 
-    /// Takes the count the database holds for `key` (`None`: no failures), kept by every
-    /// server on it: it replaces this server's own, whose tries under way stay counted.
-    pub fn learn(&self, key: K, counted: Option<(u32, i64)>)
+    /// Takes the count the database held for `key` (`None`: no failures), kept by every
+    /// server on it, read when this server had counted `since` failures (`failures_counted`):
+    /// it replaces this server's own, whose tries under way stay counted, unless a failure of
+    /// the key was counted here since, which the database's count may lack: then the larger
+    /// count stays.
+    pub fn learn(&self, key: K, counted: Option<(u32, i64)>, since: u64)
     where
         K: Clone,
     {
         self.with(|m| {
-            let f = m.entry(key.clone()).or_insert(Failures { count: 0, last: 0, checking: 0 });
-            (f.count, f.last) = counted.unwrap_or((0, f.last));
+            let f = m.entry(key.clone()).or_insert(Failures { count: 0, last: 0, checking: 0, counted_at: 0 });
+            let (count, last) = counted.unwrap_or((0, f.last));
+            (f.count, f.last) = if f.counted_at > since { (f.count.max(count), f.last.max(last)) } else { (count, last) };
             if f.count == 0 && f.checking == 0 {
                 m.remove(&key);
             }
@@ -277,14 +295,15 @@ impl LoginAttempt<'_> {
 
     /// Takes the database's counts of `failed_keys` (in that order) after a wrong password;
     /// returns the wait they impose on that account from that address at `now` (0 for none).
-    pub fn learn_failed(&self, counts: &[(u32, i64)], now: i64) -> i64 {
+    /// `since` is `failures_counted()` just after `failed`: the counts include that failure.
+    pub fn learn_failed(&self, counts: &[(u32, i64)], now: i64, since: u64) -> i64 {
         let t = self.throttle;
         let pair = (self.account.clone(), self.address);
         if let [pair_count, address_count, rest @ ..] = counts {
-            t.account_from_address.learn(pair.clone(), Some(*pair_count));
-            t.address.learn(self.address, Some(*address_count));
+            t.account_from_address.learn(pair.clone(), Some(*pair_count), since);
+            t.address.learn(self.address, Some(*address_count), since);
             if let (true, [account_count]) = (self.new_address, rest) {
-                t.account.learn(self.account.clone(), Some(*account_count));
+                t.account.learn(self.account.clone(), Some(*account_count), since);
             }
         }
         t.account_from_address.wait(&pair, now).unwrap_or(0)
@@ -349,12 +368,13 @@ impl LoginThrottle {
 
     /// Takes what the database holds on a login for `email` from `address`: the counts of
     /// its `shared_keys`, in that order, and whether the account logged in from there before.
-    pub fn learn(&self, email: &str, address: IpAddr, counts: [Option<(u32, i64)>; 3], known: bool) {
+    /// `since` is `failures_counted()` before the counts were read.
+    pub fn learn(&self, email: &str, address: IpAddr, counts: [Option<(u32, i64)>; 3], known: bool, since: u64) {
         let account = account_key(email);
         let [pair_count, address_count, account_count] = counts;
-        self.account_from_address.learn((account.clone(), address), pair_count);
-        self.address.learn(address, address_count);
-        self.account.learn(account.clone(), account_count);
+        self.account_from_address.learn((account.clone(), address), pair_count, since);
+        self.address.learn(address, address_count, since);
+        self.account.learn(account.clone(), account_count, since);
         let mut known_addresses = self.known.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let addresses = known_addresses.entry(account.clone()).or_default();
         match (known, addresses.iter().position(|a| *a == address)) {
@@ -369,17 +389,17 @@ impl LoginThrottle {
 
     /// Takes one count the database holds (a server starting up); false for a scope or key
     /// that is not a login throttle's.
-    pub fn learn_row(&self, scope: &str, key: &str, counted: (u32, i64)) -> bool {
+    pub fn learn_row(&self, scope: &str, key: &str, counted: (u32, i64), since: u64) -> bool {
         match scope {
             SCOPE_ACCOUNT_FROM_ADDRESS => match parse_source(key) {
-                Some(pair) => self.account_from_address.learn(pair, Some(counted)),
+                Some(pair) => self.account_from_address.learn(pair, Some(counted), since),
                 None => return false,
             },
             SCOPE_ADDRESS => match key.parse() {
-                Ok(address) => self.address.learn(address, Some(counted)),
+                Ok(address) => self.address.learn(address, Some(counted), since),
                 Err(_) => return false,
             },
-            SCOPE_ACCOUNT => self.account.learn(key.to_string(), Some(counted)),
+            SCOPE_ACCOUNT => self.account.learn(key.to_string(), Some(counted), since),
             _ => return false,
         }
         true
@@ -572,15 +592,31 @@ mod tests {
     #[test]
     fn counts_from_the_database_replace_the_servers_own() {
         let t = Throttle::new(ONE_SOURCE);
-        t.learn("k", Some((6, 100)));
+        t.learn("k", Some((6, 100)), failures_counted());
         assert_eq!(t.wait(&"k", 100), Some(8), "another server's failures slow this one down");
-        t.learn("k", None);
+        t.learn("k", None, failures_counted());
         assert_eq!(t.wait(&"k", 100), None, "another server's right password starts the count over");
         for _ in 0..5 {
             t.fail("k", 200);
         }
-        t.learn("k", Some((1, 150)));
+        t.learn("k", Some((1, 150)), failures_counted());
         assert_eq!(t.wait(&"k", 200), None, "the database's count is the one that holds");
+    }
+
+    #[test]
+    fn a_count_read_before_a_failure_here_does_not_forget_it() {
+        let t = Throttle::new(ONE_SOURCE);
+        for _ in 0..4 {
+            t.fail("k", 200);
+        }
+        let read_at = failures_counted();
+        t.fail("k", 200); // counted here while the database's count was being read
+        t.learn("k", Some((4, 200)), read_at);
+        assert_eq!(t.wait(&"k", 200), Some(4), "the fifth failure still counts");
+        t.learn("k", Some((5, 200)), failures_counted());
+        assert_eq!(t.wait(&"k", 200), Some(4));
+        t.learn("k", None, failures_counted());
+        assert_eq!(t.wait(&"k", 200), None, "a count read after every failure here replaces it");
     }
 
     #[test]
@@ -589,7 +625,7 @@ mod tests {
         for _ in 0..4 {
             t.begin("k", 100).expect("free tries");
         }
-        t.learn("k", None);
+        t.learn("k", None, failures_counted());
         assert_eq!(t.begin("k", 100), Ok(()), "four under way, none failed: a fifth may start");
         assert_eq!(t.begin("k", 100), Err(NotNow::Busy), "five under way could use up the free tries");
     }
@@ -597,29 +633,29 @@ mod tests {
     #[test]
     fn login_counts_and_known_addresses_from_the_database_hold_on_this_server() {
         let t = LoginThrottle::default();
-        t.learn("Carol@tshirts.example", ip(1), [Some((5, 100)), None, Some((5, 100))], false);
+        t.learn("Carol@tshirts.example", ip(1), [Some((5, 100)), None, Some((5, 100))], false, failures_counted());
         assert_eq!(wait(&t, "carol@tshirts.example", ip(1), 101), Some(3));
-        t.learn("carol@tshirts.example", ip(1), [None, None, None], true);
+        t.learn("carol@tshirts.example", ip(1), [None, None, None], true, failures_counted());
         let attempt = t.begin("carol@tshirts.example", ip(1), 101).expect("counts gone");
         assert_eq!(attempt.failed_keys().len(), 2, "a known address leaves the account-wide count alone");
         drop(attempt);
-        t.learn("carol@tshirts.example", ip(1), [None, None, None], false);
+        t.learn("carol@tshirts.example", ip(1), [None, None, None], false, failures_counted());
         let attempt = t.begin("carol@tshirts.example", ip(1), 101).expect("may try");
         let keys = attempt.failed_keys();
         assert_eq!(keys.iter().map(|k| k.scope).collect::<Vec<_>>(), [SCOPE_ACCOUNT_FROM_ADDRESS, SCOPE_ADDRESS, SCOPE_ACCOUNT]);
         assert_eq!(keys[0].key, "192.0.2.1 carol@tshirts.example");
-        assert_eq!(attempt.learn_failed(&[(7, 101), (7, 101), (7, 101)], 101), 16, "the wait follows the database's count");
+        assert_eq!(attempt.learn_failed(&[(7, 101), (7, 101), (7, 101)], 101, failures_counted()), 16, "the wait follows the database's count");
     }
 
     #[test]
     fn rows_read_at_start_are_taken_only_when_they_name_a_login_throttle() {
         let t = LoginThrottle::default();
-        assert!(t.learn_row(SCOPE_ACCOUNT_FROM_ADDRESS, "192.0.2.1 carol@tshirts.example", (5, 100)));
+        assert!(t.learn_row(SCOPE_ACCOUNT_FROM_ADDRESS, "192.0.2.1 carol@tshirts.example", (5, 100), failures_counted()));
         assert_eq!(wait(&t, "carol@tshirts.example", ip(1), 100), Some(4));
-        assert!(t.learn_row(SCOPE_ADDRESS, "2001:db8::1", (1, 100)));
-        assert!(!t.learn_row(SCOPE_ADDRESS, "not an address", (1, 100)));
-        assert!(!t.learn_row(SCOPE_ACCOUNT_FROM_ADDRESS, "carol@tshirts.example", (1, 100)));
-        assert!(!t.learn_row(SCOPE_CLIENT_FROM_ADDRESS, "192.0.2.1 demo", (1, 100)));
+        assert!(t.learn_row(SCOPE_ADDRESS, "2001:db8::1", (1, 100), failures_counted()));
+        assert!(!t.learn_row(SCOPE_ADDRESS, "not an address", (1, 100), failures_counted()));
+        assert!(!t.learn_row(SCOPE_ACCOUNT_FROM_ADDRESS, "carol@tshirts.example", (1, 100), failures_counted()));
+        assert!(!t.learn_row(SCOPE_CLIENT_FROM_ADDRESS, "192.0.2.1 demo", (1, 100), failures_counted()));
         t.learn_known_address("carol@tshirts.example", ip(2));
         let attempt = t.begin("carol@tshirts.example", ip(2), 100).expect("may try");
         assert_eq!(attempt.failed_keys().len(), 2, "a known address");
