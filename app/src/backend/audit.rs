@@ -119,6 +119,14 @@ pub struct AuditEntry {
     pub via: String,
 }
 
+impl AuditEntry {
+    /// The entry of the same attempt, refused: `why`, then what the reason already said.
+    pub fn denied(self, why: &str) -> AuditEntry {
+        let reason = if self.reason.is_empty() { why.to_string() } else { format!("{why} ({})", self.reason) };
+        AuditEntry { outcome: Outcome::Denied, reason, ..self }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AuditRecord {
     pub id: i64,

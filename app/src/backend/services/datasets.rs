@@ -221,9 +221,7 @@ pub async fn view_as(state: &AppState, principal: &Principal, project: &ProjectR
             .map(|refused| format!("{} cannot see this dataset: {refused}", target.display_name)),
     };
     if let Some(why) = refusal {
-        entry.outcome = Outcome::Denied;
-        entry.reason = why.clone();
-        store::audit::append_alone(&state.writer, &entry).await?;
+        store::audit::append_alone(&state.writer, &entry.denied(&why)).await?;
         return Err(AppError::Forbidden(why));
     }
     store::audit::append_alone(&state.writer, &entry).await?;

@@ -1,7 +1,7 @@
 //! Discussions on datasets: comments shown with the author the impersonation's mode decides,
 //! and, to auditors, the other person behind them.
 
-use crate::backend::audit::{AuditAction, AuditEntry, Outcome};
+use crate::backend::audit::{AuditAction, Outcome};
 use crate::backend::principal::Principal;
 use crate::backend::rules::{discussion, impersonation};
 use crate::backend::state::AppState;
@@ -45,8 +45,7 @@ pub async fn add_comment(state: &AppState, principal: &Principal, ds: &DatasetRo
     let entry = principal.audit_if_impersonating(AuditAction::CommentAdd, target, Outcome::Allowed, principal.mode_note());
     if let Err(denial) = impersonation::may_change(principal.read_only()) {
         if let Some(entry) = entry {
-            let denied = AuditEntry { outcome: Outcome::Denied, reason: denial.message().into(), ..entry };
-            store::audit::append_alone(&state.writer, &denied).await?;
+            store::audit::append_alone(&state.writer, &entry.denied(denial.message())).await?;
         }
         return Err(AppError::Forbidden(denial.message().into()));
     }

@@ -93,13 +93,14 @@ pub async fn place_order(state: &AppState, principal: &Principal, lines: &[(i64,
     let customer = principal.subject();
     let target = format!("for {}", customer.email);
     let entry = principal.audit_if_impersonating(AuditAction::OrderPlace, target, Outcome::Allowed, principal.mode_note());
-    let refuse = |why: String, error: AppError| async {
-        if let Some(entry) = entry.clone() {
-            let reason = if entry.reason.is_empty() { why } else { format!("{why} ({})", entry.reason) };
-            store::audit::append_alone(&state.writer, &crate::backend::audit::AuditEntry { outcome: Outcome::Denied, reason, ..entry })
-                .await?;
+    let refuse = |why: String, error: AppError| {
+        let entry = entry.clone();
+        async move {
+            if let Some(entry) = entry {
+                store::audit::append_alone(&state.writer, &entry.denied(&why)).await?;
+            }
+            Err::<Placed, AppError>(error)
         }
-        Err::<Placed, AppError>(error)
     };
     if let Err(denial) = impersonation::may_change(principal.read_only()) {
         return refuse(denial.message().into(), AppError::Forbidden(denial.message().into())).await;

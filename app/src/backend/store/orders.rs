@@ -3,7 +3,7 @@
 //! audit row, or refuses and writes only its audit row.
 
 use super::{audit, datasets, execute, now_ms, params, query_map, query_row, shop, Conn, Db, Optional, SqlResult, Writer};
-use crate::backend::audit::{AuditEntry, Outcome};
+use crate::backend::audit::AuditEntry;
 use crate::backend::rules::shop::{price_order, OrderRefusal, OrdersScope, PricedLine};
 use crate::model::{civil_from_days, ImpersonationMode, OrderView, PriceGroup, UserView};
 use serde_json::json;
@@ -52,8 +52,7 @@ pub async fn place(writer: &Writer, order: NewOrder, audit: Option<AuditEntry>) 
                 Ok(priced) => priced,
                 Err(refusal) => {
                     if let Some(entry) = audit {
-                        let reason = format!("{} ({})", refusal.message(), entry.reason);
-                        audit::append(tx, &AuditEntry { outcome: Outcome::Denied, reason, ..entry })?;
+                        audit::append(tx, &entry.denied(&refusal.message()))?;
                     }
                     return Ok(Err(refusal));
                 }
