@@ -110,42 +110,41 @@ async fn end_unattended(state: &AppState, id: i64, why: &str) -> Result<(), AppE
     Ok(())
 }
 
-/// Refuses with the rule's message, after auditing the attempt in its own transaction.
-async fn refuse(state: &AppState, attempt: AuditEntry, denial: ImpersonationDenial) -> AppError {
-    let mut entry = attempt;
-    entry.outcome = Outcome::Denied;
-    entry.reason = format!("{} (reason given: {:?})", denial.message(), entry.reason);
-    if let Err(e) = store::audit::append_alone(&state.writer, &entry).await {
-        return AppError::internal(format!("cannot audit a denied impersonation: {e}"));
-    }
-    if denial.is_bad_input() {
-        AppError::BadRequest(denial.message().to_string())
-    } else {
-        AppError::Forbidden(format!("you may not impersonate this user: {}", denial.message()))
-    }
-}
-
 /// A start's audit reason: the reason given, then the mode and whether it is read-only.
 fn started_reason(reason: &str, mode: ImpersonationMode, read_only: bool) -> String {
     let read_only = if read_only { ", read-only" } else { "" };
     format!("{reason} (mode: {}{read_only})", mode.label())
 }
 
-/// Refuses a mode the actor's grants do not allow, after auditing the attempt.
-/// Refuses a mode the form could not name or the actor's grants do not allow, after auditing
-/// the attempt.
-async fn refuse_mode(state: &AppState, attempt: AuditEntry, refusal: ModeRefusal, asked: &str) -> AppError {
-    let mut entry = attempt;
-    entry.outcome = Outcome::Denied;
-    entry.reason = format!("{} (asked for {asked}; reason given: {:?})", refusal.message(), entry.reason);
-    if let Err(e) = store::audit::append_alone(&state.writer, &entry).await {
-        return AppError::internal(format!("cannot audit a denied impersonation: {e}"));
+/// Audits a refused attempt in its own unit, then answers `error`.
+async fn refuse_attempt(state: &AppState, attempt: AuditEntry, reason: String, error: AppError) -> AppError {
+    let entry = AuditEntry { outcome: Outcome::Denied, reason, ..attempt };
+    match store::audit::append_alone(&state.writer, &entry).await {
+        Ok(()) => error,
+        Err(e) => AppError::internal(format!("cannot audit a denied impersonation: {e}")),
     }
-    if refusal.is_bad_input() {
+}
+
+/// Refuses with the rule's message.
+async fn refuse(state: &AppState, attempt: AuditEntry, denial: ImpersonationDenial) -> AppError {
+    let reason = format!("{} (reason given: {:?})", denial.message(), attempt.reason);
+    let error = if denial.is_bad_input() {
+        AppError::BadRequest(denial.message().to_string())
+    } else {
+        AppError::Forbidden(format!("you may not impersonate this user: {}", denial.message()))
+    };
+    refuse_attempt(state, attempt, reason, error).await
+}
+
+/// Refuses a mode the form could not name or the actor's grants do not allow.
+async fn refuse_mode(state: &AppState, attempt: AuditEntry, refusal: ModeRefusal, asked: &str) -> AppError {
+    let reason = format!("{} (asked for {asked}; reason given: {:?})", refusal.message(), attempt.reason);
+    let error = if refusal.is_bad_input() {
         AppError::BadRequest(refusal.message().into())
     } else {
         AppError::Forbidden(format!("you may not impersonate this user in this mode: {}", refusal.message()))
-    }
+    };
+    refuse_attempt(state, attempt, reason, error).await
 }
 
 /// Starts impersonating `user_id` as the signed-in actor. The actor always comes from the

@@ -14,6 +14,16 @@ pub fn append(_tx: &Conn, entry: &AuditEntry) -> Result<(), sqlx::Error> {
     push_pending(entry.clone())
 }
 
+/// Runs `sql`, a change of at most one row, and appends `entry` when it changed one, inside
+/// the caller's unit of work. Returns whether a row changed (false: nothing was written).
+pub fn change_audited(tx: &Conn, sql: &str, params: &[&dyn Param], entry: &AuditEntry) -> SqlResult<bool> {
+    if super::execute(tx, sql, params)? == 0 {
+        return Ok(false);
+    }
+    append(tx, entry)?;
+    Ok(true)
+}
+
 /// Appends a row in a unit of its own (denied attempts, which change nothing else). Such a
 /// unit cannot fail alone, so it runs without a savepoint of its own.
 pub async fn append_alone(writer: &Writer, entry: &AuditEntry) -> Result<(), sqlx::Error> {

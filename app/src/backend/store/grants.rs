@@ -1,6 +1,6 @@
 //! Impersonation grants: users or groups who may impersonate users or groups.
 
-use super::{audit, execute, now_ms, params, query_map, query_row, users, Conn, Db, SqlResult, Writer};
+use super::{audit, now_ms, params, query_map, query_row, users, Conn, Db, SqlResult, Writer};
 use super::users::User;
 use crate::backend::audit::AuditEntry;
 use crate::model::{GrantView, ImpersonationMode, PartyView, UserView};
@@ -127,12 +127,8 @@ pub async fn remove(writer: &Writer, tenant_id: i64, id: i64, entry: &AuditEntry
     let entry = entry.clone();
     writer
         .run(move |tx| {
-            let removed = execute(tx, "DELETE FROM impersonation_grants WHERE id = ? AND tenant_id = ?", params![id, tenant_id])?;
-            if removed == 0 {
-                return Ok(false);
-            }
-            audit::append(tx, &entry)?;
-            Ok(true)
+            let sql = "DELETE FROM impersonation_grants WHERE id = ? AND tenant_id = ?";
+            Ok(audit::change_audited(tx, sql, params![id, tenant_id], &entry)?)
         })
         .await
 }
@@ -143,16 +139,8 @@ pub async fn set_mode(writer: &Writer, tenant_id: i64, id: i64, mode: Impersonat
     let entry = entry.clone();
     writer
         .run(move |tx| {
-            let changed = execute(
-                tx,
-                "UPDATE impersonation_grants SET mode = ? WHERE id = ? AND tenant_id = ?",
-                params![mode.as_db(), id, tenant_id],
-            )?;
-            if changed == 0 {
-                return Ok(false);
-            }
-            audit::append(tx, &entry)?;
-            Ok(true)
+            let sql = "UPDATE impersonation_grants SET mode = ? WHERE id = ? AND tenant_id = ?";
+            Ok(audit::change_audited(tx, sql, params![mode.as_db(), id, tenant_id], &entry)?)
         })
         .await
 }

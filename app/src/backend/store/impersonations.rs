@@ -118,16 +118,8 @@ pub async fn end(writer: &Writer, id: i64, end_reason: &str, entry: &AuditEntry)
     let (end_reason, entry) = (end_reason.to_string(), entry.clone());
     writer
         .run(move |tx| {
-            let changed = execute(
-                tx,
-                "UPDATE impersonations SET ended_at = ?, end_reason = ? WHERE id = ? AND ended_at IS NULL",
-                params![now_ms(), end_reason, id],
-            )?;
-            if changed == 0 {
-                return Ok(false);
-            }
-            audit::append(tx, &entry)?;
-            Ok(true)
+            let sql = "UPDATE impersonations SET ended_at = ?, end_reason = ? WHERE id = ? AND ended_at IS NULL";
+            Ok(audit::change_audited(tx, sql, params![now_ms(), end_reason, id], &entry)?)
         })
         .await
 }

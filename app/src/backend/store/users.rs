@@ -187,16 +187,9 @@ pub async fn set_attributes(
     let entry = entry.clone();
     writer
         .run(move |tx| {
-            let changed = execute(
-                tx,
-                "UPDATE users SET region = ?, price_group = ? WHERE id = ? AND tenant_id = ?",
-                params![region, price_group.map(crate::model::PriceGroup::as_db), id, tenant_id],
-            )?;
-            if changed == 0 {
-                return Ok(false);
-            }
-            super::audit::append(tx, &entry)?;
-            Ok(true)
+            let sql = "UPDATE users SET region = ?, price_group = ? WHERE id = ? AND tenant_id = ?";
+            let params = params![region, price_group.map(crate::model::PriceGroup::as_db), id, tenant_id];
+            Ok(super::audit::change_audited(tx, sql, params, &entry)?)
         })
         .await
 }
