@@ -12,7 +12,7 @@ use super::shared_throttles;
 use super::state::AppState;
 use super::throttle::ClientAddress;
 use super::store::{self, api_clients::{secret_context, ApiClientRow, ClientWithOwner}, impersonations::{ImpersonationRow, NewImpersonation}, now_ms, used_subject_tokens::Recorded, users::User};
-use super::tokens::{self, AccessClaims, Actor, SubjectClaims, TOKEN_TYPE_ACCESS_TOKEN, TOKEN_TYPE_JWT};
+use super::tokens::{self, AccessClaims, Actor, SubjectClaims, TOKEN_TYPE_ACCESS_TOKEN, TOKEN_TYPE_JWT, TOKEN_TYPE_WEBAPP_TICKET};
 use crate::error::AppError;
 use crate::model::{ImpersonationMode, Via};
 
@@ -34,6 +34,8 @@ pub enum ApiFailure {
     TokenRefused(String),
     /// The token is valid but may not do this.
     NotAllowed(String),
+    /// An exchange asked for scopes wider than allowed (RFC 6749 §5.2 `invalid_scope`).
+    InvalidScope(String),
     /// The request body is over the limit.
     TooLarge(String),
     /// Too many failures: come back after `retry_after` seconds.
@@ -58,6 +60,9 @@ impl ApiFailure {
     pub fn not_allowed(d: impl Into<String>) -> Self {
         ApiFailure::NotAllowed(d.into())
     }
+    pub fn invalid_scope(d: impl Into<String>) -> Self {
+        ApiFailure::InvalidScope(d.into())
+    }
     pub fn too_large(d: impl Into<String>) -> Self {
         ApiFailure::TooLarge(d.into())
     }
@@ -70,6 +75,7 @@ impl ApiFailure {
             | ApiFailure::UnsupportedGrant(d)
             | ApiFailure::TokenRefused(d)
             | ApiFailure::NotAllowed(d)
+            | ApiFailure::InvalidScope(d)
             | ApiFailure::TooLarge(d)
             | ApiFailure::SlowDown { description: d, .. } => d.clone(),
             ApiFailure::App(e) => e.to_string(),
@@ -120,6 +126,11 @@ pub struct VerifiedClientToken {
 }
 
 impl VerifiedClientToken {
+    /// Whether the token is one of a code webapp's backend.
+    pub fn is_webapps(&self) -> bool {
+        self.client.webapp_id.is_some() || self.claims.wa.is_some()
+    }
+
     fn via(&self) -> Via {
         Via::ApiClient { client_id: self.client.client_id.clone() }
     }
@@ -159,11 +170,11 @@ pub struct ApiCaller {
     pub claims: AccessClaims,
 }
 
-fn now_secs() -> i64 {
+pub(super) fn now_secs() -> i64 {
     now_ms() / 1000
 }
 
-fn new_claims(subject: &User, tenant: &str, client: &ApiClientRow, exp: i64, act: Option<Actor>) -> AccessClaims {
+pub(super) fn new_claims(subject: &User, tenant: &str, client: &ApiClientRow, exp: i64, act: Option<Actor>) -> AccessClaims {
     let now = now_secs();
     AccessClaims {
         iss: tokens::ISSUER.into(),
@@ -179,10 +190,13 @@ fn new_claims(subject: &User, tenant: &str, client: &ApiClientRow, exp: i64, act
         jti: tokens::new_jti(),
         act,
         imp: None,
+        // Every token of a code webapp's backend names the webapp.
+        wa: client.webapp_id,
+        scope: None,
     }
 }
 
-fn issue(state: &AppState, claims: AccessClaims) -> Result<IssuedToken, ApiFailure> {
+pub(super) fn issue(state: &AppState, claims: AccessClaims) -> Result<IssuedToken, ApiFailure> {
     let access_token = state.keys.tokens.issue(&claims).map_err(AppError::internal)?;
     Ok(IssuedToken { access_token, expires_in: (claims.exp - claims.iat).max(0), claims })
 }
@@ -295,15 +309,18 @@ async fn token_user(state: &AppState, session: &VerifiedClientToken) -> Result<O
     enabled_user_in(state, session.client.tenant_id, session.claims.uid).await
 }
 
-async fn enabled_user_in(state: &AppState, tenant_id: i64, id: i64) -> Result<Option<User>, ApiFailure> {
+pub(super) async fn enabled_user_in(state: &AppState, tenant_id: i64, id: i64) -> Result<Option<User>, ApiFailure> {
     Ok(state.cached().user_in(tenant_id, id).await?.filter(|u| !u.disabled))
 }
 
-/// The principal of a /v2 request carrying `token`. An impersonation token is re-checked
-/// against the rules on every request, as a UI impersonation is, and its impersonation ends
-/// (audited) as soon as the rules refuse it.
-pub async fn authenticate_request(state: &AppState, token: &str) -> Result<ApiCaller, ApiFailure> {
-    let session = verify_client_token(state, token).await?;
+/// The caller of a /v2 request whose token (of an ordinary client: code webapps' tokens go to
+/// `webapp_access`) was verified. An impersonation token is re-checked against the rules on
+/// every request, as a UI impersonation is, and its impersonation ends (audited) as soon as
+/// the rules refuse it.
+pub async fn caller_of(state: &AppState, session: VerifiedClientToken) -> Result<ApiCaller, ApiFailure> {
+    if session.is_webapps() {
+        return Err(ApiFailure::token_refused("the token belongs to a webapp's backend"));
+    }
     let subject = token_user(state, &session)
         .await?
         .ok_or_else(|| ApiFailure::token_refused("the token's user is disabled or gone"))?;
@@ -458,9 +475,9 @@ pub async fn exchange(
     let jti = subject.jti.as_deref().filter(|_| single_use);
     let client_id = &session.client.client_id;
     let mark_used = store::api_clients::last_use_is_stale(session.last_used_at, now_ms());
-    match store::used_subject_tokens::record_exchange(&state.writer, client_id, jti, jti_expiry, started, mark_used, entry).await? {
+    match store::used_subject_tokens::record_exchange(&state.writer, client_id, jti, jti_expiry, Some(started), mark_used, entry).await? {
         Recorded::Done(impersonation_id) => {
-            claims.imp = Some(impersonation_id);
+            claims.imp = impersonation_id;
             issue(state, claims)
         }
         Recorded::Replayed => {
@@ -471,7 +488,7 @@ pub async fn exchange(
 }
 
 /// Audits a refused exchange; returns the error to answer with (or the audit's own failure).
-async fn refusal(
+pub(super) async fn refusal(
     state: &AppState,
     session: &VerifiedClientToken,
     subject: Option<&User>,
@@ -488,9 +505,13 @@ async fn refusal(
 
 /// Checks the subject token's form, signature and claims.
 async fn read_subject(state: &AppState, session: &VerifiedClientToken, token: &str, token_type: &str) -> Result<Subject, ApiFailure> {
+    if session.client.webapp_id.is_some() {
+        return Err(ApiFailure::bad_request(format!("a webapp's backend exchanges only its tickets (subject_token_type {TOKEN_TYPE_WEBAPP_TICKET})")));
+    }
     match token_type {
         TOKEN_TYPE_JWT => read_self_signed(state, session, token).await,
         TOKEN_TYPE_ACCESS_TOKEN => read_issued(state, session, token).await,
+        TOKEN_TYPE_WEBAPP_TICKET => Err(ApiFailure::bad_request(super::rules::webapps::TicketRefusal::NotAWebappBackend.message())),
         other => Err(ApiFailure::bad_request(format!(
             "subject_token_type {:?} is not supported: use {TOKEN_TYPE_JWT} (or {TOKEN_TYPE_ACCESS_TOKEN} for a Guise impersonation token)",
             tokens::clip(other, 64)
@@ -526,6 +547,7 @@ async fn read_issued(state: &AppState, session: &VerifiedClientToken, token: &st
     let inner = verify_client_token(state, token)
         .await
         .map_err(|e| ApiFailure::bad_request(format!("subject_token: {}", e.description())))?;
+    super::rules::webapps::may_exchange_again(inner.claims.is_webapp_user_token()).map_err(ApiFailure::bad_request)?;
     if !inner.claims.is_impersonation() {
         return Err(ApiFailure::bad_request(format!(
             "a subject_token of type {TOKEN_TYPE_ACCESS_TOKEN} must be an impersonation token; name a user with a {TOKEN_TYPE_JWT} subject token"
@@ -577,7 +599,7 @@ pub async fn audit_request(state: &AppState, caller: &ApiCaller, request: &str, 
         _ => Outcome::Failed,
     };
     let reason = format!("HTTP {status}; token {}", caller.claims.jti);
-    if let Some(entry) = caller.principal.audit_if_impersonating(AuditAction::ApiRequest, request.to_string(), outcome, reason) {
+    if let Some(entry) = caller.principal.audit_if_acting_for_another(AuditAction::ApiRequest, request.to_string(), outcome, reason) {
         store::audit::append_alone(&state.writer, &entry).await?;
     }
     Ok(())

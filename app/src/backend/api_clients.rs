@@ -93,6 +93,7 @@ pub async fn create(state: &AppState, owner: &User, name: &str, policy: SubjectP
         subject_policy: policy,
         secret_sealed: sealed,
         created_by_user_id: owner.id,
+        webapp_id: None,
     };
     let entry = AuditEntry {
         tenant_id: owner.tenant_id,

@@ -72,6 +72,10 @@ pub enum AuditAction {
     UserAttributes,
     /// A dataset looked at as another user sees it (View as).
     DatasetViewAs,
+    /// A code webapp registered or changed on the server's command line.
+    WebappRegister,
+    /// A code webapp disabled.
+    WebappDisable,
 }
 
 impl AuditAction {
@@ -99,6 +103,8 @@ impl AuditAction {
             AuditAction::CommentAdd => "comment.add",
             AuditAction::UserAttributes => "user.attributes",
             AuditAction::DatasetViewAs => "dataset.view_as",
+            AuditAction::WebappRegister => "webapp.register",
+            AuditAction::WebappDisable => "webapp.disable",
         }
     }
 }

@@ -22,9 +22,11 @@ pub struct Execution {
 }
 
 impl Execution {
-    /// Work the caller does as themselves (the UI's own pages, an API request).
+    /// Work the caller does as themselves (the UI's own pages, an API request — from a code
+    /// webapp's backend too, whose job then lists with the webapp's).
     pub fn as_caller(caller: Principal) -> Self {
-        Execution { run_as: caller.permissions_user().clone(), via: caller.via().clone(), caller, webapp_id: None }
+        let webapp_id = caller.webapp().map(|w| w.id);
+        Execution { run_as: caller.permissions_user().clone(), via: caller.via().clone(), caller, webapp_id }
     }
 
     /// Work a webapp's backend does as `run_as` for `caller`.

@@ -20,4 +20,5 @@ pub mod store;
 pub mod shared_throttles;
 pub mod throttle;
 pub mod tokens;
+pub mod webapp_access;
 pub mod webapp_backend;

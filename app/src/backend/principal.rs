@@ -5,6 +5,7 @@ use super::audit::{AuditAction, AuditEntry, Outcome};
 use super::store::impersonations::ImpersonationRow;
 use super::domain::User;
 use super::rules::modes::{self, Side};
+use super::rules::webapps::{Scopes, WebappToken};
 use crate::model::{ImpersonationMode, UserView, Via};
 
 /// Built only by the constructors below, so each way in sets every field the one right way.
@@ -21,12 +22,46 @@ pub struct Principal {
     impersonation_id: Option<i64>,
     /// How the actor acts for the subject, when impersonating.
     mode: Option<ImpersonationMode>,
+    /// The code webapp whose backend made the request, with a token of its own or one for its
+    /// browser user.
+    webapp: Option<WebappRef>,
+    /// The account a code webapp's backend runs as, when it acts for its browser user.
+    backend: Option<User>,
+}
+
+/// A code webapp, as a request made with one of its tokens knows it.
+#[derive(Clone, Debug)]
+pub struct WebappRef {
+    pub id: i64,
+    pub name: String,
+    /// For a token acting as the browser user: the scopes it still has; none for the backend's
+    /// own token.
+    pub user_scopes: Option<Scopes>,
+}
+
+impl WebappRef {
+    pub fn token(&self) -> WebappToken<'_> {
+        match &self.user_scopes {
+            None => WebappToken::App,
+            Some(scopes) => WebappToken::User(scopes),
+        }
+    }
 }
 
 impl Principal {
     /// A user acting as themselves through the UI.
     pub fn signed_in(user: User) -> Self {
-        Principal { subject: user, actor: None, via: Via::Ui, read_only: false, expires_at: None, impersonation_id: None, mode: None }
+        Principal {
+            subject: user,
+            actor: None,
+            via: Via::Ui,
+            read_only: false,
+            expires_at: None,
+            impersonation_id: None,
+            mode: None,
+            webapp: None,
+            backend: None,
+        }
     }
 
     /// `actor` acting as `subject` through the UI, in the impersonation `impersonation_id`.
@@ -39,6 +74,8 @@ impl Principal {
             expires_at: Some(impersonation.expires_at),
             impersonation_id: Some(impersonation.id),
             mode: Some(impersonation.mode),
+            webapp: None,
+            backend: None,
         }
     }
 
@@ -52,7 +89,31 @@ impl Principal {
         impersonation_id: Option<i64>,
     ) -> Self {
         let (actor, mode) = actor.map_or((None, None), |(actor, mode)| (Some(actor), Some(mode)));
-        Principal { subject, actor, via, read_only: false, expires_at: Some(expires_at), impersonation_id, mode }
+        Principal { subject, actor, via, read_only: false, expires_at: Some(expires_at), impersonation_id, mode, webapp: None, backend: None }
+    }
+
+    /// The bearer of a code webapp's token: its backend's own token (the subject is the account
+    /// it runs as), or one for its browser user (`backend` names that account), who may be
+    /// impersonated in the UI; until the token expires.
+    pub fn of_webapp_token(
+        subject: User,
+        impersonation: Option<(User, &ImpersonationRow)>,
+        backend: Option<User>,
+        webapp: WebappRef,
+        expires_at: i64,
+    ) -> Self {
+        let via = Via::Webapp { name: webapp.name.clone() };
+        let base = match impersonation {
+            Some((actor, row)) => Principal::impersonating(actor, subject, row),
+            None => Principal::signed_in(subject),
+        };
+        let expires_at = base.expires_at.map_or(expires_at, |ends| ends.min(expires_at));
+        Principal { via, expires_at: Some(expires_at), webapp: Some(webapp), backend, ..base }
+    }
+
+    /// The code webapp whose token the request carries.
+    pub fn webapp(&self) -> Option<&WebappRef> {
+        self.webapp.as_ref()
     }
 
     /// Who asked for a job, as its row recorded them.
@@ -143,18 +204,26 @@ impl Principal {
         self.actor.as_ref().unwrap_or(&self.subject)
     }
 
-    /// The audit entry of work done while impersonating, naming both people; none for someone
-    /// acting as themselves, whose work the job log and their own records already name.
-    pub fn audit_if_impersonating(&self, action: AuditAction, target: String, outcome: Outcome, reason: String) -> Option<AuditEntry> {
-        self.actor.as_ref().map(|_| self.audit(action, target, outcome, reason))
+    /// The audit entry of work done by someone for another — an impersonator, or a webapp's
+    /// backend for its browser user — naming both; none for someone acting as themselves, whose
+    /// work the job log and their own records already name.
+    pub fn audit_if_acting_for_another(&self, action: AuditAction, target: String, outcome: Outcome, reason: String) -> Option<AuditEntry> {
+        self.audited_actor().map(|_| self.audit(action, target, outcome, reason))
     }
 
-    /// An audit entry for something this principal did, naming both people when impersonating.
+    /// Who the audit names as acting for the subject: the impersonator, else the webapp
+    /// backend's account.
+    fn audited_actor(&self) -> Option<&User> {
+        self.actor.as_ref().or(self.backend.as_ref())
+    }
+
+    /// An audit entry for something this principal did, naming both people when someone acts
+    /// for the subject.
     pub fn audit(&self, action: AuditAction, target: String, outcome: Outcome, reason: String) -> AuditEntry {
         AuditEntry {
             tenant_id: self.tenant_id(),
-            actor_user_id: self.acting_user().id,
-            subject_user_id: self.actor.as_ref().map(|_| self.subject.id),
+            actor_user_id: self.audited_actor().unwrap_or(&self.subject).id,
+            subject_user_id: self.audited_actor().map(|_| self.subject.id),
             impersonation_id: self.impersonation_id,
             action: action.as_str().into(),
             target,

@@ -324,6 +324,7 @@ fn write_demo(tx: &Conn, hashes: &[String], client: Credentials) -> SqlResult<()
         subject_policy: SubjectPolicy::Compatible,
         secret_sealed: client.sealed,
         created_by_user_id: alice,
+        webapp_id: None,
     };
     store::api_clients::insert_in(tx, &new)?;
     Ok(())

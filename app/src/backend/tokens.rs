@@ -37,6 +37,11 @@ pub const MAX_CHAIN: usize = 4;
 
 pub const TOKEN_TYPE_JWT: &str = "urn:ietf:params:oauth:token-type:jwt";
 pub const TOKEN_TYPE_ACCESS_TOKEN: &str = "urn:ietf:params:oauth:token-type:access_token";
+/// The subject-token type of a webapp ticket (a code webapp's backend exchanges it).
+pub const TOKEN_TYPE_WEBAPP_TICKET: &str = "urn:guise:params:oauth:token-type:webapp-ticket";
+/// The `typ` header and audience of webapp tickets: neither kind of token passes for the other.
+pub const TICKET_TYP: &str = "guise-ticket+jwt";
+pub const TICKET_AUDIENCE: &str = "guise-webapp-ticket";
 
 /// How strictly a client's self-signed subject tokens are checked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -120,12 +125,45 @@ pub struct AccessClaims {
     /// with the token is audited under.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub imp: Option<i64>,
+    /// Tokens of a code webapp's backend: the webapp.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wa: Option<i64>,
+    /// A webapp's token for its browser user: the scopes it may use (space-separated).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
 }
 
 impl AccessClaims {
+    /// A token a webapp's backend got by exchanging a ticket: it acts as the browser user.
+    pub fn is_webapp_user_token(&self) -> bool {
+        self.wa.is_some() && self.act.is_some()
+    }
+
     pub fn is_impersonation(&self) -> bool {
         self.act.is_some()
     }
+}
+
+/// The claims of a webapp ticket: the proxy gives one with each request to a code webapp's
+/// backend, naming the browser user; the backend exchanges it once, within a minute.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TicketClaims {
+    pub iss: String,
+    pub aud: String,
+    /// The browser user's email.
+    pub sub: String,
+    pub uid: i64,
+    pub tenant: String,
+    /// The webapp the ticket is for, and its backend's client.
+    pub wa: i64,
+    pub cid: String,
+    pub iat: i64,
+    pub nbf: i64,
+    pub exp: i64,
+    pub jti: String,
+    /// When the browser user is being impersonated in the UI: that impersonation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub imp: Option<i64>,
 }
 
 /// At most `max` characters of a value a client sent, for messages and audit rows.
@@ -169,6 +207,7 @@ impl AccessTokenError {
 pub struct TokenKeys {
     kid: String,
     signing: Signing,
+    ticket_signing: Signing,
     verifying: HashMap<String, DecodingKey>,
     jwks: JwkSet,
     verified: VerifiedTokens,
@@ -230,12 +269,12 @@ struct Signing {
 }
 
 impl Signing {
-    fn new(kid: &str, pkcs8: &[u8]) -> Result<Self, String> {
+    fn new(kid: &str, pkcs8: &[u8], typ: &str) -> Result<Self, String> {
         use ed25519_dalek::pkcs8::DecodePrivateKey;
         let key = ed25519_dalek::SigningKey::from_pkcs8_der(pkcs8).map_err(|e| format!("signing key {kid} is unusable: {e}"))?;
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(kid.to_owned());
-        header.typ = Some(ACCESS_TOKEN_TYP.into());
+        header.typ = Some(typ.into());
         let header = serde_json::to_vec(&header).map_err(|e| format!("cannot encode a token header: {e}"))?;
         Ok(Signing { key, header: URL_SAFE_NO_PAD.encode(header) })
     }
@@ -281,7 +320,8 @@ impl TokenKeys {
         }
         Ok(TokenKeys {
             kid: kid.clone(),
-            signing: Signing::new(kid, first)?,
+            signing: Signing::new(kid, first, ACCESS_TOKEN_TYP)?,
+            ticket_signing: Signing::new(kid, first, TICKET_TYP)?,
             verifying,
             jwks,
             verified: VerifiedTokens::default(),
@@ -306,6 +346,30 @@ impl TokenKeys {
 
     pub fn issue(&self, claims: &AccessClaims) -> Result<String, String> {
         self.signing.sign(claims)
+    }
+
+    pub fn issue_ticket(&self, claims: &TicketClaims) -> Result<String, String> {
+        self.ticket_signing.sign(claims)
+    }
+
+    /// Checks a webapp ticket: our key, EdDSA, the ticket `typ` and audience, every claim, and
+    /// no leeway on its expiry (it lives a minute). Never cached: each is used once.
+    pub fn verify_ticket(&self, token: &str) -> Result<TicketClaims, AccessTokenError> {
+        if token.len() > MAX_TOKEN_BYTES {
+            return Err(AccessTokenError::Malformed);
+        }
+        let header = jsonwebtoken::decode_header(token).map_err(|_| AccessTokenError::Malformed)?;
+        if header.alg != Algorithm::EdDSA || header.typ.as_deref() != Some(TICKET_TYP) {
+            return Err(AccessTokenError::Invalid("it is not a Guise webapp ticket".into()));
+        }
+        let key = header.kid.as_deref().and_then(|kid| self.verifying.get(kid)).ok_or(AccessTokenError::UnknownKey)?;
+        let mut validation = Validation::new(Algorithm::EdDSA);
+        validation.leeway = 0;
+        validation.validate_nbf = true;
+        validation.set_issuer(&[ISSUER]);
+        validation.set_audience(&[TICKET_AUDIENCE]);
+        validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
+        jsonwebtoken::decode::<TicketClaims>(token, key, &validation).map(|data| data.claims).map_err(decode_error)
     }
 
     /// Checks one of our access tokens: our key, our algorithm, our issuer and audience,
@@ -339,18 +403,18 @@ impl TokenKeys {
         validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
         jsonwebtoken::decode::<AccessClaims>(token, key, &validation)
             .map(|data| data.claims)
-            .map_err(|e| {
-                use jsonwebtoken::errors::ErrorKind;
-                match e.kind() {
-                    ErrorKind::InvalidSignature => AccessTokenError::BadSignature,
-                    ErrorKind::ExpiredSignature => AccessTokenError::Expired,
-                    ErrorKind::InvalidToken | ErrorKind::Base64(_) | ErrorKind::Json(_) | ErrorKind::Utf8(_) => {
-                        AccessTokenError::Malformed
-                    }
-                    other => AccessTokenError::Invalid(format!("{other:?}")),
-                }
-            })
+            .map_err(decode_error)
             .and_then(|claims| check_chain_depth(&claims).map(|_| claims))
+    }
+}
+
+fn decode_error(e: jsonwebtoken::errors::Error) -> AccessTokenError {
+    use jsonwebtoken::errors::ErrorKind;
+    match e.kind() {
+        ErrorKind::InvalidSignature => AccessTokenError::BadSignature,
+        ErrorKind::ExpiredSignature => AccessTokenError::Expired,
+        ErrorKind::InvalidToken | ErrorKind::Base64(_) | ErrorKind::Json(_) | ErrorKind::Utf8(_) => AccessTokenError::Malformed,
+        other => AccessTokenError::Invalid(format!("{other:?}")),
     }
 }
 
@@ -699,7 +763,48 @@ mod tests {
             jti: new_jti(),
             act,
             imp: None,
+            wa: None,
+            scope: None,
         }
+    }
+
+    fn ticket_claims(now: i64) -> TicketClaims {
+        TicketClaims {
+            iss: ISSUER.into(),
+            aud: TICKET_AUDIENCE.into(),
+            sub: "u1@tshirts.example".into(),
+            uid: 3,
+            tenant: "TShirts Co.".into(),
+            wa: 7,
+            cid: "flask-demo-backend".into(),
+            iat: now,
+            nbf: now,
+            exp: now + 60,
+            jti: new_jti(),
+            imp: None,
+        }
+    }
+
+    #[test]
+    fn a_ticket_is_not_an_access_token_and_back() {
+        let keys = TokenKeys::ephemeral();
+        let ticket = keys.issue_ticket(&ticket_claims(now())).unwrap();
+        assert_eq!(keys.verify_ticket(&ticket).unwrap().uid, 3);
+        assert_eq!(keys.verify(&ticket).unwrap_err(), AccessTokenError::NotAnAccessToken);
+        let access = keys.issue(&access_claims(now(), None)).unwrap();
+        assert!(matches!(keys.verify_ticket(&access).unwrap_err(), AccessTokenError::Invalid(_)));
+        // A ticket signed with another server's key, or with the access audience, is refused.
+        assert_eq!(TokenKeys::ephemeral().verify_ticket(&ticket).unwrap_err(), AccessTokenError::UnknownKey);
+        let wrong_audience = keys.issue_ticket(&TicketClaims { aud: AUDIENCE.into(), ..ticket_claims(now()) }).unwrap();
+        assert!(matches!(keys.verify_ticket(&wrong_audience).unwrap_err(), AccessTokenError::Invalid(_)));
+    }
+
+    #[test]
+    fn an_expired_ticket_gets_no_leeway() {
+        let keys = TokenKeys::ephemeral();
+        let past = now() - 61;
+        let ticket = keys.issue_ticket(&ticket_claims(past)).unwrap();
+        assert_eq!(keys.verify_ticket(&ticket).unwrap_err(), AccessTokenError::Expired);
     }
 
     fn now() -> i64 {

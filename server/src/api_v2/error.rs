@@ -54,6 +54,7 @@ fn status_and_code(failure: &ApiFailure) -> (StatusCode, &'static str) {
         ApiFailure::UnsupportedGrant(_) => (StatusCode::BAD_REQUEST, "unsupported_grant_type"),
         ApiFailure::TokenRefused(_) => (StatusCode::UNAUTHORIZED, "invalid_token"),
         ApiFailure::NotAllowed(_) => (StatusCode::FORBIDDEN, "insufficient_scope"),
+        ApiFailure::InvalidScope(_) => (StatusCode::BAD_REQUEST, "invalid_scope"),
         ApiFailure::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "invalid_request"),
         ApiFailure::SlowDown { .. } => (StatusCode::TOO_MANY_REQUESTS, "slow_down"),
         ApiFailure::App(e) => {

@@ -10,10 +10,13 @@ pub mod resources;
 pub mod token;
 
 use app::backend::api_access::{self, ApiFailure};
+use app::backend::audit::{AuditAction, Outcome};
+use app::backend::rules::webapps::{self, Endpoint};
+use app::backend::webapp_access;
 use app::backend::state::AppState;
 use axum::body::{to_bytes, Body, Bytes};
 use axum::http::request::Parts;
-use axum::extract::{Request, State};
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::middleware::{from_fn, from_fn_with_state, Next};
 use axum::response::{IntoResponse, Response};
@@ -40,6 +43,7 @@ pub fn router(state: AppState) -> Router {
         .layer(from_fn(limit_body));
     Router::new()
         .route("/v2/auth/token", post(token::token))
+        .route("/v2/auth/introspect", post(token::introspect))
         .route("/.well-known/jwks.json", get(token::jwks))
         .route("/v2/openapi.json", get(openapi::document))
         .merge(resources)
@@ -81,11 +85,22 @@ async fn authenticate(State(state): State<AppState>, mut request: Request, next:
         }
         Err(e) => return ApiError(ApiFailure::token_refused(e.description())).into_response(),
     };
-    let caller = match api_access::authenticate_request(&state, &token).await {
+    let caller = match webapp_access::authenticate_request(&state, &token).await {
         Ok(caller) => caller,
         Err(e) => return ApiError(e).into_response(),
     };
     let described = format!("{} {}", request.method(), request.uri().path());
+    if let Some(webapp) = caller.principal.webapp() {
+        let route = request.extensions().get::<MatchedPath>().map(|m| m.as_str().to_string()).unwrap_or_default();
+        let endpoint = webapp_endpoint(&route).unwrap_or(Endpoint::Other);
+        if let Err(why) = webapps::webapp_token_may_call(webapp.token(), endpoint) {
+            let entry = caller.principal.audit(AuditAction::ApiRequest, described, Outcome::Denied, why.clone());
+            return match app::backend::store::audit::append_alone(&state.writer, &entry).await {
+                Ok(()) => ApiError(ApiFailure::not_allowed(why)).into_response(),
+                Err(e) => ApiError(e.into()).into_response(),
+            };
+        }
+    }
     request.extensions_mut().insert(caller.clone());
     let response = next.run(request).await;
     if response.extensions().get::<SelfAudited>().is_some() {
@@ -96,6 +111,20 @@ async fn authenticate(State(state): State<AppState>, mut request: Request, next:
         // What cannot be audited is not answered.
         Err(e) => ApiError(e.into()).into_response(),
     }
+}
+
+/// What each resource route is, as far as a code webapp's tokens are concerned.
+fn webapp_endpoint(route: &str) -> Option<Endpoint> {
+    Some(match route {
+        "/v2/whoami" => Endpoint::WhoAmI,
+        "/v2/files" => Endpoint::Files,
+        "/v2/datasets/{name}/rows" => Endpoint::Rows,
+        "/v2/datasets/{name}/build" => Endpoint::Build,
+        "/v2/jobs" => Endpoint::Jobs,
+        "/v2/jobs/{id}" => Endpoint::Job,
+        admin if admin.starts_with("/v2/admin/") => Endpoint::Admin,
+        _ => return None,
+    })
 }
 
 /// Refuses bodies over `MAX_API_BODY_BYTES` with 413 in the API's error shape.
@@ -127,4 +156,22 @@ pub fn private_json<T: serde::Serialize>(status: StatusCode, value: &T) -> Respo
     let mut response = (status, axum::Json(value)).into_response();
     response.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use utoipa::OpenApi;
+
+    #[test]
+    fn every_resource_route_is_classified_for_webapp_tokens() {
+        let open_to_all = ["/v2/auth/token", "/v2/auth/introspect", "/.well-known/jwks.json"];
+        for path in openapi::ApiDoc::openapi().paths.paths.keys() {
+            if !open_to_all.contains(&path.as_str()) {
+                assert!(webapp_endpoint(path).is_some(), "{path} is not classified for webapp tokens");
+            }
+        }
+        assert_eq!(webapp_endpoint("/v2/admin/audit"), Some(Endpoint::Admin));
+        assert_eq!(webapp_endpoint("/v2/somewhere"), None);
+    }
 }

@@ -13,6 +13,7 @@ use utoipa::{Modify, OpenApi};
     ),
     paths(
         token::token,
+        token::introspect,
         token::jwks,
         resources::whoami,
         resources::files,

@@ -55,6 +55,10 @@ pub struct WhoAmI {
     pub delegation_chain: Vec<ChainLink>,
     /// When the token expires, in seconds since 1970.
     pub token_expires_at: i64,
+    /// The code webapp whose backend holds the token.
+    pub webapp: Option<String>,
+    /// A webapp's token for its browser user: the scopes it has now (space-separated).
+    pub scopes: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -82,6 +86,8 @@ pub async fn whoami(Extension(caller): Extension<ApiCaller>) -> Response {
         mode: p.mode().map(|m| m.as_db().to_string()),
         delegation_chain: chain.collect(),
         token_expires_at: caller.claims.exp,
+        webapp: p.webapp().map(|w| w.name.clone()),
+        scopes: p.webapp().and_then(|w| w.user_scopes.as_ref()).map(|s| s.as_text()),
     };
     private_json(StatusCode::OK, &body)
 }

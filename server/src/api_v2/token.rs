@@ -9,7 +9,8 @@ use app::backend::audit::Outcome;
 use app::backend::state::AppState;
 use app::backend::throttle::ClientAddress;
 use app::backend::store;
-use app::backend::tokens::{clip, TOKEN_TYPE_ACCESS_TOKEN};
+use app::backend::tokens::{clip, TOKEN_TYPE_ACCESS_TOKEN, TOKEN_TYPE_WEBAPP_TICKET};
+use app::backend::webapp_access;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -32,10 +33,11 @@ pub struct TokenForm {
     client_id: Option<String>,
     client_secret: Option<String>,
     /// Token exchange: a JWT signed by the client with HS256 and its secret, header `kid` =
-    /// client id, claim `sub` = the email of the user to impersonate, optional `tenant`.
+    /// client id, claim `sub` = the email of the user to impersonate, optional `tenant`; or,
+    /// from a code webapp's backend, the ticket its request carried (`X-Guise-Ticket`).
     subject_token: Option<String>,
     /// `urn:ietf:params:oauth:token-type:jwt` (or `…:access_token` for a Guise token, whose
-    /// delegation chain is kept).
+    /// delegation chain is kept, or `urn:guise:params:oauth:token-type:webapp-ticket`).
     subject_token_type: Option<String>,
     /// Token exchange: the client's access token (also sent as `Authorization: Bearer`).
     actor_token: Option<String>,
@@ -43,6 +45,9 @@ pub struct TokenForm {
     actor_token_type: Option<String>,
     /// Optional; only `urn:ietf:params:oauth:token-type:access_token`.
     requested_token_type: Option<String>,
+    /// Webapp tickets only: the scopes wanted (space-separated), at most the webapp's; all of
+    /// the webapp's when absent.
+    scope: Option<String>,
 }
 
 /// A successful token response (RFC 6749 §5.1, RFC 8693 §2.2.1).
@@ -56,6 +61,9 @@ pub struct TokenResponse {
     /// Token exchange only: `urn:ietf:params:oauth:token-type:access_token`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub issued_token_type: Option<&'static str>,
+    /// Webapp tickets only: the scopes the token has (space-separated).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
 }
 
 /// The parameters of a form body; a repeated parameter is an error (RFC 6749 §3.2).
@@ -159,7 +167,7 @@ async fn client_credentials(
         None => (required(params, "client_id")?.to_string(), required(params, "client_secret")?.to_string()),
     };
     let issued = api_access::client_credentials(state, &client_id, &secret, address).await?;
-    Ok(TokenResponse { access_token: issued.access_token, token_type: "bearer", expires_in: issued.expires_in, issued_token_type: None })
+    Ok(TokenResponse { access_token: issued.access_token, token_type: "bearer", expires_in: issued.expires_in, issued_token_type: None, scope: None })
 }
 
 async fn token_exchange(state: &AppState, headers: &HeaderMap, params: &HashMap<String, String>) -> ApiResult<TokenResponse> {
@@ -180,12 +188,22 @@ async fn token_exchange(state: &AppState, headers: &HeaderMap, params: &HashMap<
         Ok(found) => found,
         Err(error) => return Err(api_access::refuse_exchange(state, &session, error).await.into()),
     };
-    let issued = api_access::exchange(state, &session, subject_token, subject_token_type).await?;
+    let scope = params.get("scope").map(String::as_str);
+    let (issued, scope) = if subject_token_type == TOKEN_TYPE_WEBAPP_TICKET {
+        let (issued, granted) = webapp_access::exchange_ticket(state, &session, subject_token, scope).await?;
+        (issued, Some(granted.as_text()))
+    } else if scope.is_some() {
+        let error = ApiFailure::invalid_scope("scope applies only to the exchange of a webapp ticket");
+        return Err(api_access::refuse_exchange(state, &session, error).await.into());
+    } else {
+        (api_access::exchange(state, &session, subject_token, subject_token_type).await?, None)
+    };
     Ok(TokenResponse {
         access_token: issued.access_token,
         token_type: "bearer",
         expires_in: issued.expires_in,
         issued_token_type: Some(TOKEN_TYPE_ACCESS_TOKEN),
+        scope,
     })
 }
 
@@ -262,4 +280,72 @@ mod tests {
         headers.insert(header::AUTHORIZATION, "Bearer abc".parse().unwrap());
         assert_eq!(basic_credentials(&headers).unwrap(), None);
     }
+}
+
+/// An introspection answer (RFC 7662): `active` false for any ticket that is not live, unused
+/// and for the caller's webapp, with nothing else said.
+#[derive(Serialize, ToSchema)]
+pub struct Introspection {
+    pub active: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sub: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exp: Option<i64>,
+    /// The webapp's slug.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webapp: Option<String>,
+}
+
+/// Who the browser user of a webapp ticket is, for the webapp's backend (its own token as
+/// bearer; form `token=<ticket>`). The ticket stays unused.
+#[utoipa::path(
+    post,
+    path = "/v2/auth/introspect",
+    tag = "auth",
+    security(("bearer" = [])),
+    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "token=<webapp ticket>"),
+    responses(
+        (status = 200, body = Introspection),
+        (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 403, description = "The bearer is not a webapp backend's own token", body = ErrorBody),
+    )
+)]
+pub async fn introspect(State(state): State<AppState>, request: Request) -> Response {
+    match introspection(&state, request).await {
+        Ok(answer) => private_json(StatusCode::OK, &answer),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn introspection(state: &AppState, request: Request) -> ApiResult<Introspection> {
+    let (parts, bytes) = read_body(request).await?;
+    let Some(bearer) = bearer_token(&parts.headers).map_err(|e| ApiFailure::token_refused(e.description()))? else {
+        return Err(ApiFailure::token_refused("an access token is required: send Authorization: Bearer <token>").into());
+    };
+    let session = api_access::verify_client_token(state, bearer).await?;
+    if !is_form(&parts.headers) {
+        return Err(ApiFailure::bad_request("the body must be application/x-www-form-urlencoded").into());
+    }
+    let params = parse_form(&bytes)?;
+    let ticket = required(&params, "token")?;
+    let inactive = Introspection { active: false, sub: None, email: None, name: None, tenant: None, exp: None, webapp: None };
+    Ok(match webapp_access::introspect(state, &session, ticket).await? {
+        None => inactive,
+        Some(info) => Introspection {
+            active: true,
+            sub: Some(info.user.email.clone()),
+            email: Some(info.user.email),
+            name: Some(info.user.display_name),
+            tenant: Some(info.tenant),
+            exp: Some(info.expires_at),
+            webapp: Some(info.webapp),
+        },
+    })
 }

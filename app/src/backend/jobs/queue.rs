@@ -57,7 +57,7 @@ pub async fn enqueue_build(
     let audit_entry = |outcome: Outcome, reason: String| {
         let target = format!("{}/{}", project.key, dataset.name);
         caller
-            .audit_if_impersonating(AuditAction::DatasetBuild, target, outcome, reason)
+            .audit_if_acting_for_another(AuditAction::DatasetBuild, target, outcome, reason)
             .map(|entry| AuditEntry { via: execution.via.label(), ..entry })
     };
     if let Err(denial) = impersonation::may_change(caller.read_only()) {

@@ -42,7 +42,7 @@ pub async fn comments(state: &AppState, principal: &Principal, ds: &DatasetRow) 
 pub async fn add_comment(state: &AppState, principal: &Principal, ds: &DatasetRow, body: &str) -> Result<i64, AppError> {
     let body = discussion::check_comment(body).map_err(AppError::BadRequest)?;
     let target = format!("on dataset {}", ds.name);
-    let entry = principal.audit_if_impersonating(AuditAction::CommentAdd, target, Outcome::Allowed, principal.mode_note());
+    let entry = principal.audit_if_acting_for_another(AuditAction::CommentAdd, target, Outcome::Allowed, principal.mode_note());
     if let Err(denial) = impersonation::may_change(principal.read_only()) {
         if let Some(entry) = entry {
             store::audit::append_alone(&state.writer, &entry.denied(denial.message())).await?;

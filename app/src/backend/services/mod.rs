@@ -6,3 +6,4 @@ pub mod jobs;
 pub mod projects;
 pub mod settings;
 pub mod shop;
+pub mod webapps;

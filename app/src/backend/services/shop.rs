@@ -92,7 +92,7 @@ pub async fn place_order(state: &AppState, principal: &Principal, lines: &[(i64,
     let shop = shop_of(state, principal).await?;
     let customer = principal.subject();
     let target = format!("for {}", customer.email);
-    let entry = principal.audit_if_impersonating(AuditAction::OrderPlace, target, Outcome::Allowed, principal.mode_note());
+    let entry = principal.audit_if_acting_for_another(AuditAction::OrderPlace, target, Outcome::Allowed, principal.mode_note());
     let refuse = |why: String, error: AppError| {
         let entry = entry.clone();
         async move {

@@ -18,6 +18,8 @@ pub struct ApiClientRow {
     pub secret_sealed: String,
     pub secret_version: i64,
     pub revoked_at: Option<i64>,
+    /// The code webapp whose backend the client is (Guise manages such clients).
+    pub webapp_id: Option<i64>,
 }
 
 // The sealed secret stays out of logs.
@@ -52,10 +54,17 @@ pub struct NewApiClient {
     pub subject_policy: SubjectPolicy,
     pub secret_sealed: String,
     pub created_by_user_id: i64,
+    pub webapp_id: Option<i64>,
 }
 
-/// A client from the first nine columns of a row, in the order of
-/// `id, tenant_id, client_id, name, owner_user_id, subject_policy, secret_sealed, secret_version, revoked_at`.
+/// The columns `client_row` reads, in its order.
+macro_rules! client_columns {
+    () => {
+        "c.id, c.tenant_id, c.client_id, c.name, c.owner_user_id, c.subject_policy, c.secret_sealed, c.secret_version, c.revoked_at, c.webapp_id"
+    };
+}
+
+/// A client from the first ten columns of a row (`client_columns!`).
 fn client_row(r: &Row<'_>) -> SqlResult<ApiClientRow> {
     Ok(ApiClientRow {
         id: r.get(0)?,
@@ -67,6 +76,7 @@ fn client_row(r: &Row<'_>) -> SqlResult<ApiClientRow> {
         secret_sealed: r.get(6)?,
         secret_version: r.get(7)?,
         revoked_at: r.get(8)?,
+        webapp_id: r.get(9)?,
     })
 }
 
@@ -74,8 +84,8 @@ pub fn insert_in(tx: &Conn, new: &NewApiClient) -> SqlResult<i64> {
     query_row(
         tx,
         "INSERT INTO api_clients (tenant_id, client_id, name, owner_user_id, subject_policy, secret_sealed,
-                                  created_by_user_id, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                                  created_by_user_id, created_at, webapp_id)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         params![
             new.tenant_id,
             new.client_id,
@@ -85,6 +95,7 @@ pub fn insert_in(tx: &Conn, new: &NewApiClient) -> SqlResult<i64> {
             new.secret_sealed,
             new.created_by_user_id,
             now_ms(),
+            new.webapp_id,
         ],
         |row| row.get(0),
     )
@@ -119,14 +130,16 @@ pub async fn with_owner(db: &Db, client_id: &str) -> Result<Option<ClientWithOwn
     db.read_inline(move |conn| {
         query_row(
             conn,
-            "SELECT c.id, c.tenant_id, c.client_id, c.name, c.owner_user_id, c.subject_policy, c.secret_sealed,
-                    c.secret_version, c.revoked_at, u.email, u.display_name, u.password_hash, u.is_admin,
-                    u.account_type, u.disabled, t.name, c.last_used_at,
+            concat!(
+                "SELECT ",
+                client_columns!(),
+                ", u.email, u.display_name, u.password_hash, u.is_admin, u.account_type, u.disabled, t.name, c.last_used_at,
                     (SELECT value FROM access_version WHERE id = 1)
              FROM api_clients c
              JOIN users u ON u.id = c.owner_user_id
              JOIN tenants t ON t.id = c.tenant_id
-             WHERE c.client_id = ?",
+             WHERE c.client_id = ?"
+            ),
             params![client_id],
             |r| {
             Ok(ClientWithOwner {
@@ -134,16 +147,16 @@ pub async fn with_owner(db: &Db, client_id: &str) -> Result<Option<ClientWithOwn
                 owner: User {
                     id: r.get(4)?,
                     tenant_id: r.get(1)?,
-                    email: r.get(9)?,
-                    display_name: r.get(10)?,
-                    password_hash: r.get(11)?,
-                    is_admin: r.get(12)?,
-                    account_type: r.parsed(13)?,
-                    disabled: r.get(14)?,
+                    email: r.get(10)?,
+                    display_name: r.get(11)?,
+                    password_hash: r.get(12)?,
+                    is_admin: r.get(13)?,
+                    account_type: r.parsed(14)?,
+                    disabled: r.get(15)?,
                 },
-                tenant: r.get(15)?,
-                last_used_at: r.get(16)?,
-                access_version: r.get(17)?,
+                tenant: r.get(16)?,
+                last_used_at: r.get(17)?,
+                access_version: r.get(18)?,
             })
         })
         .optional()
@@ -157,8 +170,7 @@ pub async fn by_client_id(db: &Db, tenant_id: i64, client_id: &str) -> Result<Op
     db.read(move |c| {
         query_row(
             c,
-            "SELECT id, tenant_id, client_id, name, owner_user_id, subject_policy, secret_sealed, secret_version, revoked_at
-             FROM api_clients WHERE client_id = ? AND tenant_id = ?",
+            concat!("SELECT ", client_columns!(), " FROM api_clients c WHERE c.client_id = ? AND c.tenant_id = ?"),
             params![client_id, tenant_id],
             client_row,
         )
@@ -175,7 +187,7 @@ pub async fn list(db: &Db, tenant_id: i64, viewer_user_id: i64) -> Result<Vec<Ap
             "SELECT c.client_id, c.name, u.id, u.email, u.display_name, c.subject_policy, c.secret_version,
                     c.created_at, c.rotated_at, c.revoked_at, c.last_used_at
              FROM api_clients c JOIN users u ON u.id = c.owner_user_id
-             WHERE c.tenant_id = ? ORDER BY c.id DESC",
+             WHERE c.tenant_id = ? AND c.webapp_id IS NULL ORDER BY c.id DESC",
             params![tenant_id],
             |r| {
                 let owner_id: i64 = r.get(2)?;
@@ -234,12 +246,12 @@ async fn change_active(
                 Change::Rotate { secret_sealed } => execute(
                     tx,
                     "UPDATE api_clients SET secret_sealed = ?, secret_version = secret_version + 1, rotated_at = ?
-                     WHERE tenant_id = ? AND client_id = ? AND revoked_at IS NULL",
+                     WHERE tenant_id = ? AND client_id = ? AND revoked_at IS NULL AND webapp_id IS NULL",
                     params![secret_sealed, now, tenant_id, client_id],
                 )?,
                 Change::Revoke => execute(
                     tx,
-                    "UPDATE api_clients SET revoked_at = ? WHERE tenant_id = ? AND client_id = ? AND revoked_at IS NULL",
+                    "UPDATE api_clients SET revoked_at = ? WHERE tenant_id = ? AND client_id = ? AND revoked_at IS NULL AND webapp_id IS NULL",
                     params![now, tenant_id, client_id],
                 )?,
             };
@@ -251,6 +263,28 @@ async fn change_active(
             Ok(true)
         })
         .await
+}
+
+/// The live client of a code webapp's backend.
+pub fn active_of_webapp(tx: &Conn, webapp_id: i64) -> SqlResult<Option<ApiClientRow>> {
+    query_row(
+        tx,
+        concat!("SELECT ", client_columns!(), " FROM api_clients c WHERE c.webapp_id = ? AND c.revoked_at IS NULL"),
+        params![webapp_id],
+        client_row,
+    )
+    .optional()
+}
+
+/// The id of the live client of a code webapp's backend.
+pub async fn active_id_of_webapp(db: &Db, webapp_id: i64) -> Result<Option<String>, sqlx::Error> {
+    db.read(move |c| active_of_webapp(c, webapp_id).map(|found| found.map(|client| client.client_id))).await
+}
+
+/// Revokes the live client of a code webapp's backend, if it has one.
+pub fn revoke_of_webapp(tx: &Conn, webapp_id: i64) -> SqlResult<()> {
+    execute(tx, "UPDATE api_clients SET revoked_at = ? WHERE webapp_id = ? AND revoked_at IS NULL", params![now_ms(), webapp_id])
+        .map(|_| ())
 }
 
 /// Records that a client obtained a token, with the token's audit row; `mark_used`: its

@@ -39,6 +39,7 @@ enum Key {
     Projects(i64),
     ProjectGrants { project_id: i64, user_id: i64 },
     Webapp { project_id: i64, slug: String },
+    WebappById(i64),
 }
 
 type Entry = Arc<dyn Any + Send + Sync>;
@@ -204,6 +205,10 @@ impl Cached<'_> {
     pub async fn webapp(&self, project_id: i64, slug: &str) -> Result<Option<WebappRow>, sqlx::Error> {
         let key = Key::Webapp { project_id, slug: slug.to_string() };
         self.cache.get_or_load(key, webapps::by_slug(self.db, project_id, slug)).await
+    }
+
+    pub async fn webapp_by_id(&self, id: i64) -> Result<Option<WebappRow>, sqlx::Error> {
+        self.cache.get_or_load(Key::WebappById(id), webapps::by_id(self.db, id)).await
     }
 }
 

@@ -20,21 +20,37 @@ fn sweep_due() -> bool {
 /// The outcome of recording an exchange.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Recorded {
-    /// The id of the impersonation the exchange started.
-    Done(i64),
+    /// The id of the impersonation the exchange started, if it started one.
+    Done(Option<i64>),
     /// The jti was used before: nothing was written.
     Replayed,
 }
 
+/// The key webapp tickets are recorded under: per webapp, so a new client of the same
+/// webapp (after a rotation or a change of account) cannot use a ticket again either.
+pub fn ticket_key(webapp_id: i64) -> String {
+    format!("webapp:{webapp_id}")
+}
+
+/// Whether a subject-token id was already used under `key`.
+pub async fn is_used(db: &super::Db, key: &str, jti: &str) -> Result<bool, sqlx::Error> {
+    let (key, jti) = (key.to_string(), jti.to_string());
+    db.read(move |c| {
+        super::query_row(c, "SELECT COUNT(*) FROM used_subject_tokens WHERE client_id = ? AND jti = ?", params![key, jti], |r| r.get(0))
+    })
+    .await
+    .map(|n: i64| n > 0)
+}
+
 /// Records a successful exchange: the subject token's jti (when it has one), the
-/// impersonation, the client's last use (when `mark_used`) and the audit row commit together,
+/// impersonation (an exchange of a webapp ticket starts none), the client's last use (when `mark_used`) and the audit row commit together,
 /// or not at all when the jti was seen before.
 pub async fn record_exchange(
     writer: &Writer,
     client_id: &str,
     jti: Option<&str>,
     expires_at: Option<i64>,
-    impersonation: NewImpersonation,
+    impersonation: Option<NewImpersonation>,
     mark_used: bool,
     mut entry: AuditEntry,
 ) -> Result<Recorded, sqlx::Error> {
@@ -55,8 +71,10 @@ pub async fn record_exchange(
                     return Ok(Recorded::Replayed);
                 }
             }
-            let id = impersonations::insert_in(tx, &impersonation)?;
-            entry.impersonation_id = Some(id);
+            let id = impersonation.map(|started| impersonations::insert_in(tx, &started)).transpose()?;
+            if id.is_some() {
+                entry.impersonation_id = id;
+            }
             if mark_used {
                 api_clients::mark_used(tx, &client_id)?;
             }

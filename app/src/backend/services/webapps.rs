@@ -1,0 +1,92 @@
+//! Code webapps (M23) as the operator registers and disables them on the server's command
+//! line: a folder of frontend files and a program Guise runs as the webapp's backend. Nothing
+//! else may name a folder or a command, since registering one means trusting its code.
+
+use crate::backend::api_clients::{check_name, new_credentials, Credentials};
+use crate::backend::audit::{AuditAction, AuditEntry, Outcome};
+use crate::backend::rules::{permissions, webapps::{self, Scopes}};
+use crate::backend::services::projects::validate_key;
+use crate::backend::state::AppState;
+use crate::backend::store::{self, api_clients::NewApiClient, webapps::{CodeSpec, NewCodeWebapp, Registered}};
+use crate::backend::tokens::SubjectPolicy;
+use crate::error::AppError;
+use std::path::{Path, PathBuf};
+
+/// A registration as the operator typed it.
+#[derive(Clone, Debug)]
+pub struct Registration {
+    pub project_key: String,
+    pub slug: String,
+    pub name: String,
+    pub run_as: String,
+    pub scopes: Vec<String>,
+    pub frontend_dir: PathBuf,
+    pub workdir: PathBuf,
+    pub command: Vec<String>,
+}
+
+/// How the command line names itself in audit rows.
+pub const VIA_COMMAND_LINE: &str = "command line";
+
+fn folder(what: &str, path: &Path) -> Result<String, AppError> {
+    let canonical = path
+        .canonicalize()
+        .map_err(|e| AppError::BadRequest(format!("the {what} {} cannot be used: {e}", path.display())))?;
+    if !canonical.is_dir() {
+        return Err(AppError::BadRequest(format!("the {what} {} is not a folder", path.display())));
+    }
+    canonical.to_str().map(str::to_string).ok_or_else(|| AppError::BadRequest(format!("the {what} {} is not UTF-8", path.display())))
+}
+
+/// A slug that is safe in a URL path segment.
+fn check_slug(slug: &str) -> Result<&str, AppError> {
+    let slug = validate_key("the webapp slug", slug)?;
+    if !slug.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') || slug.starts_with('-') {
+        return Err(AppError::BadRequest(format!("{slug:?} is not a slug: use lower-case letters, digits and '-'")));
+    }
+    Ok(slug)
+}
+
+/// Registers a code webapp, or updates the one registered under that slug. The same
+/// registration again writes nothing.
+pub async fn register(state: &AppState, r: &Registration) -> Result<(i64, Registered), AppError> {
+    let slug = check_slug(&r.slug)?;
+    let name = check_name(&r.name)?;
+    let scopes = Scopes::parse(&r.scopes.join(" ")).map_err(AppError::BadRequest)?;
+    webapps::check_command(&r.command).map_err(AppError::BadRequest)?;
+    let code = CodeSpec { frontend_dir: folder("frontend folder", &r.frontend_dir)?, workdir: folder("working folder", &r.workdir)?, command: r.command.clone() };
+    let run_as = store::users::by_email(&state.db, r.run_as.trim())
+        .await?
+        .ok_or_else(|| AppError::BadRequest(format!("no account {}", r.run_as.trim())))?;
+    let project = store::projects::by_key(&state.db, run_as.tenant_id, validate_key("project key", &r.project_key)?)
+        .await?
+        .ok_or_else(|| AppError::BadRequest(format!("{}'s tenant has no project {}", run_as.email, r.project_key.trim())))?;
+    permissions::may_be_webapp_identity(&run_as, project.tenant_id)
+        .map_err(|d| AppError::BadRequest(format!("{} cannot run the backend: {}", run_as.email, d.reason())))?;
+    let client_name = format!("Backend of {name}");
+    let Credentials { client_id, sealed, .. } = new_credentials(&state.keys.server, &client_name, None, None);
+    let client = NewApiClient {
+        tenant_id: project.tenant_id,
+        client_id,
+        name: client_name,
+        owner_user_id: run_as.id,
+        subject_policy: SubjectPolicy::Strict,
+        secret_sealed: sealed,
+        created_by_user_id: run_as.id,
+        webapp_id: None,
+    };
+    let entry = AuditEntry {
+        tenant_id: project.tenant_id,
+        // Nobody is signed in on the command line: the row names the account the backend runs as.
+        actor_user_id: run_as.id,
+        subject_user_id: None,
+        impersonation_id: None,
+        action: AuditAction::WebappRegister.as_str().into(),
+        target: format!("webapp {}/{slug} ({name})", project.key),
+        outcome: Outcome::Allowed,
+        reason: format!("scopes: {}; command: {}", scopes.as_text(), r.command.join(" ")),
+        via: VIA_COMMAND_LINE.into(),
+    };
+    let new = NewCodeWebapp { project_id: project.id, slug: slug.to_string(), name: name.to_string(), run_as_user_id: run_as.id, scopes: scopes.as_text(), code };
+    store::webapps::register_code(&state.writer, new, client, entry).await?.map_err(AppError::Conflict)
+}
