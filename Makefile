@@ -3,7 +3,7 @@ SHELL := /bin/bash
 # wasm-opt 132 from npm must come before any other (Debian's 108 breaks hydration).
 export PATH := $(CURDIR)/end2end/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: run dev test bench install install-test lint unit integration e2e example release
+.PHONY: run dev test bench install install-test lint unit integration e2e example release python-client
 
 run: install
 	GUISE_DEMO=true cargo leptos serve --release
@@ -11,7 +11,7 @@ run: install
 dev: install
 	GUISE_DEMO=true cargo leptos watch
 
-test: install-test lint unit integration e2e example
+test: install-test lint unit integration python-client e2e example
 
 install:
 	scripts/install.sh
@@ -30,7 +30,7 @@ unit:
 
 # The whole suite on SQLite, then again with every test server on PostgreSQL (the files whose
 # servers come from TestApp::new; the others run on PostgreSQL in the first pass already).
-ENGINE_NEUTRAL_TESTS := administration api discussion foundation impersonation modes principal_cache row_security shop write_path
+ENGINE_NEUTRAL_TESTS := administration api discussion foundation impersonation modes principal_cache row_security shop webapp_tokens write_path
 integration:
 	scripts/with-postgres.sh cargo test -p server
 	GUISE_TEST_ENGINE=postgres scripts/with-postgres.sh cargo test -p server $(addprefix --test ,$(ENGINE_NEUTRAL_TESTS))
@@ -49,3 +49,6 @@ bench: install release
 example: release
 	scripts/run-example.sh
 
+# The Python client package (clients/python) against a stub server.
+python-client:
+	scripts/test-python-client.sh
