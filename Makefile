@@ -6,6 +6,8 @@ export PATH := $(CURDIR)/end2end/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 .PHONY: run dev test bench install install-test lint unit integration e2e example release python-client
 
 run: install
+	cargo leptos build --release
+	scripts/register-flask-demo.sh target/release/server
 	GUISE_DEMO=true cargo leptos serve --release
 
 dev: install
@@ -38,7 +40,9 @@ integration:
 release:
 	cargo leptos build --release
 
+# The browser tests' server registers the Flask demo webapp first (end2end/playwright.config.ts).
 e2e: release
+	scripts/setup-flask-demo.sh > /dev/null
 	cd end2end && npx playwright test
 
 # Throughput, latency and memory of the release server (not part of `make test`).

@@ -42,7 +42,9 @@ export default defineConfig({
     },
   ],
   webServer: {
-    command: `rm -rf target/e2e && mkdir -p target/e2e && exec target/release/server serve`,
+    // The demo, with the Flask Impersonation Demo registered; `exec` so that stopping the
+    // server reaches it (and it stops the webapp's backend).
+    command: `rm -rf target/e2e && mkdir -p target/e2e && scripts/register-flask-demo.sh target/release/server > /dev/null && exec target/release/server serve`,
     cwd: '..',
     url: `${BASE_URL}/healthz`,
     env: {

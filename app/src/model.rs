@@ -398,6 +398,17 @@ pub struct WebappView {
     pub can_edit_settings: bool,
     /// The dataset the demo buttons build.
     pub dataset: String,
+    /// A code webapp (its own frontend and backend); none for the built-in one.
+    pub code: Option<CodeWebappView>,
+}
+
+/// What a code webapp's page shows of it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CodeWebappView {
+    /// Where its own frontend is served.
+    pub url: String,
+    /// The scopes its backend may use on behalf of its users.
+    pub scopes: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -405,6 +416,36 @@ pub struct WebappSettingsView {
     pub webapp: WebappView,
     /// Accounts of the tenant the backend may run as.
     pub candidates: Vec<UserView>,
+    /// A code webapp's backend as this server runs it (none before it has started here).
+    pub backend: Option<BackendView>,
+}
+
+/// The scopes a code webapp's backend may be given, with what each allows.
+pub const WEBAPP_SCOPES: [(&str, &str); 2] = [
+    ("datasets:read", "list datasets, read their rows and follow jobs as the user"),
+    ("datasets:build", "build datasets as the user"),
+];
+
+/// A code webapp's backend as this server runs it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BackendView {
+    /// `Starting`, `Running`, `Restarting` or `Stopped`.
+    pub status: String,
+    pub pid: Option<u32>,
+    /// Running since (ms).
+    pub since: Option<i64>,
+    pub restarts: u32,
+    pub last_exit: Option<String>,
+    /// Its last lines of output, oldest first, secrets hidden.
+    pub log: Vec<BackendLogLine>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BackendLogLine {
+    pub at: i64,
+    /// `stdout`, `stderr`, or `guise` for what Guise noted (exits, restarts).
+    pub stream: String,
+    pub text: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

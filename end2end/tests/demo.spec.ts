@@ -13,7 +13,7 @@ test.describe('Impersonation Demo (hydrated)', () => {
     await expect(page.getByRole('heading', { name: 'Preview of web_history' })).toBeVisible();
     await expect(page.getByText('First 20 of 52000 rows')).toBeVisible();
     await page.screenshot({ path: 'test-results/project-page.png', fullPage: true });
-    await page.getByRole('link', { name: 'Impersonation Demo' }).click();
+    await page.getByRole('link', { name: 'Impersonation Demo', exact: true }).click();
     await expect(page).toHaveURL(new RegExp(`${DEMO}$`));
     await waitForHydration(page);
     await expect(page.getByRole('heading', { name: 'Impersonation Demo' })).toBeVisible();

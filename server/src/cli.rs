@@ -1,13 +1,13 @@
 //! The commands of the `server` binary.
 
-use crate::config::{AuditCommand, Cli, ClientCommand, Command, UserCommand};
+use crate::config::{AuditCommand, Cli, ClientCommand, Command, UserCommand, WebappCommand};
 use crate::{open_state, router};
 use app::backend::jobs::runner;
 use app::backend::secrets::ServerKey;
 use app::backend::state::AppState;
 use app::backend::store::sessions::Sessions;
 use app::backend::audit::{AuditAction, AuditEntry, Outcome};
-use app::backend::{api_clients, auth, memory, seed, store};
+use app::backend::{api_clients, auth, memory, seed, store, webapp_backends};
 
 pub async fn run(cli: Cli) -> Result<(), String> {
     match &cli.command {
@@ -56,6 +56,10 @@ pub async fn run(cli: Cli) -> Result<(), String> {
         Some(Command::Client { command: ClientCommand::Create { name, owner, policy } }) => {
             let state = open_state(&cli.database_url, cli.settings(), false).await?;
             create_client(&state, name, owner, policy).await
+        }
+        Some(Command::Webapp { command }) => {
+            let state = open_state(&cli.database_url, cli.settings(), false).await?;
+            webapp_command(&state, command).await
         }
         Some(Command::User { command: UserCommand::Create { email, name, admin, tenant, password } }) => {
             let (db, _) = open_database(&cli).await?;
@@ -149,10 +153,50 @@ async fn serve(cli: &Cli) -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", cli.site_addr))?;
     println!("Guise is serving on http://{}", cli.site_addr);
-    axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
+    let listening = listener.local_addr().map_err(|e| format!("cannot read the address listened on: {e}"))?;
+    webapp_backends::start(&state, webapp_backends::guise_url_for(listening), Default::default());
+    let served = axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(shutdown_signal())
         .await
-        .map_err(|e| format!("server error: {e}"))
+        .map_err(|e| format!("server error: {e}"));
+    // The code webapps' backends stop with the server.
+    state.backends.shutdown().await;
+    served
+}
+
+async fn webapp_command(state: &AppState, command: &WebappCommand) -> Result<(), String> {
+    use app::backend::services::webapps;
+    match command {
+        WebappCommand::Register { project, slug, name, run_as, scopes, frontend, workdir, command } => {
+            let registration = webapps::Registration {
+                project_key: project.clone(),
+                slug: slug.clone(),
+                name: name.clone(),
+                run_as: run_as.clone(),
+                scopes: scopes.clone(),
+                frontend_dir: frontend.clone(),
+                workdir: workdir.clone(),
+                command: command.clone(),
+            };
+            let (_, outcome) = webapps::register(state, &registration).await.map_err(|e| e.to_string())?;
+            println!("webapp {}/{} {}: /projects/{}/webapps/{}/", project.trim(), slug.trim(), outcome.word(), project.trim(), slug.trim());
+            if outcome != store::webapps::Registered::Unchanged {
+                println!("a running server starts (or restarts) its backend within {} s", app::backend::webapp_backends::RECONCILE_EVERY.as_secs());
+            }
+            Ok(())
+        }
+        WebappCommand::List => {
+            for line in webapps::list(state).await.map_err(|e| e.to_string())? {
+                println!("{line}");
+            }
+            Ok(())
+        }
+        WebappCommand::Disable { project, slug } => {
+            webapps::disable(state, project, slug).await.map_err(|e| e.to_string())?;
+            println!("webapp {}/{} disabled: its backend stops and its credentials are revoked", project.trim(), slug.trim());
+            Ok(())
+        }
+    }
 }
 
 /// What an operator does on a new, empty database.

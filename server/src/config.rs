@@ -62,10 +62,55 @@ pub enum Command {
         #[command(subcommand)]
         command: ClientCommand,
     },
+    /// Code webapps: a folder of frontend files and a program Guise runs as their backend.
+    Webapp {
+        #[command(subcommand)]
+        command: WebappCommand,
+    },
     /// Turn impersonation on or off for the whole server.
     Impersonation {
         #[arg(value_parser = ["on", "off"])]
         state: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WebappCommand {
+    /// Register a code webapp (or update the one with that slug). The running server starts
+    /// its backend within a few seconds. Registering a command means trusting its code.
+    Register {
+        /// The project key, e.g. TSHIRTS.
+        #[arg(long)]
+        project: String,
+        /// The webapp's address in the project: lower-case letters, digits and '-'.
+        #[arg(long)]
+        slug: String,
+        #[arg(long)]
+        name: String,
+        /// The account the backend runs as ("Run backend as").
+        #[arg(long = "run-as")]
+        run_as: String,
+        /// A scope the backend may use on behalf of its users (repeat): datasets:read, datasets:build.
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+        /// The folder of frontend files (HTML, JS, CSS).
+        #[arg(long)]
+        frontend: std::path::PathBuf,
+        /// The folder the backend runs in.
+        #[arg(long)]
+        workdir: std::path::PathBuf,
+        /// The backend's program and arguments, after `--` (run without a shell).
+        #[arg(last = true, required = true)]
+        command: Vec<String>,
+    },
+    /// List the code webapps.
+    List,
+    /// Disable a code webapp: its backend stops and its credentials are revoked.
+    Disable {
+        #[arg(long)]
+        project: String,
+        #[arg(long)]
+        slug: String,
     },
 }
 

@@ -6,6 +6,7 @@ pub mod events;
 pub mod middleware;
 pub mod router;
 pub mod api_v2;
+pub mod webapps;
 
 use app::backend::secrets::ServerKey;
 use app::backend::state::{AppState, Keys, Settings};

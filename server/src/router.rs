@@ -1,12 +1,12 @@
 //! The HTTP application: Leptos pages and server functions, the event stream, sessions and
 //! the guards around them.
 
-use crate::{api_v2, events, middleware};
+use crate::{api_v2, events, middleware, webapps};
 use app::backend::auth::Accounts;
 use app::backend::state::AppState;
 use app::backend::store::sessions::Sessions;
 use app::{shell, App};
-use axum::routing::get;
+use axum::routing::{any, get};
 use axum::{Extension, Router};
 use axum_login::AuthManagerLayerBuilder;
 use leptos::prelude::*;
@@ -61,6 +61,9 @@ pub fn build(state: AppState, options: LeptosOptions, sessions: Sessions) -> Rou
             },
         )
         .route("/events/jobs", get(events::job_events))
+        // Code webapps: their files, and their backends behind the proxy.
+        .route("/projects/{key}/webapps/{slug}/", any(webapps::serve))
+        .route("/projects/{key}/webapps/{slug}/{*path}", any(webapps::serve))
         .route("/healthz", get(|| async { "ok" }))
         // A page that does not exist still knows who is signed in (header, banner).
         .fallback(leptos_axum::file_and_error_handler_with_context(move || provide_context(not_found_state.clone()), shell))

@@ -22,3 +22,4 @@ pub mod throttle;
 pub mod tokens;
 pub mod webapp_access;
 pub mod webapp_backend;
+pub mod webapp_backends;

@@ -149,6 +149,8 @@ pub struct AppState {
     pub login_throttle: Arc<LoginThrottle>,
     /// Wrong API client secrets, per client and address.
     pub client_throttle: Arc<Throttle<(String, IpAddr)>>,
+    /// The backends of code webapps this server runs.
+    pub backends: Arc<super::webapp_backends::Backends>,
 }
 
 impl AppState {
@@ -164,6 +166,7 @@ impl AppState {
             keys: Arc::new(keys),
             login_throttle: Arc::default(),
             client_throttle: Arc::new(Throttle::new(throttle::ONE_CLIENT_SOURCE)),
+            backends: Arc::default(),
         }
     }
 

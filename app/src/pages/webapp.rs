@@ -6,7 +6,7 @@ use crate::components::job_table::JobTable;
 use crate::components::live_jobs::use_live_jobs;
 use crate::components::person::Person;
 use crate::error::AppError;
-use crate::model::{BuildStarted, WebappView};
+use crate::model::{BuildStarted, CodeWebappView, WebappView};
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
@@ -29,6 +29,9 @@ pub fn WebappPage() -> impl IntoView {
     let live = use_live_jobs(move || jobs.refetch());
 
     let demo = move |w: WebappView| {
+        if let Some(code) = w.code.clone() {
+            return code_webapp(w, code).into_any();
+        }
         // The same fields for both buttons: which webapp, which dataset.
         let hidden = {
             let (project, slug, dataset) = (w.project_key.clone(), w.slug.clone(), w.dataset.clone());
@@ -75,6 +78,7 @@ pub fn WebappPage() -> impl IntoView {
                 </div>
             </div>
         }
+        .into_any()
     };
 
     view! {
@@ -88,6 +92,30 @@ pub fn WebappPage() -> impl IntoView {
             {move || Suspend::new(async move { loaded(jobs.await, move |list| view! { <JobTable jobs=list live/> }) })}
         </Transition>
         <p><a href="/jobs">"All jobs"</a></p>
+    }
+}
+
+/// A code webapp: its own pages (served by Guise, its backend behind Guise's proxy), who its
+/// backend runs as and what it may do on behalf of the people using it.
+fn code_webapp(w: WebappView, code: CodeWebappView) -> impl IntoView {
+    let settings = w.can_edit_settings.then(|| {
+        view! { <a class="button" href=format!("/projects/{}/webapps/{}/settings", w.project_key, w.slug)>"Settings"</a> }
+    });
+    // `rel="external"`: its own pages, not the app's, so a full page load.
+    let scopes = if code.scopes.is_empty() { "none: it acts only as its own account".to_string() } else { code.scopes.join(", ") };
+    view! {
+        <div class="title-row">
+            <h1>{w.name.clone()}</h1>
+            {settings}
+        </div>
+        <p><a class="button primary" href=code.url.clone() rel="external">"Open the webapp"</a></p>
+        <dl class="facts">
+            <dt>"Run backend as"</dt>
+            <dd class="run-as"><Person user=w.run_as.clone()/>" · "{w.run_as.email.clone()}</dd>
+            <dt>"Acts for its users with"</dt>
+            <dd class="scopes">{scopes}</dd>
+        </dl>
+        <p class="muted">"Its backend never sees your session: each request carries a one-minute ticket naming you, which it may exchange for a short token acting as you, within the scopes above."</p>
     }
 }
 

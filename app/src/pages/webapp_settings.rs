@@ -1,7 +1,7 @@
 use super::loaded;
-use crate::api::webapp::{webapp_settings, SetRunAs};
+use crate::api::webapp::{webapp_settings, RotateBackendCredentials, SetRunAs, SetWebappScopes};
 use crate::components::errors::action_error;
-use crate::model::WebappSettingsView;
+use crate::model::{format_time, BackendView, WebappSettingsView, WEBAPP_SCOPES};
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
@@ -13,12 +13,22 @@ pub fn WebappSettingsPage() -> impl IntoView {
         (p.get("key").unwrap_or_default(), p.get("slug").unwrap_or_default())
     };
     let save = ServerAction::<SetRunAs>::new();
-    let settings = Resource::new(move || (ids(), save.version().get()), |((key, slug), _)| webapp_settings(key, slug));
+    let save_scopes = ServerAction::<SetWebappScopes>::new();
+    let rotate = ServerAction::<RotateBackendCredentials>::new();
+    let settings = Resource::new(
+        move || (ids(), save.version().get(), save_scopes.version().get(), rotate.version().get()),
+        |((key, slug), _, _, _)| webapp_settings(key, slug),
+    );
     let saved = move || {
-        save.value().get().and_then(|r| r.ok()).map(|_| view! { <div class="notice" role="status">"Saved."</div> })
+        let any_saved = [save.value().get().map(|r| r.is_ok()), save_scopes.value().get().map(|r| r.is_ok())].into_iter().flatten().any(|ok| ok);
+        any_saved.then(|| view! { <div class="notice" role="status">"Saved."</div> })
+    };
+    let rotated = move || {
+        rotate.value().get().and_then(|r| r.ok()).map(|_| view! { <div class="notice" role="status">"New backend credentials: the backend restarts with them."</div> })
     };
 
     let form = move |s: WebappSettingsView| {
+        let code_section = code_settings(&s, save_scopes, rotate);
         let current = s.webapp.run_as.id;
         let options = s
             .candidates
@@ -41,6 +51,7 @@ pub fn WebappSettingsPage() -> impl IntoView {
                 </div>
                 <button type="submit" class="primary">"Save"</button>
             </ActionForm>
+            {code_section}
         }
     };
 
@@ -49,6 +60,70 @@ pub fn WebappSettingsPage() -> impl IntoView {
             {move || Suspend::new(async move { loaded(settings.await, form) })}
         </Transition>
         {saved}
+        {rotated}
         {action_error(save.value().into())}
+        {action_error(save_scopes.value().into())}
+        {action_error(rotate.value().into())}
     }
+}
+
+/// A code webapp's scopes, backend and credentials.
+fn code_settings(s: &WebappSettingsView, save_scopes: ServerAction<SetWebappScopes>, rotate: ServerAction<RotateBackendCredentials>) -> Option<impl IntoView> {
+    let code = s.webapp.code.clone()?;
+    let (project, slug) = (s.webapp.project_key.clone(), s.webapp.slug.clone());
+    let (project_again, slug_again) = (project.clone(), slug.clone());
+    let checks = WEBAPP_SCOPES
+        .iter()
+        .map(|(scope, meaning)| {
+            let name = if *scope == "datasets:read" { "read" } else { "build" };
+            let checked = code.scopes.iter().any(|s| s == scope);
+            view! {
+                <label class="check">
+                    <input type="checkbox" name=name checked=checked/>
+                    <code>{*scope}</code>" — "{*meaning}
+                </label>
+            }
+        })
+        .collect_view();
+    Some(view! {
+        <h2>"Scopes"</h2>
+        <ActionForm action=save_scopes>
+            <input type="hidden" name="project" value=project/>
+            <input type="hidden" name="webapp" value=slug/>
+            <p class="muted">"What the backend may do on behalf of the people using the webapp. Taking a scope away applies to the tokens it already holds."</p>
+            <div class="scope-choices">{checks}</div>
+            <button type="submit" class="primary">"Save scopes"</button>
+        </ActionForm>
+        <h2>"Backend"</h2>
+        {backend_status(s.backend.clone())}
+        <ActionForm action=rotate>
+            <input type="hidden" name="project" value=project_again/>
+            <input type="hidden" name="webapp" value=slug_again/>
+            <button type="submit">"Rotate backend credentials"</button>
+        </ActionForm>
+    })
+}
+
+/// What the backend is doing on this server, and the last lines it printed (secrets hidden).
+fn backend_status(backend: Option<BackendView>) -> impl IntoView {
+    let Some(b) = backend else {
+        return view! { <p class="muted backend-status">"Not started on this server yet: it starts within a few seconds."</p> }.into_any();
+    };
+    let since = b.since.map(|at| format!(" since {}", format_time(at))).unwrap_or_default();
+    let pid = b.pid.map(|pid| format!(" (process {pid})")).unwrap_or_default();
+    let exit = b.last_exit.clone().map(|e| format!(" · last exit: {e}")).unwrap_or_default();
+    let log = if b.log.is_empty() {
+        "(nothing printed yet)".to_string()
+    } else {
+        b.log.iter().map(|l| format!("{} {:<6} {}", format_time(l.at), l.stream, l.text)).collect::<Vec<_>>().join("\n")
+    };
+    view! {
+        <p class="backend-status">
+            <span class=format!("badge status-{}", b.status.to_lowercase())>{b.status.clone()}</span>
+            {format!("{since}{pid} · restarts: {}{exit}", b.restarts)}
+        </p>
+        <h3>"Recent backend log"</h3>
+        <pre class="backend-log">{log}</pre>
+    }
+    .into_any()
 }

@@ -103,6 +103,8 @@ async fn copy_postgres_template(dir: &Path) -> (String, PathBuf) {
 }
 
 pub struct TestApp {
+    /// First, so it is dropped first: no backend process outlives its test.
+    _backends: KillBackendsOnDrop,
     pub router: Router,
     pub state: AppState,
     pub dir: tempfile::TempDir,
@@ -112,12 +114,22 @@ pub struct TestApp {
     key_file: Option<PathBuf>,
 }
 
+/// Kills every backend process a test's server started, however the test ends.
+struct KillBackendsOnDrop(std::sync::Arc<app::backend::webapp_backends::Backends>);
+
+impl Drop for KillBackendsOnDrop {
+    fn drop(&mut self) {
+        self.0.kill_all();
+    }
+}
+
 pub struct Reply {
     pub status: StatusCode,
     pub set_cookie: Option<String>,
     pub location: Option<String>,
     pub retry_after: Option<String>,
     pub strict_transport_security: Option<String>,
+    pub headers: axum::http::HeaderMap,
     pub body: String,
 }
 
@@ -171,7 +183,7 @@ impl TestApp {
         let options = server::router::leptos_options("127.0.0.1:0".parse().unwrap()).expect("options");
         let sessions = server::router::session_store(&state);
         let router = server::router::build(state.clone(), options, sessions);
-        TestApp { router, state, dir, url, key_file }
+        TestApp { _backends: KillBackendsOnDrop(state.backends.clone()), router, state, dir, url, key_file }
     }
 
     /// A second server on the same database, as after a restart.
@@ -192,6 +204,26 @@ impl TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
         let settings = Settings { key_file: Some(dir.path().join("guise.key")), ..Settings::default() };
         TestApp::serving(url, dir, settings).await
+    }
+
+    /// Serves the router on a loopback port, for programs that call the server (a code webapp's
+    /// backend); returns its URL.
+    pub async fn listen(&self) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let address = listener.local_addr().expect("address");
+        let service = self.router.clone().into_make_service_with_connect_info::<std::net::SocketAddr>();
+        tokio::spawn(async move { axum::serve(listener, service).await });
+        format!("http://{address}")
+    }
+
+    /// A fresh server that runs its code webapps' backends (restarting them after a twentieth
+    /// of the production back-off), listening on loopback for them to call.
+    pub async fn with_backends() -> TestApp {
+        let app = TestApp::new().await;
+        let url = app.listen().await;
+        let policy = app::backend::webapp_backends::BackoffPolicy { unit: Duration::from_millis(50) };
+        app::backend::webapp_backends::start(&app.state, url, policy);
+        app
     }
 
     /// The same, with job workers running.
@@ -312,9 +344,10 @@ impl TestApp {
         let (set_cookie, location) = (header_text(header::SET_COOKIE), header_text(header::LOCATION));
         let retry_after = header_text(header::RETRY_AFTER);
         let strict_transport_security = header_text(header::STRICT_TRANSPORT_SECURITY);
+        let headers = headers.clone();
         let bytes = response.into_body().collect().await.expect("body").to_bytes();
         let body = String::from_utf8_lossy(&bytes).into_owned();
-        Reply { status, set_cookie, location, retry_after, strict_transport_security, body }
+        Reply { status, set_cookie, location, retry_after, strict_transport_security, headers, body }
     }
 
     /// POSTs a form to a server function, as the browser's fetch does.

@@ -254,11 +254,31 @@ fn token_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '~' | '+' | '/' | '=')
 }
 
+/// The text without terminal escape sequences (colours: `ESC [ … m`), which mean nothing on a page.
+fn without_terminal_codes(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\u{1b}' {
+            out.push(c);
+        } else if chars.peek() == Some(&'[') {
+            // A control sequence runs to its final byte, one of `@` to `~`.
+            chars.next();
+            for c in chars.by_ref() {
+                if ('@'..='~').contains(&c) {
+                    break;
+                }
+            }
+        }
+    }
+    out
+}
+
 /// A backend's log line as it may be shown: known secrets, anything shaped like a JWT, the
 /// value of a bearer header and of secret-named fields replaced, control characters dropped,
 /// at most `MAX_LOG_LINE` characters.
 pub fn redact(line: &str, secrets: &[&str]) -> String {
-    let mut text: String = line.chars().filter(|c| !c.is_control() || *c == '\t').collect();
+    let mut text: String = without_terminal_codes(line).chars().filter(|c| !c.is_control() || *c == '\t').collect();
     for secret in secrets.iter().filter(|s| s.len() >= 8) {
         text = text.replace(secret, REDACTED);
     }
@@ -388,7 +408,8 @@ mod tests {
         let shown = redact(&line, &[secret]);
         assert!(!shown.contains(secret) && !shown.contains(jwt) && !shown.contains("abc123xyz"), "{shown}");
         assert!(shown.contains("Bearer [redacted]") && shown.contains("client_secret=[redacted]"), "{shown}");
-        assert!(!shown.contains('\u{1b}'));
+        assert!(!shown.contains('\u{1b}') && !shown.contains("[31m"), "{shown}");
+        assert_eq!(redact("\u{1b}[31m\u{1b}[1mWARNING\u{1b}[0m: x", &[]), "WARNING: x");
         assert_eq!(redact("password: hunter2 ok", &[]), "password: [redacted] ok");
         assert_eq!(redact("GUISE_CLIENT_SECRET=abc", &[]), "GUISE_CLIENT_SECRET=[redacted]");
         assert_eq!(redact("started on port 8123", &["short"]), "started on port 8123");

@@ -7,7 +7,7 @@ use crate::backend::audit::{AuditAction, AuditEntry, Outcome};
 use crate::backend::rules::{permissions, webapps::{self, Scopes}};
 use crate::backend::services::projects::validate_key;
 use crate::backend::state::AppState;
-use crate::backend::store::{self, api_clients::NewApiClient, webapps::{CodeSpec, NewCodeWebapp, Registered}};
+use crate::backend::store::{self, api_clients::NewApiClient, users::User, webapps::{CodeSpec, NewCodeWebapp, Registered}};
 use crate::backend::tokens::SubjectPolicy;
 use crate::error::AppError;
 use std::path::{Path, PathBuf};
@@ -47,6 +47,23 @@ fn check_slug(slug: &str) -> Result<&str, AppError> {
     Ok(slug)
 }
 
+/// New credentials for the backend of the webapp `name`, acting as `run_as`: they go to the
+/// backend only (in its environment), never to a person.
+pub fn backend_client(state: &AppState, name: &str, run_as: &User) -> NewApiClient {
+    let client_name = format!("Backend of {name}");
+    let Credentials { client_id, sealed, .. } = new_credentials(&state.keys.server, &client_name, None, None);
+    NewApiClient {
+        tenant_id: run_as.tenant_id,
+        client_id,
+        name: client_name,
+        owner_user_id: run_as.id,
+        subject_policy: SubjectPolicy::Strict,
+        secret_sealed: sealed,
+        created_by_user_id: run_as.id,
+        webapp_id: None,
+    }
+}
+
 /// Registers a code webapp, or updates the one registered under that slug. The same
 /// registration again writes nothing.
 pub async fn register(state: &AppState, r: &Registration) -> Result<(i64, Registered), AppError> {
@@ -63,18 +80,7 @@ pub async fn register(state: &AppState, r: &Registration) -> Result<(i64, Regist
         .ok_or_else(|| AppError::BadRequest(format!("{}'s tenant has no project {}", run_as.email, r.project_key.trim())))?;
     permissions::may_be_webapp_identity(&run_as, project.tenant_id)
         .map_err(|d| AppError::BadRequest(format!("{} cannot run the backend: {}", run_as.email, d.reason())))?;
-    let client_name = format!("Backend of {name}");
-    let Credentials { client_id, sealed, .. } = new_credentials(&state.keys.server, &client_name, None, None);
-    let client = NewApiClient {
-        tenant_id: project.tenant_id,
-        client_id,
-        name: client_name,
-        owner_user_id: run_as.id,
-        subject_policy: SubjectPolicy::Strict,
-        secret_sealed: sealed,
-        created_by_user_id: run_as.id,
-        webapp_id: None,
-    };
+    let client = backend_client(state, name, &run_as);
     let entry = AuditEntry {
         tenant_id: project.tenant_id,
         // Nobody is signed in on the command line: the row names the account the backend runs as.
@@ -89,4 +95,45 @@ pub async fn register(state: &AppState, r: &Registration) -> Result<(i64, Regist
     };
     let new = NewCodeWebapp { project_id: project.id, slug: slug.to_string(), name: name.to_string(), run_as_user_id: run_as.id, scopes: scopes.as_text(), code };
     store::webapps::register_code(&state.writer, new, client, entry).await?.map_err(AppError::Conflict)
+}
+
+/// One line per code webapp, for the operator.
+pub async fn list(state: &AppState) -> Result<Vec<String>, AppError> {
+    let webapps = store::webapps::list_code(&state.db).await?;
+    Ok(webapps
+        .into_iter()
+        .map(|(project, run_as, w)| {
+            let state = if w.disabled_at.is_some() { "disabled" } else { "enabled" };
+            let command = w.code.map(|c| c.command.join(" ")).unwrap_or_default();
+            format!("{project}/{}\t{}\t{state}\trun as {run_as}\tscopes: {}\tcommand: {command}", w.slug, w.name, w.scopes)
+        })
+        .collect())
+}
+
+/// Disables a code webapp (named by project key and slug): its backend stops and its
+/// credentials are revoked, so its tokens stop working at once.
+pub async fn disable(state: &AppState, project_key: &str, slug: &str) -> Result<(), AppError> {
+    let (project_key, slug) = (project_key.trim(), slug.trim());
+    let mut found: Vec<_> = store::webapps::list_code(&state.db).await?.into_iter().filter(|(p, _, w)| p == project_key && w.slug == slug).collect();
+    let (_, _, webapp) = match found.len() {
+        0 => return Err(AppError::NotFound(format!("no code webapp {project_key}/{slug}"))),
+        1 => found.remove(0),
+        _ => return Err(AppError::Conflict(format!("several tenants have a code webapp {project_key}/{slug}"))),
+    };
+    let run_as = store::users::by_id(&state.db, webapp.run_as_user_id).await?.ok_or_else(|| AppError::internal("the webapp's account is gone"))?;
+    let entry = AuditEntry {
+        tenant_id: run_as.tenant_id,
+        actor_user_id: run_as.id,
+        subject_user_id: None,
+        impersonation_id: None,
+        action: AuditAction::WebappDisable.as_str().into(),
+        target: format!("webapp {project_key}/{slug} ({})", webapp.name),
+        outcome: Outcome::Allowed,
+        reason: "its backend stops and its credentials are revoked".into(),
+        via: VIA_COMMAND_LINE.into(),
+    };
+    if !store::webapps::disable(&state.writer, webapp.id, &entry).await? {
+        return Err(AppError::Conflict(format!("webapp {project_key}/{slug} is already disabled")));
+    }
+    Ok(())
 }

@@ -66,16 +66,17 @@ macro_rules! webapp_columns {
     };
 }
 
+/// A command stored as a JSON list, from column `index`.
+fn parsed_command(index: usize, text: &str) -> SqlResult<Vec<String>> {
+    serde_json::from_str(text).map_err(|e| super::SqlError::Column { index, message: format!("the webapp's command is not a JSON list: {e}") })
+}
+
 fn webapp(r: &Row<'_>) -> SqlResult<WebappRow> {
     let frontend_dir: Option<String> = r.get(8)?;
     let workdir: Option<String> = r.get(9)?;
     let command: Option<String> = r.get(10)?;
     let code = match (frontend_dir, workdir, command) {
-        (Some(frontend_dir), Some(workdir), Some(command)) => {
-            let command = serde_json::from_str(&command)
-                .map_err(|e| super::SqlError::Column { index: 10, message: format!("the webapp's command is not a JSON list: {e}") })?;
-            Some(CodeSpec { frontend_dir, workdir, command })
-        }
+        (Some(frontend_dir), Some(workdir), Some(command)) => Some(CodeSpec { frontend_dir, workdir, command: parsed_command(10, &command)? }),
         _ => None,
     };
     Ok(WebappRow {
@@ -120,13 +121,43 @@ pub async fn list(db: &Db, project_id: i64) -> Result<Vec<WebappRow>, sqlx::Erro
         .await
 }
 
-/// Changes "Run backend as", with its audit row (when audited) in the same transaction.
-pub async fn set_run_as(writer: &Writer, webapp_id: i64, user_id: i64, audit_entry: &AuditEntry) -> Result<(), sqlx::Error> {
+/// Changes "Run backend as", with its audit row in the same transaction. A code webapp's
+/// backend gets `new_client` (owned by the new account) in place of its old one, which is
+/// revoked: its backend always acts as its current account.
+pub async fn set_run_as(
+    writer: &Writer,
+    webapp_id: i64,
+    user_id: i64,
+    new_client: Option<api_clients::NewApiClient>,
+    audit_entry: &AuditEntry,
+) -> Result<(), sqlx::Error> {
     let audit_entry = audit_entry.clone();
     writer
         .run(move |tx| {
             execute(tx, "UPDATE webapps SET run_as_user_id = ? WHERE id = ?", params![user_id, webapp_id])?;
+            if let Some(client) = &new_client {
+                replace_client(tx, webapp_id, client)?;
+            }
             super::audit::append(tx, &audit_entry)?;
+            Ok(())
+        })
+        .await
+}
+
+fn replace_client(tx: &Conn, webapp_id: i64, client: &api_clients::NewApiClient) -> SqlResult<()> {
+    api_clients::revoke_of_webapp(tx, webapp_id)?;
+    api_clients::insert_in(tx, &api_clients::NewApiClient { webapp_id: Some(webapp_id), ..client.clone() })?;
+    Ok(())
+}
+
+/// Gives a code webapp's backend new credentials: a new client in place of its old one, whose
+/// tokens stop working at once.
+pub async fn replace_backend_client(writer: &Writer, webapp_id: i64, client: api_clients::NewApiClient, entry: &AuditEntry) -> Result<(), sqlx::Error> {
+    let entry = entry.clone();
+    writer
+        .run(move |tx| {
+            replace_client(tx, webapp_id, &client)?;
+            audit::append(tx, &entry)?;
             Ok(())
         })
         .await
@@ -208,13 +239,13 @@ pub async fn register_code(
                         params![new.name, new.run_as_user_id, new.scopes, new.code.frontend_dir, new.code.workdir, command, now, found.id],
                     )?;
                     if found.run_as_user_id != new.run_as_user_id {
-                        api_clients::revoke_of_webapp(tx, found.id)?;
+                        replace_client(tx, found.id, &client)?;
                     }
                     (found.id, Registered::Updated)
                 }
             };
             if api_clients::active_of_webapp(tx, id)?.is_none() {
-                api_clients::insert_in(tx, &api_clients::NewApiClient { webapp_id: Some(id), ..client })?;
+                replace_client(tx, id, &client)?;
             }
             audit::append(tx, &AuditEntry { reason: format!("{}; {}", outcome.word(), entry.reason), ..entry })?;
             Ok(Ok((id, outcome)))
@@ -248,4 +279,64 @@ pub async fn disable(writer: &Writer, webapp_id: i64, entry: &AuditEntry) -> Res
             Ok(true)
         })
         .await
+}
+
+/// A code webapp to run: what its backend runs and the credentials it runs with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunnableWebapp {
+    pub id: i64,
+    pub slug: String,
+    pub name: String,
+    pub project_key: String,
+    pub code: CodeSpec,
+    pub client_id: String,
+    pub secret_sealed: String,
+    pub secret_version: i64,
+}
+
+/// Every enabled code webapp with a live client: what this server runs.
+pub async fn list_runnable(db: &Db) -> Result<Vec<RunnableWebapp>, sqlx::Error> {
+    db.read(move |c| {
+        query_map(
+            c,
+            "SELECT w.id, w.slug, w.name, p.key, w.frontend_dir, w.workdir, w.command, k.client_id, k.secret_sealed, k.secret_version
+             FROM webapps w
+             JOIN projects p ON p.id = w.project_id
+             JOIN api_clients k ON k.webapp_id = w.id AND k.revoked_at IS NULL
+             WHERE w.kind = 'code' AND w.disabled_at IS NULL
+             ORDER BY w.id",
+            params![],
+            |r| {
+                let command = parsed_command(6, &r.get::<String>(6)?)?;
+                Ok(RunnableWebapp {
+                    id: r.get(0)?,
+                    slug: r.get(1)?,
+                    name: r.get(2)?,
+                    project_key: r.get(3)?,
+                    code: CodeSpec { frontend_dir: r.get(4)?, workdir: r.get(5)?, command },
+                    client_id: r.get(7)?,
+                    secret_sealed: r.get(8)?,
+                    secret_version: r.get(9)?,
+                })
+            },
+        )
+    })
+    .await
+}
+
+/// Every code webapp of every tenant, with its project's key and its account's email (for the
+/// operator's command line).
+pub async fn list_code(db: &Db) -> Result<Vec<(String, String, WebappRow)>, sqlx::Error> {
+    db.read(move |c| {
+        query_map(
+            c,
+            "SELECT w.id, w.project_id, w.slug, w.name, w.run_as_user_id, w.kind, w.scopes, w.disabled_at, w.frontend_dir, w.workdir,
+                    w.command, p.key, u.email
+             FROM webapps w JOIN projects p ON p.id = w.project_id JOIN users u ON u.id = w.run_as_user_id
+             WHERE w.kind = 'code' ORDER BY p.key, w.slug",
+            params![],
+            |r| Ok((r.get(11)?, r.get(12)?, webapp(r)?)),
+        )
+    })
+    .await
 }
