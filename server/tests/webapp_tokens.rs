@@ -408,3 +408,39 @@ async fn registering_again_changes_only_what_changed() {
         assert!(error.contains(why), "{why}: {error}");
     }
 }
+
+#[tokio::test]
+async fn only_the_operators_command_line_registers_a_command() {
+    let app = TestApp::new().await;
+    let folder = app.dir.path().display().to_string();
+    let register = |slug: &str| {
+        let args = ["webapp", "register", "--project", "TSHIRTS", "--slug", slug, "--name", "Reports", "--run-as", BACKEND, "--scope", "datasets:read",
+            "--frontend", &folder, "--workdir", &folder, "--", "python3", "app.py"];
+        app.cli(&args)
+    };
+    server::cli::run(register("reports")).await.expect("registered");
+    let (action, via, actor): (String, String, String) =
+        app.row("SELECT a.action, a.via, u.email FROM audit_log a JOIN users u ON u.id = a.actor_user_id ORDER BY a.id DESC LIMIT 1").await;
+    assert_eq!((action.as_str(), via.as_str(), actor.as_str()), ("webapp.register", "command line", BACKEND));
+    let command: String = app.value("SELECT command FROM webapps WHERE slug = 'reports'").await;
+    assert_eq!(command, r#"["python3","app.py"]"#);
+    let audits: i64 = app.value("SELECT COUNT(*) FROM audit_log").await;
+    server::cli::run(register("reports")).await.expect("the same again");
+    assert_eq!(app.value::<i64>("SELECT COUNT(*) FROM audit_log").await, audits, "unchanged: nothing written");
+    server::cli::run(app.cli(&["webapp", "disable", "--project", "TSHIRTS", "--slug", "reports"])).await.expect("disabled");
+    assert!(server::cli::run(app.cli(&["webapp", "disable", "--project", "TSHIRTS", "--slug", "reports"])).await.is_err());
+
+    // Nothing on the web takes a command or a folder: no API route, and the settings functions
+    // ignore such fields.
+    let alice = app.login("alice@tshirts.example").await;
+    let form = [("project", "TSHIRTS"), ("webapp", "reports"), ("read", "on"), ("command", "[\"sh\",\"-c\",\"id\"]"), ("workdir", "/")];
+    let reply = app.post("/api/set_webapp_scopes", &form, Some(&alice)).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert_eq!(app.value::<String>("SELECT command FROM webapps WHERE slug = 'reports'").await, command);
+    let demo = {
+        let form = [("grant_type", "client_credentials"), ("client_id", app::backend::seed::DEMO_CLIENT_ID), ("client_secret", app::backend::seed::DEMO_CLIENT_SECRET)];
+        call(&app, Method::POST, "/v2/auth/token", None, Some(&form)).await.json()["access_token"].as_str().unwrap().to_string()
+    };
+    let posted = call(&app, Method::POST, "/v2/webapps", Some(&demo), Some(&[("command", "id")])).await;
+    assert_eq!(posted.status, StatusCode::NOT_FOUND);
+}
