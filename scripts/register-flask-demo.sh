@@ -11,6 +11,11 @@ PYTHON="$(scripts/setup-flask-demo.sh)"
 DEMO=examples/webapps/flask-demo
 
 "$SERVER" seed-demo > /dev/null
+# Its scopes are given the first time only: what an admin changed in its settings stays.
+SCOPES=(--scope datasets:read --scope datasets:build)
+if "$SERVER" webapp list | grep -q '^TSHIRTS/flask-demo[[:space:]]'; then
+  SCOPES=()
+fi
 "$SERVER" webapp register --project TSHIRTS --slug flask-demo --name "Flask Impersonation Demo" \
-  --run-as webapp-backend@tshirts.example --scope datasets:read --scope datasets:build \
+  --run-as webapp-backend@tshirts.example "${SCOPES[@]}" \
   --frontend "$DEMO/static" --workdir "$DEMO" -- "$PYTHON" app.py

@@ -318,3 +318,34 @@ async fn admins_set_scopes_rotate_credentials_and_read_the_log_without_secrets()
     assert_eq!(owner, "u1@tshirts.example");
 }
 
+
+#[tokio::test]
+async fn an_impersonator_is_audited_through_a_webapp_and_read_only_sends_no_changes() {
+    let app = TestApp::with_backends().await;
+    echo_webapp(&app).await;
+    let alice = app.login("alice@tshirts.example").await;
+    let u1_id = app.user_id("u1@tshirts.example").await.to_string();
+    let form = [("user_id", u1_id.as_str()), ("reason", "TICKET-12"), ("read_only", "on")];
+    let started = app.post("/api/impersonation/start", &form, Some(&alice)).await;
+    assert_eq!(started.status, StatusCode::OK, "{}", started.body);
+    let alice = common::session_cookie(&started).unwrap();
+
+    let seen = get(&app, &format!("{ECHO}/backend/echo/a%3Fb"), Some(&alice)).await;
+    assert_eq!(seen.status, StatusCode::OK, "{}", seen.body);
+    assert_eq!(seen.json()["path"], "/echo/a%3Fb", "the path as the browser sent it");
+    assert_eq!(seen.json()["headers"]["x-guise-user-email"], "u1@tshirts.example");
+    let row: (String, String, String, String) = app
+        .row("SELECT a.action, a.outcome, u.email, s.email FROM audit_log a JOIN users u ON u.id = a.actor_user_id JOIN users s ON s.id = a.subject_user_id ORDER BY a.id DESC LIMIT 1")
+        .await;
+    assert_eq!(row, ("webapp.request".into(), "allowed".into(), "alice@tshirts.example".into(), "u1@tshirts.example".into()));
+
+    let posted = send(&app, Method::POST, &format!("{ECHO}/backend/echo"), Some(&alice), &[], "{}").await;
+    assert_eq!(posted.status, StatusCode::FORBIDDEN, "{}", posted.body);
+    let (action, outcome): (String, String) = app.row("SELECT action, outcome FROM audit_log ORDER BY id DESC LIMIT 1").await;
+    assert_eq!((action.as_str(), outcome.as_str()), ("webapp.request", "denied"));
+
+    // A link followed from another site gets no ticket.
+    let u1 = app.login("u1@tshirts.example").await;
+    let cross = send(&app, Method::GET, &format!("{ECHO}/backend/echo"), Some(&u1), &[("sec-fetch-site", "cross-site")], "").await;
+    assert_eq!(cross.status, StatusCode::FORBIDDEN);
+}

@@ -444,3 +444,25 @@ async fn only_the_operators_command_line_registers_a_command() {
     let posted = call(&app, Method::POST, "/v2/webapps", Some(&demo), Some(&[("command", "id")])).await;
     assert_eq!(posted.status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn a_user_token_reaches_only_its_webapps_project() {
+    let app = TestApp::new().await;
+    let webapp = register(&app, "reports", BACKEND, &["datasets:read"]).await;
+    let backend = app_token(&app, &webapp).await;
+    let u1 = app.user_id("u1@tshirts.example").await;
+    app.edit_database("INSERT INTO projects (tenant_id, key, name) VALUES (1, 'SECOND', 'Second project')").await.unwrap();
+    app.edit_database(&format!(
+        "INSERT INTO project_permissions (project_id, user_id, can_read, can_build) SELECT id, {u1}, 1, 1 FROM projects WHERE key = 'SECOND'"
+    ))
+    .await
+    .unwrap();
+    let token = user_token(&app, &backend, &ticket_for(&app, "u1@tshirts.example", &webapp).await).await;
+    let files = call(&app, Method::GET, "/v2/files", Some(&token), None).await.json();
+    let projects: Vec<&str> = files["entries"].as_array().unwrap().iter().map(|e| e["project"].as_str().unwrap()).collect();
+    assert!(!projects.is_empty() && projects.iter().all(|p| *p == "TSHIRTS"), "{projects:?}");
+    let other = call(&app, Method::GET, "/v2/datasets/customers/rows?project=SECOND", Some(&token), None).await;
+    assert_eq!(other.status, StatusCode::NOT_FOUND, "{}", other.body);
+    // The backend's own token acts as its account, wherever that account may read.
+    assert_eq!(call(&app, Method::GET, "/v2/files", Some(&backend), None).await.status, StatusCode::OK);
+}

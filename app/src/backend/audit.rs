@@ -76,6 +76,8 @@ pub enum AuditAction {
     WebappRegister,
     /// A code webapp disabled.
     WebappDisable,
+    /// A request to a code webapp's backend by someone impersonating (or refused).
+    WebappRequest,
 }
 
 impl AuditAction {
@@ -105,6 +107,7 @@ impl AuditAction {
             AuditAction::DatasetViewAs => "dataset.view_as",
             AuditAction::WebappRegister => "webapp.register",
             AuditAction::WebappDisable => "webapp.disable",
+            AuditAction::WebappRequest => "webapp.request",
         }
     }
 }

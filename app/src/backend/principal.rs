@@ -34,12 +34,19 @@ pub struct Principal {
 pub struct WebappRef {
     pub id: i64,
     pub name: String,
+    /// Its project: the only one a token for its browser user reaches.
+    pub project_id: i64,
     /// For a token acting as the browser user: the scopes it still has; none for the backend's
     /// own token.
     pub user_scopes: Option<Scopes>,
 }
 
 impl WebappRef {
+    /// Whether a request with this token may reach `project_id`.
+    pub fn reaches(&self, project_id: i64) -> bool {
+        super::rules::webapps::token_reaches_project(self.token(), self.project_id, project_id)
+    }
+
     pub fn token(&self) -> WebappToken<'_> {
         match &self.user_scopes {
             None => WebappToken::App,

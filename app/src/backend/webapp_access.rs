@@ -128,7 +128,7 @@ pub async fn exchange_ticket(
         Err(why) => return Err(refuse(Some(user), target, ApiFailure::invalid_scope(why)).await),
     };
     let exp = webapps::user_token_expiry(now_secs(), session.claims.exp, impersonation.as_ref().map(|(_, row)| row.expires_at / 1000));
-    let webapp_ref = WebappRef { id: webapp.id, name: webapp.name.clone(), user_scopes: Some(granted.clone()) };
+    let webapp_ref = WebappRef { id: webapp.id, name: webapp.name.clone(), project_id: webapp.project_id, user_scopes: Some(granted.clone()) };
     let browser = Principal::of_webapp_token(
         user.clone(),
         impersonation.as_ref().map(|(actor, row)| (actor.clone(), row)),
@@ -146,12 +146,12 @@ pub async fn exchange_ticket(
     let mut token_claims = new_claims(&user, &session.tenant, &session.client, exp, Some(act));
     token_claims.scope = Some(granted.as_text());
     token_claims.imp = claims.imp;
-    let reason = format!("token {} until {}; scopes: {}", token_claims.jti, token_claims.exp, granted.as_text());
+    let reason = format!("token {} until {}; scopes: {}; backend account {}", token_claims.jti, token_claims.exp, granted.as_text(), owner.email);
     let entry = browser.audit(AuditAction::ApiTokenExchange, target.clone(), Outcome::Allowed, reason);
-    let mark_used = store::api_clients::last_use_is_stale(session.last_used_at, now_ms());
     let key = ticket_key(webapp.id);
     let remember_until = Some(claims.exp + tokens::SUBJECT_LEEWAY_SECONDS);
-    match store::used_subject_tokens::record_exchange(&state.writer, &key, Some(&claims.jti), remember_until, None, mark_used, entry).await? {
+    // A webapp's client is listed nowhere, so when it was last used is not kept.
+    match store::used_subject_tokens::record_exchange(&state.writer, &key, Some(&claims.jti), remember_until, None, false, entry).await? {
         Recorded::Done(_) => Ok((issue(state, token_claims)?, granted)),
         Recorded::Replayed => {
             let error = ApiFailure::bad_request("the ticket was already exchanged: tickets are single-use");
@@ -172,6 +172,9 @@ pub struct TicketInfo {
 pub async fn introspect(state: &AppState, session: &VerifiedClientToken, ticket: &str) -> Result<Option<TicketInfo>, ApiFailure> {
     if session.client.webapp_id.is_none() || session.claims.is_webapp_user_token() {
         return Err(ApiFailure::not_allowed("only a webapp's backend, with its own token, introspects tickets"));
+    }
+    if session.owner.disabled {
+        return Err(ApiFailure::token_refused("the webapp's backend account is disabled"));
     }
     let Ok(claims) = state.keys.tokens.verify_ticket(ticket) else { return Ok(None) };
     let facts = TicketFacts { issued_at: claims.iat, not_before: claims.nbf, expires_at: claims.exp, webapp_id: claims.wa };
@@ -213,17 +216,20 @@ pub async fn principal_of(state: &AppState, session: &VerifiedClientToken) -> Re
         if subject.id != session.owner.id {
             return Err(ApiFailure::token_refused("the token does not belong to its client's owner"));
         }
-        let app = WebappRef { id: webapp.id, name: webapp.name.clone(), user_scopes: None };
+        let app = WebappRef { id: webapp.id, name: webapp.name.clone(), project_id: webapp.project_id, user_scopes: None };
         return Ok(Principal::of_webapp_token(subject, None, None, app, expires_at));
     };
     if act.uid != session.owner.id || act.act.is_some() {
         return Err(ApiFailure::token_refused("the token's actor is not its webapp's backend"));
     }
+    if session.owner.disabled {
+        return Err(ApiFailure::token_refused("the webapp's backend account is disabled"));
+    }
     let impersonation = impersonation_of(state, claims.imp, &subject).await?.map_err(ApiFailure::token_refused)?;
     let held = Scopes::parse(claims.scope.as_deref().unwrap_or_default()).map_err(ApiFailure::token_refused)?;
     let declared = Scopes::parse(&webapp.scopes).map_err(AppError::internal)?;
     let user_scopes = Some(webapps::effective_scopes(&held, &declared));
-    let webapp_ref = WebappRef { id: webapp.id, name: webapp.name.clone(), user_scopes };
+    let webapp_ref = WebappRef { id: webapp.id, name: webapp.name.clone(), project_id: webapp.project_id, user_scopes };
     let impersonation = impersonation.as_ref().map(|(actor, row)| (actor.clone(), row));
     let principal = Principal::of_webapp_token(subject, impersonation, Some(session.owner.clone()), webapp_ref, expires_at);
     if let Err(e) = may_open(state, &principal, &webapp).await {

@@ -15,9 +15,28 @@ const HOP_BY_HOP: [&str; 8] = ["connection", "keep-alive", "proxy-connection", "
 /// The browser's credentials and what only this proxy may say.
 const NEVER_TO_BACKEND: [&str; 8] = ["cookie", "authorization", "proxy-authorization", "host", "content-length", "expect", "forwarded", "x-real-ip"];
 
-/// What a backend may not tell the browser: cookies on Guise's origin, and policies that are
-/// Guise's to set.
-const NEVER_TO_BROWSER: [&str; 5] = ["set-cookie", "clear-site-data", "strict-transport-security", "x-frame-options", "content-length"];
+/// What a backend may not tell the browser: cookies on Guise's origin, a service worker's reach
+/// over it, a login prompt on it, and policies that are Guise's to set.
+const NEVER_TO_BROWSER: [&str; 9] = [
+    "set-cookie",
+    "clear-site-data",
+    "service-worker-allowed",
+    "www-authenticate",
+    "strict-transport-security",
+    "x-frame-options",
+    "x-content-type-options",
+    "referrer-policy",
+    "content-length",
+];
+
+/// Whether a request to a backend came from another site (or a sibling one): such a request,
+/// even a plain link followed, never gets a ticket to act as the user.
+pub fn from_another_site(headers: &HeaderMap) -> bool {
+    headers
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|site| site.eq_ignore_ascii_case("cross-site") || site.eq_ignore_ascii_case("same-site"))
+}
 
 /// Why a request is refused before it reaches the backend.
 pub fn check_request(headers: &HeaderMap) -> Result<(), (StatusCode, &'static str)> {
@@ -166,6 +185,8 @@ mod tests {
     fn the_browser_never_gets_cookies_or_framing_from_the_backend() {
         let upstream = headers(&[
             ("set-cookie", "stolen=1"),
+            ("service-worker-allowed", "/"),
+            ("referrer-policy", "unsafe-url"),
             ("x-frame-options", "ALLOWALL"),
             ("access-control-allow-origin", "*"),
             ("connection", "x-secret-hop"),
@@ -175,8 +196,18 @@ mod tests {
         let out = to_browser(&upstream);
         assert!(out.get("set-cookie").is_none() && out.get("x-frame-options").is_none() && out.get("x-secret-hop").is_none());
         assert!(out.get("access-control-allow-origin").is_none());
+        assert!(out.get("service-worker-allowed").is_none() && out.get("referrer-policy").is_none());
         assert_eq!(out["content-type"], "text/html");
         assert_eq!(out["content-security-policy"], "frame-ancestors 'none'");
+    }
+
+    #[test]
+    fn requests_from_other_sites_are_told_apart() {
+        assert!(from_another_site(&headers(&[("sec-fetch-site", "cross-site")])));
+        assert!(from_another_site(&headers(&[("sec-fetch-site", "same-site")])));
+        assert!(!from_another_site(&headers(&[("sec-fetch-site", "same-origin")])));
+        assert!(!from_another_site(&headers(&[("sec-fetch-site", "none")])), "typed or bookmarked");
+        assert!(!from_another_site(&HeaderMap::new()));
     }
 
     #[test]

@@ -6,15 +6,17 @@
 mod files;
 mod headers;
 
+use app::backend::audit::{AuditAction, Outcome};
 use app::backend::principal::Principal;
 use app::backend::state::AppState;
+use app::backend::store;
 use app::backend::throttle::ClientAddress;
 use app::backend::webapp_access;
 use app::backend::webapp_backend::Webapp;
 use app::error::AppError;
 use axum::body::{to_bytes, Body};
 use axum::extract::{Path, Request};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Extension;
 use hyper_util::rt::TokioIo;
@@ -34,7 +36,9 @@ fn refusal(status: StatusCode, message: &str) -> Response {
     (status, [(header::CACHE_CONTROL, "no-store")], message.to_string()).into_response()
 }
 
-/// `/projects/{key}/webapps/{slug}/` and everything under it.
+/// `/projects/{key}/webapps/{slug}/` and everything under it. Every request through a webapp
+/// while impersonating is audited with both people, and a read-only impersonation sends it
+/// nothing but reads.
 pub async fn serve(
     Path(params): Path<HashMap<String, String>>,
     principal: Result<Principal, AppError>,
@@ -65,8 +69,7 @@ pub async fn serve(
     }
     let prefix = backend_prefix(&loaded.project.key, &loaded.webapp.slug);
     if to_backend {
-        let rest = path.strip_prefix("backend").unwrap_or_default();
-        return proxy(&state, &principal, &loaded, &prefix, rest, request).await;
+        return proxy(&state, &principal, &loaded, &prefix, request).await;
     }
     if path == files::SCRIPT_PATH {
         return files::script(&prefix);
@@ -75,8 +78,46 @@ pub async fn serve(
     files::serve(&code.frontend_dir, path, &prefix).await
 }
 
+/// The path under `…/backend` as the browser sent it, still percent-encoded (the route's own
+/// parameters are decoded): the backend gets exactly what was asked for.
+fn backend_path(raw: &str) -> String {
+    // "", "projects", key, "webapps", slug, "backend", rest…
+    let rest: Vec<&str> = raw.split('/').skip(6).collect();
+    format!("/{}", rest.join("/"))
+}
+
+/// Whether a request changes nothing (what a read-only impersonation may still send).
+fn only_reads(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// Audits a request made through a webapp while impersonating, naming both people; what
+/// cannot be audited is not answered.
+async fn audit_impersonated(state: &AppState, principal: &Principal, loaded: &Webapp, what: String, status: StatusCode, why: &str) -> Result<(), Response> {
+    let outcome = match status.as_u16() {
+        200..=399 => Outcome::Allowed,
+        400..=499 => Outcome::Denied,
+        _ => Outcome::Failed,
+    };
+    let reason = format!("webapp {}; HTTP {}{why}", loaded.webapp.name, status.as_u16());
+    let Some(entry) = principal.audit_if_acting_for_another(AuditAction::WebappRequest, what, outcome, reason) else { return Ok(()) };
+    store::audit::append_alone(&state.writer, &entry).await.map_err(|e| AppError::from(e).into_response())
+}
+
 /// Hands the request to the webapp's backend and its answer back.
-async fn proxy(state: &AppState, principal: &Principal, loaded: &Webapp, prefix: &str, rest: &str, request: Request) -> Response {
+async fn proxy(state: &AppState, principal: &Principal, loaded: &Webapp, prefix: &str, request: Request) -> Response {
+    let rest = backend_path(request.uri().path());
+    let what = format!("{} {prefix}{rest}", request.method());
+    if headers::from_another_site(request.headers()) {
+        return refusal(StatusCode::FORBIDDEN, "a webapp's backend is reached from its own pages only");
+    }
+    if principal.read_only() && !only_reads(request.method()) {
+        let why = "; refused: the impersonation is read-only";
+        if let Err(response) = audit_impersonated(state, principal, loaded, what, StatusCode::FORBIDDEN, why).await {
+            return response;
+        }
+        return refusal(StatusCode::FORBIDDEN, "the impersonation is read-only: a webapp's backend gets no changes from it");
+    }
     let Some(port) = state.backends.ready_port(loaded.webapp.id) else {
         let mut response = refusal(StatusCode::SERVICE_UNAVAILABLE, "the webapp's backend is starting; try again in a moment");
         response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
@@ -107,7 +148,7 @@ async fn proxy(state: &AppState, principal: &Principal, loaded: &Webapp, prefix:
             client_ip: parts.extensions.get::<ClientAddress>().map(|a| a.0),
         },
     );
-    let target = format!("{}{}", if rest.is_empty() { "/" } else { rest }, parts.uri.query().map(|q| format!("?{q}")).unwrap_or_default());
+    let target = format!("{rest}{}", parts.uri.query().map(|q| format!("?{q}")).unwrap_or_default());
     let mut upstream = hyper::Request::builder().method(parts.method.clone()).uri(target);
     if let Some(headers) = upstream.headers_mut() {
         *headers = outgoing;
@@ -120,6 +161,9 @@ async fn proxy(state: &AppState, principal: &Principal, loaded: &Webapp, prefix:
     };
     match send(port, upstream).await {
         Ok(answer) => {
+            if let Err(response) = audit_impersonated(state, principal, loaded, what, answer.status(), "").await {
+                return response;
+            }
             let (parts, body) = answer.into_parts();
             let mut response = Response::new(Body::new(body));
             *response.status_mut() = parts.status;
@@ -149,4 +193,16 @@ async fn send(port: u16, request: hyper::Request<http_body_util::Full<axum::body
         .await
         .map_err(|_| format!("no answer within {} s", ANSWER_WITHIN.as_secs()))?
         .map_err(|e| format!("request failed: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_backend_gets_the_path_as_sent() {
+        assert_eq!(backend_path("/projects/TSHIRTS/webapps/flask-demo/backend"), "/");
+        assert_eq!(backend_path("/projects/TSHIRTS/webapps/flask-demo/backend/"), "/");
+        assert_eq!(backend_path("/projects/TSHIRTS/webapps/flask-demo/backend/a%3Fb/c%2Fd"), "/a%3Fb/c%2Fd");
+    }
 }

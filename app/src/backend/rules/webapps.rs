@@ -127,6 +127,16 @@ pub fn webapp_token_may_call(token: WebappToken<'_>, endpoint: Endpoint) -> Resu
     }
 }
 
+/// Whether a webapp's token reaches a project: its backend's own token reaches what its account
+/// may read; a token for its browser user only the webapp's own project, whatever else the user
+/// may read.
+pub fn token_reaches_project(token: WebappToken<'_>, webapp_project: i64, project: i64) -> bool {
+    match token {
+        WebappToken::App => true,
+        WebappToken::User(_) => project == webapp_project,
+    }
+}
+
 /// What a ticket says about itself, and who presents it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TicketFacts {
@@ -304,7 +314,7 @@ pub fn redact(line: &str, secrets: &[&str]) -> String {
             out.push_str(REDACTED);
         } else {
             out.push_str(word);
-            secret_next = lower == "bearer" || (SECRET_KEYS.contains(&lower.as_str()) && value_follows(after.trim_start_matches(['"', '\'', ' '])));
+            secret_next = lower == "bearer" || lower == "basic" || (SECRET_KEYS.contains(&lower.as_str()) && value_follows(after.trim_start_matches(['"', '\'', ' '])));
         }
         rest = after;
     }
@@ -347,6 +357,14 @@ mod tests {
             assert!(webapp_token_may_call(token, Endpoint::Admin).is_err());
             assert!(webapp_token_may_call(token, Endpoint::Other).is_err());
         }
+    }
+
+    #[test]
+    fn a_user_token_reaches_only_its_webapps_project() {
+        let read = Scopes::of(&[Scope::DatasetsRead]);
+        assert!(token_reaches_project(WebappToken::User(&read), 3, 3));
+        assert!(!token_reaches_project(WebappToken::User(&read), 3, 4));
+        assert!(token_reaches_project(WebappToken::App, 3, 4), "the backend's own token acts as its account");
     }
 
     #[test]
@@ -411,6 +429,7 @@ mod tests {
         assert!(!shown.contains('\u{1b}') && !shown.contains("[31m"), "{shown}");
         assert_eq!(redact("\u{1b}[31m\u{1b}[1mWARNING\u{1b}[0m: x", &[]), "WARNING: x");
         assert_eq!(redact("password: hunter2 ok", &[]), "password: [redacted] ok");
+        assert_eq!(redact("Authorization: Basic dTE6c2VjcmV0", &[]), "Authorization: Basic [redacted]");
         assert_eq!(redact("GUISE_CLIENT_SECRET=abc", &[]), "GUISE_CLIENT_SECRET=[redacted]");
         assert_eq!(redact("started on port 8123", &["short"]), "started on port 8123");
         assert_eq!(redact(&"x".repeat(5_000), &[]).chars().count(), MAX_LOG_LINE + 1, "clipped, with an ellipsis");

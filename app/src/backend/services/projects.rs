@@ -25,6 +25,7 @@ pub async fn readable_project(reads: Cached<'_>, principal: &Principal, key: &st
     let project = reads
         .project(principal.tenant_id(), key)
         .await?
+        .filter(|p| principal.webapp().is_none_or(|w| w.reaches(p.id)))
         .ok_or_else(|| AppError::NotFound(format!("no project named {key}")))?;
     let grants = reads.project_grants(project.id, principal.permissions_user().id).await?;
     permissions::may_read(principal.permissions_user(), project.tenant_id, grants).map_err(|r| {
@@ -37,6 +38,9 @@ pub async fn readable_project(reads: Cached<'_>, principal: &Principal, key: &st
 pub async fn readable_projects(reads: Cached<'_>, principal: &Principal) -> Result<Vec<ProjectRow>, AppError> {
     let mut readable = Vec::new();
     for project in reads.projects(principal.tenant_id()).await? {
+        if principal.webapp().is_some_and(|w| !w.reaches(project.id)) {
+            continue;
+        }
         let grants = reads.project_grants(project.id, principal.permissions_user().id).await?;
         if permissions::may_read(principal.permissions_user(), project.tenant_id, grants).is_ok() {
             readable.push(project);

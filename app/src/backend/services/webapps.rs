@@ -19,6 +19,7 @@ pub struct Registration {
     pub slug: String,
     pub name: String,
     pub run_as: String,
+    /// Empty: a new webapp gets none, one registered before keeps its own.
     pub scopes: Vec<String>,
     pub frontend_dir: PathBuf,
     pub workdir: PathBuf,
@@ -45,6 +46,29 @@ fn check_slug(slug: &str) -> Result<&str, AppError> {
         return Err(AppError::BadRequest(format!("{slug:?} is not a slug: use lower-case letters, digits and '-'")));
     }
     Ok(slug)
+}
+
+/// The audit row of an operator's change on the command line, where nobody is signed in: it
+/// names the account the webapp's backend runs as.
+fn command_line_entry(run_as: &User, action: AuditAction, target: String, reason: String) -> AuditEntry {
+    AuditEntry {
+        tenant_id: run_as.tenant_id,
+        actor_user_id: run_as.id,
+        subject_user_id: None,
+        impersonation_id: None,
+        action: action.as_str().into(),
+        target,
+        outcome: Outcome::Allowed,
+        reason,
+        via: VIA_COMMAND_LINE.into(),
+    }
+}
+
+fn scopes_word(scopes: &Scopes) -> String {
+    match scopes.as_text() {
+        text if text.is_empty() => "unchanged (none for a new webapp)".into(),
+        text => text,
+    }
 }
 
 /// New credentials for the backend of the webapp `name`, acting as `run_as`: they go to the
@@ -81,19 +105,11 @@ pub async fn register(state: &AppState, r: &Registration) -> Result<(i64, Regist
     permissions::may_be_webapp_identity(&run_as, project.tenant_id)
         .map_err(|d| AppError::BadRequest(format!("{} cannot run the backend: {}", run_as.email, d.reason())))?;
     let client = backend_client(state, name, &run_as);
-    let entry = AuditEntry {
-        tenant_id: project.tenant_id,
-        // Nobody is signed in on the command line: the row names the account the backend runs as.
-        actor_user_id: run_as.id,
-        subject_user_id: None,
-        impersonation_id: None,
-        action: AuditAction::WebappRegister.as_str().into(),
-        target: format!("webapp {}/{slug} ({name})", project.key),
-        outcome: Outcome::Allowed,
-        reason: format!("scopes: {}; command: {}", scopes.as_text(), r.command.join(" ")),
-        via: VIA_COMMAND_LINE.into(),
-    };
-    let new = NewCodeWebapp { project_id: project.id, slug: slug.to_string(), name: name.to_string(), run_as_user_id: run_as.id, scopes: scopes.as_text(), code };
+    // The program only: its arguments are the operator's and may hold what tenants should not read.
+    let reason = format!("scopes: {}; program: {} ({} arguments)", scopes_word(&scopes), r.command[0], r.command.len() - 1);
+    let entry = command_line_entry(&run_as, AuditAction::WebappRegister, format!("webapp {}/{slug} ({name})", project.key), reason);
+    let scopes = (!r.scopes.is_empty()).then(|| scopes.as_text());
+    let new = NewCodeWebapp { project_id: project.id, slug: slug.to_string(), name: name.to_string(), run_as_user_id: run_as.id, scopes, code };
     store::webapps::register_code(&state.writer, new, client, entry).await?.map_err(AppError::Conflict)
 }
 
@@ -121,17 +137,8 @@ pub async fn disable(state: &AppState, project_key: &str, slug: &str) -> Result<
         _ => return Err(AppError::Conflict(format!("several tenants have a code webapp {project_key}/{slug}"))),
     };
     let run_as = store::users::by_id(&state.db, webapp.run_as_user_id).await?.ok_or_else(|| AppError::internal("the webapp's account is gone"))?;
-    let entry = AuditEntry {
-        tenant_id: run_as.tenant_id,
-        actor_user_id: run_as.id,
-        subject_user_id: None,
-        impersonation_id: None,
-        action: AuditAction::WebappDisable.as_str().into(),
-        target: format!("webapp {project_key}/{slug} ({})", webapp.name),
-        outcome: Outcome::Allowed,
-        reason: "its backend stops and its credentials are revoked".into(),
-        via: VIA_COMMAND_LINE.into(),
-    };
+    let target = format!("webapp {project_key}/{slug} ({})", webapp.name);
+    let entry = command_line_entry(&run_as, AuditAction::WebappDisable, target, "its backend stops and its credentials are revoked".into());
     if !store::webapps::disable(&state.writer, webapp.id, &entry).await? {
         return Err(AppError::Conflict(format!("webapp {project_key}/{slug} is already disabled")));
     }

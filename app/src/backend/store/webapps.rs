@@ -170,7 +170,8 @@ pub struct NewCodeWebapp {
     pub slug: String,
     pub name: String,
     pub run_as_user_id: i64,
-    pub scopes: String,
+    /// None: a webapp registered before keeps its scopes (as changed in its settings).
+    pub scopes: Option<String>,
     pub code: CodeSpec,
 }
 
@@ -217,7 +218,7 @@ pub async fn register_code(
                         tx,
                         "INSERT INTO webapps (project_id, slug, name, run_as_user_id, kind, scopes, frontend_dir, workdir, command, updated_at)
                          VALUES (?, ?, ?, ?, 'code', ?, ?, ?, ?, ?) RETURNING id",
-                        params![new.project_id, new.slug, new.name, new.run_as_user_id, new.scopes, new.code.frontend_dir, new.code.workdir, command, now],
+                        params![new.project_id, new.slug, new.name, new.run_as_user_id, new.scopes.clone().unwrap_or_default(), new.code.frontend_dir, new.code.workdir, command, now],
                         |r| r.get(0),
                     )?;
                     (id, Registered::Created)
@@ -225,7 +226,7 @@ pub async fn register_code(
                 Some(found) => {
                     let same = found.name == new.name
                         && found.run_as_user_id == new.run_as_user_id
-                        && found.scopes == new.scopes
+                        && new.scopes.as_ref().is_none_or(|scopes| *scopes == found.scopes)
                         && found.disabled_at.is_none()
                         && found.code.as_ref() == Some(&new.code);
                     if same && api_clients::active_of_webapp(tx, found.id)?.is_some() {
@@ -233,7 +234,7 @@ pub async fn register_code(
                     }
                     execute(
                         tx,
-                        "UPDATE webapps SET name = ?, run_as_user_id = ?, scopes = ?, frontend_dir = ?, workdir = ?, command = ?,
+                        "UPDATE webapps SET name = ?, run_as_user_id = ?, scopes = COALESCE(?, scopes), frontend_dir = ?, workdir = ?, command = ?,
                                 disabled_at = NULL, updated_at = ?
                          WHERE id = ?",
                         params![new.name, new.run_as_user_id, new.scopes, new.code.frontend_dir, new.code.workdir, command, now, found.id],

@@ -104,6 +104,14 @@ impl Backends {
         f(slots.entry(id).or_default())
     }
 
+    /// Like `slot`, for a backend still known: what a stopped backend's output says late is dropped.
+    fn known_slot(&self, id: i64, f: impl FnOnce(&mut Slot)) {
+        let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(slot) = slots.get_mut(&id) {
+            f(slot);
+        }
+    }
+
     /// The port a webapp's backend answers on, once it does.
     pub fn ready_port(&self, webapp_id: i64) -> Option<u16> {
         let slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());

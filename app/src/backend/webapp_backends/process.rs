@@ -60,8 +60,12 @@ pub(super) async fn run(state: AppState, spec: RunnableWebapp, guise_url: String
                 });
                 read_output(&backends, &spec, &mut child, &secret);
                 let exit = watch_until_exit(&backends, spec.id, &mut child, port, &mut stop).await;
-                if exit.is_none() {
-                    stop_child(&mut child, group).await;
+                match (&exit, group) {
+                    (None, _) => stop_child(&mut child, group).await,
+                    // Whatever it started goes with it (workers, a reloader's child): the group
+                    // lives on while they do, so its id still names them.
+                    (Some(_), Some(group)) => kill_group(group, libc::SIGKILL),
+                    (Some(_), None) => {}
                 }
                 backends.slot(spec.id, |s| {
                     s.group = None;
@@ -226,7 +230,7 @@ async fn read_lines(stream: impl AsyncRead + Unpin, name: &'static str, backends
 }
 
 fn push_line(backends: &Backends, id: i64, stream: &str, text: String) {
-    backends.slot(id, |s| {
+    backends.known_slot(id, |s| {
         if s.log.len() >= LOG_LINES_KEPT {
             s.log.pop_front();
         }
