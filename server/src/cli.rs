@@ -7,7 +7,7 @@ use app::backend::secrets::ServerKey;
 use app::backend::state::AppState;
 use app::backend::store::sessions::Sessions;
 use app::backend::audit::{AuditAction, AuditEntry, Outcome};
-use app::backend::{api_clients, auth, memory, seed, store, webapp_backends};
+use app::backend::{api_clients, auth, memory, seed, store, webapp_supervisor};
 
 pub async fn run(cli: Cli) -> Result<(), String> {
     match &cli.command {
@@ -154,7 +154,7 @@ async fn serve(cli: &Cli) -> Result<(), String> {
         .map_err(|e| format!("cannot listen on {}: {e}", cli.site_addr))?;
     println!("Guise is serving on http://{}", cli.site_addr);
     let listening = listener.local_addr().map_err(|e| format!("cannot read the address listened on: {e}"))?;
-    webapp_backends::start(&state, webapp_backends::guise_url_for(listening), Default::default());
+    webapp_supervisor::start(&state, webapp_supervisor::guise_url_for(listening), Default::default());
     let served = axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(shutdown_signal())
         .await
@@ -181,7 +181,7 @@ async fn webapp_command(state: &AppState, command: &WebappCommand) -> Result<(),
             let (_, outcome) = webapps::register(state, &registration).await.map_err(|e| e.to_string())?;
             println!("webapp {}/{} {}: /projects/{}/webapps/{}/", project.trim(), slug.trim(), outcome.word(), project.trim(), slug.trim());
             if outcome != store::webapps::Registered::Unchanged {
-                println!("a running server starts (or restarts) its backend within {} s", app::backend::webapp_backends::RECONCILE_EVERY.as_secs());
+                println!("a running server starts (or restarts) its backend within {} s", app::backend::webapp_supervisor::RECONCILE_EVERY.as_secs());
             }
             Ok(())
         }

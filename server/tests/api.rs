@@ -24,18 +24,7 @@ fn now() -> i64 {
 }
 
 async fn call(app: &TestApp, method: Method, path: &str, bearer: Option<&str>, form: Option<String>) -> Reply {
-    let mut req = Request::builder().method(method).uri(path).header(header::HOST, "127.0.0.1:3000");
-    if let Some(token) = bearer {
-        req = req.header(header::AUTHORIZATION, format!("Bearer {token}"));
-    }
-    let body = match form {
-        Some(form) => {
-            req = req.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
-            Body::from(form)
-        }
-        None => Body::empty(),
-    };
-    app.request(req.body(body).unwrap()).await
+    app.api_request(method, path, bearer, form).await
 }
 
 async fn get(app: &TestApp, path: &str, bearer: &str) -> Reply {

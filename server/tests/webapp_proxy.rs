@@ -349,3 +349,42 @@ async fn an_impersonator_is_audited_through_a_webapp_and_read_only_sends_no_chan
     let cross = send(&app, Method::GET, &format!("{ECHO}/backend/echo"), Some(&u1), &[("sec-fetch-site", "cross-site")], "").await;
     assert_eq!(cross.status, StatusCode::FORBIDDEN);
 }
+
+/// Sends raw bytes to the server over TCP and returns what it answers (until it closes or a
+/// second passes).
+async fn raw_exchange(address: &str, bytes: &[u8]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    stream.write_all(bytes).await.unwrap();
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(1), stream.read_to_end(&mut answer)).await;
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[tokio::test]
+async fn conflicting_framing_is_refused_and_a_smuggled_request_stays_a_body() {
+    let app = TestApp::with_backends().await;
+    echo_webapp(&app).await;
+    let address = app.listen().await.trim_start_matches("http://").to_string();
+    let u1 = app.login("u1@tshirts.example").await;
+    let path = format!("{ECHO}/backend/echo");
+
+    // Two lengths: refused. Content-Length with chunked: the chunked body counts (here empty),
+    // the connection closes, and what followed is never read as a request (RFC 9112 §6.3).
+    let tail = "GET /projects/TSHIRTS/webapps/echo/backend/echo/smuggled HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    for framing in ["Content-Length: 5\r\nContent-Length: 6", "Content-Length: 5\r\nTransfer-Encoding: chunked"] {
+        let request = format!("POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: {u1}\r\n{framing}\r\n\r\n0\r\n\r\n{tail}");
+        let answer = raw_exchange(&address, request.as_bytes()).await;
+        assert_eq!(answer.matches("HTTP/1.1 ").count(), 1, "{framing}: one answer only: {answer}");
+        assert!(!answer.contains("smuggled"), "{framing}: {answer}");
+        assert!(answer.starts_with("HTTP/1.1 400") || answer.contains("\"body_length\": 0"), "{framing}: {answer}");
+    }
+
+    // A request hidden in a body reaches the backend as that body, inside one request.
+    let hidden = "GET /echo/admin HTTP/1.1\r\nHost: x\r\n\r\n";
+    let request = format!("POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: {u1}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{hidden}", hidden.len());
+    let answer = raw_exchange(&address, request.as_bytes()).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains(&format!("\"body_length\": {}", hidden.len())) || answer.contains(&format!("\"body_length\":{}", hidden.len())), "{answer}");
+    assert_eq!(answer.matches("\"method\"").count(), 1, "{answer}");
+}

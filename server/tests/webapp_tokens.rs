@@ -10,8 +10,7 @@ use app::backend::services::webapps::{self, Registration};
 use app::backend::store::{self, api_clients::secret_context, webapps::Registered};
 use app::backend::tokens::{TicketClaims, TOKEN_TYPE_ACCESS_TOKEN, TOKEN_TYPE_JWT, TOKEN_TYPE_WEBAPP_TICKET};
 use app::backend::webapp_access;
-use axum::body::Body;
-use axum::http::{header, Method, Request, StatusCode};
+use axum::http::{Method, StatusCode};
 use common::{form_body, session_cookie, Reply, TestApp};
 use serde_json::Value;
 
@@ -51,18 +50,7 @@ async fn register(app: &TestApp, slug: &str, run_as: &str, scopes: &[&str]) -> W
 }
 
 async fn call(app: &TestApp, method: Method, path: &str, bearer: Option<&str>, form: Option<&[(&str, &str)]>) -> Reply {
-    let mut req = Request::builder().method(method).uri(path).header(header::HOST, "127.0.0.1:3000");
-    if let Some(token) = bearer {
-        req = req.header(header::AUTHORIZATION, format!("Bearer {token}"));
-    }
-    let body = match form {
-        Some(form) => {
-            req = req.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
-            Body::from(form_body(form))
-        }
-        None => Body::empty(),
-    };
-    app.request(req.body(body).unwrap()).await
+    app.api_request(method, path, bearer, form.map(form_body)).await
 }
 
 fn refused(reply: &Reply, status: StatusCode, code: &str) -> String {
@@ -465,4 +453,27 @@ async fn a_user_token_reaches_only_its_webapps_project() {
     assert_eq!(other.status, StatusCode::NOT_FOUND, "{}", other.body);
     // The backend's own token acts as its account, wherever that account may read.
     assert_eq!(call(&app, Method::GET, "/v2/files", Some(&backend), None).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn guise_replaces_a_backends_credentials_once_a_day_old() {
+    let app = TestApp::new().await;
+    let webapp = register(&app, "reports", BACKEND, &["datasets:read"]).await;
+    let old_token = app_token(&app, &webapp).await;
+    let now = store::now_ms();
+    let fresh = store::webapps::list_runnable(&app.state.db).await.unwrap().remove(0);
+    assert!(!webapps::rotate_if_due(&app.state, &fresh, now).await.unwrap(), "a new client stays");
+
+    app.edit_database(&format!("UPDATE api_clients SET created_at = {} WHERE webapp_id = {}", now - webapps::CREDENTIALS_LIFETIME_MS - 1, webapp.id)).await.unwrap();
+    let aged = store::webapps::list_runnable(&app.state.db).await.unwrap().remove(0);
+    assert!(webapps::rotate_if_due(&app.state, &aged, now).await.unwrap());
+    // Another server that saw the same old client replaces nothing more.
+    assert!(!webapps::rotate_if_due(&app.state, &aged, now).await.unwrap());
+    let live: Vec<String> = app.values(&format!("SELECT client_id FROM api_clients WHERE webapp_id = {} AND revoked_at IS NULL", webapp.id)).await;
+    assert_eq!(live.len(), 1);
+    assert_ne!(live[0], webapp.client_id);
+    refused(&call(&app, Method::GET, "/v2/whoami", Some(&old_token), None).await, StatusCode::UNAUTHORIZED, "invalid_token");
+    let (action, via, reason): (String, String, String) = app.row("SELECT action, via, reason FROM audit_log ORDER BY id DESC LIMIT 1").await;
+    assert_eq!((action.as_str(), via.as_str()), ("webapp.settings", "Guise"));
+    assert!(reason.starts_with("credentials a day old replaced"), "{reason}");
 }

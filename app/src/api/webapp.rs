@@ -157,7 +157,7 @@ pub async fn rotate_backend_credentials(project: String, webapp: String) -> Resu
         }
         let client = webapps::backend_client(&state, &loaded.webapp.name, &loaded.run_as);
         let entry = crate::backend::audit::AuditEntry { reason: format!("new client {}", client.client_id), ..entry };
-        store::webapps::replace_backend_client(&state.writer, loaded.webapp.id, client, &entry).await?;
+        store::webapps::replace_backend_client(&state.writer, loaded.webapp.id, None, client, &entry).await?;
         Ok(())
     })
     .await

@@ -23,3 +23,4 @@ pub mod tokens;
 pub mod webapp_access;
 pub mod webapp_backend;
 pub mod webapp_backends;
+pub mod webapp_supervisor;

@@ -44,6 +44,12 @@ pub fn check_request(headers: &HeaderMap) -> Result<(), (StatusCode, &'static st
     if headers.len() > MAX_HEADERS || bytes > MAX_HEADER_BYTES {
         return Err((StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, "the request's headers are too many or too large for a webapp's backend"));
     }
+    // Framing the two ends could read differently is how requests are smuggled (RFC 9112 §6.3:
+    // such a message ought to be refused).
+    let lengths = headers.get_all(header::CONTENT_LENGTH).iter().count();
+    if lengths > 1 || (lengths == 1 && headers.contains_key(header::TRANSFER_ENCODING)) {
+        return Err((StatusCode::BAD_REQUEST, "the request's length is given twice (Content-Length with Transfer-Encoding, or two Content-Lengths)"));
+    }
     if headers.contains_key(header::UPGRADE) {
         return Err((StatusCode::NOT_IMPLEMENTED, "webapp backends cannot be reached over WebSocket or another upgraded protocol"));
     }
@@ -219,5 +225,9 @@ mod tests {
         let big = "v".repeat(MAX_HEADER_BYTES);
         assert_eq!(check_request(&headers(&[("x-big", &big)])).unwrap_err().0, StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
         assert_eq!(check_request(&headers(&[("upgrade", "websocket")])).unwrap_err().0, StatusCode::NOT_IMPLEMENTED);
+        let smuggling = headers(&[("content-length", "5"), ("transfer-encoding", "chunked")]);
+        assert_eq!(check_request(&smuggling).unwrap_err().0, StatusCode::BAD_REQUEST);
+        assert_eq!(check_request(&headers(&[("content-length", "5"), ("content-length", "6")])).unwrap_err().0, StatusCode::BAD_REQUEST);
+        assert_eq!(check_request(&headers(&[("transfer-encoding", "chunked")])), Ok(()));
     }
 }

@@ -221,8 +221,8 @@ impl TestApp {
     pub async fn with_backends() -> TestApp {
         let app = TestApp::new().await;
         let url = app.listen().await;
-        let policy = app::backend::webapp_backends::BackoffPolicy { unit: Duration::from_millis(50) };
-        app::backend::webapp_backends::start(&app.state, url, policy);
+        let policy = app::backend::webapp_supervisor::BackoffPolicy { unit: Duration::from_millis(50) };
+        app::backend::webapp_supervisor::start(&app.state, url, policy);
         app
     }
 
@@ -348,6 +348,22 @@ impl TestApp {
         let bytes = response.into_body().collect().await.expect("body").to_bytes();
         let body = String::from_utf8_lossy(&bytes).into_owned();
         Reply { status, set_cookie, location, retry_after, strict_transport_security, headers, body }
+    }
+
+    /// A request to the /v2 API: with a bearer token, and a form body when given.
+    pub async fn api_request(&self, method: Method, path: &str, bearer: Option<&str>, form: Option<String>) -> Reply {
+        let mut req = Request::builder().method(method).uri(path).header(header::HOST, "127.0.0.1:3000");
+        if let Some(token) = bearer {
+            req = req.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        let body = match form {
+            Some(form) => {
+                req = req.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+                Body::from(form)
+            }
+            None => Body::empty(),
+        };
+        self.request(req.body(body).unwrap()).await
     }
 
     /// POSTs a form to a server function, as the browser's fetch does.

@@ -7,7 +7,7 @@ use crate::backend::audit::{AuditAction, AuditEntry, Outcome};
 use crate::backend::rules::{permissions, webapps::{self, Scopes}};
 use crate::backend::services::projects::validate_key;
 use crate::backend::state::AppState;
-use crate::backend::store::{self, api_clients::NewApiClient, users::User, webapps::{CodeSpec, NewCodeWebapp, Registered}};
+use crate::backend::store::{self, api_clients::NewApiClient, users::User, webapps::{CodeSpec, NewCodeWebapp, Registered, RunnableWebapp}};
 use crate::backend::tokens::SubjectPolicy;
 use crate::error::AppError;
 use std::path::{Path, PathBuf};
@@ -143,4 +143,21 @@ pub async fn disable(state: &AppState, project_key: &str, slug: &str) -> Result<
         return Err(AppError::Conflict(format!("webapp {project_key}/{slug} is already disabled")));
     }
     Ok(())
+}
+
+/// How old a backend's credentials may grow before Guise replaces them.
+pub const CREDENTIALS_LIFETIME_MS: i64 = 24 * 3_600_000;
+
+/// Replaces a running webapp's credentials once they are a day old (audited as the operator's
+/// changes are, naming the backend's account); true when it did.
+pub async fn rotate_if_due(state: &AppState, webapp: &RunnableWebapp, now_ms: i64) -> Result<bool, AppError> {
+    if now_ms - webapp.client_created_at < CREDENTIALS_LIFETIME_MS {
+        return Ok(false);
+    }
+    let run_as = store::users::by_id(&state.db, webapp.run_as_user_id).await?.ok_or_else(|| AppError::internal("the webapp's account is gone"))?;
+    let client = backend_client(state, &webapp.name, &run_as);
+    let reason = format!("credentials a day old replaced: client {} instead of {}", client.client_id, webapp.client_id);
+    let target = format!("webapp {}/{} backend credentials", webapp.project_key, webapp.slug);
+    let entry = AuditEntry { via: "Guise".into(), ..command_line_entry(&run_as, AuditAction::WebappSettings, target, reason) };
+    Ok(store::webapps::replace_backend_client(&state.writer, webapp.id, Some(&webapp.client_id), client, &entry).await?)
 }

@@ -151,14 +151,26 @@ fn replace_client(tx: &Conn, webapp_id: i64, client: &api_clients::NewApiClient)
 }
 
 /// Gives a code webapp's backend new credentials: a new client in place of its old one, whose
-/// tokens stop working at once.
-pub async fn replace_backend_client(writer: &Writer, webapp_id: i64, client: api_clients::NewApiClient, entry: &AuditEntry) -> Result<(), sqlx::Error> {
-    let entry = entry.clone();
+/// tokens stop working at once. With `only_if_current`, only while that client is still the
+/// live one (of several servers seeing it grow old, one replaces it); false when it was not.
+pub async fn replace_backend_client(
+    writer: &Writer,
+    webapp_id: i64,
+    only_if_current: Option<&str>,
+    client: api_clients::NewApiClient,
+    entry: &AuditEntry,
+) -> Result<bool, sqlx::Error> {
+    let (current, entry) = (only_if_current.map(str::to_string), entry.clone());
     writer
         .run(move |tx| {
+            if let Some(current) = &current {
+                if api_clients::active_of_webapp(tx, webapp_id)?.is_none_or(|live| live.client_id != *current) {
+                    return Ok(false);
+                }
+            }
             replace_client(tx, webapp_id, &client)?;
             audit::append(tx, &entry)?;
-            Ok(())
+            Ok(true)
         })
         .await
 }
@@ -293,6 +305,9 @@ pub struct RunnableWebapp {
     pub client_id: String,
     pub secret_sealed: String,
     pub secret_version: i64,
+    /// When its client was made (ms): credentials are replaced once they are a day old.
+    pub client_created_at: i64,
+    pub run_as_user_id: i64,
 }
 
 /// Every enabled code webapp with a live client: what this server runs.
@@ -300,7 +315,8 @@ pub async fn list_runnable(db: &Db) -> Result<Vec<RunnableWebapp>, sqlx::Error> 
     db.read(move |c| {
         query_map(
             c,
-            "SELECT w.id, w.slug, w.name, p.key, w.frontend_dir, w.workdir, w.command, k.client_id, k.secret_sealed, k.secret_version
+            "SELECT w.id, w.slug, w.name, p.key, w.frontend_dir, w.workdir, w.command, k.client_id, k.secret_sealed, k.secret_version,
+                    k.created_at, w.run_as_user_id
              FROM webapps w
              JOIN projects p ON p.id = w.project_id
              JOIN api_clients k ON k.webapp_id = w.id AND k.revoked_at IS NULL
@@ -318,6 +334,8 @@ pub async fn list_runnable(db: &Db) -> Result<Vec<RunnableWebapp>, sqlx::Error> 
                     client_id: r.get(7)?,
                     secret_sealed: r.get(8)?,
                     secret_version: r.get(9)?,
+                    client_created_at: r.get(10)?,
+                    run_as_user_id: r.get(11)?,
                 })
             },
         )

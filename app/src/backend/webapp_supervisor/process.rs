@@ -2,7 +2,8 @@
 //! server's, watched until it answers, its output read line by line with secrets hidden, and
 //! started again with back-off whenever it exits, until it is told to stop.
 
-use super::{BackendStatus, Backends, BackoffPolicy, LOG_LINES_KEPT};
+use super::BackoffPolicy;
+use crate::backend::webapp_backends::{kill_group, BackendStatus, Backends, LOG_LINES_KEPT};
 use crate::backend::rules::webapps::{failures_after_exit, redact, restart_delay, MAX_LOG_LINE};
 use crate::backend::state::AppState;
 use crate::backend::store::{api_clients::secret_context, now_ms, webapps::RunnableWebapp};
@@ -25,13 +26,6 @@ const PASSED_THROUGH: [&str; 4] = ["PATH", "LANG", "HOME", "TZ"];
 /// Returns once `stop` says stop (or its sender is gone).
 async fn told_to_stop(stop: &mut watch::Receiver<bool>) {
     let _ = stop.wait_for(|stop| *stop).await.map(|_| ());
-}
-
-pub(super) fn kill_group(group: u32, signal: i32) {
-    if let Ok(group) = i32::try_from(group) {
-        // SAFETY: kill(2) with a negative pid signals that process group; no memory is shared.
-        unsafe { libc::kill(-group, signal) };
-    }
 }
 
 /// Runs `spec`'s backend until `stop` says so.
