@@ -8,6 +8,7 @@ mod headers;
 
 use app::backend::audit::{AuditAction, Outcome};
 use app::backend::principal::Principal;
+use app::backend::rules::webapps::may_send_to_backend;
 use app::backend::state::AppState;
 use app::backend::store;
 use app::backend::throttle::ClientAddress;
@@ -16,7 +17,7 @@ use app::backend::webapp_backend::Webapp;
 use app::error::AppError;
 use axum::body::{to_bytes, Body};
 use axum::extract::{Path, Request};
-use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Extension;
 use hyper_util::rt::TokioIo;
@@ -86,11 +87,6 @@ fn backend_path(raw: &str) -> String {
     format!("/{}", rest.join("/"))
 }
 
-/// Whether a request changes nothing (what a read-only impersonation may still send).
-fn only_reads(method: &Method) -> bool {
-    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
-}
-
 /// Audits a request made through a webapp while impersonating, naming both people; what
 /// cannot be audited is not answered.
 async fn audit_impersonated(state: &AppState, principal: &Principal, loaded: &Webapp, what: String, status: StatusCode, why: &str) -> Result<(), Response> {
@@ -111,12 +107,11 @@ async fn proxy(state: &AppState, principal: &Principal, loaded: &Webapp, prefix:
     if headers::from_another_site(request.headers()) {
         return refusal(StatusCode::FORBIDDEN, "a webapp's backend is reached from its own pages only");
     }
-    if principal.read_only() && !only_reads(request.method()) {
-        let why = "; refused: the impersonation is read-only";
-        if let Err(response) = audit_impersonated(state, principal, loaded, what, StatusCode::FORBIDDEN, why).await {
+    if let Err(why) = may_send_to_backend(principal.read_only(), request.method().is_safe()) {
+        if let Err(response) = audit_impersonated(state, principal, loaded, what, StatusCode::FORBIDDEN, &format!("; refused: {why}")).await {
             return response;
         }
-        return refusal(StatusCode::FORBIDDEN, "the impersonation is read-only: a webapp's backend gets no changes from it");
+        return refusal(StatusCode::FORBIDDEN, why);
     }
     let Some(port) = state.backends.ready_port(loaded.webapp.id) else {
         let mut response = refusal(StatusCode::SERVICE_UNAVAILABLE, "the webapp's backend is starting; try again in a moment");

@@ -137,6 +137,16 @@ pub fn token_reaches_project(token: WebappToken<'_>, webapp_project: i64, projec
     }
 }
 
+/// Whether a request may go through a webapp to its backend: a read-only impersonation sends
+/// only requests that change nothing (`safe_method`: GET, HEAD, OPTIONS).
+pub fn may_send_to_backend(read_only: bool, safe_method: bool) -> Result<(), &'static str> {
+    if read_only && !safe_method {
+        Err("the impersonation is read-only: a webapp's backend gets no changes from it")
+    } else {
+        Ok(())
+    }
+}
+
 /// What a ticket says about itself, and who presents it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TicketFacts {
@@ -357,6 +367,13 @@ mod tests {
             assert!(webapp_token_may_call(token, Endpoint::Admin).is_err());
             assert!(webapp_token_may_call(token, Endpoint::Other).is_err());
         }
+    }
+
+    #[test]
+    fn a_read_only_impersonation_sends_a_backend_only_reads() {
+        assert_eq!(may_send_to_backend(true, true), Ok(()));
+        assert!(may_send_to_backend(true, false).is_err());
+        assert_eq!(may_send_to_backend(false, false), Ok(()));
     }
 
     #[test]
