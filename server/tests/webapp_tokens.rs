@@ -203,7 +203,6 @@ async fn stale_tickets_and_tickets_of_another_webapp_are_refused() {
         uid: u1.id,
         tenant: "TShirts Co.".into(),
         wa: webapp.id,
-        cid: webapp.client_id.clone(),
         iat,
         nbf: iat,
         exp,

@@ -154,9 +154,8 @@ pub struct TicketClaims {
     pub sub: String,
     pub uid: i64,
     pub tenant: String,
-    /// The webapp the ticket is for, and its backend's client.
+    /// The webapp the ticket is for.
     pub wa: i64,
-    pub cid: String,
     pub iat: i64,
     pub nbf: i64,
     pub exp: i64,
@@ -776,7 +775,6 @@ mod tests {
             uid: 3,
             tenant: "TShirts Co.".into(),
             wa: 7,
-            cid: "flask-demo-backend".into(),
             iat: now,
             nbf: now,
             exp: now + 60,

@@ -18,9 +18,6 @@ use crate::error::AppError;
 /// A ticket for `principal`'s browser user to hand to `webapp`'s backend with one request.
 /// Issuing writes nothing: the exchange records its single use.
 pub async fn issue_ticket(state: &AppState, principal: &Principal, webapp: &WebappRow) -> Result<String, AppError> {
-    let client_id = store::api_clients::active_id_of_webapp(&state.db, webapp.id)
-        .await?
-        .ok_or_else(|| AppError::Unavailable(format!("webapp {} has no backend credentials yet", webapp.slug)))?;
     let user = principal.subject();
     let now = now_secs();
     let claims = TicketClaims {
@@ -30,7 +27,6 @@ pub async fn issue_ticket(state: &AppState, principal: &Principal, webapp: &Weba
         uid: user.id,
         tenant: state.cached().tenant_name(user.tenant_id).await?,
         wa: webapp.id,
-        cid: client_id,
         iat: now,
         nbf: now,
         exp: now + webapps::TICKET_SECONDS,
@@ -76,10 +72,20 @@ async fn ongoing_impersonator(state: &AppState, row: &ImpersonationRow, subject:
     })
 }
 
-/// The UI impersonation a ticket or token names, with its impersonator, if it may go on.
-async fn impersonation_of(state: &AppState, id: Option<i64>, subject: &User) -> Result<Result<Option<(User, ImpersonationRow)>, String>, ApiFailure> {
+/// The UI impersonation a ticket or token names (`loaded`: already read, with a token), with
+/// its impersonator, if it may go on.
+async fn impersonation_of(
+    state: &AppState,
+    id: Option<i64>,
+    loaded: Option<ImpersonationRow>,
+    subject: &User,
+) -> Result<Result<Option<(User, ImpersonationRow)>, String>, ApiFailure> {
     let Some(id) = id else { return Ok(Ok(None)) };
-    let Some(row) = store::impersonations::by_id(&state.db, id).await? else { return Ok(Err("its impersonation does not exist".into())) };
+    let row = match loaded.filter(|row| row.id == id) {
+        Some(row) => Some(row),
+        None => store::impersonations::by_id(&state.db, id).await?,
+    };
+    let Some(row) = row else { return Ok(Err("its impersonation does not exist".into())) };
     Ok(ongoing_impersonator(state, &row, subject).await?.map(|actor| Some((actor, row))))
 }
 
@@ -114,7 +120,7 @@ pub async fn exchange_ticket(
     let not_allowed = "the ticket names no user who may open the webapp";
     let user = enabled_user_in(state, session.client.tenant_id, claims.uid).await?.filter(|u| u.email == claims.sub);
     let Some(user) = user else { return Err(refuse(None, target, ApiFailure::bad_request(not_allowed)).await) };
-    let impersonation = match impersonation_of(state, claims.imp, &user).await? {
+    let impersonation = match impersonation_of(state, claims.imp, None, &user).await? {
         Ok(found) => found,
         Err(why) => return Err(refuse(Some(user), target.clone(), ApiFailure::bad_request(format!("{not_allowed}: {why}"))).await),
     };
@@ -225,7 +231,7 @@ pub async fn principal_of(state: &AppState, session: &VerifiedClientToken) -> Re
     if session.owner.disabled {
         return Err(ApiFailure::token_refused("the webapp's backend account is disabled"));
     }
-    let impersonation = impersonation_of(state, claims.imp, &subject).await?.map_err(ApiFailure::token_refused)?;
+    let impersonation = impersonation_of(state, claims.imp, session.impersonation.clone(), &subject).await?.map_err(ApiFailure::token_refused)?;
     let held = Scopes::parse(claims.scope.as_deref().unwrap_or_default()).map_err(ApiFailure::token_refused)?;
     let declared = Scopes::parse(&webapp.scopes).map_err(AppError::internal)?;
     let user_scopes = Some(webapps::effective_scopes(&held, &declared));
