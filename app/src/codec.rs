@@ -73,7 +73,7 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Shared<T> {
 mod tests {
     use super::*;
     use crate::error::AppError;
-    use crate::model::{JobStatus, JobView, UserView, Via};
+    use crate::model::{JobList, JobStatus, JobView, UserView, Via};
 
     fn job(id: i64) -> JobView {
         let person = UserView { id: 7, email: "carol@tshirts.example".into(), display_name: "Carol Customer".into() };
@@ -107,12 +107,12 @@ mod tests {
     }
 
     #[test]
-    fn a_shared_list_travels_as_the_list_itself() {
+    fn a_shared_job_list_travels_as_the_bare_list() {
         let jobs = vec![job(1), job(2)];
-        let shared: Result<Shared<Vec<JobView>>, AppError> = Ok(Shared(Arc::new(jobs.clone())));
+        let shared: Result<Shared<JobList>, AppError> = Ok(Shared(Arc::new(JobList::new(jobs.clone()))));
         let bytes = <Compact as Encoder<_>>::encode(&shared).unwrap();
         assert_eq!(bytes, <Compact as Encoder<_>>::encode(&Ok::<_, AppError>(jobs.clone())).unwrap());
-        assert_eq!(<Compact as Decoder<Result<Shared<Vec<JobView>>, AppError>>>::decode(&bytes).unwrap(), shared);
+        assert_eq!(<Compact as Decoder<Result<Shared<JobList>, AppError>>>::decode(&bytes).unwrap(), shared);
         assert_eq!(serde_json::to_string(&shared).unwrap(), serde_json::to_string(&Ok::<_, AppError>(jobs)).unwrap());
     }
 

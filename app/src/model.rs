@@ -1,6 +1,7 @@
 //! Types both the server and the browser see.
 
 use serde::{Deserialize, Serialize};
+use std::sync::{Arc, OnceLock};
 
 /// A person (or service account) as pages show them: display name, email on hover.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -321,6 +322,72 @@ impl JobView {
     }
 }
 
+/// Jobs as a page lists them, newest first. One list is shared by every page that shows it
+/// while it is current, so the HTML of its finished rows, which never change, is made once per
+/// list and kept here. Travels as the bare list of jobs.
+#[derive(Debug, Default)]
+pub struct JobList {
+    jobs: Vec<JobView>,
+    row_groups: OnceLock<Vec<RowGroup>>,
+}
+
+/// A run of the list rendered together: consecutive finished jobs as one piece of HTML, or one
+/// job still queued or running (by its index), which follows live progress.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RowGroup {
+    Finished(Arc<str>),
+    Live(usize),
+}
+
+impl JobList {
+    pub fn new(jobs: Vec<JobView>) -> Self {
+        JobList { jobs, row_groups: OnceLock::new() }
+    }
+
+    pub fn jobs(&self) -> &[JobView] {
+        &self.jobs
+    }
+
+    /// The list in render order, made with `finished_html` on first use and kept.
+    pub fn row_groups(&self, finished_html: impl Fn(&[JobView]) -> String) -> &[RowGroup] {
+        self.row_groups.get_or_init(|| {
+            let mut groups = Vec::new();
+            let mut start = 0;
+            for (index, job) in self.jobs.iter().enumerate() {
+                if !job.status.is_finished() {
+                    if start < index {
+                        groups.push(RowGroup::Finished(finished_html(&self.jobs[start..index]).into()));
+                    }
+                    groups.push(RowGroup::Live(index));
+                    start = index + 1;
+                }
+            }
+            if start < self.jobs.len() {
+                groups.push(RowGroup::Finished(finished_html(&self.jobs[start..]).into()));
+            }
+            groups
+        })
+    }
+}
+
+impl PartialEq for JobList {
+    fn eq(&self, other: &Self) -> bool {
+        self.jobs == other.jobs
+    }
+}
+
+impl Serialize for JobList {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.jobs.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for JobList {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Vec::deserialize(deserializer).map(JobList::new)
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LogLineView {
     pub at: i64,
@@ -512,6 +579,43 @@ pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn job(id: i64, status: JobStatus) -> JobView {
+        let person = UserView { id: 1, email: "a@tshirts.example".into(), display_name: "A".into() };
+        JobView {
+            id,
+            project_key: "TSHIRTS".into(),
+            dataset: "orders".into(),
+            status,
+            run_as: person.clone(),
+            triggered_by: person,
+            impersonated_by: None,
+            via: Via::Ui,
+            created_at: 0,
+            started_at: None,
+            finished_at: None,
+            progress: 0.0,
+            rows_in: None,
+            rows_out: None,
+            error: None,
+        }
+    }
+
+    #[test]
+    fn finished_runs_are_rendered_together_once_and_live_jobs_alone() {
+        use JobStatus::*;
+        let list = JobList::new([Running, Succeeded, Refused, Queued, Failed].iter().zip(1..).map(|(s, id)| job(id, *s)).collect());
+        let renders = std::cell::Cell::new(0);
+        let ids = |jobs: &[JobView]| {
+            renders.set(renders.get() + 1);
+            jobs.iter().map(|j| j.id.to_string()).collect::<Vec<_>>().join(",")
+        };
+        let expected = [RowGroup::Live(0), RowGroup::Finished("2,3".into()), RowGroup::Live(3), RowGroup::Finished("5".into())];
+        assert_eq!(list.row_groups(ids), expected);
+        assert_eq!(list.row_groups(ids), expected);
+        assert_eq!(renders.get(), 2, "made once per list");
+        assert_eq!(JobList::new(vec![]).row_groups(ids), []);
+    }
 
     #[test]
     fn formats_times_and_durations() {

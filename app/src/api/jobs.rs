@@ -1,13 +1,13 @@
 use crate::codec::Shared;
 use crate::error::AppError;
-use crate::model::{JobDetail, JobView};
+use crate::model::{JobDetail, JobList};
 use leptos::prelude::*;
 
 pub const JOB_LIST_LIMIT: i64 = 200;
 
 /// The tenant's jobs, newest first; `only_mine` keeps those I triggered or that ran as me.
 #[server(endpoint = "jobs")]
-pub async fn list_jobs(only_mine: bool) -> Result<Shared<Vec<JobView>>, AppError> {
+pub async fn list_jobs(only_mine: bool) -> Result<Shared<JobList>, AppError> {
     use crate::backend::{identity, services, state::AppState};
     let principal = identity::current().await?;
     let state = AppState::current()?;
@@ -16,7 +16,7 @@ pub async fn list_jobs(only_mine: bool) -> Result<Shared<Vec<JobView>>, AppError
 
 /// The latest jobs a webapp started.
 #[server(endpoint = "webapp_jobs")]
-pub async fn webapp_jobs(project: String, webapp: String) -> Result<Shared<Vec<JobView>>, AppError> {
+pub async fn webapp_jobs(project: String, webapp: String) -> Result<Shared<JobList>, AppError> {
     use crate::backend::{identity, state::AppState, store::jobs::JobFilter, webapp_backend::Webapp};
     let principal = identity::current().await?;
     let state = AppState::current()?;

@@ -1,6 +1,6 @@
 use super::loaded;
 use crate::api::jobs::get_job;
-use crate::components::job_table::live_status;
+use crate::components::job_table::live_status_html;
 use crate::components::live_jobs::use_live_jobs;
 use crate::components::person::Person;
 use crate::error::AppError;
@@ -20,7 +20,7 @@ pub fn JobDetailPage() -> impl IntoView {
 
     let page = move |d: JobDetail| {
         let job = d.job;
-        let status = live_status(&job, live);
+        let status = live_status_html(&job, live);
         let log = d
             .log
             .into_iter()
@@ -35,7 +35,7 @@ pub fn JobDetailPage() -> impl IntoView {
         view! {
             <h1>{format!("Job #{} — {}", job.id, job.dataset)}</h1>
             <dl class="facts">
-                <dt>"Status"</dt><dd>{status}</dd>
+                <dt>"Status"</dt><dd inner_html=status></dd>
                 <dt>"Project"</dt><dd><a href=format!("/projects/{}", job.project_key)>{job.project_key.clone()}</a></dd>
                 <dt>"Run as"</dt><dd><Person user=job.run_as.clone()/>" · "{job.run_as.email.clone()}</dd>
                 <dt>"Triggered by"</dt><dd><Person user=job.triggered_by.clone()/>" · "{job.triggered_by.email.clone()}</dd>

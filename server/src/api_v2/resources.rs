@@ -408,7 +408,7 @@ pub async fn jobs(
     let Query(query) = query.map_err(query_error)?;
     let limit = parse_bounded("limit", query.limit.as_deref(), 50, 200)?;
     let jobs = services::jobs::list(&state, &caller.principal, query.only_mine.unwrap_or(false), limit as i64).await?;
-    Ok(private_json(StatusCode::OK, &JobList { jobs: jobs.iter().map(JobEntry::from).collect() }))
+    Ok(private_json(StatusCode::OK, &JobList { jobs: jobs.jobs().iter().map(JobEntry::from).collect() }))
 }
 
 #[derive(Serialize, ToSchema)]

@@ -5,12 +5,12 @@ use crate::backend::principal::Principal;
 use crate::backend::state::AppState;
 use crate::backend::store::{self, jobs::JobFilter};
 use crate::error::AppError;
-use crate::model::{JobDetail, JobView};
+use crate::model::{JobDetail, JobList};
 use std::sync::Arc;
 
 /// The tenant's jobs, newest first, at most `limit`; `only_mine` keeps those the principal
 /// triggered or that ran as them.
-pub async fn list(state: &AppState, principal: &Principal, only_mine: bool, limit: i64) -> Result<Arc<Vec<JobView>>, AppError> {
+pub async fn list(state: &AppState, principal: &Principal, only_mine: bool, limit: i64) -> Result<Arc<JobList>, AppError> {
     let filter = JobFilter { user_id: only_mine.then_some(principal.subject().id), webapp_id: None, limit };
     Ok(state.job_lists.list(&state.db, principal.tenant_id(), &filter).await?)
 }

@@ -10,7 +10,7 @@
 
 use super::jobs::{list_in, JobFilter};
 use super::{params, query_row, Db};
-use crate::model::JobView;
+use crate::model::JobList;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -36,7 +36,7 @@ type Key = (i64, JobFilter);
 #[derive(Default)]
 struct Inner {
     versions: Versions,
-    lists: HashMap<Key, Arc<Vec<JobView>>>,
+    lists: HashMap<Key, Arc<JobList>>,
     rows: usize,
 }
 
@@ -53,7 +53,7 @@ impl JobLists {
     }
 
     /// Jobs of a tenant, newest first: the kept list while it is current, else read now.
-    pub async fn list(self: &Arc<Self>, db: &Db, tenant_id: i64, filter: &JobFilter) -> Result<Arc<Vec<JobView>>, sqlx::Error> {
+    pub async fn list(self: &Arc<Self>, db: &Db, tenant_id: i64, filter: &JobFilter) -> Result<Arc<JobList>, sqlx::Error> {
         let (lists, key) = (self.clone(), (tenant_id, filter.clone()));
         db.read_inline(move |conn| {
             let versions = query_row(
@@ -65,34 +65,34 @@ impl JobLists {
             if let Some(list) = lists.kept(&key, versions) {
                 return Ok(list);
             }
-            let list = Arc::new(list_in(conn, key.0, &key.1)?);
+            let list = Arc::new(JobList::new(list_in(conn, key.0, &key.1)?));
             lists.keep(key, versions, list.clone());
             Ok(list)
         })
         .await
     }
 
-    fn kept(&self, key: &Key, versions: Versions) -> Option<Arc<Vec<JobView>>> {
+    fn kept(&self, key: &Key, versions: Versions) -> Option<Arc<JobList>> {
         let inner = self.lock();
         (inner.versions == versions).then(|| inner.lists.get(key).cloned()).flatten()
     }
 
     /// Keeps a list read at `versions`, unless the database has moved on since (a list read
     /// by a request that started earlier).
-    fn keep(&self, key: Key, versions: Versions, list: Arc<Vec<JobView>>) {
+    fn keep(&self, key: Key, versions: Versions, list: Arc<JobList>) {
         let mut inner = self.lock();
         if versions.is_after(inner.versions) {
             *inner = Inner { versions, ..Inner::default() };
         } else if versions != inner.versions {
             return;
         }
-        if inner.rows + list.len() > MAX_ROWS {
+        if inner.rows + list.jobs().len() > MAX_ROWS {
             inner.lists.clear();
             inner.rows = 0;
         }
-        inner.rows += list.len();
+        inner.rows += list.jobs().len();
         if let Some(replaced) = inner.lists.insert(key, list) {
-            inner.rows -= replaced.len();
+            inner.rows -= replaced.jobs().len();
         }
     }
 }
@@ -100,13 +100,13 @@ impl JobLists {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{JobStatus, UserView, Via};
+    use crate::model::{JobStatus, JobView, UserView, Via};
 
     fn at(jobs: i64, access: i64) -> Versions {
         Versions { jobs, access }
     }
 
-    fn list(n: usize) -> Arc<Vec<JobView>> {
+    fn list(n: usize) -> Arc<JobList> {
         let person = UserView { id: 1, email: "a@tshirts.example".into(), display_name: "A".into() };
         let job = JobView {
             id: 1,
@@ -125,7 +125,7 @@ mod tests {
             rows_out: None,
             error: None,
         };
-        Arc::new(vec![job; n])
+        Arc::new(JobList::new(vec![job; n]))
     }
 
     fn key(tenant: i64) -> Key {
@@ -164,6 +164,6 @@ mod tests {
         lists.keep(key(0), at(1, 1), list(100));
         lists.keep(key(0), at(1, 1), list(100));
         let inner = lists.lock();
-        assert_eq!(inner.rows, inner.lists.values().map(|l| l.len()).sum::<usize>());
+        assert_eq!(inner.rows, inner.lists.values().map(|l| l.jobs().len()).sum::<usize>());
     }
 }
