@@ -576,35 +576,38 @@ pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
+
+/// A job for tests: done by "A" in the UI, with no times, counts or error.
+#[cfg(test)]
+pub fn sample_job(id: i64, status: JobStatus) -> JobView {
+    let person = UserView { id: 1, email: "a@tshirts.example".into(), display_name: "A".into() };
+    JobView {
+        id,
+        project_key: "TSHIRTS".into(),
+        dataset: "orders".into(),
+        status,
+        run_as: person.clone(),
+        triggered_by: person,
+        impersonated_by: None,
+        via: Via::Ui,
+        created_at: 0,
+        started_at: None,
+        finished_at: None,
+        progress: 0.0,
+        rows_in: None,
+        rows_out: None,
+        error: None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn job(id: i64, status: JobStatus) -> JobView {
-        let person = UserView { id: 1, email: "a@tshirts.example".into(), display_name: "A".into() };
-        JobView {
-            id,
-            project_key: "TSHIRTS".into(),
-            dataset: "orders".into(),
-            status,
-            run_as: person.clone(),
-            triggered_by: person,
-            impersonated_by: None,
-            via: Via::Ui,
-            created_at: 0,
-            started_at: None,
-            finished_at: None,
-            progress: 0.0,
-            rows_in: None,
-            rows_out: None,
-            error: None,
-        }
-    }
-
     #[test]
     fn finished_runs_are_rendered_together_once_and_live_jobs_alone() {
         use JobStatus::*;
-        let list = JobList::new([Running, Succeeded, Refused, Queued, Failed].iter().zip(1..).map(|(s, id)| job(id, *s)).collect());
+        let list = JobList::new([Running, Succeeded, Refused, Queued, Failed].iter().zip(1..).map(|(s, id)| sample_job(id, *s)).collect());
         let renders = std::cell::Cell::new(0);
         let ids = |jobs: &[JobView]| {
             renders.set(renders.get() + 1);

@@ -156,26 +156,20 @@ pub fn JobTable(jobs: Shared<JobList>, live: RwSignal<HashMap<i64, JobEvent>>) -
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Via;
+    use crate::model::{sample_job, Via};
 
     fn job(id: i64, status: JobStatus) -> JobView {
-        let person = UserView { id: 7, email: "carol@tshirts.example".into(), display_name: "Carol Customer".into() };
+        let carol = UserView { id: 7, email: "carol@tshirts.example".into(), display_name: "Carol Customer".into() };
         JobView {
-            id,
-            project_key: "TSHIRTS".into(),
             dataset: "orders_by_country".into(),
-            status,
-            run_as: person.clone(),
-            triggered_by: person,
-            impersonated_by: None,
-            via: Via::Ui,
-            created_at: 0,
+            run_as: carol.clone(),
+            triggered_by: carol,
             started_at: Some(1_700_000_000_000),
             finished_at: Some(1_700_000_001_500),
             progress: 0.42,
             rows_in: Some(12),
             rows_out: Some(3),
-            error: None,
+            ..sample_job(id, status)
         }
     }
 

@@ -100,32 +100,14 @@ impl JobLists {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{JobStatus, JobView, UserView, Via};
+    use crate::model::{sample_job, JobStatus};
 
     fn at(jobs: i64, access: i64) -> Versions {
         Versions { jobs, access }
     }
 
     fn list(n: usize) -> Arc<JobList> {
-        let person = UserView { id: 1, email: "a@tshirts.example".into(), display_name: "A".into() };
-        let job = JobView {
-            id: 1,
-            project_key: "TSHIRTS".into(),
-            dataset: "orders".into(),
-            status: JobStatus::Succeeded,
-            run_as: person.clone(),
-            triggered_by: person,
-            impersonated_by: None,
-            via: Via::Ui,
-            created_at: 0,
-            started_at: None,
-            finished_at: None,
-            progress: 1.0,
-            rows_in: None,
-            rows_out: None,
-            error: None,
-        };
-        Arc::new(JobList::new(vec![job; n]))
+        Arc::new(JobList::new(vec![sample_job(1, JobStatus::Succeeded); n]))
     }
 
     fn key(tenant: i64) -> Key {
