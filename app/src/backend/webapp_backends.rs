@@ -61,7 +61,8 @@ pub struct Backends {
     pub(crate) slots: Mutex<HashMap<i64, Slot>>,
     pub(crate) reconcile: Notify,
     pub(crate) stopping: watch::Sender<bool>,
-    pub(crate) started: Mutex<bool>,
+    /// Whether the supervisor was started (once per server).
+    pub(crate) started: std::sync::atomic::AtomicBool,
     pub(crate) tasks: tokio::sync::Mutex<HashMap<i64, Running>>,
 }
 
@@ -71,7 +72,7 @@ impl Default for Backends {
             slots: Mutex::default(),
             reconcile: Notify::new(),
             stopping: watch::channel(false).0,
-            started: Mutex::new(false),
+            started: Default::default(),
             tasks: tokio::sync::Mutex::default(),
         }
     }

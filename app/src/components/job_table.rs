@@ -91,20 +91,26 @@ fn rows_html(jobs: &[JobView]) -> String {
     html
 }
 
-/// The status and progress pushed for a job since it was loaded, if any.
-fn pushed(job: &JobView, live: RwSignal<HashMap<i64, JobEvent>>) -> (JobStatus, f64) {
-    live.with(|m| m.get(&job.id).map(|e| (e.status, e.progress))).unwrap_or((job.status, job.progress))
-}
-
-/// A job's status and progress as HTML: pushed live while it runs, else as loaded.
-pub fn live_status_html(job: &JobView, live: RwSignal<HashMap<i64, JobEvent>>) -> impl Fn() -> String + Send + Sync + 'static {
+/// HTML that follows a job's status and progress: pushed live while it runs, else as loaded;
+/// `write` makes it from them.
+fn live_html(
+    job: &JobView,
+    live: RwSignal<HashMap<i64, JobEvent>>,
+    write: fn(&mut String, &JobView, JobStatus, f64),
+) -> impl Fn() -> String + Send + Sync + 'static {
     let job = job.clone();
     move || {
-        let (status, progress) = pushed(&job, live);
+        let pushed = live.with(|m| m.get(&job.id).map(|e| (e.status, e.progress)));
+        let (status, progress) = pushed.unwrap_or((job.status, job.progress));
         let mut html = String::new();
-        push_status(&mut html, status, progress);
+        write(&mut html, &job, status, progress);
         html
     }
+}
+
+/// A job's status word and progress bar, following live progress (the job's own page).
+pub fn live_status_html(job: &JobView, live: RwSignal<HashMap<i64, JobEvent>>) -> impl Fn() -> String + Send + Sync + 'static {
+    live_html(job, live, |html, _, status, progress| push_status(html, status, progress))
 }
 
 #[component]
@@ -119,14 +125,7 @@ pub fn JobTable(jobs: Shared<JobList>, live: RwSignal<HashMap<i64, JobEvent>>) -
         .map(|group| match group {
             RowGroup::Finished(html) => Either::Left(view! { <tbody inner_html=html.clone()></tbody> }),
             RowGroup::Live(index) => {
-                let job = jobs.jobs()[*index].clone();
-                let row = move || {
-                    let (status, progress) = pushed(&job, live);
-                    let mut html = String::new();
-                    push_row(&mut html, &job, status, progress);
-                    html
-                };
-                Either::Right(view! { <tbody class="live" inner_html=row></tbody> })
+                Either::Right(view! { <tbody class="live" inner_html=live_html(&jobs.jobs()[*index], live, push_row)></tbody> })
             }
         })
         .collect_view();

@@ -107,7 +107,7 @@ async fn proxy(state: &AppState, principal: &Principal, loaded: &Webapp, prefix:
     if headers::from_another_site(request.headers()) {
         return refusal(StatusCode::FORBIDDEN, "a webapp's backend is reached from its own pages only");
     }
-    if let Err(why) = may_send_to_backend(principal.read_only(), request.method().is_safe()) {
+    if let Err(why) = may_send_to_backend(principal.read_only(), request.method().as_str()) {
         if let Err(response) = audit_impersonated(state, principal, loaded, what, StatusCode::FORBIDDEN, &format!("; refused: {why}")).await {
             return response;
         }

@@ -137,10 +137,10 @@ pub fn token_reaches_project(token: WebappToken<'_>, webapp_project: i64, projec
     }
 }
 
-/// Whether a request may go through a webapp to its backend: a read-only impersonation sends
-/// only requests that change nothing (`safe_method`: GET, HEAD, OPTIONS).
-pub fn may_send_to_backend(read_only: bool, safe_method: bool) -> Result<(), &'static str> {
-    if read_only && !safe_method {
+/// Whether a request with `method` may go through a webapp to its backend: a read-only
+/// impersonation sends only GET, HEAD and OPTIONS, which change nothing.
+pub fn may_send_to_backend(read_only: bool, method: &str) -> Result<(), &'static str> {
+    if read_only && !matches!(method, "GET" | "HEAD" | "OPTIONS") {
         Err("the impersonation is read-only: a webapp's backend gets no changes from it")
     } else {
         Ok(())
@@ -371,9 +371,13 @@ mod tests {
 
     #[test]
     fn a_read_only_impersonation_sends_a_backend_only_reads() {
-        assert_eq!(may_send_to_backend(true, true), Ok(()));
-        assert!(may_send_to_backend(true, false).is_err());
-        assert_eq!(may_send_to_backend(false, false), Ok(()));
+        for read in ["GET", "HEAD", "OPTIONS"] {
+            assert_eq!(may_send_to_backend(true, read), Ok(()), "{read}");
+        }
+        for change in ["POST", "PUT", "PATCH", "DELETE", "TRACE", "CONNECT", "PROPFIND", "get"] {
+            assert!(may_send_to_backend(true, change).is_err(), "{change}");
+            assert_eq!(may_send_to_backend(false, change), Ok(()), "{change}");
+        }
     }
 
     #[test]

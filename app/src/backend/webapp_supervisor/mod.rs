@@ -34,12 +34,8 @@ impl Default for BackoffPolicy {
 /// `guise_url`.
 pub fn start(state: &AppState, guise_url: String, policy: BackoffPolicy) {
     let backends = state.backends.clone();
-    {
-        let mut started = backends.started.lock().unwrap_or_else(|e| e.into_inner());
-        if *started {
-            return;
-        }
-        *started = true;
+    if backends.started.swap(true, std::sync::atomic::Ordering::SeqCst) {
+        return;
     }
     let state = state.clone();
     tokio::spawn(async move {

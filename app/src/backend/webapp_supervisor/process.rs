@@ -92,12 +92,15 @@ fn spawn(spec: &RunnableWebapp, guise_url: &str, secret: &str) -> std::io::Resul
     // The port is free now; should another process take it first, the backend exits and its
     // next start gets another.
     let port = std::net::TcpListener::bind(("127.0.0.1", 0))?.local_addr()?.port();
-    let argv = &spec.code.command;
-    let program = Path::new(&argv[0]);
+    // Registration refuses an empty command; a row changed by hand gets an error, not a panic.
+    let Some((first, args)) = spec.code.command.split_first() else {
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "the registered command is empty"));
+    };
     let workdir = Path::new(&spec.code.workdir);
-    let program = if program.is_relative() && argv[0].contains('/') { workdir.join(program) } else { program.to_path_buf() };
+    let program = Path::new(first);
+    let program = if program.is_relative() && first.contains('/') { workdir.join(program) } else { program.to_path_buf() };
     let mut command = Command::new(program);
-    command.args(&argv[1..]).current_dir(workdir).env_clear();
+    command.args(args).current_dir(workdir).env_clear();
     for name in PASSED_THROUGH {
         if let Some(value) = std::env::var_os(name) {
             command.env(name, value);
