@@ -18,11 +18,10 @@ fn main() -> ExitCode {
     let cli = server::config::Cli::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
-        // Blocking work is a few reads at once (`store::reader`), one password check per core
-        // and file reads: sixteen threads are plenty. Past a bound tasks wait for a thread;
-        // without one, every read handed over while its thread was still returning to the pool
-        // started another (40 under load), each keeping its own memory.
-        .max_blocking_threads(16)
+        // Past this bound blocking tasks wait for a thread; without one every read handed
+        // over while its thread was still returning to the pool started another (40 under
+        // load), each keeping its own memory.
+        .max_blocking_threads(app::backend::state::blocking_threads())
         // A worker going idle hands back the memory it emptied (see `memory`).
         .on_thread_park(app::backend::memory::tidy_this_thread)
         .build();

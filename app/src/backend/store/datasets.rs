@@ -117,10 +117,17 @@ pub async fn first_rows(db: &Db, ds: &DatasetRow, limit: i64) -> Result<Vec<Stri
 }
 
 /// Rows appended by one unit of work: a long build never keeps other writers waiting long.
-const ROWS_PER_UNIT: usize = 2_000;
+const ROWS_PER_UNIT: usize = 1_000;
+
+/// Rows as the JSON text they are stored as.
+pub fn row_texts(rows: &[Vec<Value>]) -> Result<Vec<String>, serde_json::Error> {
+    rows.iter().map(serde_json::to_string).collect()
+}
 
 /// Appends rows (JSON arrays) to a generation that is not visible yet, one unit of work per
 /// chunk, while the job building it is leased to `lease_owner` (see `publish_generation_in`).
+/// Each chunk goes to the writer as text, made here: the one writer thread only inserts, and
+/// holds no copy of the caller's rows.
 pub async fn append_rows(
     writer: &Writer,
     dataset_id: i64,
@@ -131,11 +138,12 @@ pub async fn append_rows(
 ) -> Result<(), sqlx::Error> {
     for (chunk_no, chunk) in rows.chunks(ROWS_PER_UNIT).enumerate() {
         let first = first_row_no + (chunk_no * ROWS_PER_UNIT) as i64;
-        let (chunk, lease_owner) = (chunk.to_vec(), lease_owner.to_string());
+        let texts = row_texts(chunk).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+        let lease_owner = lease_owner.to_string();
         writer
             .run(move |tx| {
                 check_leased(tx, generation, &lease_owner)?;
-                Ok(append_rows_on(tx, dataset_id, generation, first, &chunk)?)
+                Ok(append_row_texts_on(tx, dataset_id, generation, first, &texts)?)
             })
             .await?;
     }
@@ -166,26 +174,26 @@ fn check_leased(tx: &Conn, generation: i64, lease_owner: &str) -> UnitResult<()>
 const ROWS_PER_POSTGRES_INSERT: usize = 1_000;
 
 /// Appends rows inside the caller's unit of work (the seed writes inside one).
-pub fn append_rows_on(
-    tx: &Conn,
-    dataset_id: i64,
-    generation: i64,
-    first_row_no: i64,
-    rows: &[Vec<Value>],
-) -> SqlResult<()> {
+pub fn append_rows_on(tx: &Conn, dataset_id: i64, generation: i64, first_row_no: i64, rows: &[Vec<Value>]) -> SqlResult<()> {
+    let texts = row_texts(rows).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    append_row_texts_on(tx, dataset_id, generation, first_row_no, &texts)
+}
+
+/// Appends rows already written as JSON text, numbered from `first_row_no`.
+fn append_row_texts_on(tx: &Conn, dataset_id: i64, generation: i64, first_row_no: i64, texts: &[String]) -> SqlResult<()> {
     let insert = |rows: usize| {
         format!("INSERT INTO dataset_rows (dataset_id, generation, row_no, data) VALUES {}", vec!["(?, ?, ?, ?)"; rows].join(", "))
     };
-    let rows: Vec<(i64, String)> =
-        rows.iter().enumerate().map(|(i, row)| (first_row_no + i as i64, Value::Array(row.clone()).to_string())).collect();
+    let row_nos: Vec<i64> = (first_row_no..).take(texts.len()).collect();
     // SQLite runs in this process: a prepared insert per row costs nothing to repeat. Each
     // statement to PostgreSQL is a round trip: a page of rows goes in a few statements.
     let per_statement = if tx.is_postgres() { ROWS_PER_POSTGRES_INSERT } else { 1 };
     let full = insert(per_statement);
-    for chunk in rows.chunks(per_statement) {
-        let sql = if chunk.len() == per_statement { std::borrow::Cow::Borrowed(&full) } else { std::borrow::Cow::Owned(insert(chunk.len())) };
-        let params: Vec<&dyn Param> = chunk
+    for (row_nos, texts) in row_nos.chunks(per_statement).zip(texts.chunks(per_statement)) {
+        let sql = if texts.len() == per_statement { std::borrow::Cow::Borrowed(&full) } else { std::borrow::Cow::Owned(insert(texts.len())) };
+        let params: Vec<&dyn Param> = row_nos
             .iter()
+            .zip(texts)
             .flat_map(|(row_no, data)| [&dataset_id as &dyn Param, &generation, row_no, data])
             .collect();
         execute(tx, &sql, &params)?;

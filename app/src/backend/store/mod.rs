@@ -64,7 +64,7 @@ pub struct Database {
 /// Reads under way at once, besides the inline ones: one per core and one more. On two
 /// cores, three served the SSR pages 15–25% faster than two or eight (`make bench`): fewer
 /// leave a core idle while one waits, more only add thread switches.
-fn readers() -> usize {
+pub(crate) fn readers() -> usize {
     std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2) + 1
 }
 
