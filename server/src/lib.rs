@@ -4,6 +4,7 @@ pub mod cli;
 pub mod config;
 pub mod events;
 pub mod middleware;
+pub mod render_whole;
 pub mod router;
 pub mod api_v2;
 pub mod webapps;

@@ -1,11 +1,12 @@
 //! The HTTP application: Leptos pages and server functions, the event stream, sessions and
 //! the guards around them.
 
-use crate::{api_v2, events, middleware, webapps};
+use crate::{api_v2, events, middleware, render_whole::render_whole, webapps};
 use app::backend::auth::Accounts;
 use app::backend::state::AppState;
 use app::backend::store::sessions::Sessions;
 use app::{shell, App};
+use axum::handler::Handler;
 use axum::routing::{any, get};
 use axum::{Extension, Router};
 use axum_login::AuthManagerLayerBuilder;
@@ -60,13 +61,19 @@ pub fn build(state: AppState, options: LeptosOptions, sessions: Sessions) -> Rou
                 move || shell(options.clone())
             },
         )
+        // Pages (and the server functions Leptos routes with them) only: the event stream
+        // below never ends, and must stop when its browser goes.
+        .route_layer(axum::middleware::from_fn(render_whole))
         .route("/events/jobs", get(events::job_events))
         // Code webapps: their files, and their backends behind the proxy.
         .route("/projects/{key}/webapps/{slug}/", any(webapps::serve))
         .route("/projects/{key}/webapps/{slug}/{*path}", any(webapps::serve))
         .route("/healthz", get(|| async { "ok" }))
         // A page that does not exist still knows who is signed in (header, banner).
-        .fallback(leptos_axum::file_and_error_handler_with_context(move || provide_context(not_found_state.clone()), shell))
+        .fallback(
+            leptos_axum::file_and_error_handler_with_context(move || provide_context(not_found_state.clone()), shell)
+                .layer(axum::middleware::from_fn(render_whole)),
+        )
         .with_state(options)
         .layer(axum::middleware::from_fn(middleware::server_fn_error_status))
         .layer(axum::middleware::from_fn(middleware::refuse_cross_site))

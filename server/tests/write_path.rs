@@ -322,6 +322,60 @@ async fn bursts_of_disconnecting_clients_leave_the_server_healthy() {
     server.abort();
 }
 
+/// Panics of the reactive system seen by this process: a page's render running on after its
+/// reactive owner was disposed.
+fn reactive_panics() -> Arc<std::sync::Mutex<Vec<String>>> {
+    static SEEN: std::sync::OnceLock<Arc<std::sync::Mutex<Vec<String>>>> = std::sync::OnceLock::new();
+    SEEN.get_or_init(|| {
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let previous = std::panic::take_hook();
+        let record = seen.clone();
+        std::panic::set_hook(Box::new(move |info| {
+            let message = info.to_string();
+            if message.contains("disposed") || message.contains("expected context") {
+                if let Ok(mut record) = record.try_lock() {
+                    record.push(message);
+                }
+            }
+            previous(info);
+        }));
+        seen
+    })
+    .clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_whose_clients_hang_up_mid_render_are_rendered_whole() {
+    let panics = reactive_panics();
+    let app = TestApp::new().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let router = app.router.clone();
+    let server = tokio::spawn(async move { axum::serve(listener, router).await });
+    let u1 = app.login("u1@tshirts.example").await;
+    let alice = app.login("alice@tshirts.example").await;
+    let pages = [("/projects/TSHIRTS/webapps/impersonation-demo", &u1), ("/jobs", &alice), ("/", &alice), ("/no-such-page", &u1)];
+    for round in 0..100u64 {
+        let mut clients = Vec::new();
+        for (n, (path, cookie)) in pages.iter().enumerate() {
+            let request = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: {cookie}\r\n\r\n");
+            // Hang up before, during and after the render.
+            let linger = Duration::from_micros((round * 4 + n as u64) * 89 % 3000);
+            clients.push(tokio::spawn(send_and_hang_up(addr, request, linger)));
+        }
+        for client in clients {
+            client.await.unwrap();
+        }
+    }
+    let page = app.request(Request::get(pages[0].0).header(header::COOKIE, u1.as_str()).body(Body::empty()).unwrap()).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("Welcome: <!>U1 Analyst") && page.body.contains("</html>"), "the demo page, whole: {}", page.body);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let seen = panics.lock().unwrap().clone();
+    assert!(seen.is_empty(), "renders ran on after the reactive owner was dropped: {seen:#?}");
+    server.abort();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_write_queue_answers_503_with_retry_after_and_writes_nothing() {
     let app = TestApp::new().await;
