@@ -61,8 +61,8 @@ pub fn build(state: AppState, options: LeptosOptions, sessions: Sessions) -> Rou
                 move || shell(options.clone())
             },
         )
-        // Pages (and the server functions Leptos routes with them) only: the event stream
-        // below never ends, and must stop when its browser goes.
+        // Leptos's routes only (its pages; its server functions, POSTs, pass through): the
+        // event stream below never ends, and must stop when its browser goes.
         .route_layer(axum::middleware::from_fn(render_whole))
         .route("/events/jobs", get(events::job_events))
         // Code webapps: their files, and their backends behind the proxy.

@@ -1,7 +1,7 @@
 //! Writes that clients cannot break: every kind of write dropped at each of its await points in
 //! turn, and bursts of real HTTP clients that disconnect with requests in flight. Afterwards the
 //! store keeps working, no transaction is left open, and each write happened whole (with its
-//! audit row) or not at all.
+//! audit row) or not at all. Pages whose clients hang up mid-render are rendered whole.
 
 mod common;
 

@@ -8,7 +8,8 @@ use serde_json::Value;
 pub type Row = Vec<Value>;
 
 /// Rows read from an input at a time: a build holds one page of a large input, not all of it.
-/// A page of 5,000 rows held about 10 MB while it was read, parsed and written out again.
+/// A page of 5,000 rows held 8–10 MB per running build while it was read, parsed and written
+/// out again (the enqueue scenario of `make bench` with one, two and four workers).
 const PAGE: i64 = 1_000;
 
 /// An input dataset being read page by page.
