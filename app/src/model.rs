@@ -576,7 +576,6 @@ pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
-
 /// A job for tests: done by "A" in the UI, with no times, counts or error.
 #[cfg(test)]
 pub fn sample_job(id: i64, status: JobStatus) -> JobView {

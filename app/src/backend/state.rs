@@ -135,7 +135,7 @@ fn hashing_slots() -> usize {
 /// `store::readers` at once), every password check (`hashing_slots`), and two for the rest
 /// (a webapp's files, a password hashed for a new account). Each thread keeps memory of its
 /// own (the allocator's pages, a read connection's cache): under load a pool bounded at 16
-/// held 20–30 MB more, since a read handed over while the last one's thread was still
+/// held 16–24 MB more, since a read handed over while the last one's thread was still
 /// returning to the pool started another thread.
 pub fn blocking_threads() -> usize {
     super::store::readers() + hashing_slots() + 2

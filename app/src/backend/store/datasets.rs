@@ -120,8 +120,8 @@ pub async fn first_rows(db: &Db, ds: &DatasetRow, limit: i64) -> Result<Vec<Stri
 const ROWS_PER_UNIT: usize = 1_000;
 
 /// Rows as the JSON text they are stored as.
-pub fn row_texts(rows: &[Vec<Value>]) -> Result<Vec<String>, serde_json::Error> {
-    rows.iter().map(serde_json::to_string).collect()
+fn row_texts(rows: &[Vec<Value>]) -> Result<Vec<String>, sqlx::Error> {
+    rows.iter().map(serde_json::to_string).collect::<Result<_, _>>().map_err(|e| sqlx::Error::Encode(Box::new(e)))
 }
 
 /// Appends rows (JSON arrays) to a generation that is not visible yet, one unit of work per
@@ -138,7 +138,7 @@ pub async fn append_rows(
 ) -> Result<(), sqlx::Error> {
     for (chunk_no, chunk) in rows.chunks(ROWS_PER_UNIT).enumerate() {
         let first = first_row_no + (chunk_no * ROWS_PER_UNIT) as i64;
-        let texts = row_texts(chunk).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+        let texts = row_texts(chunk)?;
         let lease_owner = lease_owner.to_string();
         writer
             .run(move |tx| {
@@ -175,8 +175,7 @@ const ROWS_PER_POSTGRES_INSERT: usize = 1_000;
 
 /// Appends rows inside the caller's unit of work (the seed writes inside one).
 pub fn append_rows_on(tx: &Conn, dataset_id: i64, generation: i64, first_row_no: i64, rows: &[Vec<Value>]) -> SqlResult<()> {
-    let texts = row_texts(rows).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-    append_row_texts_on(tx, dataset_id, generation, first_row_no, &texts)
+    append_row_texts_on(tx, dataset_id, generation, first_row_no, &row_texts(rows)?)
 }
 
 /// Appends rows already written as JSON text, numbered from `first_row_no`.
