@@ -240,6 +240,10 @@ async fn every_write_dropped_at_each_await_point_leaves_the_store_whole() {
     for kind in ALL {
         let before = differences(&app, kind).await;
         let mut stops = 0;
+        // A write whose only wait is for the writer can be answered before its first poll
+        // returns (the writer thread commits while the caller is descheduled): such a run
+        // drops nothing, so it is tried again.
+        let mut finished_unpolled = 0;
         loop {
             let request = prepare(&app, kind).await;
             let finished = drop_at_await_point(app.router.clone().oneshot(request), stops).await;
@@ -248,13 +252,17 @@ async fn every_write_dropped_at_each_await_point_leaves_the_store_whole() {
             if let Some(response) = finished {
                 let response = response.expect("the router answers");
                 assert!(response.status().is_success(), "{kind:?} ran to its end: {}", response.status());
+                if stops == 0 && finished_unpolled < 20 {
+                    finished_unpolled += 1;
+                    continue;
+                }
                 break;
             }
             stops += 1;
             assert!(stops < 500, "{kind:?} never finished");
         }
         assert!(stops > 0, "{kind:?} had await points to drop at");
-        eprintln!("{kind:?}: dropped at each of {stops} await points");
+        eprintln!("{kind:?}: dropped at each of {stops} await points ({finished_unpolled} runs answered unpolled)");
         // And the next write of the kind, undisturbed, succeeds.
         let reply = app.request(prepare(&app, kind).await).await;
         assert!(reply.status.is_success(), "{kind:?} after the drops: {} {}", reply.status, reply.body);
