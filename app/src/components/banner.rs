@@ -1,7 +1,7 @@
 //! The yellow banner shown on every page while impersonating.
 
 use crate::model::{format_countdown, ImpersonationView, SessionView};
-use crate::providers::auth::use_auth;
+use crate::providers::auth::{use_auth, AuthContext};
 use leptos::prelude::*;
 
 #[component]
@@ -12,7 +12,7 @@ pub fn ImpersonationBanner() -> impl IntoView {
             {move || Suspend::new(async move {
                 match auth.me.await {
                     Ok(Some(SessionView { impersonation: Some(imp), server_now, .. })) => {
-                        view! { <Banner imp server_now/> }.into_any()
+                        view! { <Banner imp server_now auth/> }.into_any()
                     }
                     _ => ().into_any(),
                 }
@@ -21,9 +21,9 @@ pub fn ImpersonationBanner() -> impl IntoView {
     }
 }
 
+/// `auth` comes from the parent: this renders after an await, where context is best not looked up.
 #[component]
-fn Banner(imp: ImpersonationView, server_now: i64) -> impl IntoView {
-    let auth = use_auth();
+fn Banner(imp: ImpersonationView, server_now: i64, auth: AuthContext) -> impl IntoView {
     // Counted down from the server's clock, so a wrong clock in the browser does not matter.
     let left = RwSignal::new(imp.expires_at - server_now);
     #[cfg(feature = "hydrate")]

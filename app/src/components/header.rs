@@ -45,7 +45,7 @@ pub fn Header() -> impl IntoView {
         Suspend::new(async move {
             let me = auth.me.await.ok().flatten();
             me.filter(|m| m.impersonation.is_none())
-                .map(|m| view! { <ImpersonationPicker candidates=m.impersonation_candidates/> })
+                .map(|m| view! { <ImpersonationPicker candidates=m.impersonation_candidates auth/> })
         })
     };
     view! {

@@ -2,14 +2,14 @@
 
 use super::errors::action_error;
 use crate::model::UserView;
-use crate::providers::auth::use_auth;
+use crate::providers::auth::AuthContext;
 use leptos::prelude::*;
 
 /// The picker bar. Its list comes with who I am (one request, no resource of its own, so
-/// hydration sees the same resources in the same order as the server).
+/// hydration sees the same resources in the same order as the server). `auth` comes from the
+/// parent, which renders this after an await.
 #[component]
-pub fn ImpersonationPicker(candidates: Vec<UserView>) -> impl IntoView {
-    let auth = use_auth();
+pub fn ImpersonationPicker(candidates: Vec<UserView>, auth: AuthContext) -> impl IntoView {
     let picker = if candidates.is_empty() {
         view! { <span class="muted">"You cannot impersonate anyone"</span> }.into_any()
     } else {

@@ -5,7 +5,7 @@ use crate::components::impersonate_button::ImpersonateButton;
 use crate::components::mode_fields::ModeFields;
 use crate::components::person::Person;
 use crate::model::DirectoryEntry;
-use crate::providers::auth::use_auth;
+use crate::providers::auth::{use_auth, AuthContext};
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
@@ -20,7 +20,7 @@ pub fn AdminUsersPage() -> impl IntoView {
     let page = move |entries: Vec<DirectoryEntry>| {
         let form = chosen()
             .and_then(|id| entries.iter().find(|e| e.user.id == id && e.impersonation_refusal.is_none()).cloned())
-            .map(|e| view! { <StartForm entry=e/> });
+            .map(|e| view! { <StartForm entry=e auth/> });
         let rows = entries
             .into_iter()
             .map(|e| {
@@ -54,10 +54,10 @@ pub fn AdminUsersPage() -> impl IntoView {
     }
 }
 
-/// The reason (required) and read-only choice before impersonation starts.
+/// The reason (required) and read-only choice before impersonation starts. `auth` comes from
+/// the page, which renders this after an await.
 #[component]
-pub fn StartForm(entry: DirectoryEntry) -> impl IntoView {
-    let auth = use_auth();
+pub fn StartForm(entry: DirectoryEntry, auth: AuthContext) -> impl IntoView {
     view! {
         <section class="card start-form">
             <h2>{format!("Impersonate {} ({})", entry.user.display_name, entry.user.email)}</h2>
